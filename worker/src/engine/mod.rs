@@ -1,0 +1,99 @@
+//! The analysis engine: bytes in, [`Report`] out. Pure: no I/O, no threads, no
+//! global state beyond read-only tables, so the worker loop, the tests and the
+//! benchmarks all call the same [`analyze`].
+//!
+//! The pipeline is detect ([`detect`]) → extract text and metadata
+//! ([`extract`]) → analyse the text ([`analysis`]) → assemble the report.
+
+pub mod analysis;
+pub mod detect;
+pub mod extract;
+
+use sha2::{Digest, Sha256};
+
+use crate::protocol::Options;
+use crate::report::{Fingerprint, Report};
+
+/// Extracted text kept per document. Past it the text is cut at a character
+/// boundary and the report carries a `truncated` warning: a 100 MiB upload of
+/// plain text must not turn into several copies of itself in the worker and a
+/// response frame the server refuses.
+pub const MAX_TEXT_BYTES: usize = 64 << 20;
+
+/// One document as the engine sees it.
+pub struct Input<'a> {
+    /// The client's name for the document: a label (and an extension hint for
+    /// text formats), never a path.
+    pub filename: &'a str,
+    /// The declared Content-Type; never overrides sniffing.
+    pub declared_type: Option<&'a str>,
+    pub bytes: &'a [u8],
+}
+
+/// A document that could not be analysed at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnalyzeError {
+    ParseFailed(String),
+}
+
+impl std::fmt::Display for AnalyzeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnalyzeError::ParseFailed(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+impl std::error::Error for AnalyzeError {}
+
+/// Touches every read-only table so that a process that forks workers after
+/// calling this shares them copy-on-write instead of building them per worker.
+pub fn warm_up() {
+    analysis::warm_up();
+}
+
+pub fn analyze(input: &Input<'_>, options: &Options) -> Result<Report, AnalyzeError> {
+    let sha256 = hex(&Sha256::digest(input.bytes));
+    let detected = detect::detect(input.filename, input.bytes);
+    let extracted = extract::extract(detected.format, input.bytes)
+        .map_err(|err| AnalyzeError::ParseFailed(format!("{}: {err}", detected.format.as_str())))?;
+    let mut text = extracted.text;
+    let mut warnings = extracted.warnings;
+    if text.len() > MAX_TEXT_BYTES {
+        let mut cut = MAX_TEXT_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        warnings.push(format!("truncated: extracted text cut at {MAX_TEXT_BYTES} bytes"));
+    }
+    let analysis = analysis::analyze_text(&text);
+    warnings.extend(analysis.warnings);
+    Ok(Report {
+        filename: input.filename.to_owned(),
+        size: input.bytes.len() as u64,
+        sha256,
+        media_type: detected.media_type,
+        format: detected.format,
+        metadata: extracted.metadata,
+        language: analysis.language,
+        stats: analysis.stats,
+        readability: analysis.readability,
+        keywords: analysis.keywords,
+        fingerprint: Fingerprint { simhash: analysis.simhash.map(|hash| format!("{hash:016x}")) },
+        entities: analysis.entities,
+        text: options.include_text.then_some(text),
+        warnings,
+        timing: Default::default(),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[(byte >> 4) as usize] as char);
+        out.push(DIGITS[(byte & 0xf) as usize] as char);
+    }
+    out
+}

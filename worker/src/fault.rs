@@ -1,0 +1,62 @@
+//! Fault injection for the pool's tests (feature `fault-injection`, debug
+//! builds only). A document whose bytes start with `DOCMILL-FAULT:<kind>` makes
+//! the worker misbehave in that way before the engine sees it; any other
+//! document is analysed normally.
+
+use std::fs::File;
+use std::io::Write;
+use std::time::Duration;
+
+use nix::sys::signal::{self, SigSet, Signal};
+
+const PREFIX: &[u8] = b"DOCMILL-FAULT:";
+
+pub fn inject(document: &[u8], responses: &mut File) {
+    let Some(rest) = document.strip_prefix(PREFIX) else { return };
+    let kind_len = rest.iter().position(|b| b.is_ascii_whitespace()).unwrap_or(rest.len());
+    let kind = String::from_utf8_lossy(&rest[..kind_len]).into_owned();
+    match kind.as_str() {
+        "panic" => panic!("injected panic"),
+        "abort" => std::process::abort(),
+        "segv" => {
+            let _ = signal::raise(Signal::SIGSEGV);
+        }
+        "exit" => std::process::exit(7),
+        "stack" => overflow_stack(1),
+        "hang" => {
+            // Block SIGTERM so only SIGKILL ends this worker, then spin.
+            let mut set = SigSet::empty();
+            set.add(Signal::SIGTERM);
+            let _ = set.thread_block();
+            loop {
+                std::hint::spin_loop();
+            }
+        }
+        "alloc" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 64 << 20]);
+            }
+        }
+        "garbage" => {
+            let _ = responses.write_all(b"\x10\x00\x00\x00this is not a frame!");
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        "stall" => {
+            // A length prefix promising more than is ever sent.
+            let _ = responses.write_all(b"\x00\x01\x00\x00\x01\x02");
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        _ => {
+            if let Some(millis) = kind.strip_prefix("sleep-").and_then(|ms| ms.parse::<u64>().ok()) {
+                std::thread::sleep(Duration::from_millis(millis));
+            }
+        }
+    }
+}
+
+#[allow(unconditional_recursion)]
+fn overflow_stack(depth: u64) -> u64 {
+    let frame = [depth; 512];
+    overflow_stack(std::hint::black_box(frame)[0] + 1) + frame[1]
+}

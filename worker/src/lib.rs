@@ -1,0 +1,23 @@
+//! `docmill-worker`: the analysis engine, the worker loop that runs it inside a
+//! forked process, and the wire protocol the server and the workers share.
+//!
+//! # Layout
+//!
+//! - [`engine`]: pure analysis, bytes in and a [`report::Report`] out; no I/O.
+//! - [`report`]: the report of the HTTP contract, as serde types.
+//! - [`protocol`]: length-prefixed bincode frames between server and worker;
+//!   the only module that knows the wire format.
+//! - [`worker_loop`]: what a forked worker runs: read a request frame, analyse,
+//!   measure, answer, repeat.
+//! - `fault` (feature `fault-injection`, debug builds only): documents that make
+//!   a worker misbehave on purpose, for the pool's tests.
+
+#[cfg(all(feature = "fault-injection", not(debug_assertions)))]
+compile_error!("the fault-injection feature is for tests and must never be in a release build");
+
+pub mod engine;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+pub mod protocol;
+pub mod report;
+pub mod worker_loop;

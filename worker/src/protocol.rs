@@ -1,0 +1,247 @@
+//! The wire between the server and a worker: length-prefixed frames whose body
+//! is `bincode` 2 (serde mode). This is the only module that knows the encoding,
+//! so swapping bincode out touches this file alone.
+//!
+//! A frame is a little-endian `u32` body length followed by the body. The reader
+//! checks the length against a maximum *before* allocating, and every decode is
+//! bounded by a bincode limit as well, so a corrupt length prefix or a lying
+//! container length cannot make either side allocate without bound.
+
+use std::io::{self, Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+/// Bytes of the length prefix in front of every frame.
+pub const FRAME_HEADER_LEN: usize = 4;
+
+/// Largest response frame a worker may send. A report carries at most
+/// `engine::MAX_TEXT_BYTES` of text plus small fields; anything larger is a
+/// garbage frame and the worker is treated as crashed.
+pub const MAX_RESPONSE_FRAME: usize = 96 << 20;
+
+/// Per-decode allocation bound handed to bincode, above any legal frame (the
+/// request frame carries the document, which the server caps at
+/// `--max-upload-bytes`, at most 4 GiB by the `u32` prefix).
+const DECODE_LIMIT: usize = u32::MAX as usize;
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard()
+        .with_little_endian()
+        .with_variable_int_encoding()
+        .with_limit::<DECODE_LIMIT>()
+}
+
+#[derive(Debug)]
+pub enum ProtocolError {
+    /// The peer closed the pipe in the middle of a frame.
+    Truncated,
+    /// A length prefix above the maximum for this direction.
+    TooLarge { len: usize, max: usize },
+    /// The body did not decode.
+    Malformed(String),
+    Io(io::Error),
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProtocolError::Truncated => write!(f, "frame cut short by end of stream"),
+            ProtocolError::TooLarge { len, max } => {
+                write!(f, "frame of {len} bytes exceeds the maximum of {max}")
+            }
+            ProtocolError::Malformed(why) => write!(f, "malformed frame: {why}"),
+            ProtocolError::Io(err) => write!(f, "pipe error: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// Options a client can set per document.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Options {
+    /// Include the extracted text in the report (`text=true`).
+    pub include_text: bool,
+}
+
+/// Server → worker: analyse one document.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct AnalyzeRequest<'a> {
+    pub job_id: u64,
+    pub filename: &'a str,
+    /// The Content-Type the client declared; a hint only, never trusted over
+    /// content sniffing.
+    pub declared_type: Option<&'a str>,
+    pub options: Options,
+    #[serde(with = "serde_bytes")]
+    pub bytes: &'a [u8],
+}
+
+/// The typed failures a worker reports for one document.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The document could not be parsed (including an engine panic).
+    ParseFailed,
+}
+
+/// Worker → server.
+#[derive(Serialize, Deserialize, Debug)]
+pub enum FromWorker {
+    /// Sent once after boot, before the first request is read.
+    Ready { pid: u32 },
+    /// The answer to one [`AnalyzeRequest`].
+    Done(JobResult),
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub struct JobResult {
+    pub job_id: u64,
+    pub outcome: Outcome,
+    /// The worker's private (not shared copy-on-write) memory after the job.
+    pub private_bytes: u64,
+    /// The worker wants to be replaced (it caught a panic and its state can
+    /// no longer be trusted).
+    pub recycle: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub enum Outcome {
+    /// The report as JSON: its metadata is free-form JSON, which a
+    /// non-self-describing encoding cannot carry as a value.
+    Report(#[serde(with = "serde_bytes")] Vec<u8>),
+    Error { code: ErrorCode, message: String },
+}
+
+fn encode_frame<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut frame = vec![0u8; FRAME_HEADER_LEN];
+    bincode::serde::encode_into_std_write(value, &mut frame, config())
+        .expect("encoding into a Vec cannot fail");
+    let body_len = u32::try_from(frame.len() - FRAME_HEADER_LEN).expect("frame above 4 GiB");
+    frame[..FRAME_HEADER_LEN].copy_from_slice(&body_len.to_le_bytes());
+    frame
+}
+
+pub fn encode_request(request: &AnalyzeRequest<'_>) -> Vec<u8> {
+    encode_frame(request)
+}
+
+pub fn encode_response(response: &FromWorker) -> Vec<u8> {
+    encode_frame(response)
+}
+
+/// Decodes a request body; borrows the document bytes from `body`.
+pub fn decode_request(body: &[u8]) -> Result<AnalyzeRequest<'_>, ProtocolError> {
+    let (request, used) = bincode::serde::borrow_decode_from_slice(body, config())
+        .map_err(|err| ProtocolError::Malformed(err.to_string()))?;
+    if used != body.len() {
+        return Err(ProtocolError::Malformed("trailing bytes after request".into()));
+    }
+    Ok(request)
+}
+
+pub fn decode_response(body: &[u8]) -> Result<FromWorker, ProtocolError> {
+    let (response, used) = bincode::serde::decode_from_slice(body, config())
+        .map_err(|err| ProtocolError::Malformed(err.to_string()))?;
+    if used != body.len() {
+        return Err(ProtocolError::Malformed("trailing bytes after response".into()));
+    }
+    Ok(response)
+}
+
+/// The body length announced by a frame header, checked against `max`.
+pub fn body_len(header: [u8; FRAME_HEADER_LEN], max: usize) -> Result<usize, ProtocolError> {
+    let len = u32::from_le_bytes(header) as usize;
+    if len > max {
+        return Err(ProtocolError::TooLarge { len, max });
+    }
+    Ok(len)
+}
+
+/// Reads one frame body from a blocking reader. `Ok(None)` is a clean end of
+/// stream at a frame boundary; a stream that ends inside a frame is
+/// [`ProtocolError::Truncated`].
+pub fn read_frame(reader: &mut impl Read, max: usize) -> Result<Option<Vec<u8>>, ProtocolError> {
+    let mut header = [0u8; FRAME_HEADER_LEN];
+    let mut filled = 0;
+    while filled < FRAME_HEADER_LEN {
+        match reader.read(&mut header[filled..]) {
+            Ok(0) if filled == 0 => return Ok(None),
+            Ok(0) => return Err(ProtocolError::Truncated),
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(ProtocolError::Io(err)),
+        }
+    }
+    let len = body_len(header, max)?;
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).map_err(|err| match err.kind() {
+        io::ErrorKind::UnexpectedEof => ProtocolError::Truncated,
+        _ => ProtocolError::Io(err),
+    })?;
+    Ok(Some(body))
+}
+
+/// Writes one already-encoded frame to a blocking writer.
+pub fn write_frame(writer: &mut impl Write, frame: &[u8]) -> io::Result<()> {
+    writer.write_all(frame)?;
+    writer.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_round_trip_borrows_the_document() {
+        let document = vec![7u8; 1 << 20];
+        let frame = encode_request(&AnalyzeRequest {
+            job_id: 42,
+            filename: "a.txt",
+            declared_type: Some("text/plain"),
+            options: Options { include_text: true },
+            bytes: &document,
+        });
+        // Raw bytes, not a sequence of varints: the frame is barely larger
+        // than the document.
+        assert!(frame.len() < document.len() + 64);
+        let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
+        let request = decode_request(&body).unwrap();
+        assert_eq!(request.job_id, 42);
+        assert_eq!(request.filename, "a.txt");
+        assert_eq!(request.declared_type, Some("text/plain"));
+        assert!(request.options.include_text);
+        assert_eq!(request.bytes, &document[..]);
+    }
+
+    #[test]
+    fn oversized_length_prefix_is_refused_before_allocating() {
+        let header = u32::MAX.to_le_bytes();
+        let err = read_frame(&mut &header[..], 1024).unwrap_err();
+        assert!(matches!(err, ProtocolError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn frame_cut_short_is_truncated_and_clean_eof_is_none() {
+        let frame = encode_response(&FromWorker::Ready { pid: 9 });
+        assert!(read_frame(&mut &frame[..0], 1024).unwrap().is_none());
+        let err = read_frame(&mut &frame[..frame.len() - 1], 1024).unwrap_err();
+        assert!(matches!(err, ProtocolError::Truncated), "{err}");
+        let err = read_frame(&mut &frame[..2], 1024).unwrap_err();
+        assert!(matches!(err, ProtocolError::Truncated), "{err}");
+    }
+
+    #[test]
+    fn garbage_body_is_malformed_not_a_panic() {
+        for garbage in [&b""[..], b"\xff\xff\xff\xff\xff\xff", b"\x01\xfe\xff\xff\xff\xff\x0f"] {
+            assert!(decode_response(garbage).is_err());
+            assert!(decode_request(garbage).is_err());
+        }
+    }
+
+    #[test]
+    fn lying_container_length_does_not_allocate_it() {
+        // A Report outcome whose byte-string length claims ~4 GiB in a tiny body.
+        let body = [1u8, 0, 0, 0xfc, 0xff, 0xff, 0xff, 0xf0];
+        assert!(decode_response(&body).is_err());
+    }
+}

@@ -1,0 +1,144 @@
+//! What a forked worker runs: announce readiness, then read one request frame,
+//! analyse it, measure what it cost, answer, and repeat until the server closes
+//! the request pipe.
+//!
+//! A panic inside the engine is caught here and answered as `ParseFailed`
+//! naming it; the worker then exits so the pool replaces it, because a panic
+//! may have left state half-updated. Anything worse (abort, signal, running out
+//! of memory) simply ends the process, and the server sees the pipe close.
+
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Instant;
+
+use nix::sys::resource::{getrusage, UsageWho};
+
+use crate::engine::{self, Input};
+use crate::protocol::{self, ErrorCode, FromWorker, JobResult, Outcome};
+
+/// Exit status of a worker that could not start; the supervisor backs off
+/// instead of forking replacements in a loop (gunicorn's `WORKER_BOOT_ERROR`).
+pub const EXIT_BOOT_FAILED: i32 = 3;
+/// Exit status of a worker that received a frame it could not decode: the
+/// server and the worker disagree on the wire, which no retry fixes.
+pub const EXIT_PROTOCOL: i32 = 4;
+
+/// Room for the request's fields around the document bytes in a frame.
+pub const REQUEST_FRAME_SLACK: usize = 64 << 10;
+
+pub struct WorkerConfig {
+    /// Largest document the server will send (`--max-upload-bytes`).
+    pub max_document_bytes: usize,
+}
+
+/// Runs the worker until the request pipe closes; returns the exit status.
+pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
+    #[cfg(feature = "fault-injection")]
+    if std::env::var_os("DOCMILL_FAULT_BOOT").is_some() {
+        eprintln!("docmill worker: boot failure injected by DOCMILL_FAULT_BOOT");
+        return EXIT_BOOT_FAILED;
+    }
+    let pid = std::process::id();
+    let ready = protocol::encode_response(&FromWorker::Ready { pid });
+    if protocol::write_frame(&mut responses, &ready).is_err() {
+        return EXIT_BOOT_FAILED;
+    }
+    let max_frame = config.max_document_bytes.saturating_add(REQUEST_FRAME_SLACK);
+    let mut requests = BufReader::with_capacity(64 << 10, requests);
+    loop {
+        let body = match protocol::read_frame(&mut requests, max_frame) {
+            Ok(Some(body)) => body,
+            Ok(None) => return 0,
+            Err(err) => {
+                eprintln!("docmill worker {pid}: bad request frame: {err}");
+                return EXIT_PROTOCOL;
+            }
+        };
+        let request = match protocol::decode_request(&body) {
+            Ok(request) => request,
+            Err(err) => {
+                eprintln!("docmill worker {pid}: bad request frame: {err}");
+                return EXIT_PROTOCOL;
+            }
+        };
+        #[cfg(feature = "fault-injection")]
+        crate::fault::inject(request.bytes, &mut responses);
+
+        // Reset the peak-RSS high-water mark so VmHWM below is this job's.
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let cpu_before = cpu_micros();
+        let started = Instant::now();
+        let input = Input { filename: request.filename, declared_type: request.declared_type, bytes: request.bytes };
+        let result = panic::catch_unwind(AssertUnwindSafe(|| engine::analyze(&input, &request.options)));
+        let analysis_ms = started.elapsed().as_millis() as u64;
+        let cpu_ms = cpu_micros().saturating_sub(cpu_before) / 1000;
+        let peak_rss_bytes = proc_status_kib("VmHWM:").unwrap_or(0) * 1024;
+
+        let mut recycle = false;
+        let outcome = match result {
+            Ok(Ok(mut report)) => {
+                report.timing.analysis_ms = analysis_ms;
+                report.timing.cpu_ms = cpu_ms;
+                report.timing.peak_rss_bytes = peak_rss_bytes;
+                report.timing.worker_pid = pid;
+                Outcome::Report(serde_json::to_vec(&report).expect("a report always serialises"))
+            }
+            Ok(Err(err)) => Outcome::Error { code: ErrorCode::ParseFailed, message: err.to_string() },
+            Err(payload) => {
+                recycle = true;
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic payload".into());
+                Outcome::Error { code: ErrorCode::ParseFailed, message: format!("the parser panicked: {what}") }
+            }
+        };
+        let response = FromWorker::Done(JobResult {
+            job_id: request.job_id,
+            outcome,
+            private_bytes: private_bytes(),
+            recycle,
+        });
+        let frame = protocol::encode_response(&response);
+        if responses.write_all(&frame).is_err() {
+            return 0;
+        }
+        if recycle {
+            return 0;
+        }
+    }
+}
+
+fn cpu_micros() -> u64 {
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(usage) => {
+            let micros = |tv: nix::sys::time::TimeVal| tv.tv_sec() as u64 * 1_000_000 + tv.tv_usec() as u64;
+            micros(usage.user_time()) + micros(usage.system_time())
+        }
+        Err(_) => 0,
+    }
+}
+
+/// A `kB` field of `/proc/self/status`.
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    kib_field(&status, field)
+}
+
+fn kib_field(text: &str, field: &str) -> Option<u64> {
+    let line = text.lines().find(|line| line.starts_with(field))?;
+    line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// Memory this worker holds on its own: private pages, not the copy-on-write
+/// pages it still shares with the supervisor it was forked from.
+fn private_bytes() -> u64 {
+    let Ok(rollup) = std::fs::read_to_string("/proc/self/smaps_rollup") else {
+        return proc_status_kib("VmRSS:").unwrap_or(0) * 1024;
+    };
+    let clean = kib_field(&rollup, "Private_Clean:").unwrap_or(0);
+    let dirty = kib_field(&rollup, "Private_Dirty:").unwrap_or(0);
+    (clean + dirty) * 1024
+}
