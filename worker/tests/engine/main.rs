@@ -1,0 +1,52 @@
+//! Engine tests, data-driven: every test states a document (generated in the
+//! test) and what its report must say, through [`check`] and friends, the only
+//! callers of the engine API, so the API can change in one place.
+
+mod analysis;
+mod containers;
+mod detect;
+mod markup;
+mod pdf_rtf;
+mod sweep;
+mod text;
+
+use docmill_worker::engine::{self, Input};
+use docmill_worker::protocol::Options;
+use serde_json::Value;
+
+/// Analyses `bytes` named `filename`, with the text included, as JSON.
+pub fn analyze(filename: &str, bytes: &[u8]) -> Result<Value, String> {
+    let input = Input { filename, declared_type: None, bytes };
+    engine::analyze(&input, &Options { include_text: true })
+        .map(|report| serde_json::to_value(report).expect("report serialises"))
+        .map_err(|err| err.to_string())
+}
+
+/// Asserts each `(JSON pointer, value)` of the report. A pointer to a missing
+/// field compares as `null`.
+pub fn check(filename: &str, bytes: &[u8], expected: &[(&str, Value)]) -> Value {
+    let report = analyze(filename, bytes).unwrap_or_else(|err| panic!("{filename}: analysis failed: {err}"));
+    for (pointer, want) in expected {
+        let got = report.pointer(pointer).unwrap_or(&Value::Null);
+        assert_eq!(got, want, "{filename}: {pointer} in report:\n{report:#}");
+    }
+    report
+}
+
+/// Asserts that the extracted text contains every one of `needles`.
+pub fn check_text(filename: &str, bytes: &[u8], needles: &[&str]) -> Value {
+    let report = check(filename, bytes, &[]);
+    let text = report["text"].as_str().unwrap_or_default();
+    for needle in needles {
+        assert!(text.contains(needle), "{filename}: text lacks {needle:?}:\n{text}");
+    }
+    report
+}
+
+/// Asserts that the document fails with a `parse_failed` whose message contains `needle`.
+pub fn check_error(filename: &str, bytes: &[u8], needle: &str) {
+    match analyze(filename, bytes) {
+        Ok(report) => panic!("{filename}: expected an error containing {needle:?}, got a report:\n{report:#}"),
+        Err(message) => assert!(message.contains(needle), "{filename}: error {message:?} lacks {needle:?}"),
+    }
+}
