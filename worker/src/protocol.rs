@@ -73,6 +73,9 @@ pub struct AnalyzeRequest<'a> {
     /// content sniffing.
     pub declared_type: Option<&'a str>,
     pub options: Options,
+    /// SHA-256 of `bytes`, computed by the server while the upload streamed
+    /// in, so the worker does not hash the document a second time.
+    pub sha256: Option<[u8; 32]>,
     #[serde(with = "serde_bytes")]
     pub bytes: &'a [u8],
 }
@@ -110,6 +113,46 @@ pub enum Outcome {
     /// non-self-describing encoding cannot carry as a value.
     Report(#[serde(with = "serde_bytes")] Vec<u8>),
     Error { code: ErrorCode, message: String },
+}
+
+/// Largest control message between the server and the supervisor. Control
+/// messages are small fixed-shape records; anything larger is a bug.
+pub const MAX_CONTROL_MESSAGE: usize = 4096;
+
+/// Server → supervisor, one datagram each.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum ToSupervisor {
+    /// SIGKILL this worker if it is still alive (timeout, cancel, recycle).
+    Kill { worker_id: u64 },
+    /// Kill every worker, stop forking and exit.
+    Shutdown,
+}
+
+/// Supervisor → server, one datagram each.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum FromSupervisor {
+    /// A worker was forked. The datagram carries two descriptors as
+    /// `SCM_RIGHTS`: the write end of its request pipe, then the read end of
+    /// its response pipe.
+    Spawned { worker_id: u64, pid: i32 },
+    /// A worker was reaped. `signal` is set when a signal killed it, `code`
+    /// when it exited.
+    Exited { worker_id: u64, pid: i32, code: Option<i32>, signal: Option<i32> },
+    /// Workers keep failing at boot; the supervisor waits before the next fork.
+    BootFailing { consecutive: u32, retry_in_ms: u64 },
+}
+
+pub fn encode_control<T: Serialize>(message: &T) -> Vec<u8> {
+    bincode::serde::encode_to_vec(message, config()).expect("encoding into a Vec cannot fail")
+}
+
+pub fn decode_control<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
+    if bytes.len() > MAX_CONTROL_MESSAGE {
+        return Err(ProtocolError::TooLarge { len: bytes.len(), max: MAX_CONTROL_MESSAGE });
+    }
+    let (message, _) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|err| ProtocolError::Malformed(err.to_string()))?;
+    Ok(message)
 }
 
 fn encode_frame<T: Serialize>(value: &T) -> Vec<u8> {
@@ -199,6 +242,7 @@ mod tests {
             filename: "a.txt",
             declared_type: Some("text/plain"),
             options: Options { include_text: true },
+            sha256: None,
             bytes: &document,
         });
         // Raw bytes, not a sequence of varints: the frame is barely larger

@@ -69,7 +69,12 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let cpu_before = cpu_micros();
         let started = Instant::now();
-        let input = Input { filename: request.filename, declared_type: request.declared_type, bytes: request.bytes };
+        let input = Input {
+            filename: request.filename,
+            declared_type: request.declared_type,
+            sha256: request.sha256,
+            bytes: request.bytes,
+        };
         let result = panic::catch_unwind(AssertUnwindSafe(|| engine::analyze(&input, &request.options)));
         let analysis_ms = started.elapsed().as_millis() as u64;
         let cpu_ms = cpu_micros().saturating_sub(cpu_before) / 1000;

@@ -27,6 +27,8 @@ pub struct Input<'a> {
     pub filename: &'a str,
     /// The declared Content-Type; never overrides sniffing.
     pub declared_type: Option<&'a str>,
+    /// SHA-256 of `bytes` when the caller already has it.
+    pub sha256: Option<[u8; 32]>,
     pub bytes: &'a [u8],
 }
 
@@ -53,7 +55,10 @@ pub fn warm_up() {
 }
 
 pub fn analyze(input: &Input<'_>, options: &Options) -> Result<Report, AnalyzeError> {
-    let sha256 = hex(&Sha256::digest(input.bytes));
+    let sha256 = match input.sha256 {
+        Some(digest) => hex(&digest),
+        None => hex(&Sha256::digest(input.bytes)),
+    };
     let detected = detect::detect(input.filename, input.bytes);
     let extracted = extract::extract(detected.format, input.bytes)
         .map_err(|err| AnalyzeError::ParseFailed(format!("{}: {err}", detected.format.as_str())))?;

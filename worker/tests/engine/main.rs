@@ -16,7 +16,7 @@ use serde_json::Value;
 
 /// Analyses `bytes` named `filename`, with the text included, as JSON.
 pub fn analyze(filename: &str, bytes: &[u8]) -> Result<Value, String> {
-    let input = Input { filename, declared_type: None, bytes };
+    let input = Input { filename, declared_type: None, sha256: None, bytes };
     engine::analyze(&input, &Options { include_text: true })
         .map(|report| serde_json::to_value(report).expect("report serialises"))
         .map_err(|err| err.to_string())
