@@ -1,1 +1,8 @@
-//! Integration tests.
+//! Integration tests: the real `docmill` binary over real sockets.
+
+mod util;
+
+mod cli;
+mod http_api;
+mod lifecycle;
+mod pool_faults;

@@ -19,10 +19,16 @@ pub fn inject(document: &[u8], responses: &mut File) {
         "panic" => panic!("injected panic"),
         "abort" => std::process::abort(),
         "segv" => {
+            // The first SIGSEGV reaches the runtime's stack-overflow handler,
+            // which finds no guard-page hit, restores the default action and
+            // returns; the second one kills the process as a real fault would.
+            let _ = signal::raise(Signal::SIGSEGV);
             let _ = signal::raise(Signal::SIGSEGV);
         }
         "exit" => std::process::exit(7),
-        "stack" => overflow_stack(1),
+        "stack" => {
+            overflow_stack(1);
+        }
         "hang" => {
             // Block SIGTERM so only SIGKILL ends this worker, then spin.
             let mut set = SigSet::empty();

@@ -25,10 +25,7 @@ pub const MAX_RESPONSE_FRAME: usize = 96 << 20;
 const DECODE_LIMIT: usize = u32::MAX as usize;
 
 fn config() -> impl bincode::config::Config {
-    bincode::config::standard()
-        .with_little_endian()
-        .with_variable_int_encoding()
-        .with_limit::<DECODE_LIMIT>()
+    bincode::config::standard().with_little_endian().with_variable_int_encoding().with_limit::<DECODE_LIMIT>()
 }
 
 #[derive(Debug)]
@@ -36,7 +33,10 @@ pub enum ProtocolError {
     /// The peer closed the pipe in the middle of a frame.
     Truncated,
     /// A length prefix above the maximum for this direction.
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        len: usize,
+        max: usize,
+    },
     /// The body did not decode.
     Malformed(String),
     Io(io::Error),
@@ -112,7 +112,10 @@ pub enum Outcome {
     /// The report as JSON: its metadata is free-form JSON, which a
     /// non-self-describing encoding cannot carry as a value.
     Report(#[serde(with = "serde_bytes")] Vec<u8>),
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// Largest control message between the server and the supervisor. Control
@@ -150,15 +153,14 @@ pub fn decode_control<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T,
     if bytes.len() > MAX_CONTROL_MESSAGE {
         return Err(ProtocolError::TooLarge { len: bytes.len(), max: MAX_CONTROL_MESSAGE });
     }
-    let (message, _) = bincode::serde::decode_from_slice(bytes, config())
-        .map_err(|err| ProtocolError::Malformed(err.to_string()))?;
+    let (message, _) =
+        bincode::serde::decode_from_slice(bytes, config()).map_err(|err| ProtocolError::Malformed(err.to_string()))?;
     Ok(message)
 }
 
 fn encode_frame<T: Serialize>(value: &T) -> Vec<u8> {
     let mut frame = vec![0u8; FRAME_HEADER_LEN];
-    bincode::serde::encode_into_std_write(value, &mut frame, config())
-        .expect("encoding into a Vec cannot fail");
+    bincode::serde::encode_into_std_write(value, &mut frame, config()).expect("encoding into a Vec cannot fail");
     let body_len = u32::try_from(frame.len() - FRAME_HEADER_LEN).expect("frame above 4 GiB");
     frame[..FRAME_HEADER_LEN].copy_from_slice(&body_len.to_le_bytes());
     frame
@@ -183,8 +185,8 @@ pub fn decode_request(body: &[u8]) -> Result<AnalyzeRequest<'_>, ProtocolError> 
 }
 
 pub fn decode_response(body: &[u8]) -> Result<FromWorker, ProtocolError> {
-    let (response, used) = bincode::serde::decode_from_slice(body, config())
-        .map_err(|err| ProtocolError::Malformed(err.to_string()))?;
+    let (response, used) =
+        bincode::serde::decode_from_slice(body, config()).map_err(|err| ProtocolError::Malformed(err.to_string()))?;
     if used != body.len() {
         return Err(ProtocolError::Malformed("trailing bytes after response".into()));
     }

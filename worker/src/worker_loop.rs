@@ -62,9 +62,6 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
                 return EXIT_PROTOCOL;
             }
         };
-        #[cfg(feature = "fault-injection")]
-        crate::fault::inject(request.bytes, &mut responses);
-
         // Reset the peak-RSS high-water mark so VmHWM below is this job's.
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let cpu_before = cpu_micros();
@@ -75,7 +72,11 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
             sha256: request.sha256,
             bytes: request.bytes,
         };
-        let result = panic::catch_unwind(AssertUnwindSafe(|| engine::analyze(&input, &request.options)));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(feature = "fault-injection")]
+            crate::fault::inject(request.bytes, &mut responses);
+            engine::analyze(&input, &request.options)
+        }));
         let analysis_ms = started.elapsed().as_millis() as u64;
         let cpu_ms = cpu_micros().saturating_sub(cpu_before) / 1000;
         let peak_rss_bytes = proc_status_kib("VmHWM:").unwrap_or(0) * 1024;
@@ -100,12 +101,8 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
                 Outcome::Error { code: ErrorCode::ParseFailed, message: format!("the parser panicked: {what}") }
             }
         };
-        let response = FromWorker::Done(JobResult {
-            job_id: request.job_id,
-            outcome,
-            private_bytes: private_bytes(),
-            recycle,
-        });
+        let response =
+            FromWorker::Done(JobResult { job_id: request.job_id, outcome, private_bytes: private_bytes(), recycle });
         let frame = protocol::encode_response(&response);
         if responses.write_all(&frame).is_err() {
             return 0;

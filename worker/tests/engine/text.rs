@@ -6,11 +6,7 @@ use crate::check;
 
 #[test]
 fn empty_file_is_a_document_with_zero_stats() {
-    check(
-        "empty.txt",
-        b"",
-        &[("/size", json!(0)), ("/stats/words", json!(0)), ("/stats/characters", json!(0))],
-    );
+    check("empty.txt", b"", &[("/size", json!(0)), ("/stats/words", json!(0)), ("/stats/characters", json!(0))]);
 }
 
 #[test]

@@ -1,0 +1,95 @@
+//! `docmill analyze FILE...`: the same pool as the server, without HTTP. Files
+//! are analysed concurrently and printed as NDJSON in the order given.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use docmill_worker::protocol::Options;
+use futures_util::StreamExt;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::pool::{Document, JobSpec, Lane, Pool, PoolConfig};
+use crate::supervisor::SupervisorHandle;
+
+/// How long `analyze` waits for its workers to boot.
+const BOOT_WAIT: Duration = Duration::from_secs(30);
+
+/// Returns whether every file got a report.
+pub async fn analyze_files(
+    config: PoolConfig,
+    supervisor: SupervisorHandle,
+    paths: &[String],
+    include_text: bool,
+    max_bytes: u64,
+) -> anyhow::Result<bool> {
+    let in_flight = config.n_workers * 2;
+    let pool = Pool::start(config, supervisor)?;
+    if !pool.wait_ready(1, BOOT_WAIT).await {
+        anyhow::bail!(
+            "no worker booted within {}s: {}",
+            BOOT_WAIT.as_secs(),
+            pool.not_ready_reason().unwrap_or_default()
+        );
+    }
+    let options = Options { include_text };
+    let mut lines = futures_util::stream::iter(paths.iter())
+        .map(|path| {
+            let pool = &pool;
+            async move { analyze_one(pool, path, options, max_bytes).await }
+        })
+        .buffered(in_flight);
+    let mut all_ok = true;
+    let mut stdout = std::io::stdout().lock();
+    while let Some((line, ok)) = lines.next().await {
+        all_ok &= ok;
+        writeln!(stdout, "{line}")?;
+        stdout.flush()?;
+    }
+    drop(lines);
+    pool.shutdown(Duration::from_secs(1)).await;
+    Ok(all_ok)
+}
+
+async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) -> (String, bool) {
+    let error_line = |err: ApiError| (json!({"filename": path, "error": err.to_json()}).to_string(), false);
+    let bytes = match read_file(Path::new(path), max_bytes).await {
+        Ok(bytes) => bytes,
+        Err(err) => return error_line(err),
+    };
+    let spec = JobSpec {
+        filename: path.to_owned(),
+        declared_type: None,
+        options,
+        sha256: None,
+        document: Document::Memory(bytes),
+    };
+    match pool.run(spec, Lane::Bulk).await {
+        Ok(report) => (serde_json::to_string(&report).expect("a report serialises"), true),
+        Err(err) => error_line(err.into()),
+    }
+}
+
+async fn read_file(path: &Path, max_bytes: u64) -> Result<Bytes, ApiError> {
+    let metadata = tokio::fs::metadata(path).await.map_err(|err| file_error(path, err))?;
+    if metadata.is_dir() {
+        return Err(ApiError::bad_request(format!("{} is a directory", path.display())));
+    }
+    if metadata.len() > max_bytes {
+        return Err(ApiError::payload_too_large(format!(
+            "{} is {} bytes, above the limit of {max_bytes}",
+            path.display(),
+            metadata.len()
+        )));
+    }
+    tokio::fs::read(path).await.map(Bytes::from).map_err(|err| file_error(path, err))
+}
+
+fn file_error(path: &Path, err: std::io::Error) -> ApiError {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => ApiError::not_found(format!("{}: no such file", path.display())),
+        _ => ApiError::bad_request(format!("{}: {err}", path.display())),
+    }
+}

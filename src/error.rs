@@ -1,0 +1,88 @@
+//! The server's one error type: every failure a client can see maps to a
+//! status and a code of the contract, as `{"error": {"code", "message"}}`.
+//! Internal details of 5xx errors are logged, not sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::log;
+use crate::pool::JobError;
+
+/// Seconds a shed client is told to wait: about one typical analysis.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+    }
+    pub fn payload_too_large(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+    pub fn unsupported_media_type(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
+    }
+    pub fn overloaded() -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the queue is full; retry later")
+    }
+    pub fn shutting_down() -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the server is shutting down")
+    }
+    pub fn internal(detail: impl Into<String>) -> ApiError {
+        let detail = detail.into();
+        log::error(format_args!("internal error: {detail}"));
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+    }
+
+    /// The body of an error as a batch/NDJSON `error` object.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({"code": self.code, "message": self.message})
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(err: JobError) -> ApiError {
+        match err {
+            JobError::ParseFailed(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "parse_failed", message),
+            JobError::Crashed(message) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "worker_crashed", message),
+            JobError::TimedOut(limit) => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                format!("analysis took longer than {:.3}s; the worker was stopped", limit.as_secs_f64()),
+            ),
+            JobError::Overloaded => ApiError::overloaded(),
+            JobError::Unavailable(why) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", format!("no worker can take work: {why}"))
+            }
+            JobError::ShuttingDown => ApiError::shutting_down(),
+            JobError::Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}

@@ -1,0 +1,359 @@
+//! The fork server. [`start`] forks it from `main` while the process is still
+//! single-threaded, before any tokio runtime exists; from then on it is the only
+//! process that forks. It forks the initial workers and every replacement,
+//! reaps them, and hands the server each worker's pipe ends over a Unix
+//! socket with `SCM_RIGHTS`.
+//!
+//! This is the one module allowed `unsafe`: it forks and turns raw descriptors
+//! received from the kernel into owned ones.
+#![allow(unsafe_code)]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use docmill_worker::protocol::{self, FromSupervisor, ToSupervisor};
+use docmill_worker::worker_loop::{self, WorkerConfig, EXIT_BOOT_FAILED};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::signal::{self, SigHandler, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{self, ForkResult, Pid};
+
+/// First wait after a worker fails at boot; doubled per consecutive failure.
+const BOOT_BACKOFF_START: Duration = Duration::from_millis(250);
+/// Longest wait between boot attempts: slow enough that a broken deployment
+/// costs nothing, quick enough to recover soon after the cause is fixed.
+const BOOT_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Niceness of workers: analysis saturating every core must not delay the
+/// server's event loop, so probes and 503s still answer at once.
+const WORKER_NICENESS: i32 = 10;
+
+/// What a worker process is given at fork.
+#[derive(Clone, Debug)]
+pub struct SupervisorConfig {
+    pub n_workers: usize,
+    /// Address-space limit of each worker (`--worker-memory`).
+    pub worker_memory: u64,
+    pub max_document_bytes: usize,
+}
+
+/// The server's end of the control socket, and the supervisor's pid.
+pub struct SupervisorHandle {
+    pub control: OwnedFd,
+    pub pid: Pid,
+}
+
+/// Forks the supervisor. Must be called while the process has one thread.
+pub fn start(config: SupervisorConfig) -> std::io::Result<SupervisorHandle> {
+    let threads = std::fs::read_dir("/proc/self/task").map(|dir| dir.count()).unwrap_or(1);
+    assert_eq!(threads, 1, "the supervisor must be forked before any thread starts");
+    let (server_end, supervisor_end) =
+        socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+    let server_pid = unistd::getpid();
+    // SAFETY: the process is single-threaded (checked above), so the child
+    // cannot inherit a lock held by another thread.
+    match unsafe { unistd::fork() }? {
+        ForkResult::Parent { child } => {
+            drop(supervisor_end);
+            Ok(SupervisorHandle { control: server_end, pid: child })
+        }
+        ForkResult::Child => {
+            drop(server_end);
+            let code = Supervisor::new(config, supervisor_end, server_pid).map(|mut s| s.run()).unwrap_or(1);
+            std::process::exit(code);
+        }
+    }
+}
+
+/// Dies with `parent`: the kernel sends SIGKILL when the thread that forked us
+/// exits, and if `parent` already died before the request took effect we are
+/// orphaned and leave now.
+fn die_with_parent(parent: Pid) {
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if unistd::getppid() != parent {
+        std::process::exit(1);
+    }
+}
+
+fn ignore_interrupts() {
+    // SAFETY: installing SIG_IGN runs no code in signal context.
+    unsafe {
+        let _ = signal::signal(Signal::SIGINT, SigHandler::SigIgn);
+        let _ = signal::signal(Signal::SIGTERM, SigHandler::SigIgn);
+    }
+}
+
+struct Supervisor {
+    config: SupervisorConfig,
+    control: OwnedFd,
+    sigchld: SignalFd,
+    /// Live (not yet reaped) workers by id. Only this process reaps them, so a
+    /// pid in this map cannot have been reused: killing it is race-free.
+    live: HashMap<u64, Pid>,
+    next_worker_id: u64,
+    consecutive_boot_failures: u32,
+    next_spawn_at: Instant,
+    shutting_down: bool,
+}
+
+impl Supervisor {
+    fn new(config: SupervisorConfig, control: OwnedFd, server_pid: Pid) -> nix::Result<Self> {
+        die_with_parent(server_pid);
+        ignore_interrupts();
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGCHLD);
+        mask.thread_block()?;
+        let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+        // Read-only tables are built once here and shared copy-on-write.
+        docmill_worker::engine::warm_up();
+        Ok(Supervisor {
+            config,
+            control,
+            sigchld,
+            live: HashMap::new(),
+            next_worker_id: 1,
+            consecutive_boot_failures: 0,
+            next_spawn_at: Instant::now(),
+            shutting_down: false,
+        })
+    }
+
+    /// The loop: wait for an event (a command, a child exit, a spawn due),
+    /// handle it, reap, top the pool up.
+    fn run(&mut self) -> i32 {
+        loop {
+            let timeout = if self.live.len() < self.config.n_workers && !self.shutting_down {
+                let wait = self.next_spawn_at.saturating_duration_since(Instant::now());
+                PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX)
+            } else {
+                PollTimeout::NONE
+            };
+            let (control_ready, control_hangup) = {
+                let mut fds = [
+                    PollFd::new(self.control.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.sigchld.as_fd(), PollFlags::POLLIN),
+                ];
+                match nix::poll::poll(&mut fds, timeout) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(_) => return 1,
+                }
+                let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+                (revents.contains(PollFlags::POLLIN), revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
+            };
+            let server_gone = if control_ready { !self.handle_command() } else { control_hangup };
+            if server_gone {
+                self.shutting_down = true;
+            }
+            while let Ok(Some(_)) = self.sigchld.read_signal() {}
+            self.reap();
+            if self.shutting_down {
+                for pid in self.live.values() {
+                    let _ = signal::kill(*pid, Signal::SIGKILL);
+                }
+                while !self.live.is_empty() {
+                    match waitpid(None, None) {
+                        Ok(status) => self.forget(status),
+                        Err(Errno::EINTR) => {}
+                        Err(_) => break,
+                    }
+                }
+                return 0;
+            }
+            self.top_up();
+        }
+    }
+
+    /// Handles one command; false when the server is gone or asked to stop.
+    fn handle_command(&mut self) -> bool {
+        let mut buf = [0u8; protocol::MAX_CONTROL_MESSAGE];
+        let received = match socket::recv(self.control.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(Errno::EINTR | Errno::EAGAIN) => return true,
+            Err(_) => return false,
+        };
+        match protocol::decode_control::<ToSupervisor>(&buf[..received]) {
+            Ok(ToSupervisor::Kill { worker_id }) => {
+                if let Some(pid) = self.live.get(&worker_id) {
+                    let _ = signal::kill(*pid, Signal::SIGKILL);
+                }
+                true
+            }
+            Ok(ToSupervisor::Shutdown) | Err(_) => false,
+        }
+    }
+
+    fn reap(&mut self) {
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(status) => self.forget(status),
+            }
+        }
+    }
+
+    /// Records a reaped child and tells the server how it ended.
+    fn forget(&mut self, status: WaitStatus) {
+        let (pid, code, signal) = match status {
+            WaitStatus::Exited(pid, code) => (pid, Some(code), None),
+            WaitStatus::Signaled(pid, signal, _) => (pid, None, Some(signal as i32)),
+            _ => return,
+        };
+        let Some(worker_id) = self.live.iter().find(|(_, p)| **p == pid).map(|(id, _)| *id) else {
+            return;
+        };
+        self.live.remove(&worker_id);
+        if code == Some(EXIT_BOOT_FAILED) {
+            self.consecutive_boot_failures += 1;
+            let backoff = BOOT_BACKOFF_START
+                .saturating_mul(1 << self.consecutive_boot_failures.min(16).saturating_sub(1))
+                .min(BOOT_BACKOFF_MAX);
+            self.next_spawn_at = Instant::now() + backoff;
+            self.send(
+                &FromSupervisor::BootFailing {
+                    consecutive: self.consecutive_boot_failures,
+                    retry_in_ms: backoff.as_millis() as u64,
+                },
+                &[],
+            );
+        } else {
+            self.consecutive_boot_failures = 0;
+        }
+        self.send(&FromSupervisor::Exited { worker_id, pid: pid.as_raw(), code, signal }, &[]);
+    }
+
+    fn top_up(&mut self) {
+        while self.live.len() < self.config.n_workers && Instant::now() >= self.next_spawn_at {
+            if let Err(err) = self.spawn() {
+                eprintln!("docmill supervisor: cannot fork a worker: {err}");
+                self.next_spawn_at = Instant::now() + BOOT_BACKOFF_START;
+                return;
+            }
+        }
+    }
+
+    fn spawn(&mut self) -> nix::Result<()> {
+        let (request_read, request_write) = unistd::pipe2(OFlag::O_CLOEXEC)?;
+        let (response_read, response_write) = unistd::pipe2(OFlag::O_CLOEXEC)?;
+        let supervisor_pid = unistd::getpid();
+        let worker_id = self.next_worker_id;
+        self.next_worker_id += 1;
+        // SAFETY: the supervisor is single-threaded: it never starts a thread.
+        match unsafe { unistd::fork() }? {
+            ForkResult::Child => {
+                // Close every descriptor that is not this worker's: the
+                // server's ends of its pipes and the supervisor's own.
+                drop(request_write);
+                drop(response_read);
+                let _ = unistd::close(self.control.as_raw_fd());
+                let _ = unistd::close(self.sigchld.as_raw_fd());
+                let code = boot_worker(&self.config, supervisor_pid, request_read, response_write);
+                std::process::exit(code);
+            }
+            ForkResult::Parent { child } => {
+                drop(request_read);
+                drop(response_write);
+                self.live.insert(worker_id, child);
+                self.send(
+                    &FromSupervisor::Spawned { worker_id, pid: child.as_raw() },
+                    &[request_write.as_raw_fd(), response_read.as_raw_fd()],
+                );
+                // Our copies close here: from now on the worker and the
+                // server hold the only ends, so either side's death is an
+                // EOF or EPIPE for the other.
+                Ok(())
+            }
+        }
+    }
+
+    fn send(&self, message: &FromSupervisor, fds: &[RawFd]) {
+        let bytes = protocol::encode_control(message);
+        let iov = [IoSlice::new(&bytes)];
+        let rights = [ControlMessage::ScmRights(fds)];
+        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
+        loop {
+            match socket::sendmsg::<()>(self.control.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+                Err(Errno::EINTR) => continue,
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Runs in the forked child: confine it, then enter the worker loop.
+fn boot_worker(config: &SupervisorConfig, supervisor: Pid, requests: OwnedFd, responses: OwnedFd) -> i32 {
+    die_with_parent(supervisor);
+    let _ = SigSet::all().thread_unblock();
+    let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+    if setrlimit(Resource::RLIMIT_AS, config.worker_memory, config.worker_memory).is_err() {
+        eprintln!("docmill worker: cannot apply the memory limit of {} bytes", config.worker_memory);
+        return EXIT_BOOT_FAILED;
+    }
+    // SAFETY: setpriority has no memory-safety preconditions.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS);
+    }
+    let worker_config = WorkerConfig { max_document_bytes: config.max_document_bytes };
+    worker_loop::run(File::from(requests), File::from(responses), &worker_config)
+}
+
+/// Receives one control message on the server's end; with `Spawned` come
+/// the worker's two pipe ends.
+pub fn receive(control: RawFd) -> nix::Result<Option<(FromSupervisor, Vec<OwnedFd>)>> {
+    let mut buf = [0u8; protocol::MAX_CONTROL_MESSAGE];
+    let mut cmsg_space = nix::cmsg_space!([RawFd; 2]);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let message = socket::recvmsg::<()>(control, &mut iov, Some(&mut cmsg_space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    let mut fds = Vec::new();
+    for cmsg in message.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(received) = cmsg {
+            for fd in received {
+                // SAFETY: the kernel just installed this descriptor for us and
+                // nothing else refers to it, so we may own it.
+                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    let len = message.bytes;
+    if len == 0 {
+        return Ok(None);
+    }
+    match protocol::decode_control::<FromSupervisor>(&buf[..len]) {
+        Ok(decoded) => Ok(Some((decoded, fds))),
+        Err(_) => Err(Errno::EBADMSG),
+    }
+}
+
+/// Registers the server's end of the control socket with the runtime, in
+/// non-blocking mode. Must run inside the runtime.
+pub fn register_control(control: OwnedFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    nix::fcntl::fcntl(&control, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    // SAFETY: the AsyncFd takes ownership of the descriptor, so it stays open
+    // for as long as it is registered and is deregistered before it closes.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(control, tokio::io::Interest::READABLE) }
+        .map_err(std::io::Error::from)
+}
+
+/// Sends a command to the supervisor; small datagrams on a socket with room
+/// do not block.
+pub fn send(control: RawFd, message: &ToSupervisor) -> nix::Result<()> {
+    let bytes = protocol::encode_control(message);
+    socket::send(control, &bytes, MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT).map(|_| ())
+}
+
+/// Waits for the supervisor to exit (blocking; call off the runtime).
+pub fn wait_for_exit(pid: Pid) {
+    loop {
+        match waitpid(pid, None) {
+            Err(Errno::EINTR) => continue,
+            _ => return,
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Uploads: request bodies are streamed, never buffered whole. Each file is
+//! spooled (memory up to [`SPOOL_MEMORY_BYTES`], an unlinked temporary file
+//! beyond), hashed as it arrives, and refused the moment it passes its limit,
+//! after which the rest of the body is read and discarded (up to a bound) so
+//! the client sees the status instead of a broken pipe.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::ApiError;
+use crate::pool::Document;
+
+/// Files up to this size stay in memory; larger ones go to a temporary file,
+/// so many concurrent large uploads cost disk, not RAM.
+pub const SPOOL_MEMORY_BYTES: usize = 4 << 20;
+/// After a refusal (413, 503) at most this much of the rest of the body is
+/// read and thrown away before answering; a client sending more than this
+/// after being refused gets the status and a closed connection.
+pub const DRAIN_MAX_BYTES: u64 = 256 << 20;
+/// And for at most this long, so a slow client cannot hold a refusal open.
+pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
+/// Cap on one part's header block. multer buffers a part's headers until the
+/// blank line without a bound of its own; this stops a client from making the
+/// server buffer megabytes of "headers".
+pub const MAX_PART_HEADER_BYTES: usize = 16 << 10;
+
+/// A complete upload, ready to dispatch.
+pub struct Spooled {
+    pub document: Document,
+    pub sha256: [u8; 32],
+}
+
+pub enum SpoolError {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+/// One file being received.
+pub struct Spool {
+    /// Where large files are spooled (`<data-dir>/spool`).
+    dir: PathBuf,
+    limit: u64,
+    size: u64,
+    hasher: Sha256,
+    memory: Vec<u8>,
+    file: Option<tokio::fs::File>,
+}
+
+impl Spool {
+    pub fn new(dir: &Path, limit: u64) -> Spool {
+        Spool { dir: dir.to_owned(), limit, size: 0, hasher: Sha256::new(), memory: Vec::new(), file: None }
+    }
+
+    pub async fn push(&mut self, chunk: &[u8]) -> Result<(), SpoolError> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(SpoolError::TooLarge);
+        }
+        self.hasher.update(chunk);
+        if self.file.is_none() && self.memory.len() + chunk.len() <= SPOOL_MEMORY_BYTES {
+            self.memory.extend_from_slice(chunk);
+            return Ok(());
+        }
+        if self.file.is_none() {
+            let dir = self.dir.clone();
+            let file = tokio::task::spawn_blocking(move || tempfile::tempfile_in(dir))
+                .await
+                .map_err(|err| SpoolError::Io(std::io::Error::other(err)))?
+                .map_err(SpoolError::Io)?;
+            let mut file = tokio::fs::File::from_std(file);
+            file.write_all(&self.memory).await.map_err(SpoolError::Io)?;
+            self.memory = Vec::new();
+            self.file = Some(file);
+        }
+        let file = self.file.as_mut().expect("file was just created");
+        file.write_all(chunk).await.map_err(SpoolError::Io)
+    }
+
+    pub async fn finish(self) -> Result<Spooled, SpoolError> {
+        let sha256: [u8; 32] = self.hasher.finalize().into();
+        let document = match self.file {
+            None => Document::Memory(Bytes::from(self.memory)),
+            Some(mut file) => {
+                file.flush().await.map_err(SpoolError::Io)?;
+                Document::File(file.into_std().await)
+            }
+        };
+        Ok(Spooled { document, sha256 })
+    }
+}
+
+pub fn spool_error(err: SpoolError, limit: u64) -> ApiError {
+    match err {
+        SpoolError::TooLarge => {
+            ApiError::payload_too_large(format!("a file exceeds the upload limit of {limit} bytes"))
+        }
+        SpoolError::Io(err) => ApiError::internal(format!("cannot spool the upload: {err}")),
+    }
+}
+
+/// Reads and discards what is left of a body, within [`DRAIN_MAX_BYTES`] and
+/// [`DRAIN_MAX_TIME`].
+pub async fn drain<S, E>(mut stream: S)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let deadline = Instant::now() + DRAIN_MAX_TIME;
+    let mut drained = 0u64;
+    while drained < DRAIN_MAX_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.next()).await {
+            Ok(Some(Ok(chunk))) => drained += chunk.len() as u64,
+            _ => return,
+        }
+    }
+}
+
+/// A file part of a multipart upload.
+pub struct FilePart {
+    pub filename: String,
+    pub declared_type: Option<String>,
+    pub spooled: Spooled,
+}
+
+/// Streams the file parts of a `multipart/form-data` body one at a time.
+pub struct MultipartFiles {
+    multipart: multer::Multipart<'static>,
+    headers_too_large: Arc<AtomicBool>,
+    spool_dir: PathBuf,
+    per_file_limit: u64,
+    pub files_seen: usize,
+}
+
+impl MultipartFiles {
+    /// Checks the Content-Type and sets up the reader: 415 when the body is
+    /// not multipart at all, 400 when it is but has no boundary.
+    pub fn new(
+        content_type: Option<&str>,
+        body: Body,
+        spool_dir: &Path,
+        per_file_limit: u64,
+        request_limit: u64,
+    ) -> Result<Self, ApiError> {
+        let content_type = content_type.unwrap_or("");
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime != "multipart/form-data" {
+            return Err(ApiError::unsupported_media_type(format!(
+                "expected multipart/form-data, got {:?}",
+                if content_type.is_empty() { "no Content-Type" } else { content_type }
+            )));
+        }
+        let boundary = multer::parse_boundary(content_type)
+            .map_err(|err| ApiError::bad_request(format!("bad multipart Content-Type: {err}")))?;
+        let headers_too_large = Arc::new(AtomicBool::new(false));
+        let stream = HeaderCap::new(
+            body.into_data_stream().map_err(std::io::Error::other),
+            &boundary,
+            Arc::clone(&headers_too_large),
+        );
+        let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(request_limit));
+        Ok(MultipartFiles {
+            multipart: multer::Multipart::with_constraints(stream, boundary, constraints),
+            headers_too_large,
+            spool_dir: spool_dir.to_owned(),
+            per_file_limit,
+            files_seen: 0,
+        })
+    }
+
+    /// The next file part, spooled whole; non-file fields are skipped.
+    pub async fn next_file(&mut self) -> Result<Option<FilePart>, ApiError> {
+        loop {
+            let field = match self.multipart.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => return Ok(None),
+                Err(err) => return Err(self.multer_error(err)),
+            };
+            let disposition = field
+                .headers()
+                .get(http::header::CONTENT_DISPOSITION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if disposition.contains("filename*") {
+                return Err(ApiError::bad_request(
+                    "the filename* parameter (RFC 2231) is not supported; send filename=\"...\"",
+                ));
+            }
+            if let Some(encoding) = field.headers().get("content-transfer-encoding") {
+                let encoding = encoding.to_str().unwrap_or("").trim().to_ascii_lowercase();
+                if !matches!(encoding.as_str(), "7bit" | "8bit" | "binary") {
+                    return Err(ApiError::bad_request(format!(
+                        "Content-Transfer-Encoding {encoding:?} is not supported: send the file's raw bytes"
+                    )));
+                }
+            }
+            let Some(filename) = field.file_name().map(str::to_owned) else {
+                continue;
+            };
+            let declared_type = field.content_type().map(|mime| mime.to_string());
+            let mut spool = Spool::new(&self.spool_dir, self.per_file_limit);
+            let mut field = field;
+            loop {
+                match field.chunk().await {
+                    Ok(Some(chunk)) => spool.push(&chunk).await.map_err(|err| spool_error(err, self.per_file_limit))?,
+                    Ok(None) => break,
+                    Err(err) => return Err(self.multer_error(err)),
+                }
+            }
+            let spooled = spool.finish().await.map_err(|err| spool_error(err, self.per_file_limit))?;
+            self.files_seen += 1;
+            return Ok(Some(FilePart { filename, declared_type, spooled }));
+        }
+    }
+
+    fn multer_error(&self, err: multer::Error) -> ApiError {
+        if self.headers_too_large.load(Ordering::Relaxed) {
+            return ApiError::bad_request(format!("a part's headers exceed {MAX_PART_HEADER_BYTES} bytes"));
+        }
+        match err {
+            multer::Error::StreamSizeExceeded { limit } => {
+                ApiError::payload_too_large(format!("the request exceeds the limit of {limit} bytes"))
+            }
+            other => ApiError::bad_request(format!("malformed multipart body: {other}")),
+        }
+    }
+
+    /// Reads and discards the rest of the body (bounded).
+    pub async fn drain(mut self) {
+        let deadline = Instant::now() + DRAIN_MAX_TIME;
+        let mut drained = 0u64;
+        while drained < DRAIN_MAX_BYTES && Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let field = match tokio::time::timeout(left, self.multipart.next_field()).await {
+                Ok(Ok(Some(field))) => field,
+                _ => return,
+            };
+            let mut field = field;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, field.chunk()).await {
+                    Ok(Ok(Some(chunk))) => {
+                        drained += chunk.len() as u64;
+                        if drained >= DRAIN_MAX_BYTES {
+                            return;
+                        }
+                    }
+                    Ok(Ok(None)) => break,
+                    _ => return,
+                }
+            }
+        }
+    }
+}
+
+/// Passes a multipart body through unchanged while checking that no part's
+/// header block (from a boundary line to the blank line) exceeds
+/// [`MAX_PART_HEADER_BYTES`]; past it the stream ends with an error.
+struct HeaderCap<S> {
+    inner: S,
+    delimiter: Vec<u8>,
+    /// Bytes of header seen so far in the current part, when inside one.
+    in_header: Option<usize>,
+    /// The tail of the previous chunk, so a delimiter split across chunks is
+    /// still found.
+    carry: Vec<u8>,
+    flag: Arc<AtomicBool>,
+}
+
+impl<S> HeaderCap<S> {
+    fn new(inner: S, boundary: &str, flag: Arc<AtomicBool>) -> Self {
+        let delimiter = format!("--{boundary}").into_bytes();
+        HeaderCap { inner, delimiter, in_header: None, carry: Vec::new(), flag }
+    }
+
+    /// Updates the header state with `chunk`; false when a header block is
+    /// too long. Matches lying wholly inside the carried tail were handled
+    /// with the previous chunk and are skipped.
+    fn check_chunk(&mut self, chunk: &[u8]) -> bool {
+        let mut window = std::mem::take(&mut self.carry);
+        let carried = window.len();
+        window.extend_from_slice(chunk);
+        let mut pos = 0;
+        loop {
+            match self.in_header {
+                None => match memchr::memmem::find(&window[pos..], &self.delimiter) {
+                    Some(at) if pos + at + self.delimiter.len() > carried => {
+                        self.in_header = Some(0);
+                        pos += at + self.delimiter.len();
+                    }
+                    Some(at) => pos += at + 1,
+                    None => break,
+                },
+                Some(seen) => match memchr::memmem::find(&window[pos..], b"\r\n\r\n") {
+                    Some(at) if pos + at + 4 > carried => {
+                        if seen + at > MAX_PART_HEADER_BYTES {
+                            return false;
+                        }
+                        self.in_header = None;
+                        pos += at + 4;
+                    }
+                    Some(at) => pos += at + 1,
+                    None => {
+                        let fresh = window.len() - pos.max(carried);
+                        if seen + fresh > MAX_PART_HEADER_BYTES {
+                            return false;
+                        }
+                        self.in_header = Some(seen + fresh);
+                        break;
+                    }
+                },
+            }
+        }
+        let keep = self.delimiter.len().max(4).min(window.len());
+        self.carry = window[window.len() - keep..].to_vec();
+        true
+    }
+}
+
+impl<S> Stream for HeaderCap<S>
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
+{
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let polled = self.inner.poll_next_unpin(cx);
+        if let std::task::Poll::Ready(Some(Ok(chunk))) = &polled {
+            let chunk = chunk.clone();
+            if !self.check_chunk(&chunk) {
+                self.flag.store(true, Ordering::Relaxed);
+                return std::task::Poll::Ready(Some(Err(std::io::Error::other("part headers too large"))));
+            }
+        }
+        polled
+    }
+}

@@ -1,0 +1,198 @@
+//! The HTTP contract: endpoints, report shape, uploads and their errors.
+
+use std::io::Write;
+use std::net::TcpStream;
+
+use crate::util::{multipart, read_response, request, Server};
+
+#[test]
+fn probes_and_pool_answer_in_contract_shape() {
+    let server = Server::start(&["--workers", "2"]);
+    assert_eq!(server.get_json("/healthz")["status"], "ok");
+    assert_eq!(server.get_json("/readyz")["status"], "ready");
+    let pool = server.get_json("/v1/pool");
+    let workers = pool["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2, "{pool}");
+    for worker in workers {
+        assert!(worker["pid"].as_i64().unwrap() > 1, "{worker}");
+        assert!(worker["jobs_done"].is_u64() && worker["rss_bytes"].as_u64().unwrap() > 0, "{worker}");
+        assert!(worker["state"].is_string());
+    }
+    assert_eq!(pool["queue"]["capacity"], 8, "default queue is 4 x workers: {pool}");
+    for cause in ["crashed", "timed_out", "recycled", "cancelled"] {
+        assert_eq!(pool["restarts"][cause], 0, "{pool}");
+    }
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    let text = metrics.text();
+    for name in [
+        "docmill_queue_depth",
+        "docmill_workers{state=\"idle\"}",
+        "docmill_worker_restarts_total{cause=\"crashed\"}",
+        "docmill_http_requests_total{route=\"/healthz\",status=\"200\"} 1",
+    ] {
+        assert!(text.contains(name), "metrics lack {name}:\n{text}");
+    }
+    let missing = server.get("/nope");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.error_code(), "not_found");
+}
+
+#[test]
+fn multipart_and_raw_uploads_get_the_same_report() {
+    let server = Server::start(&["--workers", "1"]);
+    let text = b"The quick brown fox jumps over the lazy dog. It was not amused.\n";
+    let posted = server.analyze("fox.txt", text);
+    assert_eq!(posted.status, 200, "{}", posted.text());
+    let report = posted.json();
+    assert_eq!(report["filename"], "fox.txt");
+    assert_eq!(report["size"], text.len());
+    assert_eq!(report["sha256"], sha256_hex(text));
+    assert_eq!(report["format"], "text");
+    assert_eq!(report["stats"]["words"], 13);
+    assert!(report.get("text").is_none(), "text only with text=true: {report}");
+    assert!(report["timing"]["worker_pid"].as_i64().unwrap() > 1);
+    assert!(report["timing"]["peak_rss_bytes"].as_u64().unwrap() > 0);
+
+    let put = server.put("/v1/analyze?filename=fox.txt&text=true", text);
+    assert_eq!(put.status, 200, "{}", put.text());
+    let put_report = put.json();
+    assert_eq!(put_report["sha256"], report["sha256"]);
+    assert_eq!(put_report["stats"], report["stats"]);
+    assert_eq!(put_report["text"], String::from_utf8_lossy(text).as_ref());
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn an_empty_file_is_a_document() {
+    let server = Server::start(&["--workers", "1"]);
+    let response = server.analyze("empty.txt", b"");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let report = response.json();
+    assert_eq!(report["size"], 0);
+    assert_eq!(report["stats"]["words"], 0);
+    assert_eq!(report["stats"]["characters"], 0);
+}
+
+#[test]
+fn malformed_uploads_get_typed_errors() {
+    let server = Server::start(&["--workers", "1"]);
+    // Not multipart at all.
+    let response = request(&server.addr, "POST", "/v1/analyze", &[("Content-Type", "application/json")], b"{}");
+    assert_eq!((response.status, response.error_code().as_str()), (415, "unsupported_media_type"));
+    // Multipart without a file part.
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--b--\r\n";
+    let response =
+        request(&server.addr, "POST", "/v1/analyze", &[("Content-Type", "multipart/form-data; boundary=b")], body);
+    assert_eq!((response.status, response.error_code().as_str()), (400, "bad_request"));
+    // Garbage where the multipart body should be.
+    let response = request(
+        &server.addr,
+        "POST",
+        "/v1/analyze",
+        &[("Content-Type", "multipart/form-data; boundary=b")],
+        b"garbage",
+    );
+    assert_eq!(response.status, 400, "{}", response.text());
+    // RFC 2231 filename* is refused rather than silently losing the name.
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''r%C3%A9sum%C3%A9.txt\r\n\r\nhello\r\n--b--\r\n";
+    let response =
+        request(&server.addr, "POST", "/v1/analyze", &[("Content-Type", "multipart/form-data; boundary=b")], body);
+    assert_eq!((response.status, response.error_code().as_str()), (400, "bad_request"));
+    // A base64 part is never analysed as its encoded bytes.
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b--\r\n";
+    let response =
+        request(&server.addr, "POST", "/v1/analyze", &[("Content-Type", "multipart/form-data; boundary=b")], body);
+    assert_eq!((response.status, response.error_code().as_str()), (400, "bad_request"));
+    // Part headers past 16 KiB.
+    let mut body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\nX-Padding: ".to_vec();
+    body.extend(std::iter::repeat_n(b'x', 20 << 10));
+    body.extend_from_slice(b"\r\n\r\nhello\r\n--b--\r\n");
+    let response =
+        request(&server.addr, "POST", "/v1/analyze", &[("Content-Type", "multipart/form-data; boundary=b")], &body);
+    assert_eq!((response.status, response.error_code().as_str()), (400, "bad_request"));
+    // Two file parts belong in a batch.
+    let response = server.post_files("/v1/analyze", &[("a.txt", b"a"), ("b.txt", b"b")]);
+    assert_eq!(response.status, 400, "{}", response.text());
+    // And the server still works.
+    assert_eq!(server.analyze("ok.txt", b"fine").status, 200);
+}
+
+#[test]
+fn oversized_upload_gets_413_not_a_broken_pipe() {
+    let server = Server::start(&["--workers", "1", "--max-upload-bytes", "1MiB"]);
+    let big = vec![b'a'; 3 << 20];
+    let response = server.analyze("big.txt", &big);
+    assert_eq!((response.status, response.error_code().as_str()), (413, "payload_too_large"));
+    let response = server.put("/v1/analyze?filename=big.txt", &big);
+    assert_eq!((response.status, response.error_code().as_str()), (413, "payload_too_large"));
+    // Exactly at the limit is fine, and goes through the temporary-file spool.
+    let at_limit = vec![b'b'; 1 << 20];
+    let response = server.put("/v1/analyze?filename=edge.txt", &at_limit);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["size"], 1 << 20);
+}
+
+#[test]
+fn large_upload_spooled_to_disk_is_analysed_whole() {
+    let server = Server::start(&["--workers", "1"]);
+    let line = b"Spooled documents keep every byte intact across the temporary file.\n";
+    let doc: Vec<u8> = line.iter().copied().cycle().take(line.len() * 150_000).collect();
+    let response = server.analyze("large.txt", &doc);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let report = response.json();
+    assert_eq!(report["size"], doc.len());
+    assert_eq!(report["sha256"], sha256_hex(&doc));
+    assert_eq!(report["stats"]["lines"], 150_000);
+    // Spooled under the data dir (default ./docmill-data), and unlinked.
+    let spool = server.dir.path().join("docmill-data/spool");
+    assert!(spool.is_dir());
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "spool files are unlinked");
+}
+
+#[test]
+fn slow_client_does_not_hold_a_worker() {
+    let server = Server::start(&["--workers", "1"]);
+    // A client that sends half its upload and stalls.
+    let (content_type, body) = multipart(&[("slow.txt", b"this upload never finishes")]);
+    let mut slow = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        slow,
+        "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    slow.write_all(&body[..body.len() / 2]).unwrap();
+    // The only worker still serves others.
+    for _ in 0..3 {
+        let response = server.analyze("quick.txt", b"quick");
+        assert_eq!(response.status, 200, "{}", response.text());
+    }
+    drop(slow);
+}
+
+#[test]
+fn environment_variables_configure_serve() {
+    let server = Server::start_with_env(&[], &[("DOCMILL_WORKERS", "1"), ("DOCMILL_QUEUE", "3")]);
+    let pool = server.get_json("/v1/pool");
+    assert_eq!(pool["workers"].as_array().unwrap().len(), 1, "{pool}");
+    assert_eq!(pool["queue"]["capacity"], 3, "{pool}");
+}
+
+#[test]
+fn keep_alive_connection_serves_several_requests() {
+    let server = Server::start(&["--workers", "1"]);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    for _ in 0..2 {
+        write!(stream, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut buf = [0u8; 512];
+        let n = std::io::Read::read(&mut stream, &mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    }
+    write!(stream, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream).status, 200);
+}

@@ -1,0 +1,120 @@
+//! Process lifecycle: draining on SIGTERM, nothing surviving the server, no
+//! zombies or descriptor leaks across many replacements, and no work for a
+//! client that left.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::util::{children_of, multipart, open_fds, process_alive, wait_until, Server};
+
+#[test]
+fn sigterm_drains_in_flight_work_then_exits_zero() {
+    let mut server = Server::start(&["--workers", "1"]);
+    let addr = server.addr.clone();
+    let in_flight = std::thread::spawn(move || {
+        let (content_type, body) = multipart(&[("slow.bin", b"DOCMILL-FAULT:sleep-1500")]);
+        crate::util::request(&addr, "POST", "/v1/analyze", &[("Content-Type", &content_type)], &body)
+    });
+    wait_until(Duration::from_secs(10), "the job to start", || {
+        server.get_json("/v1/pool")["workers"][0]["state"] == "busy"
+    });
+    server.terminate();
+    let response = in_flight.join().unwrap();
+    assert_eq!(response.status, 200, "in-flight work finishes: {}", response.text());
+    assert_eq!(server.wait_exit(Duration::from_secs(20)), Some(0), "stderr:\n{}", server.stderr());
+    // New connections are refused once it has gone.
+    assert!(TcpStream::connect(&server.addr).is_err());
+}
+
+#[test]
+fn nothing_survives_sigkill_of_the_server() {
+    let mut server = Server::start(&["--workers", "2"]);
+    let supervisors = children_of(server.pid());
+    assert_eq!(supervisors.len(), 1, "one supervisor child: {supervisors:?}");
+    let supervisor = supervisors[0].0;
+    let workers: Vec<i32> = children_of(supervisor).into_iter().map(|(pid, _)| pid).collect();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    wait_until(Duration::from_secs(10), "supervisor and workers to die", || {
+        !process_alive(supervisor) && workers.iter().all(|pid| !process_alive(*pid))
+    });
+}
+
+#[test]
+fn two_hundred_replacements_leak_no_zombie_and_no_descriptor() {
+    let server = Server::start(&["--workers", "2", "--max-jobs-per-worker", "1"]);
+    let fds_before = open_fds(server.pid());
+    for i in 0..200 {
+        let response = server.analyze("doc.txt", format!("document number {i}").as_bytes());
+        assert_eq!(response.status, 200, "{}", response.text());
+    }
+    server.wait_workers_ready(2);
+    assert!(server.restarts("recycled") >= 199);
+    let supervisor = children_of(server.pid())[0].0;
+    wait_until(Duration::from_secs(10), "no zombies and two workers", || {
+        let children = children_of(supervisor);
+        children.len() == 2 && children.iter().all(|(_, state)| *state != 'Z')
+    });
+    assert!(children_of(server.pid()).iter().all(|(_, state)| *state != 'Z'));
+    let fds_after = open_fds(server.pid());
+    assert!(fds_after <= fds_before + 4, "descriptors grew from {fds_before} to {fds_after}");
+}
+
+#[test]
+fn a_client_that_disconnects_gets_its_running_job_killed() {
+    let server = Server::start(&["--workers", "1", "--job-timeout", "60"]);
+    let pid = server.worker_pids()[0];
+    let (content_type, body) = multipart(&[("slow.bin", b"DOCMILL-FAULT:hang")]);
+    let mut client = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        client,
+        "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    client.write_all(&body).unwrap();
+    wait_until(Duration::from_secs(10), "the job to start", || {
+        server.get_json("/v1/pool")["workers"][0]["state"] == "busy"
+    });
+    drop(client);
+    wait_until(Duration::from_secs(10), "the hung worker to be killed", || server.restarts("cancelled") == 1);
+    wait_until(Duration::from_secs(10), "the killed worker to leave the pool", || {
+        !process_alive(pid as i32) && !server.worker_pids().contains(&pid)
+    });
+    server.wait_workers_ready(1);
+    assert_eq!(server.analyze("ok.txt", b"fine").status, 200);
+}
+
+#[test]
+fn a_queued_job_whose_client_left_is_never_run() {
+    let server = Server::start(&["--workers", "1", "--job-timeout", "60"]);
+    let addr = server.addr.clone();
+    // Occupy the only worker.
+    let hog = std::thread::spawn(move || {
+        let (content_type, body) = multipart(&[("hog.bin", b"DOCMILL-FAULT:sleep-1500")]);
+        crate::util::request(&addr, "POST", "/v1/analyze", &[("Content-Type", &content_type)], &body)
+    });
+    wait_until(Duration::from_secs(10), "the hog to start", || {
+        server.get_json("/v1/pool")["workers"][0]["state"] == "busy"
+    });
+    // Queue a job that would hang the worker, then leave.
+    let (content_type, body) = multipart(&[("queued.bin", b"DOCMILL-FAULT:hang")]);
+    let mut client = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        client,
+        "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    client.write_all(&body).unwrap();
+    wait_until(Duration::from_secs(10), "the job to be queued", || server.get_json("/v1/pool")["queue"]["depth"] == 1);
+    drop(client);
+    assert_eq!(hog.join().unwrap().status, 200);
+    // Had the queued job run, the worker would hang and this would time out.
+    let response = server.analyze("ok.txt", b"fine");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(server.restarts("cancelled"), 0);
+    assert_eq!(server.restarts("timed_out"), 0);
+}

@@ -1,0 +1,192 @@
+//! Every way a worker can fail, injected through documents that start with
+//! `DOCMILL-FAULT:<kind>` (the `fault-injection` feature of test builds): the
+//! right status goes to the right client, the worker is replaced, and nobody
+//! else notices.
+
+use std::time::Duration;
+
+use crate::util::{wait_until, Server};
+
+fn fault(kind: &str) -> Vec<u8> {
+    format!("DOCMILL-FAULT:{kind}").into_bytes()
+}
+
+/// Sends the fault, checks status, code and message, then checks that a
+/// replacement worker serves a normal document.
+fn check_fault(server: &Server, kind: &str, status: u16, code: &str, message_has: &str) {
+    let before = server.worker_pids();
+    let response = server.analyze(&format!("{kind}.bin"), &fault(kind));
+    assert_eq!(response.status, status, "{kind}: {}", response.text());
+    assert_eq!(response.error_code(), code, "{kind}");
+    let message = response.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains(message_has), "{kind}: message {message:?} lacks {message_has:?}");
+    wait_until(Duration::from_secs(20), "a replacement worker", || {
+        let now = server.worker_pids();
+        now.len() == before.len() && now != before
+    });
+    server.wait_workers_ready(before.len());
+    let ok = server.analyze("after.txt", b"still working");
+    assert_eq!(ok.status, 200, "after {kind}: {}", ok.text());
+}
+
+#[test]
+fn engine_panic_is_parse_failed_and_the_worker_is_recycled() {
+    let server = Server::start(&["--workers", "1"]);
+    check_fault(&server, "panic", 422, "parse_failed", "panicked");
+    assert_eq!(server.restarts("recycled"), 1);
+    assert_eq!(server.restarts("crashed"), 0);
+}
+
+#[test]
+fn crashes_name_their_signal_or_status() {
+    let server = Server::start(&["--workers", "1"]);
+    check_fault(&server, "abort", 500, "worker_crashed", "SIGABRT");
+    check_fault(&server, "segv", 500, "worker_crashed", "SIGSEGV");
+    check_fault(&server, "exit", 500, "worker_crashed", "exited with status 7");
+    check_fault(&server, "stack", 500, "worker_crashed", "killed by SIG");
+    check_fault(&server, "garbage", 500, "worker_crashed", "malformed");
+    assert_eq!(server.restarts("crashed"), 5);
+}
+
+#[test]
+fn runaway_allocation_kills_only_its_worker() {
+    let server = Server::start(&["--workers", "1", "--worker-memory", "256MiB"]);
+    check_fault(&server, "alloc", 500, "worker_crashed", "killed by SIG");
+}
+
+#[test]
+fn hung_and_stalled_workers_time_out_and_are_replaced() {
+    let server = Server::start(&["--workers", "1", "--job-timeout", "0.5"]);
+    check_fault(&server, "hang", 504, "timeout", "0.500s");
+    check_fault(&server, "stall", 504, "timeout", "0.500s");
+    assert_eq!(server.restarts("timed_out"), 2);
+}
+
+#[test]
+fn worker_killed_from_outside_mid_job_fails_only_that_job() {
+    let server = Server::start(&["--workers", "2"]);
+    let addr = server.addr.clone();
+    let slow = std::thread::spawn(move || {
+        let (content_type, body) = crate::util::multipart(&[("slow.bin", b"DOCMILL-FAULT:sleep-20000")]);
+        crate::util::request(&addr, "POST", "/v1/analyze", &[("Content-Type", &content_type)], &body)
+    });
+    let mut busy_pid = 0;
+    wait_until(Duration::from_secs(10), "a busy worker", || {
+        let pool = server.get_json("/v1/pool");
+        let busy = pool["workers"].as_array().unwrap().iter().find(|w| w["state"] == "busy").cloned();
+        busy_pid = busy.map(|w| w["pid"].as_i64().unwrap()).unwrap_or(0);
+        busy_pid != 0
+    });
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(busy_pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let response = slow.join().unwrap();
+    assert_eq!(response.status, 500, "{}", response.text());
+    assert_eq!(response.error_code(), "worker_crashed");
+    assert!(response.text().contains("SIGKILL"), "{}", response.text());
+    // The other worker was untouched and the pool is whole again.
+    server.wait_workers_ready(2);
+    assert!(!server.worker_pids().contains(&busy_pid));
+    assert_eq!(server.analyze("ok.txt", b"fine").status, 200);
+}
+
+#[test]
+fn idle_worker_killed_from_outside_fails_nobody() {
+    let server = Server::start(&["--workers", "1"]);
+    let pid = server.worker_pids()[0];
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    wait_until(Duration::from_secs(10), "replacement", || server.worker_pids().first().is_some_and(|p| *p != pid));
+    server.wait_workers_ready(1);
+    assert_eq!(server.analyze("ok.txt", b"fine").status, 200);
+    assert_eq!(server.restarts("crashed"), 1);
+}
+
+#[test]
+fn workers_are_recycled_after_their_job_quota() {
+    let server = Server::start(&["--workers", "1", "--max-jobs-per-worker", "2"]);
+    let mut pids = std::collections::BTreeSet::new();
+    for i in 0..6 {
+        let response = server.analyze("doc.txt", format!("document {i}").as_bytes());
+        assert_eq!(response.status, 200, "{}", response.text());
+        pids.insert(response.json()["timing"]["worker_pid"].as_i64().unwrap());
+    }
+    assert_eq!(pids.len(), 3, "six jobs at two per worker use three workers: {pids:?}");
+    assert!(server.restarts("recycled") >= 2);
+}
+
+#[test]
+fn workers_failing_at_boot_back_off_instead_of_storming() {
+    let server = Server::start_with_env(&["--workers", "2"], &[("DOCMILL_FAULT_BOOT", "1")]);
+    let ready = server.get("/readyz");
+    assert_eq!(ready.status, 503);
+    let reason = ready.json()["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("fail at boot"), "{reason}");
+    assert!(ready.header("retry-after").is_some());
+    let spawned = |server: &Server| -> u64 {
+        let metrics = server.get("/metrics").text();
+        let line = metrics.lines().find(|l| l.starts_with("docmill_workers_spawned_total ")).unwrap().to_string();
+        line.split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    // With exponential backoff the number of forks grows slowly.
+    let first = spawned(&server);
+    std::thread::sleep(Duration::from_secs(2));
+    let later = spawned(&server);
+    assert!(later - first <= 8, "{first} then {later} forks in 2 s: a fork storm");
+    let response = server.analyze("a.txt", b"nobody to analyse this");
+    assert_eq!(response.status, 503, "{}", response.text());
+}
+
+#[test]
+fn overload_is_shed_at_once_with_retry_after() {
+    let server = Server::start(&["--workers", "2", "--queue", "2"]);
+    let addr = server.addr.clone();
+    let clients: Vec<_> = (0..50)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let (content_type, body) = crate::util::multipart(&[(&format!("{i}.bin"), b"DOCMILL-FAULT:sleep-300")]);
+                crate::util::request(&addr, "POST", "/v1/analyze", &[("Content-Type", &content_type)], &body)
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    let mut shed = 0;
+    for client in clients {
+        let response = client.join().unwrap();
+        match response.status {
+            200 => ok += 1,
+            503 => {
+                assert_eq!(response.error_code(), "overloaded");
+                assert!(response.header("retry-after").is_some());
+                shed += 1;
+            }
+            other => panic!("unexpected {other}: {}", response.text()),
+        }
+    }
+    assert_eq!(ok + shed, 50);
+    assert!(ok >= 2 && shed >= 1, "{ok} served, {shed} shed");
+}
+
+#[test]
+fn control_plane_answers_while_every_worker_is_busy() {
+    let server = Server::start(&["--workers", "2", "--job-timeout", "5"]);
+    let addr = server.addr.clone();
+    let hogs: Vec<_> = (0..2)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let (content_type, body) = crate::util::multipart(&[("hog.bin", b"DOCMILL-FAULT:hang")]);
+                crate::util::request(&addr, "POST", "/v1/analyze", &[("Content-Type", &content_type)], &body)
+            })
+        })
+        .collect();
+    wait_until(Duration::from_secs(10), "both workers busy", || {
+        server.get_json("/v1/pool")["workers"].as_array().unwrap().iter().all(|w| w["state"] == "busy")
+    });
+    for _ in 0..20 {
+        let started = std::time::Instant::now();
+        assert_eq!(server.get_json("/healthz")["status"], "ok");
+        assert!(started.elapsed() < Duration::from_secs(2), "healthz took {:?}", started.elapsed());
+    }
+    for hog in hogs {
+        assert_eq!(hog.join().unwrap().status, 504);
+    }
+}
