@@ -92,15 +92,20 @@ fn pool_config(flags: &PoolFlags) -> PoolConfig {
         queue_capacity: flags.queue,
         job_timeout: flags.job_timeout,
         max_jobs_per_worker: flags.max_jobs_per_worker,
-        // Half the address-space cap: a worker that kept that much private
-        // memory after a job has leaked or fragmented; replace it before the
-        // next document pushes it into the hard limit.
-        recycle_private_bytes: flags.worker_memory / 2,
+        recycle_private_bytes: recycle_private_bytes(flags),
     }
+}
+
+/// Half the address-space cap: a worker that kept that much private memory
+/// after a job has leaked or fragmented; replace it before the next document
+/// pushes it into the hard limit.
+fn recycle_private_bytes(flags: &PoolFlags) -> u64 {
+    flags.worker_memory / 2
 }
 
 fn start_supervisor(flags: &PoolFlags) -> std::io::Result<SupervisorHandle> {
     supervisor::start(SupervisorConfig {
+        recycle_private_bytes: recycle_private_bytes(flags),
         n_workers: flags.workers,
         worker_memory: flags.worker_memory,
         max_document_bytes: flags.max_upload_bytes as usize,

@@ -42,6 +42,7 @@ pub struct SupervisorConfig {
     /// Address-space limit of each worker (`--worker-memory`).
     pub worker_memory: u64,
     pub max_document_bytes: usize,
+    pub recycle_private_bytes: u64,
 }
 
 /// The server's end of the control socket, and the supervisor's pid.
@@ -300,7 +301,10 @@ fn boot_worker(config: &SupervisorConfig, supervisor: Pid, requests: OwnedFd, re
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS);
     }
-    let worker_config = WorkerConfig { max_document_bytes: config.max_document_bytes };
+    let worker_config = WorkerConfig {
+        max_document_bytes: config.max_document_bytes,
+        recycle_private_bytes: config.recycle_private_bytes,
+    };
     worker_loop::run(File::from(requests), File::from(responses), &worker_config)
 }
 

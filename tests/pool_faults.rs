@@ -113,6 +113,22 @@ fn workers_are_recycled_after_their_job_quota() {
 }
 
 #[test]
+fn a_worker_that_keeps_too_much_memory_is_recycled() {
+    // The cap is half of --worker-memory: 256 MiB here.
+    let server = Server::start(&["--workers", "1", "--worker-memory", "512MiB"]);
+    let pid = server.worker_pids()[0];
+    let small = server.analyze("small.bin", b"DOCMILL-FAULT:leak-16");
+    assert_eq!(small.status, 200, "{}", small.text());
+    assert_eq!(server.restarts("recycled"), 0);
+    let big = server.analyze("big.bin", b"DOCMILL-FAULT:leak-300");
+    assert_eq!(big.status, 200, "{}", big.text());
+    wait_until(Duration::from_secs(10), "the bloated worker to be replaced", || !server.worker_pids().contains(&pid));
+    assert_eq!(server.restarts("recycled"), 1);
+    server.wait_workers_ready(1);
+    assert_eq!(server.analyze("ok.txt", b"fine").status, 200);
+}
+
+#[test]
 fn workers_failing_at_boot_back_off_instead_of_storming() {
     let server = Server::start_with_env(&["--workers", "2"], &[("DOCMILL_FAULT_BOOT", "1")]);
     let ready = server.get("/readyz");

@@ -57,6 +57,10 @@ pub fn inject(document: &[u8], responses: &mut File) {
             if let Some(millis) = kind.strip_prefix("sleep-").and_then(|ms| ms.parse::<u64>().ok()) {
                 std::thread::sleep(Duration::from_millis(millis));
             }
+            if let Some(mib) = kind.strip_prefix("leak-").and_then(|n| n.parse::<usize>().ok()) {
+                // Memory kept after the job, as a leaking parser would.
+                Vec::leak(vec![1u8; mib << 20]);
+            }
         }
     }
 }

@@ -30,6 +30,8 @@ pub const REQUEST_FRAME_SLACK: usize = 64 << 10;
 pub struct WorkerConfig {
     /// Largest document the server will send (`--max-upload-bytes`).
     pub max_document_bytes: usize,
+    /// Private memory after a job above which the server recycles the worker.
+    pub recycle_private_bytes: u64,
 }
 
 /// Runs the worker until the request pipe closes; returns the exit status.
@@ -79,7 +81,9 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
         }));
         let analysis_ms = started.elapsed().as_millis() as u64;
         let cpu_ms = cpu_micros().saturating_sub(cpu_before) / 1000;
-        let peak_rss_bytes = proc_status_kib("VmHWM:").unwrap_or(0) * 1024;
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let peak_rss_bytes = kib_field(&status, "VmHWM:").unwrap_or(0) * 1024;
+        let rss_bytes = kib_field(&status, "VmRSS:").unwrap_or(0) * 1024;
 
         let mut recycle = false;
         let outcome = match result {
@@ -101,8 +105,15 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
                 Outcome::Error { code: ErrorCode::ParseFailed, message: format!("the parser panicked: {what}") }
             }
         };
-        let response =
-            FromWorker::Done(JobResult { job_id: request.job_id, outcome, private_bytes: private_bytes(), recycle });
+        let response = FromWorker::Done(JobResult {
+            job_id: request.job_id,
+            outcome,
+            // Private memory is at most the resident set; walking every
+            // mapping for the exact figure is only worth it when the resident
+            // set alone is over the cap.
+            private_bytes: if rss_bytes > config.recycle_private_bytes { private_bytes() } else { rss_bytes },
+            recycle,
+        });
         let frame = protocol::encode_response(&response);
         if responses.write_all(&frame).is_err() {
             return 0;
@@ -123,12 +134,6 @@ fn cpu_micros() -> u64 {
     }
 }
 
-/// A `kB` field of `/proc/self/status`.
-fn proc_status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    kib_field(&status, field)
-}
-
 fn kib_field(text: &str, field: &str) -> Option<u64> {
     let line = text.lines().find(|line| line.starts_with(field))?;
     line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()
@@ -138,7 +143,8 @@ fn kib_field(text: &str, field: &str) -> Option<u64> {
 /// pages it still shares with the supervisor it was forked from.
 fn private_bytes() -> u64 {
     let Ok(rollup) = std::fs::read_to_string("/proc/self/smaps_rollup") else {
-        return proc_status_kib("VmRSS:").unwrap_or(0) * 1024;
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        return kib_field(&status, "VmRSS:").unwrap_or(0) * 1024;
     };
     let clean = kib_field(&rollup, "Private_Clean:").unwrap_or(0);
     let dirty = kib_field(&rollup, "Private_Dirty:").unwrap_or(0);

@@ -1,0 +1,208 @@
+//! `docmill-bench`: measures the pool against the engine called in-process,
+//! and the control plane's latency while every worker is busy. It drives the
+//! release binary (`target/release/docmill`, built first) over loopback HTTP.
+//!
+//! Run: `cargo build --release && cargo run --release -p docmill-bench`.
+//! Machines are shared and noisy: every figure is a median of several rounds,
+//! and the interesting numbers are the ratios measured in the same run.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use docmill_worker::engine::{self, Input};
+use docmill_worker::protocol::Options;
+
+/// Rounds per measurement; the median is reported.
+const ROUNDS: usize = 5;
+/// Length of one throughput round.
+const ROUND_TIME: Duration = Duration::from_secs(3);
+/// Client threads for the round-trip measurement: more than workers, so the
+/// pool, not the client, is the bottleneck.
+const CLIENTS: usize = 4;
+const WORKERS: usize = 2;
+
+fn main() {
+    let binary = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/release/docmill"));
+    assert!(binary.exists(), "{} not found: run `cargo build --release` first", binary.display());
+    let document = one_kib_document();
+
+    let in_process: Vec<f64> = (0..ROUNDS).map(|_| in_process_rate(&document)).collect();
+    let server = Server::start(&binary);
+    let pooled: Vec<f64> = (0..ROUNDS).map(|_| http_rate(&server.addr, &document)).collect();
+    let (healthz_idle_p50, healthz_idle_p99) = healthz_latency(&server.addr, 2000);
+    let busy = saturate(&server.addr);
+    let (healthz_busy_p50, healthz_busy_p99) = healthz_latency(&server.addr, 2000);
+    busy.store(false, Ordering::Relaxed);
+
+    let in_process = median(in_process);
+    let pooled = median(pooled);
+    println!("docmill-bench ({} rounds of {:?}, {WORKERS} workers, {CLIENTS} clients)", ROUNDS, ROUND_TIME);
+    println!("1 KiB text, engine in-process on {WORKERS} threads: {in_process:.0} docs/s (median)");
+    println!("1 KiB text, PUT /v1/analyze round trips:        {pooled:.0} docs/s (median)");
+    println!("pool throughput / in-process throughput:        {:.2}", pooled / in_process);
+    println!("GET /healthz, idle:                 p50 {healthz_idle_p50:.3} ms, p99 {healthz_idle_p99:.3} ms");
+    println!("GET /healthz, both workers busy:    p50 {healthz_busy_p50:.3} ms, p99 {healthz_busy_p99:.3} ms");
+}
+
+fn one_kib_document() -> Vec<u8> {
+    let sentence = b"The committee reviewed the quarterly figures and approved the budget for next year. ";
+    sentence.iter().copied().cycle().take(1024).collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+/// Documents per second of the engine alone, on as many threads as workers.
+fn in_process_rate(document: &[u8]) -> f64 {
+    let deadline = Instant::now() + ROUND_TIME;
+    let started = Instant::now();
+    let done: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut n = 0;
+                    while Instant::now() < deadline {
+                        let input = Input { filename: "doc.txt", declared_type: None, sha256: None, bytes: document };
+                        engine::analyze(&input, &Options::default()).expect("analysis succeeds");
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Round trips per second through HTTP and the pool, keep-alive clients.
+fn http_rate(addr: &str, document: &[u8]) -> f64 {
+    let deadline = Instant::now() + ROUND_TIME;
+    let started = Instant::now();
+    let done: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut connection = Connection::open(addr);
+                    let mut n = 0;
+                    while Instant::now() < deadline {
+                        let status = connection.request("PUT", "/v1/analyze?filename=doc.txt", document);
+                        assert_eq!(status, 200);
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Keeps every worker busy with large documents until the flag is cleared.
+fn saturate(addr: &str) -> Arc<AtomicBool> {
+    let running = Arc::new(AtomicBool::new(true));
+    let big: Vec<u8> = one_kib_document().repeat(8 << 10);
+    for _ in 0..WORKERS * 2 {
+        let running = Arc::clone(&running);
+        let addr = addr.to_owned();
+        let big = big.clone();
+        std::thread::spawn(move || {
+            let mut connection = Connection::open(&addr);
+            while running.load(Ordering::Relaxed) {
+                connection.request("PUT", "/v1/analyze?filename=big.txt", &big);
+            }
+        });
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    running
+}
+
+/// p50 and p99 of `/healthz` in milliseconds over `n` sequential requests.
+fn healthz_latency(addr: &str, n: usize) -> (f64, f64) {
+    let mut connection = Connection::open(addr);
+    let mut samples: Vec<f64> = (0..n)
+        .map(|_| {
+            let started = Instant::now();
+            assert_eq!(connection.request("GET", "/healthz", b""), 200);
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    samples.sort_by(|a, b| a.total_cmp(b));
+    (samples[n / 2], samples[n * 99 / 100])
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(binary: &PathBuf) -> Server {
+        let data_dir = std::env::temp_dir().join(format!("docmill-bench-{}", std::process::id()));
+        let mut child = Command::new(binary)
+            .args(["serve", "--bind", "127.0.0.1:0", "--workers", &WORKERS.to_string(), "--queue", "64"])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cannot start docmill");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().strip_prefix("listening on http://").expect("listening line").to_owned();
+        Server { child, addr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A keep-alive HTTP/1.1 connection that reads Content-Length bodies.
+struct Connection {
+    reader: BufReader<TcpStream>,
+}
+
+impl Connection {
+    fn open(addr: &str) -> Connection {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Connection { reader: BufReader::new(stream) }
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: &[u8]) -> u16 {
+        let head = format!("{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {}\r\n\r\n", body.len());
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut status_line = String::new();
+        self.reader.read_line(&mut status_line).unwrap();
+        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).unwrap();
+        status
+    }
+}
