@@ -37,6 +37,7 @@ pub struct AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/analyze", post(analyze_multipart).put(analyze_raw))
+        .route("/v1/batch", post(crate::batch::batch))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -73,12 +74,12 @@ fn truthy(value: Option<&str>) -> bool {
 }
 
 impl AnalyzeQuery {
-    fn options(&self) -> Options {
+    pub fn options(&self) -> Options {
         Options { include_text: truthy(self.text.as_deref()) }
     }
 }
 
-fn content_type(headers: &HeaderMap) -> Option<&str> {
+pub fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
@@ -99,10 +100,18 @@ async fn analyze_multipart(
         Ok(None) => return Err(ApiError::bad_request("no file part in the upload")),
         Err(err) => return Err(refuse(files, err).await),
     };
+    let spooled = match first.content {
+        Ok(spooled) => spooled,
+        Err(err) => return Err(refuse(files, err).await),
+    };
     match files.next_file().await {
         Ok(None) => {}
         Ok(Some(_)) => {
-            return Err(ApiError::bad_request("POST /v1/analyze takes one file part; send several to /v1/batch"))
+            return Err(refuse(
+                files,
+                ApiError::bad_request("POST /v1/analyze takes one file part; send several to /v1/batch"),
+            )
+            .await)
         }
         Err(err) => return Err(refuse(files, err).await),
     }
@@ -110,17 +119,16 @@ async fn analyze_multipart(
         filename: first.filename,
         declared_type: first.declared_type,
         options: query.options(),
-        sha256: Some(first.spooled.sha256),
-        document: first.spooled.document,
+        sha256: Some(spooled.sha256),
+        document: spooled.document,
     };
     Ok(Json(state.pool.run(spec, Lane::Interactive).await?))
 }
 
-/// Drains what is left of a refused upload before the refusal is sent.
+/// Drains what is left of a refused upload before the refusal is sent, so
+/// the client reads the status instead of a reset connection.
 async fn refuse(files: MultipartFiles, err: ApiError) -> ApiError {
-    if err.status == StatusCode::PAYLOAD_TOO_LARGE {
-        files.drain().await;
-    }
+    files.drain().await;
     err
 }
 

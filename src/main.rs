@@ -9,11 +9,12 @@
 //!   only module with `unsafe`.
 //! - [`pool`]: the server's side of the pool: queue, dispatch, deadlines,
 //!   restarts.
-//! - [`http`]: routes and handlers; [`upload`]: streaming, spooling and
+//! - [`http`]: routes and handlers; [`batch`]: `/v1/batch`, streamed NDJSON; [`upload`]: streaming, spooling and
 //!   limits of request bodies; [`error`]: the contract's error responses.
 //! - [`metrics`]: Prometheus text; [`log`]: a logger that never blocks.
 //! - [`cli`]: `docmill analyze`, the pool without HTTP.
 
+mod batch;
 mod cli;
 mod config;
 mod error;

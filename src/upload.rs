@@ -127,7 +127,8 @@ where
 pub struct FilePart {
     pub filename: String,
     pub declared_type: Option<String>,
-    pub spooled: Spooled,
+    /// The spooled file, or why this file alone was refused.
+    pub content: Result<Spooled, ApiError>,
 }
 
 /// Streams the file parts of a `multipart/form-data` body one at a time.
@@ -175,7 +176,10 @@ impl MultipartFiles {
         })
     }
 
-    /// The next file part, spooled whole; non-file fields are skipped.
+    /// The next file part, spooled whole; non-file fields are skipped. A
+    /// file refused on its own (too large, an unsupported encoding) comes
+    /// back with its error, and the reader can go on to the next part; an
+    /// error of the body as a whole ends the reading.
     pub async fn next_file(&mut self) -> Result<Option<FilePart>, ApiError> {
         loop {
             let field = match self.multipart.next_field().await {
@@ -188,36 +192,48 @@ impl MultipartFiles {
                 .get(http::header::CONTENT_DISPOSITION)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
-                .to_ascii_lowercase();
-            if disposition.contains("filename*") {
-                return Err(ApiError::bad_request(
-                    "the filename* parameter (RFC 2231) is not supported; send filename=\"...\"",
-                ));
+                .to_owned();
+            let rfc2231_name = disposition
+                .to_ascii_lowercase()
+                .find("filename*=")
+                .map(|at| disposition[at + "filename*=".len()..].split(';').next().unwrap_or("").trim().to_owned());
+            let Some(filename) = field.file_name().map(str::to_owned).or_else(|| rfc2231_name.clone()) else {
+                continue;
+            };
+            self.files_seen += 1;
+            let declared_type = field.content_type().map(|mime| mime.to_string());
+            if rfc2231_name.is_some() {
+                let refusal =
+                    ApiError::bad_request("the filename* parameter (RFC 2231) is not supported; send filename=\"...\"");
+                return Ok(Some(FilePart { filename, declared_type, content: Err(refusal) }));
             }
             if let Some(encoding) = field.headers().get("content-transfer-encoding") {
                 let encoding = encoding.to_str().unwrap_or("").trim().to_ascii_lowercase();
                 if !matches!(encoding.as_str(), "7bit" | "8bit" | "binary") {
-                    return Err(ApiError::bad_request(format!(
+                    let refusal = ApiError::bad_request(format!(
                         "Content-Transfer-Encoding {encoding:?} is not supported: send the file's raw bytes"
-                    )));
+                    ));
+                    return Ok(Some(FilePart { filename, declared_type, content: Err(refusal) }));
                 }
             }
-            let Some(filename) = field.file_name().map(str::to_owned) else {
-                continue;
-            };
-            let declared_type = field.content_type().map(|mime| mime.to_string());
             let mut spool = Spool::new(&self.spool_dir, self.per_file_limit);
             let mut field = field;
             loop {
                 match field.chunk().await {
-                    Ok(Some(chunk)) => spool.push(&chunk).await.map_err(|err| spool_error(err, self.per_file_limit))?,
+                    Ok(Some(chunk)) => {
+                        if let Err(err) = spool.push(&chunk).await {
+                            // The rest of this part is skipped by the next
+                            // `next_field`, read but never stored.
+                            let refusal = spool_error(err, self.per_file_limit);
+                            return Ok(Some(FilePart { filename, declared_type, content: Err(refusal) }));
+                        }
+                    }
                     Ok(None) => break,
                     Err(err) => return Err(self.multer_error(err)),
                 }
             }
-            let spooled = spool.finish().await.map_err(|err| spool_error(err, self.per_file_limit))?;
-            self.files_seen += 1;
-            return Ok(Some(FilePart { filename, declared_type, spooled }));
+            let content = spool.finish().await.map_err(|err| spool_error(err, self.per_file_limit));
+            return Ok(Some(FilePart { filename, declared_type, content }));
         }
     }
 

@@ -33,3 +33,11 @@ pub fn analyze_text(text: &str) -> TextAnalysis {
     };
     TextAnalysis { stats, ..Default::default() }
 }
+
+/// SimHash fingerprints at most this many bits apart mark near-duplicates.
+pub const NEAR_DUPLICATE_MAX_DISTANCE: u32 = 3;
+
+/// Bits that differ between two fingerprints.
+pub fn hamming(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}

@@ -1,0 +1,81 @@
+//! `POST /v1/batch`: NDJSON lines as documents complete, one error line per
+//! bad document, a summary with duplicates.
+
+use serde_json::Value;
+
+use crate::util::{request, Server};
+
+fn lines(response: &crate::util::Response) -> Vec<Value> {
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("content-type"), Some("application/x-ndjson"));
+    response.text().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+#[test]
+fn batch_streams_lines_in_completion_order_then_a_summary() {
+    let server = Server::start(&["--workers", "2"]);
+    let response = server.post_files(
+        "/v1/batch",
+        &[
+            ("slow.bin", b"DOCMILL-FAULT:sleep-1500"),
+            ("a.txt", b"The same words in the same order."),
+            ("crash.bin", b"DOCMILL-FAULT:abort"),
+            ("b.txt", b"The same words in the same order."),
+            ("empty.txt", b""),
+        ],
+    );
+    let lines = lines(&response);
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    // The slow document was first in the upload but not first out.
+    assert_ne!(lines[0]["index"], 0, "{lines:?}");
+    let by_index = |i: u64| lines.iter().find(|l| l["index"] == i).unwrap_or_else(|| panic!("no line {i}"));
+    assert_eq!(by_index(0)["filename"], "slow.bin");
+    assert!(by_index(0)["report"].is_object());
+    assert_eq!(by_index(1)["report"]["format"], "text");
+    assert_eq!(by_index(2)["error"]["code"], "worker_crashed");
+    assert_eq!(by_index(4)["report"]["size"], 0);
+    let summary = &lines[5]["summary"];
+    assert_eq!(summary["documents"], 5);
+    assert_eq!(summary["failed"], 1);
+    let pairs = summary["near_duplicates"].as_array().unwrap();
+    assert!(pairs.contains(&serde_json::json!([1, 3])), "identical documents are duplicates: {summary}");
+    assert!(summary["elapsed_ms"].as_u64().unwrap() >= 1500);
+}
+
+#[test]
+fn one_oversized_file_is_one_error_line() {
+    let server = Server::start(&["--workers", "1", "--max-upload-bytes", "1KiB"]);
+    let big = vec![b'x'; 4096];
+    let response = server.post_files("/v1/batch", &[("ok.txt", b"fine"), ("big.txt", &big), ("also.txt", b"fine too")]);
+    let lines = lines(&response);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let big_line = lines.iter().find(|l| l["index"] == 1).unwrap();
+    assert_eq!(big_line["filename"], "big.txt");
+    assert_eq!(big_line["error"]["code"], "payload_too_large");
+    assert_eq!(lines[3]["summary"]["documents"], 3);
+    assert_eq!(lines[3]["summary"]["failed"], 1);
+}
+
+#[test]
+fn batch_waits_for_room_instead_of_shedding() {
+    // One worker and a queue of one: a batch of many documents is slowed
+    // down, never answered 503.
+    let server = Server::start(&["--workers", "1", "--queue", "1"]);
+    let docs: Vec<(String, Vec<u8>)> =
+        (0..12).map(|i| (format!("{i}.bin"), b"DOCMILL-FAULT:sleep-50".to_vec())).collect();
+    let files: Vec<(&str, &[u8])> = docs.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let lines = lines(&server.post_files("/v1/batch", &files));
+    assert_eq!(lines.len(), 13);
+    assert_eq!(lines[12]["summary"]["failed"], 0, "{:?}", lines[12]);
+}
+
+#[test]
+fn batch_without_files_is_400() {
+    let server = Server::start(&["--workers", "1"]);
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--b--\r\n";
+    let response =
+        request(&server.addr, "POST", "/v1/batch", &[("Content-Type", "multipart/form-data; boundary=b")], body);
+    assert_eq!((response.status, response.error_code().as_str()), (400, "bad_request"));
+    let response = request(&server.addr, "POST", "/v1/batch", &[("Content-Type", "text/plain")], b"x");
+    assert_eq!(response.status, 415);
+}
