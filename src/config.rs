@@ -104,6 +104,11 @@ impl Args {
         Ok(Args { values, positional })
     }
 
+    /// Every value given for a repeatable flag, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.values.iter().filter(|(n, _)| n == name).filter_map(|(_, v)| v.clone()).collect()
+    }
+
     pub fn switch(&self, name: &str) -> bool {
         self.values.iter().any(|(n, _)| n == name)
     }

@@ -13,6 +13,7 @@
 //!   limits of request bodies; [`error`]: the contract's error responses.
 //! - [`metrics`]: Prometheus text; [`log`]: a logger that never blocks.
 //! - [`cli`]: `docmill analyze`, the pool without HTTP.
+//! - [`submit`]: `docmill submit`, a client that walks directories.
 
 mod batch;
 mod cli;
@@ -22,6 +23,7 @@ mod http;
 mod log;
 mod metrics;
 mod pool;
+mod submit;
 mod supervisor;
 mod upload;
 
@@ -50,6 +52,8 @@ usage:
                   [--max-request-bytes N] [--job-timeout SECS] [--max-jobs-per-worker N]
                   [--worker-memory BYTES] [--data-dir DIR] [--job-ttl SECS]
   docmill analyze [--text] [--workers N] [--job-timeout SECS] ... FILE...
+  docmill submit  --server URL [--concurrency N] [--out FILE] [--resume] [--text]
+                  [--no-ignore] [--include GLOB]... [--exclude GLOB]... PATH...
 
 Every flag also reads an environment variable: --max-upload-bytes is DOCMILL_MAX_UPLOAD_BYTES.
 ";
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
     let result = match command.to_str() {
         Some("serve") => serve(&args),
         Some("analyze") => analyze(&args),
+        Some("submit") => submit(&args),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -205,5 +210,12 @@ fn analyze(raw: &[OsString]) -> anyhow::Result<ExitCode> {
         args.switch("text"),
         flags.max_upload_bytes,
     ))?;
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn submit(raw: &[OsString]) -> anyhow::Result<ExitCode> {
+    let args = Args::parse(raw, submit::VALUED, submit::SWITCHES)?;
+    let options = submit::options(&args)?;
+    let all_ok = runtime()?.block_on(submit::run(options))?;
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

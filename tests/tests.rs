@@ -7,3 +7,4 @@ mod cli;
 mod http_api;
 mod lifecycle;
 mod pool_faults;
+mod submit;
