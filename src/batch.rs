@@ -90,6 +90,31 @@ pub fn summary_line(documents: usize, failed: usize, fingerprints: &mut [Fingerp
     Bytes::from(line)
 }
 
+/// The summary line of a job's stored result lines.
+pub fn summary_from_lines(lines: &[String], elapsed_ms: u64) -> String {
+    let mut fingerprints = Vec::new();
+    let mut failed = 0;
+    for line in lines {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let index = value["index"].as_u64().unwrap_or(0) as usize;
+        match value.get("report") {
+            Some(report) => fingerprints.push(Fingerprint {
+                index,
+                sha256: report["sha256"].as_str().unwrap_or_default().to_owned(),
+                simhash: report["fingerprint"]["simhash"].as_str().and_then(|hex| u64::from_str_radix(hex, 16).ok()),
+            }),
+            None => failed += 1,
+        }
+    }
+    let summary = json!({"summary": {
+        "documents": lines.len(),
+        "failed": failed,
+        "near_duplicates": near_duplicates(&mut fingerprints),
+        "elapsed_ms": elapsed_ms,
+    }});
+    format!("{summary}\n")
+}
+
 pub async fn batch(
     State(state): State<Arc<AppState>>,
     Query(query): Query<AnalyzeQuery>,

@@ -48,9 +48,7 @@ pub struct ServeConfig {
     pub max_request_bytes: u64,
     /// Holds the upload spool (and, with async jobs, their store).
     pub data_dir: PathBuf,
-    /// How long finished jobs are kept; parsed and validated now so that a
-    /// deployment's configuration stays valid, read by the job store.
-    #[allow(dead_code)]
+    /// How long finished jobs are kept before they are removed.
     pub job_ttl: Duration,
 }
 

@@ -32,12 +32,17 @@ pub struct AppState {
     /// `<data-dir>/spool`: uploads too large to keep in memory wait here,
     /// as unlinked files, until a worker is free.
     pub spool_dir: PathBuf,
+    /// Durable async jobs.
+    pub jobs: Arc<crate::jobs::Jobs>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/analyze", post(analyze_multipart).put(analyze_raw))
         .route("/v1/batch", post(crate::batch::batch))
+        .route("/v1/jobs", post(crate::jobs::create).get(crate::jobs::list))
+        .route("/v1/jobs/{id}", get(crate::jobs::status).delete(crate::jobs::cancel))
+        .route("/v1/jobs/{id}/results", get(crate::jobs::results))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

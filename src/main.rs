@@ -9,7 +9,8 @@
 //!   only module with `unsafe`.
 //! - [`pool`]: the server's side of the pool: queue, dispatch, deadlines,
 //!   restarts.
-//! - [`http`]: routes and handlers; [`batch`]: `/v1/batch`, streamed NDJSON; [`upload`]: streaming, spooling and
+//! - [`http`]: routes and handlers; [`batch`]: `/v1/batch`, streamed NDJSON;
+//!   [`jobs`]: durable async jobs in SQLite; [`upload`]: streaming, spooling and
 //!   limits of request bodies; [`error`]: the contract's error responses.
 //! - [`metrics`]: Prometheus text; [`log`]: a logger that never blocks.
 //! - [`cli`]: `docmill analyze`, the pool without HTTP.
@@ -20,6 +21,7 @@ mod cli;
 mod config;
 mod error;
 mod http;
+mod jobs;
 mod log;
 mod metrics;
 mod pool;
@@ -154,7 +156,11 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
     let spool_dir = config.data_dir.join("spool");
     std::fs::create_dir_all(&spool_dir)
         .map_err(|err| anyhow::anyhow!("cannot create the spool directory {}: {err}", spool_dir.display()))?;
-    let state = Arc::new(http::AppState { pool: Arc::clone(&pool), metrics: Default::default(), config, spool_dir });
+    let jobs = jobs::Jobs::start(&config.data_dir, Arc::clone(&pool), config.job_ttl, config.pool.workers)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot open the job store in {}: {err}", config.data_dir.display()))?;
+    let state =
+        Arc::new(http::AppState { pool: Arc::clone(&pool), metrics: Default::default(), config, spool_dir, jobs });
     let app = http::router(state);
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);

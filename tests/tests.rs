@@ -5,6 +5,7 @@ mod util;
 mod batch;
 mod cli;
 mod http_api;
+mod jobs;
 mod lifecycle;
 mod pool_faults;
 mod submit;
