@@ -131,3 +131,19 @@ fn a_job_survives_sigkill_of_the_server_and_each_result_appears_once() {
     assert_eq!(indexes, (0..8).collect::<Vec<u64>>(), "every document exactly once");
     assert_eq!(lines.last().unwrap()["summary"]["failed"], 0);
 }
+
+#[test]
+fn interactive_requests_overtake_a_long_job() {
+    let server = Server::start(&["--workers", "1"]);
+    let docs: Vec<(String, Vec<u8>)> =
+        (0..30).map(|i| (format!("{i}.bin"), b"DOCMILL-FAULT:sleep-100".to_vec())).collect();
+    let files: Vec<(&str, &[u8])> = docs.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let id = submit_job(&server, &files);
+    wait_status(&server, &id, "running");
+    let response = server.analyze("urgent.txt", b"An interactive request.");
+    assert_eq!(response.status, 200, "{}", response.text());
+    // It was served while the job still had most of its documents to go.
+    let job = server.get_json(&format!("/v1/jobs/{id}"));
+    assert_eq!(job["status"], "running", "{job}");
+    assert!(job["done"].as_u64().unwrap() < 25, "{job}");
+}
