@@ -208,6 +208,7 @@ async fn run_batch(
             options: query.options(),
             sha256: Some(spooled.sha256),
             document: spooled.document,
+            use_cache: true,
         };
         let pool = Arc::clone(&state.pool);
         let done_tx = done_tx.clone();

@@ -65,6 +65,7 @@ async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) 
         options,
         sha256: None,
         document: Document::Memory(bytes),
+        use_cache: false,
     };
     match pool.run(spec, Lane::Bulk).await {
         Ok(report) => (serde_json::to_string(&report).expect("a report serialises"), true),

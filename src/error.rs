@@ -67,6 +67,15 @@ impl From<JobError> for ApiError {
                 format!("analysis took longer than {:.3}s; the worker was stopped", limit.as_secs_f64()),
             ),
             JobError::Overloaded => ApiError::overloaded(),
+            JobError::Quarantined(failure) => {
+                let mut error = ApiError::from(*failure);
+                error.message = format!(
+                    "not analysed again: this document crashed or stalled workers {} times; last time: {}",
+                    crate::memo::QUARANTINE_STRIKES,
+                    error.message
+                );
+                error
+            }
             JobError::Unavailable(why) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", format!("no worker can take work: {why}"))
             }

@@ -72,6 +72,9 @@ async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next)
 pub struct AnalyzeQuery {
     text: Option<String>,
     filename: Option<String>,
+    /// `cache=true`: answer from the result cache when the same content was
+    /// analysed recently (batches and jobs always do).
+    cache: Option<String>,
 }
 
 fn truthy(value: Option<&str>) -> bool {
@@ -81,6 +84,10 @@ fn truthy(value: Option<&str>) -> bool {
 impl AnalyzeQuery {
     pub fn options(&self) -> Options {
         Options { include_text: truthy(self.text.as_deref()) }
+    }
+
+    fn use_cache(&self) -> bool {
+        truthy(self.cache.as_deref())
     }
 }
 
@@ -126,6 +133,7 @@ async fn analyze_multipart(
         options: query.options(),
         sha256: Some(spooled.sha256),
         document: spooled.document,
+        use_cache: query.use_cache(),
     };
     Ok(Json(state.pool.run(spec, Lane::Interactive).await?))
 }
@@ -173,6 +181,7 @@ async fn analyze_raw(
         options: query.options(),
         sha256: Some(spooled.sha256),
         document: spooled.document,
+        use_cache: query.use_cache(),
     };
     Ok(Json(state.pool.run(spec, Lane::Interactive).await?))
 }

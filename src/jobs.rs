@@ -21,6 +21,7 @@ use docmill_worker::protocol::Options;
 use rusqlite::{params, OptionalExtension};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::batch::{summary_from_lines, Outcome};
@@ -366,15 +367,24 @@ impl Jobs {
         }
         let mut cancelled = self.cancel_flag(&job_id);
         let path = self.store.document_path(&job_id, document.index);
-        let result = match tokio::fs::read(&path).await {
+        let loaded = tokio::task::spawn_blocking(move || {
+            std::fs::read(&path).map(|bytes| {
+                let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+                (bytes, sha256)
+            })
+        })
+        .await
+        .unwrap_or_else(|err| Err(std::io::Error::other(err)));
+        let result = match loaded {
             Err(err) => Err(ApiError::internal(format!("job {job_id} lost document {}: {err}", document.index))),
-            Ok(bytes) => {
+            Ok((bytes, sha256)) => {
                 let spec = JobSpec {
                     filename: document.filename.clone(),
                     declared_type: None,
                     options: document.options,
-                    sha256: None,
+                    sha256: Some(sha256),
                     document: Document::Memory(Bytes::from(bytes)),
+                    use_cache: true,
                 };
                 tokio::select! {
                     result = pool.run(spec, Lane::Bulk) => result.map_err(ApiError::from),

@@ -12,6 +12,7 @@
 //! - [`http`]: routes and handlers; [`batch`]: `/v1/batch`, streamed NDJSON;
 //!   [`jobs`]: durable async jobs in SQLite; [`upload`]: streaming, spooling and
 //!   limits of request bodies; [`error`]: the contract's error responses.
+//! - [`memo`]: result cache and poison quarantine, by content.
 //! - [`metrics`]: Prometheus text; [`log`]: a logger that never blocks.
 //! - [`cli`]: `docmill analyze`, the pool without HTTP.
 //! - [`submit`]: `docmill submit`, a client that walks directories.
@@ -23,6 +24,7 @@ mod error;
 mod http;
 mod jobs;
 mod log;
+mod memo;
 mod metrics;
 mod pool;
 mod submit;

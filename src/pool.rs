@@ -25,6 +25,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::log;
+use crate::memo::Memo;
 use crate::supervisor::{self, SupervisorHandle};
 
 /// How long a freshly forked worker may take to say it is ready.
@@ -75,6 +76,8 @@ pub struct JobSpec {
     pub options: Options,
     pub sha256: Option<[u8; 32]>,
     pub document: Document,
+    /// Answer from the result cache when this content was analysed recently.
+    pub use_cache: bool,
 }
 
 /// Why a job produced no report.
@@ -86,6 +89,8 @@ pub enum JobError {
     Overloaded,
     /// No worker can take work (they fail at boot).
     Unavailable(String),
+    /// This content crashed or timed out workers before; here is how.
+    Quarantined(Box<JobError>),
     ShuttingDown,
     Internal(String),
 }
@@ -160,6 +165,7 @@ pub struct Pool {
     exits: Mutex<HashMap<u64, ExitSlot>>,
     pub restarts: Restarts,
     pub counters: Counters,
+    memo: Memo,
     /// Why workers cannot boot, while they cannot.
     boot_trouble: Mutex<Option<String>>,
     ready_changed: Notify,
@@ -186,6 +192,7 @@ impl Pool {
             workers: Mutex::new(BTreeMap::new()),
             exits: Mutex::new(HashMap::new()),
             restarts: Restarts::default(),
+            memo: Memo::default(),
             counters: Counters::default(),
             boot_trouble: Mutex::new(None),
             ready_changed: Notify::new(),
@@ -206,6 +213,29 @@ impl Pool {
     /// jobs wait for room. Dropping the returned future cancels the job: a
     /// queued job is skipped, a running one's worker is killed.
     pub async fn run(&self, spec: JobSpec, lane: Lane) -> Result<Report, JobError> {
+        let Some(sha256) = spec.sha256 else { return self.dispatch(spec, lane).await };
+        if let Some(failure) = self.memo.quarantined(sha256) {
+            return Err(JobError::Quarantined(Box::new(failure)));
+        }
+        let options = spec.options;
+        if spec.use_cache {
+            if let Some(mut report) = self.memo.cached(sha256, options) {
+                report.filename = spec.filename;
+                report.cached = true;
+                report.timing.queue_ms = 0;
+                return Ok(report);
+            }
+        }
+        let result = self.dispatch(spec, lane).await;
+        match &result {
+            Ok(report) => self.memo.remember(sha256, options, report),
+            Err(failure @ (JobError::Crashed(_) | JobError::TimedOut(_))) => self.memo.strike(sha256, failure),
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn dispatch(&self, spec: JobSpec, lane: Lane) -> Result<Report, JobError> {
         if self.draining.load(Ordering::Relaxed) {
             return Err(JobError::ShuttingDown);
         }

@@ -206,3 +206,39 @@ fn control_plane_answers_while_every_worker_is_busy() {
         assert_eq!(hog.join().unwrap().status, 504);
     }
 }
+
+#[test]
+fn a_document_that_crashed_workers_twice_is_quarantined() {
+    let server = Server::start(&["--workers", "1"]);
+    let poison = b"DOCMILL-FAULT:abort poison";
+    for _ in 0..2 {
+        let response = server.analyze("poison.bin", poison);
+        assert_eq!((response.status, response.error_code().as_str()), (500, "worker_crashed"));
+        server.wait_workers_ready(1);
+    }
+    assert_eq!(server.restarts("crashed"), 2);
+    let third = server.analyze("again.bin", poison);
+    assert_eq!((third.status, third.error_code().as_str()), (500, "worker_crashed"));
+    assert!(third.text().contains("not analysed again"), "{}", third.text());
+    assert_eq!(server.restarts("crashed"), 2, "the third attempt killed no worker");
+    assert_eq!(server.analyze("ok.txt", b"fine").status, 200);
+}
+
+#[test]
+fn result_cache_answers_repeats_only_when_asked() {
+    let server = Server::start(&["--workers", "1"]);
+    let doc = b"A document analysed once and asked about twice.";
+    let first = server.analyze("first.txt", doc).json();
+    assert!(first.get("cached").is_none(), "{first}");
+    let plain = server.analyze("second.txt", doc).json();
+    assert!(plain.get("cached").is_none(), "/v1/analyze caches only with cache=true: {plain}");
+    let cached = server.post_files("/v1/analyze?cache=true", &[("third.txt", doc)]).json();
+    assert_eq!(cached["cached"], true, "{cached}");
+    assert_eq!(cached["filename"], "third.txt");
+    assert_eq!(cached["sha256"], first["sha256"]);
+    assert_eq!(cached["stats"], first["stats"]);
+    // Batches use the cache without being asked.
+    let batch = server.post_files("/v1/batch", &[("fourth.txt", doc)]);
+    let line: serde_json::Value = serde_json::from_str(batch.text().lines().next().unwrap()).unwrap();
+    assert_eq!(line["report"]["cached"], true, "{line}");
+}

@@ -71,6 +71,9 @@ pub struct Report {
     pub text: Option<String>,
     pub warnings: Vec<String>,
     pub timing: Timing,
+    /// Answered from the server's result cache, not analysed again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -90,6 +90,7 @@ pub fn analyze(input: &Input<'_>, options: &Options) -> Result<Report, AnalyzeEr
         text: options.include_text.then_some(text),
         warnings,
         timing: Default::default(),
+        cached: false,
     })
 }
 

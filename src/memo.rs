@@ -1,0 +1,95 @@
+//! What the pool remembers about documents by content: recent reports (a
+//! result cache keyed by sha256 and options) and documents that killed
+//! workers (a quarantine), so a resubmitted poison document is answered at
+//! once with its recorded failure instead of killing a third worker.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use docmill_worker::protocol::Options;
+use docmill_worker::report::Report;
+
+use crate::pool::JobError;
+
+/// Memory the cache may hold, estimated from the reports' text and a fixed
+/// allowance per report: enough for tens of thousands of typical reports.
+const CACHE_BYTES: usize = 64 << 20;
+/// Estimated size of a report without its text.
+const REPORT_OVERHEAD_BYTES: usize = 4096;
+/// Crashes or timeouts after which a document is quarantined.
+pub const QUARANTINE_STRIKES: u32 = 2;
+/// Documents tracked for strikes; the oldest are forgotten first.
+const QUARANTINE_ENTRIES: usize = 10_000;
+
+type Key = ([u8; 32], Options);
+
+#[derive(Default)]
+struct Cache {
+    reports: HashMap<Key, (Report, usize)>,
+    order: VecDeque<Key>,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Strikes {
+    by_document: HashMap<[u8; 32], (u32, JobError)>,
+    order: VecDeque<[u8; 32]>,
+}
+
+#[derive(Default)]
+pub struct Memo {
+    cache: Mutex<Cache>,
+    strikes: Mutex<Strikes>,
+}
+
+impl Memo {
+    pub fn cached(&self, sha256: [u8; 32], options: Options) -> Option<Report> {
+        self.cache.lock().unwrap().reports.get(&(sha256, options)).map(|(report, _)| report.clone())
+    }
+
+    pub fn remember(&self, sha256: [u8; 32], options: Options, report: &Report) {
+        let size = REPORT_OVERHEAD_BYTES + report.text.as_ref().map_or(0, String::len);
+        if size > CACHE_BYTES / 4 {
+            return;
+        }
+        let mut cache = self.cache.lock().unwrap();
+        let key = (sha256, options);
+        if cache.reports.contains_key(&key) {
+            return;
+        }
+        while cache.bytes + size > CACHE_BYTES {
+            let Some(oldest) = cache.order.pop_front() else { break };
+            if let Some((_, freed)) = cache.reports.remove(&oldest) {
+                cache.bytes -= freed;
+            }
+        }
+        cache.reports.insert(key, (report.clone(), size));
+        cache.order.push_back(key);
+        cache.bytes += size;
+    }
+
+    /// The recorded failure of a quarantined document.
+    pub fn quarantined(&self, sha256: [u8; 32]) -> Option<JobError> {
+        let strikes = self.strikes.lock().unwrap();
+        match strikes.by_document.get(&sha256) {
+            Some((count, error)) if *count >= QUARANTINE_STRIKES => Some(error.clone()),
+            _ => None,
+        }
+    }
+
+    /// Counts a crash or timeout caused by this document.
+    pub fn strike(&self, sha256: [u8; 32], error: &JobError) {
+        let mut strikes = self.strikes.lock().unwrap();
+        if !strikes.by_document.contains_key(&sha256) {
+            if strikes.order.len() >= QUARANTINE_ENTRIES {
+                if let Some(oldest) = strikes.order.pop_front() {
+                    strikes.by_document.remove(&oldest);
+                }
+            }
+            strikes.order.push_back(sha256);
+        }
+        let entry = strikes.by_document.entry(sha256).or_insert((0, error.clone()));
+        entry.0 += 1;
+        entry.1 = error.clone();
+    }
+}
