@@ -183,6 +183,9 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
     }
     tokio::select! {
         served = server.into_future() => served?,
+        _ = pool.supervisor_lost() => {
+            anyhow::bail!("the worker supervisor died; exiting so that a service manager can restart docmill")
+        }
         _ = async {
             let _ = stop_rx.wait_for(|stop| *stop).await;
             tokio::time::sleep(DRAIN_GRACE).await;

@@ -171,6 +171,10 @@ pub struct Pool {
     ready_changed: Notify,
     draining: AtomicBool,
     supervisor_gone: AtomicBool,
+    /// Set when the supervisor died on its own: no worker can ever start
+    /// again in this process, so the server exits and lets its service
+    /// manager start a fresh one.
+    lost: Notify,
     next_job_id: AtomicU64,
 }
 
@@ -198,6 +202,7 @@ impl Pool {
             ready_changed: Notify::new(),
             draining: AtomicBool::new(false),
             supervisor_gone: AtomicBool::new(false),
+            lost: Notify::new(),
             next_job_id: AtomicU64::new(1),
         });
         tokio::spawn(Arc::clone(&pool).listen_to_supervisor());
@@ -309,6 +314,11 @@ impl Pool {
             return Some(format!("queue full ({} jobs waiting)", self.queue_depth()));
         }
         None
+    }
+
+    /// Resolves if the supervisor dies while the pool is in use.
+    pub async fn supervisor_lost(&self) {
+        self.lost.notified().await
     }
 
     /// Waits until `n` workers are ready, workers are found failing at
@@ -426,7 +436,15 @@ impl Pool {
         }
         self.supervisor_gone.store(true, Ordering::Relaxed);
         if !self.draining.load(Ordering::Relaxed) {
-            log::error(format_args!("the worker supervisor exited; no more workers can start"));
+            log::error(format_args!("the worker supervisor died; no worker can start again: exiting"));
+            self.draining.store(true, Ordering::Relaxed);
+            let mut lanes = self.lanes.lock().await;
+            let (interactive, bulk) = &mut *lanes;
+            while let Ok(job) = interactive.try_recv().or_else(|_| bulk.try_recv()) {
+                self.queued.fetch_sub(1, Ordering::Relaxed);
+                let _ = job.reply.send(Err(JobError::Unavailable("the worker supervisor died".into())));
+            }
+            self.lost.notify_one();
         }
     }
 

@@ -118,3 +118,14 @@ fn a_queued_job_whose_client_left_is_never_run() {
     assert_eq!(server.restarts("cancelled"), 0);
     assert_eq!(server.restarts("timed_out"), 0);
 }
+
+#[test]
+fn if_the_supervisor_is_killed_the_server_exits_and_leaves_nothing() {
+    let mut server = Server::start(&["--workers", "2"]);
+    let supervisor = children_of(server.pid())[0].0;
+    let workers: Vec<i32> = children_of(supervisor).into_iter().map(|(pid, _)| pid).collect();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(supervisor), nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(1), "stderr:\n{}", server.stderr());
+    assert!(server.stderr().contains("supervisor died"), "{}", server.stderr());
+    wait_until(Duration::from_secs(10), "workers to die", || workers.iter().all(|pid| !process_alive(*pid)));
+}
