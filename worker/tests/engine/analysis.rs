@@ -1,1 +1,85 @@
-//! Engine tests: analysis.
+//! Engine tests: analysis of extracted text.
+
+use serde_json::json;
+
+use crate::{analyze, check};
+
+const ENGLISH: &str = "The river flooded the valley after three days of heavy rain. Farmers moved their cattle to \
+    higher ground while the town council opened the school as a shelter. By Friday the water had started to recede, \
+    leaving mud and broken fences across the fields. The council promised help for every family that lost crops \
+    to the flood, and volunteers from nearby villages arrived to clean the streets.";
+
+const GERMAN: &str = "Der Fluss überflutete das Tal nach drei Tagen mit starkem Regen. Die Bauern brachten ihr Vieh \
+    auf höher gelegene Weiden, während der Gemeinderat die Schule als Notunterkunft öffnete. Am Freitag begann das \
+    Wasser zurückzugehen und hinterließ Schlamm und zerbrochene Zäune auf den Feldern.";
+
+fn simhash_of(text: &str) -> u64 {
+    let report = analyze("t.txt", text.as_bytes()).unwrap();
+    u64::from_str_radix(report["fingerprint"]["simhash"].as_str().unwrap(), 16).unwrap()
+}
+
+#[test]
+fn english_prose_gets_language_readability_and_keywords() {
+    let report =
+        check("flood.txt", ENGLISH.as_bytes(), &[("/language/code", json!("en")), ("/stats/sentences", json!(4))]);
+    assert!(report["language"]["confidence"].as_f64().unwrap() > 0.5);
+    let ease = report["readability"]["flesch_reading_ease"].as_f64().unwrap();
+    assert!((40.0..100.0).contains(&ease), "{ease}");
+    let grade = report["readability"]["flesch_kincaid_grade"].as_f64().unwrap();
+    assert!((3.0..15.0).contains(&grade), "{grade}");
+    let terms: Vec<&str> = report["keywords"].as_array().unwrap().iter().map(|k| k["term"].as_str().unwrap()).collect();
+    assert!(!terms.is_empty() && terms.len() <= 10);
+    assert!(terms.iter().all(|t| !["the", "and", "to", "of"].contains(t)), "stop words in {terms:?}");
+    assert!(terms.iter().any(|t| t.contains("council") || t.contains("flood") || t.contains("rain")), "{terms:?}");
+    assert_eq!(report["keywords"][0]["score"], 1.0);
+}
+
+#[test]
+fn other_languages_are_named_and_get_no_english_readability() {
+    check("tal.txt", GERMAN.as_bytes(), &[("/language/code", json!("de")), ("/readability", json!(null))]);
+    let russian = "Река затопила долину после трёх дней сильного дождя. Фермеры перегнали скот на возвышенность, \
+        а городской совет открыл школу как убежище для пострадавших семей.";
+    check("ru.txt", russian.as_bytes(), &[("/language/code", json!("ru"))]);
+    let chinese = "河水在连续三天的大雨之后淹没了山谷。农民们把牛群赶到了地势较高的地方，镇议会把学校开放作为避难所。";
+    let report = check("zh.txt", chinese.as_bytes(), &[("/language/code", json!("zh"))]);
+    // Text without spaces still has words: each ideograph counts.
+    assert!(report["stats"]["words"].as_u64().unwrap() > 30, "{}", report["stats"]);
+    assert_eq!(report["stats"]["sentences"], 2);
+}
+
+#[test]
+fn too_little_text_has_no_language() {
+    check("hello.txt", b"Hello world", &[("/language", json!(null)), ("/readability", json!(null))]);
+}
+
+#[test]
+fn near_duplicates_are_close_and_unrelated_texts_far() {
+    use docmill_worker::engine::analysis::{hamming, NEAR_DUPLICATE_MAX_DISTANCE};
+    let original = format!("{ENGLISH} {ENGLISH}");
+    let edited = original.replacen("three days", "four days", 1).replacen("Friday", "Saturday", 1);
+    let near = hamming(simhash_of(&original), simhash_of(&edited));
+    assert!(near <= NEAR_DUPLICATE_MAX_DISTANCE, "an edited copy is {near} bits away");
+    let far = hamming(simhash_of(ENGLISH), simhash_of(GERMAN));
+    assert!(far > NEAR_DUPLICATE_MAX_DISTANCE * 2, "unrelated texts only {far} bits apart");
+    assert_eq!(simhash_of(ENGLISH), simhash_of(ENGLISH), "deterministic");
+}
+
+#[test]
+fn entities_are_counted() {
+    let text = "Contact sales@example.com or +44 20 7946 0958, see https://example.com/docs and www.example.org. \
+                Invoice 2024-03-01, total 1234567.";
+    check(
+        "contact.txt",
+        text.as_bytes(),
+        &[("/entities/emails", json!(1)), ("/entities/urls", json!(2)), ("/entities/phone_numbers", json!(1))],
+    );
+}
+
+#[test]
+fn long_text_is_sampled_and_says_so() {
+    let long = format!("{ENGLISH}\n").repeat(2000);
+    let report = check("long.txt", long.as_bytes(), &[("/language/code", json!("en"))]);
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().starts_with("sampled")), "{warnings:?}");
+    assert_eq!(report["stats"]["sentences"], 4 * 2000);
+}
