@@ -42,6 +42,12 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
         return EXIT_BOOT_FAILED;
     }
     let pid = std::process::id();
+    // One line per panic, without a backtrace: a panic in a parser is an
+    // expected event (it becomes a typed error), not a crash report.
+    panic::set_hook(Box::new(move |info| {
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("docmill worker {pid}: parser panicked{location}");
+    }));
     let ready = protocol::encode_response(&FromWorker::Ready { pid });
     if protocol::write_frame(&mut responses, &ready).is_err() {
         return EXIT_BOOT_FAILED;

@@ -1,6 +1,11 @@
-//! Format detection: binary formats by content whatever the name; among text
-//! formats a known extension decides and content decides otherwise.
+//! Format detection. Binary formats are recognised by content whatever the
+//! file is called (a PDF named `.txt` is a PDF); among text formats a known
+//! extension decides, and content decides when the extension is missing or
+//! unknown.
 
+use std::io::{Cursor, Read};
+
+use crate::engine::extract::text::decode_text;
 use crate::report::Format;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,26 +15,319 @@ pub struct Detected {
     pub media_type: String,
 }
 
-/// Bytes sniffed to tell text from binary.
+/// Bytes sniffed to tell text from binary and to recognise text formats.
 const SNIFF_BYTES: usize = 8192;
+/// Readers accept a PDF header this far into the file (after junk such as
+/// a mail header or a BOM), so detection does too.
+const PDF_HEADER_WINDOW: usize = 1024;
+/// Largest JSON document parsed whole to decide whether an extensionless
+/// file is JSON; larger ones are judged by their opening bytes.
+const JSON_SNIFF_MAX_BYTES: usize = 16 << 20;
+/// Bytes of a zip's `mimetype` entry read to identify an ODF or EPUB.
+const MIMETYPE_MAX_BYTES: u64 = 256;
 
-pub fn detect(_filename: &str, bytes: &[u8]) -> Detected {
+fn detected(format: Format, media_type: &str) -> Detected {
+    Detected { format, media_type: media_type.to_owned() }
+}
+
+pub fn detect(filename: &str, bytes: &[u8]) -> Detected {
+    let extension = filename.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
+    if let Some(found) = binary_by_magic(bytes, &extension) {
+        return found;
+    }
     let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
     if looks_binary(head) {
-        Detected { format: Format::Binary, media_type: "application/octet-stream".into() }
+        let sniffed = file_format::FileFormat::from_bytes(bytes);
+        let media_type = match sniffed.media_type() {
+            "text/plain" => "application/octet-stream",
+            other => other,
+        };
+        return detected(Format::Binary, media_type);
+    }
+    if let Some(found) = text_by_extension(&extension) {
+        return found;
+    }
+    text_by_content(bytes, head)
+}
+
+/// PDF, RTF, zip-based office formats and other binaries with a signature.
+fn binary_by_magic(bytes: &[u8], extension: &str) -> Option<Detected> {
+    let window = &bytes[..bytes.len().min(PDF_HEADER_WINDOW)];
+    if window.windows(5).any(|w| w == b"%PDF-") {
+        return Some(detected(Format::Pdf, "application/pdf"));
+    }
+    let unbommed = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if unbommed.starts_with(b"{\\rtf") {
+        return Some(detected(Format::Rtf, "application/rtf"));
+    }
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        return Some(zip_container_format(bytes));
+    }
+    if bytes.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
+        // A password-protected OOXML file is an OLE container holding the
+        // encrypted package; its extension says which format it protects.
+        let encrypted_package = "EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>();
+        if bytes.windows(encrypted_package.len()).any(|w| w == encrypted_package.as_slice()) {
+            if let Some(found) = ooxml_by_extension(extension) {
+                return Some(found);
+            }
+        }
+        let media_type = match extension {
+            "doc" | "dot" => "application/msword",
+            "xls" | "xlt" => "application/vnd.ms-excel",
+            "ppt" | "pps" => "application/vnd.ms-powerpoint",
+            "msg" => "application/vnd.ms-outlook",
+            _ => "application/x-ole-storage",
+        };
+        return Some(detected(Format::Binary, media_type));
+    }
+    None
+}
+
+fn ooxml_by_extension(extension: &str) -> Option<Detected> {
+    Some(match extension {
+        "docx" | "docm" => {
+            detected(Format::Docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        }
+        "xlsx" | "xlsm" => detected(Format::Xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        "pptx" | "pptm" => {
+            detected(Format::Pptx, "application/vnd.openxmlformats-officedocument.presentationml.presentation")
+        }
+        _ => return None,
+    })
+}
+
+/// Tells OOXML, ODF and EPUB apart by what the zip holds.
+pub fn zip_container_format(bytes: &[u8]) -> Detected {
+    let zip = || detected(Format::Binary, "application/zip");
+    let Ok(mut archive) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        // A damaged central directory: the local headers at the front still
+        // name the parts, which is enough to say what the file is meant to be.
+        let head = &bytes[..bytes.len().min(64 << 10)];
+        let names = |name: &[u8]| head.windows(name.len()).any(|w| w == name);
+        return if names(b"word/document.xml") || names(b"word/_rels") {
+            detected(Format::Docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        } else if names(b"xl/workbook.xml") || names(b"xl/_rels") {
+            detected(Format::Xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        } else if names(b"ppt/presentation.xml") || names(b"ppt/_rels") {
+            detected(Format::Pptx, "application/vnd.openxmlformats-officedocument.presentationml.presentation")
+        } else if names(b"mimetypeapplication/epub+zip") {
+            detected(Format::Epub, "application/epub+zip")
+        } else if names(b"mimetypeapplication/vnd.oasis.opendocument.text") {
+            detected(Format::Odt, "application/vnd.oasis.opendocument.text")
+        } else {
+            zip()
+        };
+    };
+    let mut declared = String::new();
+    if let Ok(entry) = archive.by_name("mimetype") {
+        let _ = entry.take(MIMETYPE_MAX_BYTES).read_to_string(&mut declared);
+    }
+    let declared = declared.trim();
+    match declared {
+        "application/vnd.oasis.opendocument.text" | "application/vnd.oasis.opendocument.text-template" => {
+            return detected(Format::Odt, "application/vnd.oasis.opendocument.text")
+        }
+        "application/epub+zip" => return detected(Format::Epub, "application/epub+zip"),
+        other if other.starts_with("application/vnd.oasis.opendocument.") && other.len() < 80 => {
+            return detected(Format::Binary, other)
+        }
+        _ => {}
+    }
+    let names: Vec<String> = archive.file_names().filter_map(|n| n.ok()).map(|n| n.into_owned()).collect();
+    let has = |name: &str| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+    if has("word/document.xml") {
+        detected(Format::Docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    } else if has("xl/workbook.xml") {
+        detected(Format::Xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    } else if has("ppt/presentation.xml") {
+        detected(Format::Pptx, "application/vnd.openxmlformats-officedocument.presentationml.presentation")
+    } else if has("META-INF/container.xml") && names.iter().any(|n| n.ends_with(".opf")) {
+        detected(Format::Epub, "application/epub+zip")
+    } else if has("content.xml") && has("META-INF/manifest.xml") {
+        detected(Format::Odt, "application/vnd.oasis.opendocument.text")
     } else {
-        Detected { format: Format::Text, media_type: "text/plain".into() }
+        zip()
     }
 }
 
-/// NUL bytes or invalid UTF-8 (other than a character cut at the sniff
-/// boundary) mark binary content.
+/// Binary when the head has NUL bytes or many control characters that text
+/// in no encoding would have. UTF-16/32 text is full of NULs, so those are
+/// recognised first.
 fn looks_binary(head: &[u8]) -> bool {
+    if head.is_empty() {
+        return false;
+    }
+    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") || head.starts_with(b"\x00\x00\xFE\xFF") {
+        return false;
+    }
+    let (text, encoding, _) = decode_text(head);
+    if encoding.starts_with("UTF-16") || encoding.starts_with("UTF-32") {
+        // The wide sniffer matched: still binary if the decoded text is junk.
+        let controls = text.chars().filter(|c| c.is_control() && !c.is_whitespace()).count();
+        return controls * 10 > text.chars().count();
+    }
     if head.contains(&0) {
         return true;
     }
-    match std::str::from_utf8(head) {
-        Ok(_) => false,
-        Err(err) => err.error_len().is_some(),
+    let controls = head.iter().filter(|b| matches!(**b, 0x01..=0x08 | 0x0E..=0x1A | 0x1C..=0x1F | 0x7F)).count();
+    controls * 20 > head.len()
+}
+
+fn text_by_extension(extension: &str) -> Option<Detected> {
+    Some(match extension {
+        "json" | "geojson" | "jsonld" | "webmanifest" => detected(Format::Json, "application/json"),
+        "csv" => detected(Format::Csv, "text/csv"),
+        "tsv" | "tab" => detected(Format::Csv, "text/tab-separated-values"),
+        "md" | "markdown" | "mdown" | "mkd" | "mkdn" | "mdwn" => detected(Format::Markdown, "text/markdown"),
+        "html" | "htm" | "xhtml" | "shtml" => detected(Format::Html, "text/html"),
+        "xml" | "xsd" | "xsl" | "xslt" | "rss" | "atom" | "svg" | "rdf" | "opf" | "ncx" | "fb2" | "kml" | "gpx"
+        | "wsdl" | "xlf" | "xliff" | "plist" | "dbk" | "tei" => detected(Format::Xml, "application/xml"),
+        "txt" | "text" | "log" | "srt" | "vtt" | "ini" | "cfg" | "conf" | "asc" | "nfo" => {
+            detected(Format::Text, "text/plain")
+        }
+        _ => return None,
+    })
+}
+
+fn text_by_content(bytes: &[u8], head: &[u8]) -> Detected {
+    let (text, _, _) = decode_text(head);
+    let trimmed = text.trim_start_matches('\u{FEFF}').trim_start();
+    if trimmed.starts_with('<') {
+        if let Some(found) = markup_kind(trimmed) {
+            return found;
+        }
     }
+    if (trimmed.starts_with('{') || trimmed.starts_with('[')) && is_json(bytes, trimmed) {
+        return detected(Format::Json, "application/json");
+    }
+    if let Some(delimiter) = csv_delimiter(&text, head.len() < bytes.len()) {
+        let media_type = if delimiter == '\t' { "text/tab-separated-values" } else { "text/csv" };
+        return detected(Format::Csv, media_type);
+    }
+    if looks_like_markdown(&text) {
+        return detected(Format::Markdown, "text/markdown");
+    }
+    detected(Format::Text, "text/plain")
+}
+
+/// HTML or XML from the first element, skipping a prolog, comments and a
+/// doctype.
+fn markup_kind(text: &str) -> Option<Detected> {
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start();
+        let lower: String = rest.chars().take(16).collect::<String>().to_ascii_lowercase();
+        if lower.starts_with("<!doctype html") {
+            return Some(detected(Format::Html, "text/html"));
+        }
+        if rest.starts_with("<?") {
+            rest = &rest[rest.find("?>")? + 2..];
+        } else if rest.starts_with("<!--") {
+            rest = &rest[rest.find("-->")? + 3..];
+        } else if rest.starts_with("<!") {
+            // A doctype with an internal subset ends at "]>".
+            let end = match (rest.find('['), rest.find('>')) {
+                (Some(open), Some(close)) if open < close => rest.find("]>")? + 2,
+                (_, Some(close)) => close + 1,
+                _ => return None,
+            };
+            rest = &rest[end..];
+        } else {
+            break;
+        }
+    }
+    let name: String = rest
+        .strip_prefix('<')?
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || matches!(c, ':' | '-' | '_' | '.'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if name.is_empty() {
+        return None;
+    }
+    const HTML_ROOTS: &[&str] = &[
+        "html", "head", "body", "div", "p", "table", "span", "meta", "title", "script", "a", "h1", "h2", "ul", "form",
+        "link", "style", "br",
+    ];
+    if HTML_ROOTS.contains(&name.as_str()) {
+        Some(detected(Format::Html, "text/html"))
+    } else {
+        Some(detected(Format::Xml, "application/xml"))
+    }
+}
+
+fn is_json(bytes: &[u8], head: &str) -> bool {
+    if bytes.len() <= JSON_SNIFF_MAX_BYTES {
+        let (text, _, _) = decode_text(bytes);
+        return serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+    }
+    let opening: String = head.chars().filter(|c| !c.is_whitespace()).take(2).collect();
+    matches!(opening.as_str(), "{\"" | "[{" | "[\"" | "[[") || opening.starts_with('[')
+}
+
+/// The delimiter of CSV-like text: the same non-zero number of delimiters
+/// (outside quotes) on every one of at least two lines.
+pub fn csv_delimiter(text: &str, truncated: bool) -> Option<char> {
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(50).collect();
+    if truncated && lines.len() > 2 {
+        lines.pop();
+    }
+    if lines.len() < 2 {
+        return None;
+    }
+    let mut best: Option<(char, usize)> = None;
+    for delimiter in [',', '\t', ';', '|'] {
+        let counts: Vec<usize> = lines.iter().map(|line| count_outside_quotes(line, delimiter)).collect();
+        let first = counts[0];
+        if first > 0 && counts.iter().all(|c| *c == first) && best.is_none_or(|(_, n)| first > n) {
+            best = Some((delimiter, first));
+        }
+    }
+    best.map(|(delimiter, _)| delimiter)
+}
+
+fn count_outside_quotes(line: &str, delimiter: char) -> usize {
+    let mut quoted = false;
+    let mut count = 0;
+    for c in line.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        } else if c == delimiter && !quoted {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Conservative: several kinds of Markdown markup, or a lot of one.
+fn looks_like_markdown(text: &str) -> bool {
+    let mut headings = 0;
+    let mut lists = 0;
+    let mut fences = 0;
+    let mut links = 0;
+    let mut emphasis = 0;
+    for line in text.lines().take(400) {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('#')
+            && trimmed.trim_start_matches('#').starts_with(' ')
+            && line.len() - trimmed.len() < 4
+        {
+            headings += 1;
+        }
+        if trimmed.starts_with("- ") || trimmed.starts_with("* ") || trimmed.starts_with("+ ") {
+            lists += 1;
+        }
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            fences += 1;
+        }
+        if line.contains("](") {
+            links += 1;
+        }
+        if line.contains("**") || line.contains("__") {
+            emphasis += 1;
+        }
+    }
+    let kinds = [headings, lists, fences, links, emphasis].iter().filter(|n| **n > 0).count();
+    (headings > 0 && kinds >= 2) || fences >= 2 || (links > 0 && kinds >= 2) || headings >= 3
 }

@@ -2,7 +2,18 @@
 //! the whole document and returns what it could read plus warnings, or an
 //! [`ExtractError`] when it could read nothing.
 
-mod text;
+mod csv;
+mod epub;
+mod html;
+mod json;
+mod markdown;
+mod office;
+mod pdf;
+mod rtf;
+pub mod text;
+mod xml;
+mod xmltext;
+mod zipsafe;
 
 use serde_json::{Map, Value};
 
@@ -13,6 +24,25 @@ pub struct Extracted {
     pub text: String,
     pub metadata: Map<String, Value>,
     pub warnings: Vec<String>,
+}
+
+impl Extracted {
+    /// Sets a metadata field unless the value is empty.
+    fn set(&mut self, key: &str, value: impl Into<Value>) {
+        let value = value.into();
+        let empty = match &value {
+            Value::Null => true,
+            Value::String(s) => s.trim().is_empty(),
+            _ => false,
+        };
+        if !empty {
+            let value = match value {
+                Value::String(s) => Value::String(s.trim().to_owned()),
+                other => other,
+            };
+            self.metadata.insert(key.to_owned(), value);
+        }
+    }
 }
 
 /// Nothing could be read from the document.
@@ -28,6 +58,30 @@ impl std::fmt::Display for ExtractError {
 pub fn extract(format: Format, bytes: &[u8]) -> Result<Extracted, ExtractError> {
     match format {
         Format::Binary => Ok(Extracted::default()),
-        _ => text::extract(bytes),
+        Format::Text => text::extract(bytes),
+        Format::Json => json::extract(bytes),
+        Format::Csv => csv::extract(bytes),
+        Format::Html => html::extract(bytes),
+        Format::Xml => xml::extract(bytes),
+        Format::Markdown => markdown::extract(bytes),
+        Format::Rtf => rtf::extract(bytes),
+        Format::Pdf => pdf::extract(bytes),
+        Format::Docx => office::docx(bytes),
+        Format::Pptx => office::pptx(bytes),
+        Format::Xlsx => office::xlsx(bytes),
+        Format::Odt => office::odt(bytes),
+        Format::Epub => epub::extract(bytes),
     }
+}
+
+/// ISO 8601 from a PDF date (`D:20230102030405+01'00'`) or an RTF/other
+/// date already split into parts; `None` when the parts make no date.
+fn iso_datetime(year: u32, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<String> {
+    let valid = (1..=9999).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 61;
+    valid.then(|| format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}"))
 }

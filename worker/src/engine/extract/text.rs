@@ -1,10 +1,111 @@
-//! Plain text.
+//! Plain text in any encoding: byte-order marks, UTF-16 and UTF-32 with or
+//! without them, UTF-8, and legacy encodings guessed by chardetng.
+
+use encoding_rs::Encoding;
 
 use super::{ExtractError, Extracted};
 
+/// Bytes fed to the encoding detector: enough for a confident guess; the
+/// whole document is then decoded with the guessed encoding.
+const DETECT_SAMPLE_BYTES: usize = 256 << 10;
+/// Bytes looked at to spot BOM-less UTF-16/32 by their zero bytes.
+const WIDE_SNIFF_BYTES: usize = 4096;
+
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut extracted = Extracted { text: String::from_utf8_lossy(bytes).into_owned(), ..Default::default() };
-    extracted.metadata.insert("encoding".into(), "UTF-8".into());
+    let (text, encoding, warnings) = decode_text(bytes);
+    let mut extracted = Extracted { text, warnings, ..Default::default() };
+    extracted.metadata.insert("encoding".into(), encoding.into());
     Ok(extracted)
+}
+
+/// Which wide encoding BOM-less bytes look like, from where their zero bytes
+/// fall: ASCII-range text in UTF-16LE has a zero at every odd offset.
+fn sniff_wide(bytes: &[u8]) -> Option<&'static str> {
+    let head = &bytes[..bytes.len().min(WIDE_SNIFF_BYTES) & !3];
+    if head.len() < 8 {
+        return None;
+    }
+    let mut zeros = [0usize; 4];
+    for (i, b) in head.iter().enumerate() {
+        if *b == 0 {
+            zeros[i % 4] += 1;
+        }
+    }
+    let quarter = head.len() / 4;
+    let mostly = |n: usize| n * 10 >= quarter * 7;
+    let rarely = |n: usize| n * 20 <= quarter;
+    if mostly(zeros[1]) && mostly(zeros[2]) && mostly(zeros[3]) && rarely(zeros[0]) {
+        return Some("UTF-32LE");
+    }
+    if mostly(zeros[0]) && mostly(zeros[1]) && mostly(zeros[2]) && rarely(zeros[3]) {
+        return Some("UTF-32BE");
+    }
+    let (even, odd) = (zeros[0] + zeros[2], zeros[1] + zeros[3]);
+    let half = head.len() / 2;
+    if odd * 10 >= half * 3 && even * 20 <= half {
+        return Some("UTF-16LE");
+    }
+    if even * 10 >= half * 3 && odd * 20 <= half {
+        return Some("UTF-16BE");
+    }
+    None
+}
+
+fn decode_utf32(bytes: &[u8], little_endian: bool) -> (String, bool) {
+    let mut text = String::with_capacity(bytes.len() / 4);
+    let mut malformed = bytes.len() % 4 != 0;
+    for chunk in bytes.chunks_exact(4) {
+        let raw = [chunk[0], chunk[1], chunk[2], chunk[3]];
+        let value = if little_endian { u32::from_le_bytes(raw) } else { u32::from_be_bytes(raw) };
+        match char::from_u32(value) {
+            Some(c) => text.push(c),
+            None => {
+                text.push('\u{FFFD}');
+                malformed = true;
+            }
+        }
+    }
+    (text, malformed)
+}
+
+/// Decodes a document of unknown encoding. Returns the text, the encoding's
+/// name (WHATWG/IANA spelling) and warnings.
+pub fn decode_text(bytes: &[u8]) -> (String, &'static str, Vec<String>) {
+    let mut warnings = Vec::new();
+    let (text, name, malformed) = if let Some(rest) = bytes.strip_prefix(b"\x00\x00\xFE\xFF") {
+        let (text, bad) = decode_utf32(rest, false);
+        (text, "UTF-32BE", bad)
+    } else if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE\x00\x00") {
+        let (text, bad) = decode_utf32(rest, true);
+        (text, "UTF-32LE", bad)
+    } else if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
+        let (text, bad) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
+        (text.into_owned(), encoding.name(), bad)
+    } else if let Some(wide) = sniff_wide(bytes) {
+        match wide {
+            "UTF-32LE" | "UTF-32BE" => {
+                let (text, bad) = decode_utf32(bytes, wide == "UTF-32LE");
+                (text, wide, bad)
+            }
+            _ => {
+                let encoding = if wide == "UTF-16LE" { encoding_rs::UTF_16LE } else { encoding_rs::UTF_16BE };
+                let (text, bad) = encoding.decode_without_bom_handling(bytes);
+                (text.into_owned(), encoding.name(), bad)
+            }
+        }
+    } else if let Ok(text) = std::str::from_utf8(bytes) {
+        let name = if bytes.is_ascii() { "US-ASCII" } else { "UTF-8" };
+        (text.to_owned(), name, false)
+    } else {
+        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+        let sample = &bytes[..bytes.len().min(DETECT_SAMPLE_BYTES)];
+        detector.feed(sample, sample.len() == bytes.len());
+        let encoding = detector.guess(None, chardetng::Utf8Detection::Allow);
+        let (text, bad) = encoding.decode_without_bom_handling(bytes);
+        (text.into_owned(), encoding.name(), bad)
+    };
+    if malformed {
+        warnings.push(format!("malformed {name} sequences were replaced with U+FFFD"));
+    }
+    (text, name, warnings)
 }

@@ -1,0 +1,139 @@
+//! EPUB: `META-INF/container.xml` names the package document; its spine gives
+//! the reading order of the XHTML chapters, whose visible text is extracted;
+//! its Dublin Core metadata gives title, author, language and date.
+
+use std::collections::HashMap;
+
+use super::html::visible_text;
+use super::xmltext::{attribute, walk, Node};
+use super::zipsafe::Container;
+use super::{ExtractError, Extracted};
+
+pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let mut container = Container::open(bytes)?;
+    let mut extracted = Extracted::default();
+    let manifest_xml = container
+        .read_text("META-INF/container.xml")
+        .ok_or_else(|| ExtractError("not an EPUB: META-INF/container.xml is missing".into()))?;
+    let mut package_path = None;
+    let _ = walk(&manifest_xml, |node| {
+        if let Node::Open { name: "rootfile", attributes } = node {
+            if package_path.is_none() {
+                package_path = attribute(attributes, "full-path").map(str::to_owned);
+            }
+        }
+    });
+    let package_path = package_path.ok_or_else(|| ExtractError("EPUB container names no package document".into()))?;
+    let package = container
+        .read_text(&package_path)
+        .ok_or_else(|| ExtractError(format!("EPUB package document {package_path} is missing")))?;
+    let base = package_path.rsplit_once('/').map(|(dir, _)| format!("{dir}/")).unwrap_or_default();
+
+    let mut items: HashMap<String, String> = HashMap::new();
+    let mut spine: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut in_metadata = false;
+    let walked = walk(&package, |node| match node {
+        Node::Open { name, attributes } => {
+            match name {
+                "metadata" => in_metadata = true,
+                "item" => {
+                    if let (Some(id), Some(href)) = (attribute(attributes, "id"), attribute(attributes, "href")) {
+                        items.insert(id.to_owned(), href.to_owned());
+                    }
+                }
+                "itemref" => {
+                    if let Some(idref) = attribute(attributes, "idref") {
+                        spine.push(idref.to_owned());
+                    }
+                }
+                _ => {}
+            }
+            current = name.to_owned();
+        }
+        Node::Close { name } => {
+            if name == "metadata" {
+                in_metadata = false;
+            }
+            current.clear();
+        }
+        Node::Text(text) if in_metadata => {
+            let field = match current.as_str() {
+                "title" if !extracted.metadata.contains_key("title") => "title",
+                "creator" if !extracted.metadata.contains_key("author") => "author",
+                "language" => "language",
+                "date" if !extracted.metadata.contains_key("created") => "created",
+                "publisher" => "publisher",
+                _ => return,
+            };
+            extracted.set(field, text);
+        }
+        Node::Text(_) => {}
+    });
+    if let Err(err) = walked {
+        extracted.warnings.push(format!("{package_path}: {}", err.0));
+    }
+
+    let mut text = String::new();
+    let mut chapters = 0u64;
+    for idref in &spine {
+        let Some(href) = items.get(idref) else {
+            extracted.warnings.push(format!("spine item {idref:?} is not in the manifest"));
+            continue;
+        };
+        let path = resolve(&base, href);
+        match container.read(&path) {
+            Some(chapter) => {
+                let (source, _) = super::xml::decode_markup(&chapter);
+                let document = scraper::Html::parse_document(&source);
+                let (chapter_text, _, _) = visible_text(&document);
+                chapters += 1;
+                if !chapter_text.is_empty() {
+                    text.push_str(&chapter_text);
+                    text.push_str("\n\n");
+                }
+            }
+            None => extracted.warnings.push(format!("chapter {path} is missing")),
+        }
+    }
+    extracted.set("chapters", chapters);
+    extracted.warnings.append(&mut container.warnings);
+    extracted.text = text;
+    Ok(extracted)
+}
+
+/// A manifest href relative to the package document's folder, with `..`
+/// resolved and percent-escapes decoded.
+fn resolve(base: &str, href: &str) -> String {
+    let href = href.split('#').next().unwrap_or(href);
+    let mut parts: Vec<String> = base.split('/').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+    for part in percent_decode(href).split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other.to_owned()),
+        }
+    }
+    parts.join("/")
+}
+
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(byte) = u8::from_str_radix(hex, 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

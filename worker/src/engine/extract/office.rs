@@ -1,0 +1,269 @@
+//! Office documents in zip containers: DOCX and PPTX (OOXML), XLSX through
+//! calamine, ODT (OpenDocument). Body text in document order with paragraph
+//! breaks, tables as tab-separated rows, headers, footers and notes; document
+//! properties as metadata.
+
+use std::io::Cursor;
+
+use calamine::Reader;
+
+use super::xmltext::{attribute, walk, Node};
+use super::zipsafe::{Container, MAX_TOTAL_BYTES};
+use super::{ExtractError, Extracted};
+
+/// Walks a WordprocessingML or DrawingML part into text: `t` elements hold
+/// text; paragraphs, rows and breaks become newlines, tabs and cells tabs.
+fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &str) {
+    let mut in_text = false;
+    let mut in_tab_stops = 0usize;
+    let walked = walk(xml, |node| match node {
+        Node::Open { name, .. } => match name {
+            "t" => in_text = true,
+            "tabs" => in_tab_stops += 1,
+            "tab" if in_tab_stops == 0 => out.push('\t'),
+            "br" | "cr" => out.push('\n'),
+            _ => {}
+        },
+        Node::Close { name } => match name {
+            "t" => in_text = false,
+            "tabs" => in_tab_stops = in_tab_stops.saturating_sub(1),
+            "p" => out.push('\n'),
+            "tc" => out.push('\t'),
+            "tr" => {
+                if out.ends_with('\t') {
+                    out.pop();
+                }
+                out.push('\n')
+            }
+            _ => {}
+        },
+        Node::Text(text) if in_text => out.push_str(text),
+        Node::Text(_) => {}
+    });
+    if let Err(err) = walked {
+        warnings.push(format!("{part}: {}", err.0));
+    }
+}
+
+/// Dublin Core properties of `docProps/core.xml` and counts of `app.xml`.
+fn ooxml_properties(container: &mut Container<'_>, extracted: &mut Extracted) {
+    if let Some(core) = container.read_text("docProps/core.xml") {
+        let mut current = String::new();
+        let _ = walk(&core, |node| match node {
+            Node::Open { name, .. } => current = name.to_owned(),
+            Node::Text(text) => {
+                let field = match current.as_str() {
+                    "title" => "title",
+                    "creator" => "author",
+                    "created" => "created",
+                    "modified" => "modified",
+                    "subject" => "subject",
+                    "language" => "language",
+                    _ => return,
+                };
+                extracted.set(field, text);
+            }
+            Node::Close { .. } => current.clear(),
+        });
+    }
+    if let Some(app) = container.read_text("docProps/app.xml") {
+        let mut current = String::new();
+        let _ = walk(&app, |node| match node {
+            Node::Open { name, .. } => current = name.to_owned(),
+            Node::Text(text) => {
+                let field = match current.as_str() {
+                    "Pages" => "pages",
+                    "Words" => "words_declared",
+                    _ => return,
+                };
+                if let Ok(n) = text.trim().parse::<u64>() {
+                    extracted.set(field, n);
+                }
+            }
+            Node::Close { .. } => current.clear(),
+        });
+    }
+}
+
+/// Parts named `prefix<N>.xml`, in numeric order.
+fn numbered_parts(names: &[String], prefix: &str) -> Vec<String> {
+    let mut parts: Vec<(u64, String)> = names
+        .iter()
+        .filter_map(|name| {
+            let number = name.strip_prefix(prefix)?.strip_suffix(".xml")?.parse().ok()?;
+            Some((number, name.clone()))
+        })
+        .collect();
+    parts.sort();
+    parts.into_iter().map(|(_, name)| name).collect()
+}
+
+/// A password-protected OOXML document is an OLE container, not a zip.
+fn refuse_encrypted(bytes: &[u8]) -> Result<(), ExtractError> {
+    if bytes.starts_with(b"\xD0\xCF\x11\xE0") {
+        return Err(ExtractError("encrypted: this Office document is password-protected".into()));
+    }
+    Ok(())
+}
+
+pub fn docx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    refuse_encrypted(bytes)?;
+    let mut container = Container::open(bytes)?;
+    let mut extracted = Extracted::default();
+    let body = container
+        .read_text("word/document.xml")
+        .ok_or_else(|| ExtractError("not a Word document: word/document.xml is missing".into()))?;
+    let mut text = String::new();
+    ooxml_text(&body, &mut text, &mut extracted.warnings, "word/document.xml");
+    let names = container.names();
+    let mut extra_parts =
+        vec!["word/footnotes.xml".to_owned(), "word/endnotes.xml".to_owned(), "word/comments.xml".to_owned()];
+    extra_parts.extend(numbered_parts(&names, "word/header"));
+    extra_parts.extend(numbered_parts(&names, "word/footer"));
+    for part in extra_parts {
+        if let Some(xml) = container.read_text(&part) {
+            let mut part_text = String::new();
+            ooxml_text(&xml, &mut part_text, &mut extracted.warnings, &part);
+            if !part_text.trim().is_empty() {
+                text.push('\n');
+                text.push_str(part_text.trim_end());
+                text.push('\n');
+            }
+        }
+    }
+    ooxml_properties(&mut container, &mut extracted);
+    extracted.warnings.append(&mut container.warnings);
+    extracted.text = text;
+    Ok(extracted)
+}
+
+pub fn pptx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    refuse_encrypted(bytes)?;
+    let mut container = Container::open(bytes)?;
+    let mut extracted = Extracted::default();
+    let names = container.names();
+    let slides = numbered_parts(&names, "ppt/slides/slide");
+    let mut text = String::new();
+    for slide in &slides {
+        if let Some(xml) = container.read_text(slide) {
+            ooxml_text(&xml, &mut text, &mut extracted.warnings, slide);
+            text.push('\n');
+        }
+    }
+    for notes in numbered_parts(&names, "ppt/notesSlides/notesSlide") {
+        if let Some(xml) = container.read_text(&notes) {
+            ooxml_text(&xml, &mut text, &mut extracted.warnings, &notes);
+            text.push('\n');
+        }
+    }
+    extracted.set("slides", slides.len());
+    ooxml_properties(&mut container, &mut extracted);
+    extracted.metadata.remove("pages");
+    extracted.warnings.append(&mut container.warnings);
+    extracted.text = text;
+    Ok(extracted)
+}
+
+pub fn xlsx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    refuse_encrypted(bytes)?;
+    let mut container = Container::open(bytes)?;
+    if container.declared > MAX_TOTAL_BYTES {
+        return Err(ExtractError(format!(
+            "spreadsheet declares {} MiB of decompressed data, above the {} MiB limit",
+            container.declared >> 20,
+            MAX_TOTAL_BYTES >> 20
+        )));
+    }
+    let mut extracted = Extracted::default();
+    ooxml_properties(&mut container, &mut extracted);
+    extracted.metadata.remove("pages");
+    let mut workbook =
+        calamine::Xlsx::new(Cursor::new(bytes)).map_err(|err| ExtractError(format!("unreadable workbook: {err}")))?;
+    let names = workbook.sheet_names();
+    let mut text = String::new();
+    for name in &names {
+        match workbook.worksheet_range(name) {
+            Ok(range) => {
+                text.push_str(name);
+                text.push('\n');
+                for row in range.rows() {
+                    let cells: Vec<String> = row.iter().map(|cell| cell.to_string()).collect();
+                    let line = cells.join("\t");
+                    if !line.trim().is_empty() {
+                        text.push_str(line.trim_end_matches('\t'));
+                        text.push('\n');
+                    }
+                }
+                text.push('\n');
+            }
+            Err(err) => extracted.warnings.push(format!("sheet {name:?}: {err}")),
+        }
+    }
+    extracted.set("sheets", names.len());
+    extracted.set("sheet_names", names);
+    extracted.text = text;
+    Ok(extracted)
+}
+
+pub fn odt(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let mut container = Container::open(bytes)?;
+    let mut extracted = Extracted::default();
+    let content = container
+        .read_text("content.xml")
+        .ok_or_else(|| ExtractError("not an OpenDocument text: content.xml is missing".into()))?;
+    let mut text = String::new();
+    let mut in_body = false;
+    let walked = walk(&content, |node| match node {
+        Node::Open { name, attributes } => match name {
+            "body" => in_body = true,
+            "tab" if in_body => text.push('\t'),
+            "line-break" if in_body => text.push('\n'),
+            "s" if in_body => {
+                let n = attribute(attributes, "c").and_then(|c| c.parse::<usize>().ok()).unwrap_or(1).min(64);
+                text.push_str(&" ".repeat(n));
+            }
+            _ => {}
+        },
+        Node::Close { name } => match name {
+            "body" => in_body = false,
+            "p" | "h" if in_body => text.push('\n'),
+            "table-cell" if in_body => text.push('\t'),
+            "table-row" if in_body => text.push('\n'),
+            _ => {}
+        },
+        Node::Text(t) if in_body => text.push_str(t),
+        Node::Text(_) => {}
+    });
+    if let Err(err) = walked {
+        extracted.warnings.push(format!("content.xml: {}", err.0));
+    }
+    if let Some(meta) = container.read_text("meta.xml") {
+        let mut current = String::new();
+        let _ = walk(&meta, |node| match node {
+            Node::Open { name, attributes } => {
+                if name == "document-statistic" {
+                    if let Some(pages) = attribute(attributes, "page-count").and_then(|p| p.parse::<u64>().ok()) {
+                        extracted.set("pages", pages);
+                    }
+                }
+                current = name.to_owned();
+            }
+            Node::Text(value) => {
+                let field = match current.as_str() {
+                    "title" => "title",
+                    "initial-creator" => "author",
+                    "creator" if !extracted.metadata.contains_key("author") => "author",
+                    "creation-date" => "created",
+                    "date" => "modified",
+                    "language" => "language",
+                    _ => return,
+                };
+                extracted.set(field, value);
+            }
+            Node::Close { .. } => current.clear(),
+        });
+    }
+    extracted.warnings.append(&mut container.warnings);
+    extracted.text = text;
+    Ok(extracted)
+}

@@ -1,0 +1,261 @@
+//! PDF: text in reading order through pdf-extract, page by page, with lopdf's
+//! own extractor as a fallback for a page pdf-extract fails on; the Info
+//! dictionary for title, author, dates and producer. An encrypted PDF with an
+//! empty user password is read; any other is a typed "encrypted" error.
+
+use std::panic::{self, AssertUnwindSafe};
+
+use pdf_extract::{Document, Object};
+
+use super::{iso_datetime, ExtractError, Extracted};
+
+/// Pages whose text is extracted; the rest are counted but skipped, with a
+/// `truncated` warning. Several thousand pages of text is already a book.
+const MAX_PAGES: usize = 5000;
+
+pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let loaded = panic::catch_unwind(AssertUnwindSafe(|| Document::load_mem(bytes)))
+        .map_err(|_| ExtractError("the PDF parser failed on this file".into()))?;
+    let mut extracted = Extracted::default();
+    let mut document = match loaded {
+        Ok(document) => document,
+        Err(err) => {
+            let message = err.to_string();
+            if message.to_ascii_lowercase().contains("encrypt") || message.to_ascii_lowercase().contains("password") {
+                return Err(ExtractError(format!("encrypted: {message}")));
+            }
+            // A damaged cross-reference table is the commonest breakage;
+            // readers rebuild it by scanning for objects, and so do we.
+            let rebuilt = rebuild_xref(bytes)
+                .and_then(|fixed| panic::catch_unwind(AssertUnwindSafe(|| Document::load_mem(&fixed))).ok()?.ok());
+            match rebuilt {
+                Some(document) => {
+                    extracted.warnings.push(format!("damaged PDF ({message}); cross-reference table rebuilt"));
+                    document
+                }
+                None => return Err(ExtractError(format!("not a readable PDF: {message}"))),
+            }
+        }
+    };
+    let encrypted = document.is_encrypted();
+    if encrypted {
+        let decrypted =
+            panic::catch_unwind(AssertUnwindSafe(|| document.decrypt(""))).map(|r| r.is_ok()).unwrap_or(false);
+        if !decrypted {
+            return Err(ExtractError("encrypted: this PDF needs a password".into()));
+        }
+    }
+    extracted.set("encrypted", encrypted);
+    info_metadata(&document, &mut extracted);
+    let pages = document.get_pages();
+    extracted.set("pages", pages.len());
+    let mut text = String::new();
+    let mut failed_pages = Vec::new();
+    for (done, page_number) in pages.keys().enumerate() {
+        if done == MAX_PAGES {
+            extracted.warnings.push(format!("truncated: text of the first {MAX_PAGES} of {} pages", pages.len()));
+            break;
+        }
+        let mut page_text = String::new();
+        let rendered = panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut output = pdf_extract::PlainTextOutput::new(&mut page_text);
+            pdf_extract::output_doc_page(&document, &mut output, *page_number)
+        }));
+        if !matches!(rendered, Ok(Ok(()))) {
+            page_text.clear();
+            match panic::catch_unwind(AssertUnwindSafe(|| document.extract_text(&[*page_number]))) {
+                Ok(Ok(fallback)) => page_text = fallback,
+                _ => failed_pages.push(*page_number),
+            }
+        }
+        text.push_str(page_text.trim_matches('\n'));
+        text.push_str("\n\n");
+    }
+    if !failed_pages.is_empty() {
+        let shown: Vec<String> = failed_pages.iter().take(10).map(u32::to_string).collect();
+        extracted.warnings.push(format!(
+            "no text could be read from {} pages ({})",
+            failed_pages.len(),
+            shown.join(", ")
+        ));
+    }
+    if !pages.is_empty() && failed_pages.len() == pages.len() && text.trim().is_empty() {
+        return Err(ExtractError("no page of this PDF could be read".into()));
+    }
+    extracted.text = tidy(&text);
+    Ok(extracted)
+}
+
+/// Most objects a rebuilt cross-reference table may list: far above real
+/// documents, low enough that a forged object number cannot make the table
+/// huge.
+const MAX_REBUILT_OBJECTS: u32 = 2_000_000;
+
+/// The document with a fresh cross-reference table and trailer appended,
+/// built from every `N G obj` found in the bytes (later ones win, as in an
+/// incremental update).
+fn rebuild_xref(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut offsets: std::collections::BTreeMap<u32, (u64, u16)> = std::collections::BTreeMap::new();
+    let mut i = 0;
+    while let Some(found) = memfind(&bytes[i..], b"obj") {
+        let at = i + found;
+        i = at + 3;
+        // Walk back over "N G " before "obj".
+        let mut j = at;
+        let mut numbers = Vec::new();
+        for _ in 0..2 {
+            while j > 0 && bytes[j - 1].is_ascii_whitespace() {
+                j -= 1;
+            }
+            let end = j;
+            while j > 0 && bytes[j - 1].is_ascii_digit() && end - j < 10 {
+                j -= 1;
+            }
+            if j == end {
+                break;
+            }
+            numbers.push(std::str::from_utf8(&bytes[j..end]).ok()?.parse::<u64>().ok()?);
+        }
+        let starts_line = j == 0 || bytes[j - 1].is_ascii_whitespace();
+        if numbers.len() == 2 && starts_line && numbers[1] <= u16::MAX as u64 && numbers[0] < MAX_REBUILT_OBJECTS as u64
+        {
+            offsets.insert(numbers[1] as u32, (j as u64, numbers[0] as u16));
+        }
+    }
+    let root = last_reference(bytes, b"/Root")?;
+    let info = last_reference(bytes, b"/Info");
+    let size = offsets.keys().next_back()? + 1;
+    let mut fixed = bytes.to_vec();
+    fixed.push(b'\n');
+    let xref_at = fixed.len();
+    fixed.extend_from_slice(format!("xref\n0 {size}\n").as_bytes());
+    for number in 0..size {
+        match offsets.get(&number) {
+            Some((offset, generation)) => {
+                fixed.extend_from_slice(format!("{offset:010} {generation:05} n \n").as_bytes())
+            }
+            None => fixed.extend_from_slice(b"0000000000 65535 f \n"),
+        }
+    }
+    let info = info.map(|(n, g)| format!(" /Info {n} {g} R")).unwrap_or_default();
+    fixed.extend_from_slice(
+        format!("trailer\n<< /Size {size} /Root {} {} R{info} >>\nstartxref\n{xref_at}\n%%EOF\n", root.0, root.1)
+            .as_bytes(),
+    );
+    Some(fixed)
+}
+
+fn memfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The last `KEY N G R` in the bytes.
+fn last_reference(bytes: &[u8], key: &[u8]) -> Option<(u32, u16)> {
+    let at = bytes.windows(key.len()).rposition(|w| w == key)?;
+    let rest =
+        std::str::from_utf8(&bytes[at + key.len()..bytes.len().min(at + key.len() + 32)]).ok().or_else(|| {
+            let end = (at + key.len() + 32).min(bytes.len());
+            let slice = &bytes[at + key.len()..end];
+            let valid = slice.iter().position(|b| !b.is_ascii()).unwrap_or(slice.len());
+            std::str::from_utf8(&slice[..valid]).ok()
+        })?;
+    let mut parts = rest.split_whitespace();
+    let number = parts.next()?.parse().ok()?;
+    let generation = parts.next()?.parse().ok()?;
+    (parts.next()?.starts_with('R')).then_some((number, generation))
+}
+
+/// Undoes what PDF text extraction tends to leave: ligature characters,
+/// soft hyphens and runs of blank lines.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\u{FB00}' => out.push_str("ff"),
+            '\u{FB01}' => out.push_str("fi"),
+            '\u{FB02}' => out.push_str("fl"),
+            '\u{FB03}' => out.push_str("ffi"),
+            '\u{FB04}' => out.push_str("ffl"),
+            '\u{00AD}' => {}
+            c => out.push(c),
+        }
+    }
+    let mut result = String::with_capacity(out.len());
+    let mut blank_run = 0;
+    for line in out.lines() {
+        if line.trim().is_empty() {
+            blank_run += 1;
+            if blank_run > 1 {
+                continue;
+            }
+        } else {
+            blank_run = 0;
+        }
+        result.push_str(line.trim_end());
+        result.push('\n');
+    }
+    result
+}
+
+fn info_metadata(document: &Document, extracted: &mut Extracted) {
+    let Ok(info) = document.trailer.get(b"Info") else { return };
+    let info = match info {
+        Object::Reference(id) => document.get_object(*id).ok(),
+        other => Some(other),
+    };
+    let Some(Object::Dictionary(info)) = info else { return };
+    let string = |key: &[u8]| -> Option<String> {
+        match info.get(key).ok()? {
+            Object::String(bytes, _) => Some(pdf_text_string(bytes)),
+            Object::Reference(id) => match document.get_object(*id).ok()? {
+                Object::String(bytes, _) => Some(pdf_text_string(bytes)),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    for (key, field) in [
+        (&b"Title"[..], "title"),
+        (b"Author", "author"),
+        (b"Subject", "subject"),
+        (b"Producer", "producer"),
+        (b"Creator", "creator"),
+    ] {
+        if let Some(value) = string(key) {
+            extracted.set(field, value.trim_matches('\0'));
+        }
+    }
+    for (key, field) in [(&b"CreationDate"[..], "created"), (b"ModDate", "modified")] {
+        if let Some(date) = string(key).and_then(|raw| pdf_date(&raw)) {
+            extracted.set(field, date);
+        }
+    }
+}
+
+/// PDF text strings are UTF-16BE with a BOM, or PDFDocEncoding (close enough
+/// to Latin-1 for metadata).
+fn pdf_text_string(bytes: &[u8]) -> String {
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        let units: Vec<u16> = rest.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])).collect();
+        return String::from_utf16_lossy(&units);
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return String::from_utf8_lossy(rest).into_owned();
+    }
+    bytes.iter().map(|b| *b as char).collect()
+}
+
+/// `D:YYYYMMDDHHmmSS...` to ISO 8601; missing parts default to the start.
+fn pdf_date(raw: &str) -> Option<String> {
+    let digits: String = raw.trim().trim_start_matches("D:").chars().take_while(char::is_ascii_digit).collect();
+    let part = |from: usize, len: usize, default: u32| -> Option<u32> {
+        match digits.get(from..from + len) {
+            Some(s) => s.parse().ok(),
+            None => Some(default),
+        }
+    };
+    if digits.len() < 4 {
+        return None;
+    }
+    iso_datetime(part(0, 4, 0)?, part(4, 2, 1)?, part(6, 2, 1)?, part(8, 2, 0)?, part(10, 2, 0)?, part(12, 2, 0)?)
+}

@@ -1,0 +1,245 @@
+//! RTF: a small parser of our own. Text with paragraph and line breaks, tabs,
+//! `\'hh` escapes through the document's code page, `\uN` characters, and
+//! destinations (font tables, pictures, `\*` groups) skipped; the `\info`
+//! group gives title, author and dates.
+
+use encoding_rs::Encoding;
+
+use super::{iso_datetime, ExtractError, Extracted};
+
+/// Deepest group nesting followed. Real RTF nests a few dozen levels;
+/// deeper input only exists to exhaust parsers.
+const MAX_GROUP_DEPTH: usize = 1024;
+
+/// Destinations whose content is not document text.
+const SKIPPED: &[&str] = &[
+    "fonttbl",
+    "colortbl",
+    "stylesheet",
+    "pict",
+    "object",
+    "themedata",
+    "colorschememapping",
+    "datastore",
+    "latentstyles",
+    "listtable",
+    "listoverridetable",
+    "rsidtbl",
+    "generator",
+    "xmlnstbl",
+    "mmathPr",
+    "filetbl",
+    "revtbl",
+    "header",
+    "footer",
+    "headerl",
+    "headerr",
+    "headerf",
+    "footerl",
+    "footerr",
+    "footerf",
+    "bkmkstart",
+    "bkmkend",
+    "fldinst",
+    "shp",
+    "shpinst",
+    "sp",
+    "nonshppict",
+    "blipuid",
+    "wgrffmtfilter",
+    "pgdsctbl",
+    "listtext",
+];
+
+#[derive(Clone)]
+struct Group {
+    skip: bool,
+    /// Which `\info` field this group fills, if any.
+    info: Option<&'static str>,
+    /// Characters to drop after a `\uN` (`\ucN`).
+    unicode_skip: usize,
+}
+
+pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    if !bytes.trim_ascii_start().starts_with(b"{\\rtf") {
+        return Err(ExtractError("not RTF: no {\\rtf header".into()));
+    }
+    let mut extracted = Extracted::default();
+    let mut encoding: &'static Encoding = encoding_rs::WINDOWS_1252;
+    let mut text = String::new();
+    let mut info = std::collections::BTreeMap::<&'static str, String>::new();
+    let mut dates: Vec<(&'static str, [u32; 5])> = Vec::new();
+    let mut date_target: Option<usize> = None;
+    let mut stack: Vec<Group> = vec![Group { skip: false, info: None, unicode_skip: 1 }];
+    let mut pending_bytes: Vec<u8> = Vec::new();
+    let mut skip_chars = 0usize;
+    let mut i = 0;
+    let mut first_in_group = false;
+
+    macro_rules! flush {
+        () => {
+            if !pending_bytes.is_empty() {
+                let (decoded, _) = encoding.decode_without_bom_handling(&pending_bytes);
+                emit(&stack, &mut text, &mut info, &decoded);
+                pending_bytes.clear();
+            }
+        };
+    }
+
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'{' => {
+                flush!();
+                if stack.len() >= MAX_GROUP_DEPTH {
+                    return Err(ExtractError(format!("RTF groups nested deeper than {MAX_GROUP_DEPTH}")));
+                }
+                let top = stack.last().cloned().expect("the root group is never popped");
+                stack.push(top);
+                first_in_group = true;
+                i += 1;
+                continue;
+            }
+            b'}' => {
+                flush!();
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                date_target = None;
+                i += 1;
+            }
+            b'\\' => {
+                let (word, param, next) = control(bytes, i + 1);
+                i = next;
+                if word != "'" && word != "*" {
+                    flush!();
+                }
+                let group = stack.last_mut().expect("the root group is never popped");
+                match word.as_str() {
+                    "*" => group.skip = true,
+                    "'" => {
+                        let hex = bytes.get(i..i + 2).and_then(|pair| std::str::from_utf8(pair).ok());
+                        if let Some(byte) = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                            if skip_chars > 0 {
+                                skip_chars -= 1;
+                            } else {
+                                pending_bytes.push(byte);
+                            }
+                            i += 2;
+                        }
+                    }
+                    "u" => {
+                        if let Some(n) = param {
+                            let code = if n < 0 { n + 65536 } else { n } as u32;
+                            if let Some(c) = char::from_u32(code) {
+                                emit(&stack, &mut text, &mut info, c.encode_utf8(&mut [0; 4]));
+                            }
+                            skip_chars = stack.last().map(|g| g.unicode_skip).unwrap_or(1);
+                        }
+                    }
+                    "uc" => group.unicode_skip = param.unwrap_or(1).clamp(0, 16) as usize,
+                    "ansicpg" => {
+                        if let Some(found) = param.and_then(|cp| codepage::to_encoding(cp as u16)) {
+                            encoding = found;
+                        }
+                    }
+                    "par" | "line" | "sect" | "page" | "row" => emit(&stack, &mut text, &mut info, "\n"),
+                    "tab" | "cell" => emit(&stack, &mut text, &mut info, "\t"),
+                    "emdash" => emit(&stack, &mut text, &mut info, "—"),
+                    "endash" => emit(&stack, &mut text, &mut info, "–"),
+                    "bullet" => emit(&stack, &mut text, &mut info, "•"),
+                    "lquote" => emit(&stack, &mut text, &mut info, "‘"),
+                    "rquote" => emit(&stack, &mut text, &mut info, "’"),
+                    "ldblquote" => emit(&stack, &mut text, &mut info, "“"),
+                    "rdblquote" => emit(&stack, &mut text, &mut info, "”"),
+                    "~" => emit(&stack, &mut text, &mut info, "\u{a0}"),
+                    "\\" | "{" | "}" => emit(&stack, &mut text, &mut info, &word),
+                    "info" => group.skip = true,
+                    "title" | "author" | "subject" | "company" | "operator" | "keywords" => {
+                        group.info = Some(match word.as_str() {
+                            "title" => "title",
+                            "author" => "author",
+                            "subject" => "subject",
+                            "company" => "company",
+                            "operator" => "operator",
+                            _ => "keywords",
+                        });
+                    }
+                    "creatim" | "revtim" => {
+                        dates.push((if word == "creatim" { "created" } else { "modified" }, [0, 1, 1, 0, 0]));
+                        date_target = Some(dates.len() - 1);
+                    }
+                    "yr" | "mo" | "dy" | "hr" | "min" => {
+                        if let (Some(target), Some(value)) = (date_target, param) {
+                            let slot = ["yr", "mo", "dy", "hr", "min"].iter().position(|w| *w == word).unwrap_or(0);
+                            dates[target].1[slot] = value.max(0) as u32;
+                        }
+                    }
+                    other if first_in_group && SKIPPED.contains(&other) => group.skip = true,
+                    _ => {}
+                }
+                first_in_group = false;
+                continue;
+            }
+            b'\r' | b'\n' => i += 1,
+            _ => {
+                if skip_chars > 0 {
+                    skip_chars -= 1;
+                } else {
+                    pending_bytes.push(b);
+                }
+                i += 1;
+            }
+        }
+        first_in_group = false;
+    }
+    flush!();
+    for (field, value) in info {
+        extracted.set(field, value);
+    }
+    for (field, [year, month, day, hour, minute]) in dates {
+        if let Some(date) = iso_datetime(year, month, day, hour, minute, 0) {
+            extracted.set(field, date);
+        }
+    }
+    extracted.set("encoding", encoding.name());
+    extracted.text = text;
+    Ok(extracted)
+}
+
+/// Sends text to the document body or to the `\info` field being read.
+fn emit(stack: &[Group], text: &mut String, info: &mut std::collections::BTreeMap<&'static str, String>, s: &str) {
+    let Some(group) = stack.last() else { return };
+    if let Some(field) = group.info {
+        info.entry(field).or_default().push_str(s);
+    } else if !group.skip {
+        text.push_str(s);
+    }
+}
+
+/// Reads a control word or symbol after a backslash: its name, numeric
+/// parameter and the index after it (and after one delimiting space).
+fn control(bytes: &[u8], start: usize) -> (String, Option<i32>, usize) {
+    let Some(&first) = bytes.get(start) else { return (String::new(), None, start) };
+    if !first.is_ascii_alphabetic() {
+        return ((first as char).to_string(), None, start + 1);
+    }
+    let mut end = start;
+    while end < bytes.len() && bytes[end].is_ascii_alphabetic() && end - start < 32 {
+        end += 1;
+    }
+    let word = String::from_utf8_lossy(&bytes[start..end]).into_owned();
+    let mut param_end = end;
+    if param_end < bytes.len() && bytes[param_end] == b'-' {
+        param_end += 1;
+    }
+    while param_end < bytes.len() && bytes[param_end].is_ascii_digit() && param_end - end < 10 {
+        param_end += 1;
+    }
+    let param = std::str::from_utf8(&bytes[end..param_end]).ok().and_then(|p| p.parse::<i32>().ok());
+    let mut next = if param.is_some() { param_end } else { end };
+    if next < bytes.len() && bytes[next] == b' ' {
+        next += 1;
+    }
+    (word, param, next)
+}

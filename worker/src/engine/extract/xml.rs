@@ -1,0 +1,93 @@
+//! XML: element text and CDATA, a line per element that holds text; the root
+//! element, declared namespaces and the element count as metadata.
+
+use super::text::decode_text;
+use super::xmltext::{walk, Node};
+use super::{ExtractError, Extracted};
+
+pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let (source, encoding) = decode_markup(bytes);
+    let mut extracted = Extracted::default();
+    extracted.set("encoding", encoding);
+    let mut text = String::new();
+    let mut root: Option<String> = None;
+    let mut namespaces: Vec<String> = Vec::new();
+    let mut elements = 0u64;
+    let mut line = String::new();
+    let flush = |line: &mut String, text: &mut String| {
+        let collapsed = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !collapsed.is_empty() {
+            text.push_str(&collapsed);
+            text.push('\n');
+        }
+        line.clear();
+    };
+    let walked = walk(&source, |node| match node {
+        Node::Open { name, attributes } => {
+            elements += 1;
+            if root.is_none() {
+                root = Some(name.to_owned());
+            }
+            for (key, value) in attributes {
+                if (key == "xmlns" || key.starts_with("xmlns:")) && !namespaces.contains(value) {
+                    namespaces.push(value.clone());
+                }
+            }
+            flush(&mut line, &mut text);
+        }
+        Node::Close { .. } => flush(&mut line, &mut text),
+        Node::Text(t) => line.push_str(t),
+    });
+    flush(&mut line, &mut text);
+    if let Err(err) = walked {
+        if root.is_none() && text.is_empty() && !source.trim().is_empty() {
+            return Err(ExtractError(err.0));
+        }
+        if !source.trim().is_empty() {
+            extracted.warnings.push(err.0);
+        }
+    }
+    extracted.set("root", root);
+    extracted.set("namespaces", namespaces);
+    extracted.set("elements", elements);
+    extracted.text = text;
+    Ok(extracted)
+}
+
+/// Decodes markup honouring a BOM, then an `encoding="..."` declaration,
+/// then content sniffing.
+pub fn decode_markup(bytes: &[u8]) -> (String, &'static str) {
+    if encoding_rs::Encoding::for_bom(bytes).is_none() && !bytes.starts_with(b"\x00") {
+        let head = &bytes[..bytes.len().min(1024)];
+        let head_text = String::from_utf8_lossy(head);
+        if let Some(label) = declared_encoding(&head_text) {
+            if let Some(encoding) = encoding_rs::Encoding::for_label(label.as_bytes()) {
+                if encoding != encoding_rs::UTF_8 || std::str::from_utf8(bytes).is_ok() {
+                    let (text, _) = encoding.decode_without_bom_handling(bytes);
+                    return (text.into_owned(), encoding.name());
+                }
+            }
+        }
+    }
+    let (text, encoding, _) = decode_text(bytes);
+    (text, encoding)
+}
+
+/// The `encoding` of an XML declaration or the charset of an HTML meta tag.
+pub fn declared_encoding(head: &str) -> Option<String> {
+    let lower = head.to_ascii_lowercase();
+    let after = if lower.trim_start().starts_with("<?xml") {
+        let declaration_end = lower.find("?>")?;
+        let at = lower[..declaration_end].find("encoding")?;
+        &head[at + "encoding".len()..declaration_end]
+    } else {
+        let at = lower.find("charset")?;
+        &head[at + "charset".len()..]
+    };
+    let value: String = after
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '=' || c == '"' || c == '\'')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        .collect();
+    (!value.is_empty()).then_some(value)
+}

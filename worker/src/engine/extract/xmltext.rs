@@ -1,0 +1,110 @@
+//! A bounded walk over XML for the extractors: element opens and closes with
+//! their attributes, and text with the five predefined entities and character
+//! references resolved. Nothing else is ever expanded: no DTD, no internal or
+//! external entity, so "billion laughs" and external fetches cannot happen.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+/// Deepest nesting walked. Real documents stay far below; deeper input is
+/// either generated to exhaust a parser or broken.
+pub const MAX_XML_DEPTH: usize = 512;
+
+pub enum Node<'a> {
+    /// An element opens; `name` is its local name (prefix stripped).
+    Open {
+        name: &'a str,
+        attributes: &'a [(String, String)],
+    },
+    Close {
+        name: &'a str,
+    },
+    Text(&'a str),
+}
+
+/// Why a walk stopped early; what was seen until then has been delivered.
+#[derive(Debug)]
+pub struct XmlError(pub String);
+
+fn local(name: &str) -> String {
+    match name.rsplit_once(':') {
+        Some((_, local)) => local.to_owned(),
+        None => name.to_owned(),
+    }
+}
+
+fn attributes(start: &BytesStart<'_>) -> Vec<(String, String)> {
+    start
+        .attributes()
+        .with_checks(false)
+        .filter_map(|attribute| attribute.ok())
+        .map(|attribute| {
+            let key = attribute.key.as_ref().to_owned();
+            let value = attribute
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map(|v| v.into_owned())
+                .unwrap_or_else(|_| attribute.value.clone().into_owned());
+            (key, value)
+        })
+        .collect()
+}
+
+/// The value of an attribute by local name.
+pub fn attribute<'a>(attributes: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    attributes
+        .iter()
+        .find(|(key, _)| key == name || key.rsplit_once(':').is_some_and(|(_, local)| local == name))
+        .map(|(_, value)| value.as_str())
+}
+
+pub fn walk(xml: &str, mut visit: impl FnMut(Node<'_>)) -> Result<(), XmlError> {
+    let mut reader = Reader::from_str(xml);
+    reader.config_mut().check_end_names = false;
+    let mut depth = 0usize;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|err| XmlError(format!("malformed XML at byte {}: {err}", reader.buffer_position())))?;
+        match event {
+            Event::Start(start) => {
+                depth += 1;
+                if depth > MAX_XML_DEPTH {
+                    return Err(XmlError(format!("XML nested deeper than {MAX_XML_DEPTH} elements")));
+                }
+                let name = local(start.name().as_ref());
+                visit(Node::Open { name: &name, attributes: &attributes(&start) });
+            }
+            Event::Empty(start) => {
+                let name = local(start.name().as_ref());
+                visit(Node::Open { name: &name, attributes: &attributes(&start) });
+                visit(Node::Close { name: &name });
+            }
+            Event::End(end) => {
+                depth = depth.saturating_sub(1);
+                visit(Node::Close { name: &local(end.name().as_ref()) });
+            }
+            Event::Text(text) => visit(Node::Text(&text.xml_content(quick_xml::XmlVersion::Implicit1_0))),
+            Event::CData(data) => visit(Node::Text(&data.into_inner())),
+            Event::GeneralRef(reference) => {
+                if let Ok(Some(c)) = reference.resolve_char_ref() {
+                    visit(Node::Text(c.encode_utf8(&mut [0u8; 4])));
+                } else {
+                    let resolved = match &*reference.into_inner() {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        // Any other entity is left unexpanded, by design.
+                        _ => "",
+                    };
+                    if !resolved.is_empty() {
+                        visit(Node::Text(resolved));
+                    }
+                }
+            }
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+    }
+}
