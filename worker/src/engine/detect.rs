@@ -266,38 +266,57 @@ fn is_json(bytes: &[u8], head: &str) -> bool {
     matches!(opening.as_str(), "{\"" | "[{" | "[\"" | "[[") || opening.starts_with('[')
 }
 
-/// The delimiter of CSV-like text: the same non-zero number of delimiters
-/// (outside quotes) on every one of at least two lines.
+/// The delimiter of CSV-like text: the same number (at least two) of fields
+/// in every one of at least two records, quotes honoured (a quoted field may
+/// hold delimiters and newlines). With several candidates, the most fields win.
 pub fn csv_delimiter(text: &str, truncated: bool) -> Option<char> {
-    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(50).collect();
-    if truncated && lines.len() > 2 {
-        lines.pop();
-    }
-    if lines.len() < 2 {
-        return None;
-    }
     let mut best: Option<(char, usize)> = None;
     for delimiter in [',', '\t', ';', '|'] {
-        let counts: Vec<usize> = lines.iter().map(|line| count_outside_quotes(line, delimiter)).collect();
-        let first = counts[0];
-        if first > 0 && counts.iter().all(|c| *c == first) && best.is_none_or(|(_, n)| first > n) {
+        let mut counts = record_field_counts(text, delimiter, 50);
+        if truncated && counts.len() > 2 {
+            counts.pop();
+        }
+        let Some(&first) = counts.first() else { continue };
+        if counts.len() >= 2 && first >= 2 && counts.iter().all(|c| *c == first) && best.is_none_or(|(_, n)| first > n)
+        {
             best = Some((delimiter, first));
         }
     }
     best.map(|(delimiter, _)| delimiter)
 }
 
-fn count_outside_quotes(line: &str, delimiter: char) -> usize {
+/// Fields per record of the first `max_records` non-blank records.
+fn record_field_counts(text: &str, delimiter: char, max_records: usize) -> Vec<usize> {
+    let mut counts = Vec::new();
+    let mut fields = 1;
     let mut quoted = false;
-    let mut count = 0;
-    for c in line.chars() {
+    let mut blank = true;
+    for c in text.chars() {
         if c == '"' {
             quoted = !quoted;
-        } else if c == delimiter && !quoted {
-            count += 1;
+            blank = false;
+        } else if quoted {
+            continue;
+        } else if c == delimiter {
+            fields += 1;
+            blank = false;
+        } else if c == '\n' {
+            if !blank {
+                counts.push(fields);
+                if counts.len() == max_records {
+                    return counts;
+                }
+            }
+            fields = 1;
+            blank = true;
+        } else if !c.is_whitespace() {
+            blank = false;
         }
     }
-    count
+    if !blank {
+        counts.push(fields);
+    }
+    counts
 }
 
 /// Conservative: several kinds of Markdown markup, or a lot of one.

@@ -1,1 +1,194 @@
-//! Engine tests: containers.
+//! Engine tests: DOCX, XLSX, PPTX, ODT and EPUB built in the tests, and zip
+//! bombs.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::{check, check_error, check_text};
+
+/// A zip of `(name, content)` entries, deflated.
+pub fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in entries {
+        let options = zip::write::SimpleFileOptions::default();
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(content).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+fn core_properties(title: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"><dc:title>{title}</dc:title><dc:creator>Ada Lovelace</dc:creator><dcterms:created>2024-05-01T10:00:00Z</dcterms:created></cp:coreProperties>"#
+    )
+}
+
+pub fn docx(paragraphs: &[&str], title: Option<&str>) -> Vec<u8> {
+    let body: String = paragraphs
+        .iter()
+        .map(|p| format!("<w:p><w:pPr><w:tabs><w:tab w:val=\"left\"/></w:tabs></w:pPr><w:r><w:t>{p}</w:t></w:r></w:p>"))
+        .collect();
+    let document = format!(
+        r#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}<w:tbl><w:tr><w:tc><w:p><w:r><w:t>cell one</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>cell two</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p><w:r><w:t xml:space="preserve">split </w:t></w:r><w:r><w:t>run</w:t><w:tab/><w:t>after tab</w:t></w:r></w:p></w:body></w:document>"#
+    );
+    let mut entries: Vec<(&str, Vec<u8>)> = vec![
+        ("[Content_Types].xml", b"<Types/>".to_vec()),
+        ("word/document.xml", document.into_bytes()),
+        ("word/footer1.xml", br#"<w:ftr xmlns:w="w"><w:p><w:r><w:t>Page footer</w:t></w:r></w:p></w:ftr>"#.to_vec()),
+    ];
+    if let Some(title) = title {
+        entries.push(("docProps/core.xml", core_properties(title).into_bytes()));
+        entries.push(("docProps/app.xml", b"<Properties><Pages>3</Pages></Properties>".to_vec()));
+    }
+    let borrowed: Vec<(&str, &[u8])> = entries.iter().map(|(n, c)| (*n, c.as_slice())).collect();
+    zip(&borrowed)
+}
+
+#[test]
+fn docx_body_tables_footers_and_properties() {
+    let bytes = docx(&["First paragraph.", "Second paragraph."], Some("Quarterly report"));
+    let report = check(
+        "q3.docx",
+        &bytes,
+        &[
+            ("/format", json!("docx")),
+            ("/metadata/title", json!("Quarterly report")),
+            ("/metadata/author", json!("Ada Lovelace")),
+            ("/metadata/created", json!("2024-05-01T10:00:00Z")),
+            ("/metadata/pages", json!(3)),
+        ],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(text.starts_with("First paragraph.\nSecond paragraph.\n"), "{text:?}");
+    assert!(text.contains("cell one\tcell two\n"), "{text:?}");
+    assert!(text.contains("split run\tafter tab"), "{text:?}");
+    assert!(text.contains("Page footer"), "{text:?}");
+}
+
+#[test]
+fn pptx_slides_in_order_with_notes() {
+    let slide = |text: &str| {
+        format!(
+            r#"<p:sld xmlns:p="p" xmlns:a="a"><p:txBody><a:p><a:r><a:t>{text}</a:t></a:r></a:p></p:txBody></p:sld>"#
+        )
+    };
+    let (s1, s2, s10) = (slide("Slide one"), slide("Slide two"), slide("Slide ten"));
+    let bytes = zip(&[
+        ("ppt/presentation.xml", b"<p:presentation/>"),
+        ("ppt/slides/slide10.xml", s10.as_bytes()),
+        ("ppt/slides/slide2.xml", s2.as_bytes()),
+        ("ppt/slides/slide1.xml", s1.as_bytes()),
+        ("ppt/notesSlides/notesSlide1.xml", slide("Speaker note").as_bytes()),
+    ]);
+    let report = check("deck.pptx", &bytes, &[("/format", json!("pptx")), ("/metadata/slides", json!(3))]);
+    let text = report["text"].as_str().unwrap();
+    let (one, two, ten) =
+        (text.find("Slide one").unwrap(), text.find("Slide two").unwrap(), text.find("Slide ten").unwrap());
+    assert!(one < two && two < ten, "numeric slide order: {text:?}");
+    assert!(text.contains("Speaker note"));
+}
+
+#[test]
+fn xlsx_cells_by_sheet() {
+    let workbook = br#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Budget" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+    let rels = br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
+    let sheet = br#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Item</t></is></c><c r="B1" t="inlineStr"><is><t>Cost</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>Paper</t></is></c><c r="B2"><v>12.5</v></c></row></sheetData></worksheet>"#;
+    let content_types = br#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#;
+    let bytes = zip(&[
+        ("[Content_Types].xml", content_types),
+        ("_rels/.rels", br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#),
+        ("xl/workbook.xml", workbook),
+        ("xl/_rels/workbook.xml.rels", rels),
+        ("xl/worksheets/sheet1.xml", sheet),
+    ]);
+    let report = check(
+        "budget.xlsx",
+        &bytes,
+        &[("/format", json!("xlsx")), ("/metadata/sheets", json!(1)), ("/metadata/sheet_names", json!(["Budget"]))],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("Item\tCost\nPaper\t12.5"), "{text:?}");
+}
+
+#[test]
+fn odt_text_and_meta() {
+    let content = br#"<office:document-content xmlns:office="o" xmlns:text="t" xmlns:table="tb"><office:automatic-styles><style>not text</style></office:automatic-styles><office:body><office:text><text:h>Chapter</text:h><text:p>One<text:s text:c="2"/>two<text:tab/>three<text:line-break/>four</text:p><table:table><table:table-row><table:table-cell><text:p>x</text:p></table:table-cell><table:table-cell><text:p>y</text:p></table:table-cell></table:table-row></table:table></office:text></office:body></office:document-content>"#;
+    let meta = br#"<office:document-meta xmlns:office="o" xmlns:meta="m" xmlns:dc="d"><office:meta><dc:title>Open title</dc:title><meta:initial-creator>Grace</meta:initial-creator><meta:creation-date>2023-01-02T03:04:05</meta:creation-date><meta:document-statistic meta:page-count="7"/></office:meta></office:document-meta>"#;
+    let bytes =
+        zip(&[("mimetype", b"application/vnd.oasis.opendocument.text"), ("content.xml", content), ("meta.xml", meta)]);
+    let report = check(
+        "doc.odt",
+        &bytes,
+        &[
+            ("/format", json!("odt")),
+            ("/metadata/title", json!("Open title")),
+            ("/metadata/author", json!("Grace")),
+            ("/metadata/created", json!("2023-01-02T03:04:05")),
+            ("/metadata/pages", json!(7)),
+        ],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("Chapter\nOne  two\tthree\nfour\n"), "{text:?}");
+    assert!(text.contains("x\ty\n") && !text.contains("not text"), "{text:?}");
+}
+
+#[test]
+fn epub_chapters_in_spine_order() {
+    let container = br#"<container><rootfiles><rootfile full-path="OEBPS/content.opf"/></rootfiles></container>"#;
+    let opf = br#"<package xmlns:dc="http://purl.org/dc/elements/1.1/"><metadata><dc:title>A Tale</dc:title><dc:creator>Anon</dc:creator><dc:language>en</dc:language></metadata><manifest><item id="c2" href="text/ch%202.xhtml"/><item id="c1" href="text/ch1.xhtml"/></manifest><spine><itemref idref="c1"/><itemref idref="c2"/></spine></package>"#;
+    let bytes = zip(&[
+        ("mimetype", b"application/epub+zip"),
+        ("META-INF/container.xml", container),
+        ("OEBPS/content.opf", opf),
+        ("OEBPS/text/ch1.xhtml", b"<html><body><h1>One</h1><p>It was a dark night.</p></body></html>"),
+        (
+            "OEBPS/text/ch 2.xhtml",
+            b"<html><head><style>p{}</style></head><body><p>Then morning came.</p></body></html>",
+        ),
+    ]);
+    let report = check(
+        "tale.epub",
+        &bytes,
+        &[
+            ("/format", json!("epub")),
+            ("/metadata/title", json!("A Tale")),
+            ("/metadata/author", json!("Anon")),
+            ("/metadata/chapters", json!(2)),
+        ],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(text.find("dark night").unwrap() < text.find("morning came").unwrap(), "{text:?}");
+}
+
+#[test]
+fn zip_bombs_are_refused_or_cut_never_inflated() {
+    // 300 MiB of zeros deflates to about 300 KiB.
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer.start_file("word/document.xml", zip::write::SimpleFileOptions::default()).unwrap();
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..300 {
+        writer.write_all(&zeros).unwrap();
+    }
+    let bomb = writer.finish().unwrap().into_inner();
+    assert!(bomb.len() < 2 << 20);
+    match crate::analyze("bomb.docx", &bomb) {
+        Ok(report) => assert!(
+            report["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("truncated")),
+            "{report}"
+        ),
+        Err(message) => assert!(message.contains("zip"), "{message}"),
+    }
+}
+
+#[test]
+fn damaged_containers_are_typed_errors() {
+    let mut bytes = docx(&["text"], None);
+    let len = bytes.len();
+    bytes.truncate(len / 2);
+    check_error("cut.docx", &bytes, "docx");
+    let no_body = zip(&[("word/styles.xml", b"<styles/>"), ("[Content_Types].xml", b"<Types/>")]);
+    // Without word/document.xml this zip is not a Word document at all.
+    check("styles.docx", &no_body, &[("/format", json!("binary"))]);
+    let _ = check_text;
+}

@@ -1,1 +1,125 @@
-//! Engine tests: markup.
+//! Engine tests: HTML, XML, Markdown, JSON and CSV.
+
+use serde_json::json;
+
+use crate::{check, check_text};
+
+#[test]
+fn html_visible_text_and_metadata() {
+    let page = br#"<!DOCTYPE html><html lang="fr"><head><title> Le  titre </title>
+        <meta name="description" content="Une page"><meta name="author" content="Ada">
+        <style>body { color: red }</style><script>var hidden = "secret";</script></head>
+        <body><h1>Bonjour</h1><p>Premier <b>paragraphe</b> avec un <a href="/x">lien</a>.</p>
+        <table><tr><td>a</td><td>b</td></tr></table><noscript>invisible</noscript></body></html>"#;
+    let report = check(
+        "page.html",
+        page,
+        &[
+            ("/metadata/title", json!("Le titre")),
+            ("/metadata/description", json!("Une page")),
+            ("/metadata/author", json!("Ada")),
+            ("/metadata/language", json!("fr")),
+            ("/metadata/links", json!(1)),
+            ("/metadata/headings", json!(1)),
+        ],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("Bonjour\nPremier paragraphe avec un lien."), "{text:?}");
+    assert!(text.contains("a\tb"), "{text:?}");
+    for hidden in ["secret", "color", "invisible"] {
+        assert!(!text.contains(hidden), "{hidden} leaked into {text:?}");
+    }
+}
+
+#[test]
+fn html_declared_charset_is_honoured() {
+    let (body, _, _) = encoding_rs::WINDOWS_1252
+        .encode("<html><head><meta charset=\"windows-1252\"></head><body>Café crème</body></html>");
+    check_text("cafe.html", &body, &["Café crème"]);
+}
+
+#[test]
+fn xml_text_root_and_namespaces() {
+    let xml = br#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/">
+        <title>News &amp; views</title><entry><dc:creator>Ada</dc:creator><summary><![CDATA[A <b>bold</b> claim]]></summary></entry></feed>"#;
+    let report = check(
+        "feed.xml",
+        xml,
+        &[
+            ("/metadata/root", json!("feed")),
+            ("/metadata/namespaces", json!(["http://www.w3.org/2005/Atom", "http://purl.org/dc/elements/1.1/"])),
+            ("/metadata/elements", json!(5)),
+        ],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("News & views") && text.contains("A <b>bold</b> claim"), "{text:?}");
+}
+
+#[test]
+fn xml_entities_are_never_expanded() {
+    let laughs = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><lolz>&lol3;</lolz>"#;
+    let report = check("laughs.xml", laughs, &[("/format", json!("xml"))]);
+    assert!(report["text"].as_str().unwrap().len() < 100);
+    let external = br#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
+    let report = check("external.xml", external, &[("/format", json!("xml"))]);
+    assert!(!report["text"].as_str().unwrap().contains("root:"));
+}
+
+#[test]
+fn malformed_xml_keeps_what_was_read_with_a_warning() {
+    let report = check("cut.xml", b"<doc><p>first part</p><p>second", &[("/format", json!("xml"))]);
+    assert!(report["text"].as_str().unwrap().contains("first part"));
+    let deep = "<a>".repeat(100_000);
+    let report = check("deep.xml", deep.as_bytes(), &[("/format", json!("xml"))]);
+    assert!(report["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("deeper")));
+}
+
+#[test]
+fn markdown_without_markup() {
+    let md = b"---\ntitle: Front Title\nauthor: Ada\n---\n# Heading One\n\nSome **bold** text and a [link](https://example.com).\n\n```\ncode line\n```\n\n## Two\n";
+    let report = check(
+        "doc.md",
+        md,
+        &[
+            ("/metadata/title", json!("Front Title")),
+            ("/metadata/author", json!("Ada")),
+            ("/metadata/headings", json!(2)),
+            ("/metadata/links", json!(1)),
+            ("/metadata/code_blocks", json!(1)),
+        ],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("Some bold text and a link."), "{text:?}");
+    assert!(!text.contains("https://") && !text.contains("**") && !text.contains("title:"), "{text:?}");
+}
+
+#[test]
+fn json_metadata_and_string_text() {
+    let report = check(
+        "data.json",
+        br#"{"name": "Ada Lovelace", "born": 1815, "works": ["Notes on the engine"]}"#,
+        &[("/metadata/valid", json!(true)), ("/metadata/top_level", json!("object")), ("/metadata/keys", json!(3))],
+    );
+    assert_eq!(report["text"], "Ada Lovelace\nNotes on the engine\n");
+    let report = check("bad.json", b"{\"a\": 1,", &[("/metadata/valid", json!(false))]);
+    assert!(report["warnings"][0].as_str().unwrap().contains("line 1"));
+    check("empty.json", b"", &[("/format", json!("json")), ("/metadata/valid", json!(false))]);
+}
+
+#[test]
+fn csv_with_quotes_delimiter_and_header() {
+    let csv = b"name;quote;year\n\"Lovelace, Ada\";\"said \"\"hi\"\"\";1843\n\"Turing\";\"multi\nline\";1950\n";
+    let report = check(
+        "people.csv",
+        csv,
+        &[
+            ("/metadata/delimiter", json!(";")),
+            ("/metadata/rows", json!(3)),
+            ("/metadata/columns", json!(3)),
+            ("/metadata/header", json!(["name", "quote", "year"])),
+        ],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("Lovelace, Ada\tsaid \"hi\"\t1843"), "{text:?}");
+    check("numbers.csv", b"1,2\n3,4\n", &[("/metadata/header", json!(null))]);
+}

@@ -15,7 +15,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let delimiter = csv_delimiter(&text, false).unwrap_or(if text.contains('\t') { '\t' } else { ',' });
     let rows = parse(&text, delimiter, &mut extracted.warnings);
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    extracted.set("delimiter", delimiter.to_string());
+    extracted.metadata.insert("delimiter".into(), delimiter.to_string().into());
     extracted.set("rows", rows.len());
     extracted.set("columns", columns);
     let header = looks_like_header(&rows).then(|| rows[0].clone());

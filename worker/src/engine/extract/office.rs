@@ -16,19 +16,31 @@ use super::{ExtractError, Extracted};
 fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &str) {
     let mut in_text = false;
     let mut in_tab_stops = 0usize;
+    // Inside a table cell, paragraphs are joined by spaces so that a row
+    // stays one line.
+    let mut cell_depth = 0usize;
     let walked = walk(xml, |node| match node {
         Node::Open { name, .. } => match name {
             "t" => in_text = true,
             "tabs" => in_tab_stops += 1,
             "tab" if in_tab_stops == 0 => out.push('\t'),
             "br" | "cr" => out.push('\n'),
+            "tc" => cell_depth += 1,
             _ => {}
         },
         Node::Close { name } => match name {
             "t" => in_text = false,
             "tabs" => in_tab_stops = in_tab_stops.saturating_sub(1),
+            "p" if cell_depth > 0 && !out.ends_with(['\t', '\n', ' ']) => out.push(' '),
+            "p" if cell_depth > 0 => {}
             "p" => out.push('\n'),
-            "tc" => out.push('\t'),
+            "tc" => {
+                cell_depth = cell_depth.saturating_sub(1);
+                if out.ends_with(' ') {
+                    out.pop();
+                }
+                out.push('\t');
+            }
             "tr" => {
                 if out.ends_with('\t') {
                     out.pop();
@@ -213,9 +225,11 @@ pub fn odt(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         .ok_or_else(|| ExtractError("not an OpenDocument text: content.xml is missing".into()))?;
     let mut text = String::new();
     let mut in_body = false;
+    let mut cell_depth = 0usize;
     let walked = walk(&content, |node| match node {
         Node::Open { name, attributes } => match name {
             "body" => in_body = true,
+            "table-cell" => cell_depth += 1,
             "tab" if in_body => text.push('\t'),
             "line-break" if in_body => text.push('\n'),
             "s" if in_body => {
@@ -226,9 +240,22 @@ pub fn odt(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         },
         Node::Close { name } => match name {
             "body" => in_body = false,
+            "p" | "h" if in_body && cell_depth > 0 && !text.ends_with(['\t', '\n', ' ']) => text.push(' '),
+            "p" | "h" if in_body && cell_depth > 0 => {}
             "p" | "h" if in_body => text.push('\n'),
-            "table-cell" if in_body => text.push('\t'),
-            "table-row" if in_body => text.push('\n'),
+            "table-cell" => {
+                cell_depth = cell_depth.saturating_sub(1);
+                if text.ends_with(' ') {
+                    text.pop();
+                }
+                text.push('\t');
+            }
+            "table-row" if in_body => {
+                if text.ends_with('\t') {
+                    text.pop();
+                }
+                text.push('\n');
+            }
             _ => {}
         },
         Node::Text(t) if in_body => text.push_str(t),
