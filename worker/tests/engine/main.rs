@@ -5,6 +5,7 @@
 mod analysis;
 mod containers;
 mod detect;
+mod fuzz;
 mod markup;
 mod pdf_rtf;
 mod sweep;
