@@ -1,0 +1,82 @@
+//! Engine throughput, per format, one core: `cargo bench -p docmill-worker
+//! --bench engine`. Synthetic English prose always runs; the per-format part
+//! runs over `../shared/corpus` when it exists and says so when it does not.
+//! Figures are medians of several rounds; timings are reported, never asserted.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use docmill_worker::engine::{self, Input};
+use docmill_worker::protocol::Options;
+
+const ROUNDS: usize = 5;
+/// Each round analyses its documents for at least this long.
+const ROUND_TIME: Duration = Duration::from_millis(400);
+
+fn prose(bytes: usize) -> Vec<u8> {
+    let sentences = [
+        "The committee reviewed the quarterly figures and approved the budget for next year.",
+        "Several members asked whether the new warehouse would be finished before the winter.",
+        "Engineers reported that the bridge inspection found no structural problems at all.",
+        "A local bakery donated bread to the shelter, and volunteers delivered it on Sunday.",
+        "Researchers published a study on river pollution that drew attention across the region.",
+    ];
+    let mut text = String::with_capacity(bytes + 128);
+    let mut i = 0usize;
+    while text.len() < bytes {
+        text.push_str(sentences[i % sentences.len()]);
+        text.push(if i % 7 == 6 { '\n' } else { ' ' });
+        i = i.wrapping_mul(31).wrapping_add(17) % 1000;
+    }
+    text.into_bytes()
+}
+
+/// Median MB/s and documents/s of analysing `docs` repeatedly.
+fn measure(docs: &[(String, Vec<u8>)]) -> (f64, f64) {
+    let mut rates = Vec::new();
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        let (mut bytes, mut count) = (0usize, 0usize);
+        while started.elapsed() < ROUND_TIME {
+            for (name, doc) in docs {
+                let input = Input { filename: name, declared_type: None, sha256: None, bytes: doc };
+                let _ = engine::analyze(&input, &Options::default());
+                bytes += doc.len();
+                count += 1;
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        rates.push((bytes as f64 / secs / 1e6, count as f64 / secs));
+    }
+    rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+    rates[ROUNDS / 2]
+}
+
+fn main() {
+    engine::warm_up();
+    println!("engine throughput, one thread, median of {ROUNDS} rounds");
+    for size in [1 << 10, 64 << 10, 8 << 20] {
+        let (mb, docs) = measure(&[("prose.txt".into(), prose(size))]);
+        println!("  English prose {:>7} KiB: {mb:8.1} MB/s {docs:10.1} docs/s", size >> 10);
+    }
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let Ok(manifest) = std::fs::read_to_string(corpus.join("manifest.json")) else {
+        println!("  corpus part DID NOT RUN: {} is absent", corpus.display());
+        return;
+    };
+    let manifest: Vec<serde_json::Value> = serde_json::from_str(&manifest).expect("manifest.json parses");
+    let mut by_format: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    for entry in &manifest {
+        let path = entry["path"].as_str().unwrap_or_default();
+        let Ok(bytes) = std::fs::read(corpus.join(path)) else { continue };
+        let name = path.rsplit('/').next().unwrap_or(path).to_owned();
+        by_format.entry(entry["format_guess"].as_str().unwrap_or("?").to_owned()).or_default().push((name, bytes));
+    }
+    println!("  corpus ({} files), by manifest format:", manifest.len());
+    for (format, docs) in &by_format {
+        let total: usize = docs.iter().map(|(_, d)| d.len()).sum();
+        let (mb, rate) = measure(docs);
+        println!("  {format:>9}: {:>3} files {:>8} KiB  {mb:8.2} MB/s {rate:10.1} docs/s", docs.len(), total >> 10);
+    }
+}
