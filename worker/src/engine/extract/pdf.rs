@@ -12,6 +12,9 @@ use super::{iso_datetime, ExtractError, Extracted};
 /// Pages whose text is extracted; the rest are counted but skipped, with a
 /// `truncated` warning. Several thousand pages of text is already a book.
 const MAX_PAGES: usize = 5000;
+/// A page reading with fewer letters and digits than this is compared with
+/// lopdf's reading of the same page.
+const MIN_PAGE_LETTERS: usize = 16;
 
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let loaded = panic::catch_unwind(AssertUnwindSafe(|| Document::load_mem(bytes)))
@@ -61,11 +64,21 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
             let mut output = pdf_extract::PlainTextOutput::new(&mut page_text);
             pdf_extract::output_doc_page(&document, &mut output, *page_number)
         }));
-        if !matches!(rendered, Ok(Ok(()))) {
+        let rendered_ok = matches!(rendered, Ok(Ok(())));
+        if !rendered_ok {
             page_text.clear();
+        }
+        // pdf-extract misreads some font encodings (CID fonts without a
+        // usable ToUnicode map, Type 3 fonts) and yields nothing or symbol
+        // soup; lopdf's own extractor decodes some of those. Keep whichever
+        // reading has more letters and digits.
+        let letters = |text: &str| text.chars().filter(|c| c.is_alphanumeric()).count();
+        if letters(&page_text) < MIN_PAGE_LETTERS {
             match panic::catch_unwind(AssertUnwindSafe(|| document.extract_text(&[*page_number]))) {
-                Ok(Ok(fallback)) => page_text = fallback,
-                _ => failed_pages.push(*page_number),
+                Ok(Ok(fallback)) if letters(&fallback) > letters(&page_text) => page_text = fallback,
+                Ok(Ok(_)) => {}
+                _ if !rendered_ok => failed_pages.push(*page_number),
+                _ => {}
             }
         }
         text.push_str(page_text.trim_matches('\n'));

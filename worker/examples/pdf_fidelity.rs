@@ -1,0 +1,84 @@
+//! Text fidelity of the PDF extractor against poppler's `pdftotext`: word-level
+//! F1 (bags of lowercase words) for every PDF of `../shared/corpus`, then the
+//! median and the worst cases. A measuring tool, not a test:
+//! `cargo run --release -p docmill-worker --example pdf_fidelity`.
+//! `pdftotext` (Debian's poppler-utils) is only a reference here, never a
+//! runtime dependency of docmill.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use docmill_worker::engine::{self, Input};
+use docmill_worker::protocol::Options;
+
+fn words(text: &str) -> HashMap<String, usize> {
+    let mut bag = HashMap::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        *bag.entry(word.to_lowercase()).or_insert(0) += 1;
+    }
+    bag
+}
+
+fn f1(ours: &str, reference: &str) -> f64 {
+    let (a, b) = (words(ours), words(reference));
+    let (total_a, total_b): (usize, usize) = (a.values().sum(), b.values().sum());
+    if total_a == 0 && total_b == 0 {
+        return 1.0;
+    }
+    let common: usize = a.iter().map(|(w, n)| (*n).min(*b.get(w).unwrap_or(&0))).sum();
+    if common == 0 {
+        return 0.0;
+    }
+    let precision = common as f64 / total_a as f64;
+    let recall = common as f64 / total_b as f64;
+    2.0 * precision * recall / (precision + recall)
+}
+
+fn main() {
+    std::panic::set_hook(Box::new(|_| {}));
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let Ok(manifest) = std::fs::read_to_string(corpus.join("manifest.json")) else {
+        println!("DID NOT RUN: {} is absent", corpus.display());
+        return;
+    };
+    if Command::new("pdftotext").arg("-v").output().is_err() {
+        println!("DID NOT RUN: pdftotext is not installed (apt-get install poppler-utils)");
+        return;
+    }
+    let manifest: Vec<serde_json::Value> = serde_json::from_str(&manifest).expect("manifest.json parses");
+    let mut scores = Vec::new();
+    for entry in manifest.iter().filter(|e| e["format_guess"] == "pdf") {
+        let path = corpus.join(entry["path"].as_str().unwrap_or_default());
+        let bytes = std::fs::read(&path).expect("corpus file");
+        let input = Input { filename: "doc.pdf", declared_type: None, sha256: None, bytes: &bytes };
+        let ours = engine::analyze(&input, &Options { include_text: true }).ok().and_then(|r| r.text);
+        let reference = Command::new("pdftotext").args(["-enc", "UTF-8"]).arg(&path).arg("-").output();
+        let reference =
+            reference.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        let label = entry["path"].as_str().unwrap_or_default().to_owned();
+        match (ours, reference) {
+            (Some(ours), Some(reference)) => {
+                let score = f1(&ours, &reference);
+                println!("{score:.3}  {label}");
+                scores.push((score, label));
+            }
+            (None, Some(_)) => {
+                println!("error  {label} (docmill: parse_failed; pdftotext read it)");
+                scores.push((0.0, label));
+            }
+            (_, None) => println!("skip   {label} (pdftotext cannot read it either)"),
+        }
+    }
+    scores.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if scores.is_empty() {
+        return;
+    }
+    let median = scores[scores.len() / 2].0;
+    let mean = scores.iter().map(|s| s.0).sum::<f64>() / scores.len() as f64;
+    println!("\n{} PDFs: median F1 {median:.3}, mean {mean:.3}", scores.len());
+    println!("worst:");
+    for (score, label) in scores.iter().take(5) {
+        println!("  {score:.3}  {label}");
+    }
+}
