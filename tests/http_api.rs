@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::net::TcpStream;
 
-use crate::util::{multipart, read_response, request, Server};
+use crate::util::{read_response, request, start_upload, Server};
 
 #[test]
 fn probes_and_pool_answer_in_contract_shape() {
@@ -158,15 +158,7 @@ fn large_upload_spooled_to_disk_is_analysed_whole() {
 fn slow_client_does_not_hold_a_worker() {
     let server = Server::start(&["--workers", "1"]);
     // A client that sends half its upload and stalls.
-    let (content_type, body) = multipart(&[("slow.txt", b"this upload never finishes")]);
-    let mut slow = TcpStream::connect(&server.addr).unwrap();
-    write!(
-        slow,
-        "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    slow.write_all(&body[..body.len() / 2]).unwrap();
+    let slow = start_upload(&server.addr, "slow.txt", b"this upload never finishes", Some(100));
     // The only worker still serves others.
     for _ in 0..3 {
         let response = server.analyze("quick.txt", b"quick");

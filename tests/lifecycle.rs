@@ -2,11 +2,10 @@
 //! zombies or descriptor leaks across many replacements, and no work for a
 //! client that left.
 
-use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::util::{children_of, multipart, open_fds, process_alive, wait_until, Server};
+use crate::util::{children_of, multipart, open_fds, process_alive, start_upload, wait_until, Server};
 
 #[test]
 fn sigterm_drains_in_flight_work_then_exits_zero() {
@@ -66,15 +65,7 @@ fn two_hundred_replacements_leak_no_zombie_and_no_descriptor() {
 fn a_client_that_disconnects_gets_its_running_job_killed() {
     let server = Server::start(&["--workers", "1", "--job-timeout", "60"]);
     let pid = server.worker_pids()[0];
-    let (content_type, body) = multipart(&[("slow.bin", b"DOCMILL-FAULT:hang")]);
-    let mut client = TcpStream::connect(&server.addr).unwrap();
-    write!(
-        client,
-        "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    client.write_all(&body).unwrap();
+    let client = start_upload(&server.addr, "slow.bin", b"DOCMILL-FAULT:hang", None);
     wait_until(Duration::from_secs(10), "the job to start", || {
         server.get_json("/v1/pool")["workers"][0]["state"] == "busy"
     });
@@ -100,15 +91,7 @@ fn a_queued_job_whose_client_left_is_never_run() {
         server.get_json("/v1/pool")["workers"][0]["state"] == "busy"
     });
     // Queue a job that would hang the worker, then leave.
-    let (content_type, body) = multipart(&[("queued.bin", b"DOCMILL-FAULT:hang")]);
-    let mut client = TcpStream::connect(&server.addr).unwrap();
-    write!(
-        client,
-        "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    client.write_all(&body).unwrap();
+    let client = start_upload(&server.addr, "queued.bin", b"DOCMILL-FAULT:hang", None);
     wait_until(Duration::from_secs(10), "the job to be queued", || server.get_json("/v1/pool")["queue"]["depth"] == 1);
     drop(client);
     assert_eq!(hog.join().unwrap().status, 200);

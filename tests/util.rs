@@ -197,6 +197,21 @@ pub fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// Starts `POST /v1/analyze` of one file on a raw connection and sends the
+/// first `sent` bytes of the body, leaving the connection open: a client
+/// that stalls or is about to walk away.
+pub fn start_upload(addr: &str, filename: &str, bytes: &[u8], sent: Option<usize>) -> TcpStream {
+    let (content_type, body) = multipart(&[(filename, bytes)]);
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /v1/analyze HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..sent.unwrap_or(body.len()).min(body.len())]).unwrap();
+    stream
+}
+
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`).
 pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr).unwrap();
