@@ -32,7 +32,6 @@ mod supervisor;
 mod upload;
 
 use std::ffi::OsString;
-use std::future::IntoFuture;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -47,6 +46,10 @@ use supervisor::{SupervisorConfig, SupervisorHandle};
 const BOOT_WAIT: Duration = Duration::from_secs(30);
 /// How long in-flight requests may run after SIGTERM before the pool stops.
 const DRAIN_GRACE: Duration = Duration::from_secs(30);
+/// A connection must deliver a request's headers within this long (and an
+/// idle keep-alive connection is closed after it), so clients that open
+/// connections and send nothing cannot pile up sockets.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 const USAGE: &str = "\
 docmill: document analysis service
@@ -134,6 +137,7 @@ fn serve(raw: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(UsageError(format!("serve takes no arguments, got {extra:?}")).into());
     }
     let config = config::serve_config(&args)?;
+    raise_descriptor_limit();
     // Fork before any thread exists: see `supervisor`.
     let supervisor = start_supervisor(&config.pool)?;
     log::init();
@@ -171,10 +175,7 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         log::info(format_args!("draining: finishing in-flight requests, accepting no new ones"));
         let _ = stop_tx.send(true);
     });
-    let mut stop_for_server = stop_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stop_for_server.wait_for(|stop| *stop).await;
-    });
+    let server = serve_http(listener, app, stop_rx.clone());
     {
         let line = format!("listening on http://{address}\n");
         let mut stdout = std::io::stdout().lock();
@@ -182,7 +183,7 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         let _ = stdout.flush();
     }
     tokio::select! {
-        served = server.into_future() => served?,
+        _ = server => {}
         _ = pool.supervisor_lost() => {
             anyhow::bail!("the worker supervisor died; exiting so that a service manager can restart docmill")
         }
@@ -193,6 +194,51 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
     }
     pool.shutdown(Duration::from_secs(1)).await;
     Ok(())
+}
+
+/// Accepts connections until `stop`, then waits for the open ones to finish
+/// their requests. HTTP/1.1 with keep-alive and a header-read deadline.
+async fn serve_http(listener: tokio::net::TcpListener, app: axum::Router, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        // Out of descriptors, most likely: wait for some to
+                        // close rather than spin.
+                        log::error(format_args!("accept failed: {err}"));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = hyper_util::service::TowerToHyperService::new(app.clone());
+                let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            _ = stop.wait_for(|stop| *stop) => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Lets the server use every descriptor the hard limit allows: each
+/// connection, spooled upload and worker pipe takes one.
+fn raise_descriptor_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
 }
 
 /// Resolves on the first SIGTERM or SIGINT.
