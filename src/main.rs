@@ -198,7 +198,11 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
 
 /// Accepts connections until `stop`, then waits for the open ones to finish
 /// their requests. HTTP/1.1 with keep-alive and a header-read deadline.
-async fn serve_http(listener: tokio::net::TcpListener, app: axum::Router, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);

@@ -323,7 +323,8 @@ fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
             }
             continue;
         }
-        let word = piece.to_lowercase();
+        // Underscores mark emphasis in plain-text books (`_Walton_`).
+        let word = piece.trim_matches('_').to_lowercase();
         let useless = word.chars().count() < 2 || word.chars().all(|c| c.is_numeric()) || is_stop(&word);
         if useless || current.len() == MAX_PHRASE_WORDS {
             if !current.is_empty() {

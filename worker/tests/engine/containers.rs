@@ -60,7 +60,8 @@ fn docx_body_tables_footers_and_properties() {
         ],
     );
     let text = report["text"].as_str().unwrap();
-    assert!(text.starts_with("First paragraph.\nSecond paragraph.\n"), "{text:?}");
+    assert!(text.starts_with("First paragraph.\n\nSecond paragraph.\n\n"), "{text:?}");
+    assert_eq!(report["stats"]["paragraphs"], 5, "two paragraphs, the table, a paragraph and the footer");
     assert!(text.contains("cell one\tcell two\n"), "{text:?}");
     assert!(text.contains("split run\tafter tab"), "{text:?}");
     assert!(text.contains("Page footer"), "{text:?}");
@@ -129,7 +130,7 @@ fn odt_text_and_meta() {
         ],
     );
     let text = report["text"].as_str().unwrap();
-    assert!(text.contains("Chapter\nOne  two\tthree\nfour\n"), "{text:?}");
+    assert!(text.contains("Chapter\n\nOne  two\tthree\nfour\n\n"), "{text:?}");
     assert!(text.contains("x\ty\n") && !text.contains("not text"), "{text:?}");
 }
 

@@ -24,7 +24,8 @@ fn html_visible_text_and_metadata() {
         ],
     );
     let text = report["text"].as_str().unwrap();
-    assert!(text.contains("Bonjour\nPremier paragraphe avec un lien."), "{text:?}");
+    assert!(text.contains("Bonjour\n\nPremier paragraphe avec un lien.\n\n"), "{text:?}");
+    assert_eq!(report["stats"]["paragraphs"], 3);
     assert!(text.contains("a\tb"), "{text:?}");
     for hidden in ["secret", "color", "invisible"] {
         assert!(!text.contains(hidden), "{hidden} leaked into {text:?}");

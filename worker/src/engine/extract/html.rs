@@ -59,6 +59,26 @@ const BLOCKS: &[&str] = &[
     "option",
 ];
 
+/// Blocks followed by a blank line.
+const PARAGRAPHS: &[&str] = &[
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "figure",
+    "section",
+    "article",
+];
+
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let (mut source, encoding) = decode_markup(bytes);
     let mut extracted = Extracted::default();
@@ -174,6 +194,11 @@ pub fn visible_text(document: &Html) -> (String, u64, u64) {
                         hidden_depth = hidden_depth.saturating_sub(1);
                     } else if hidden_depth == 0 && BLOCKS.contains(&name) {
                         newline(&mut text);
+                        // Paragraph-like blocks end with a blank line, as in
+                        // plain text, so that they count as paragraphs.
+                        if PARAGRAPHS.contains(&name) && !text.is_empty() && !text.ends_with("\n\n") {
+                            text.push('\n');
+                        }
                     }
                 }
             }

@@ -33,7 +33,10 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
             "tabs" => in_tab_stops = in_tab_stops.saturating_sub(1),
             "p" if cell_depth > 0 && !out.ends_with(['\t', '\n', ' ']) => out.push(' '),
             "p" if cell_depth > 0 => {}
-            "p" => out.push('\n'),
+            // Paragraphs are separated by a blank line, as in plain text, so
+            // that they count as paragraphs.
+            "p" => out.push_str("\n\n"),
+            "tbl" if !out.ends_with("\n\n") => out.push('\n'),
             "tc" => {
                 cell_depth = cell_depth.saturating_sub(1);
                 if out.ends_with(' ') {
@@ -242,7 +245,8 @@ pub fn odt(bytes: &[u8]) -> Result<Extracted, ExtractError> {
             "body" => in_body = false,
             "p" | "h" if in_body && cell_depth > 0 && !text.ends_with(['\t', '\n', ' ']) => text.push(' '),
             "p" | "h" if in_body && cell_depth > 0 => {}
-            "p" | "h" if in_body => text.push('\n'),
+            "p" | "h" if in_body => text.push_str("\n\n"),
+            "table" if in_body && !text.ends_with("\n\n") => text.push('\n'),
             "table-cell" => {
                 cell_depth = cell_depth.saturating_sub(1);
                 if text.ends_with(' ') {
