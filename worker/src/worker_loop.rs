@@ -98,7 +98,7 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
                 report.timing.cpu_ms = cpu_ms;
                 report.timing.peak_rss_bytes = peak_rss_bytes;
                 report.timing.worker_pid = pid;
-                Outcome::Report(serde_json::to_vec(&report).expect("a report always serialises"))
+                encode_report(&mut report)
             }
             Ok(Err(err)) => Outcome::Error { code: ErrorCode::ParseFailed, message: err.to_string() },
             Err(payload) => {
@@ -130,6 +130,28 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
     }
 }
 
+/// Room left in a response frame for everything but the report.
+const FRAME_OVERHEAD: usize = 64 << 10;
+
+/// The report as JSON, within a response frame. Text full of characters JSON
+/// must escape can grow several times over; then the text is left out with a
+/// warning rather than sending a frame the server would refuse.
+fn encode_report(report: &mut crate::report::Report) -> Outcome {
+    let limit = protocol::MAX_RESPONSE_FRAME - FRAME_OVERHEAD;
+    let json = serde_json::to_vec(&*report).expect("a report always serialises");
+    if json.len() <= limit {
+        return Outcome::Report(json);
+    }
+    if report.text.take().is_some() {
+        report.warnings.push(format!("text omitted: with it the report would exceed {} MiB", limit >> 20));
+        let json = serde_json::to_vec(&*report).expect("a report always serialises");
+        if json.len() <= limit {
+            return Outcome::Report(json);
+        }
+    }
+    Outcome::Error { code: ErrorCode::ParseFailed, message: format!("the report would exceed {} MiB", limit >> 20) }
+}
+
 fn cpu_micros() -> u64 {
     match getrusage(UsageWho::RUSAGE_SELF) {
         Ok(usage) => {
@@ -155,4 +177,23 @@ fn private_bytes() -> u64 {
     let clean = kib_field(&rollup, "Private_Clean:").unwrap_or(0);
     let dirty = kib_field(&rollup, "Private_Dirty:").unwrap_or(0);
     (clean + dirty) * 1024
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_whose_escaped_text_overflows_a_frame_drops_the_text() {
+        let mut report = crate::report::Report { text: Some("\"".repeat(60 << 20)), ..Default::default() };
+        match encode_report(&mut report) {
+            Outcome::Report(json) => {
+                assert!(json.len() < protocol::MAX_RESPONSE_FRAME);
+                let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+                assert!(value.get("text").is_none());
+                assert!(value["warnings"][0].as_str().unwrap().starts_with("text omitted"));
+            }
+            Outcome::Error { message, .. } => panic!("{message}"),
+        }
+    }
 }
