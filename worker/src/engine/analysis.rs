@@ -532,6 +532,13 @@ mod tests {
     }
 
     #[test]
+    fn every_listed_language_has_stop_words() {
+        for code in STOPWORD_LANGUAGES {
+            assert!(stopwords(code).is_some_and(|set| set.len() > 10), "no stop words for {code}");
+        }
+    }
+
+    #[test]
     fn emails_and_urls_are_counted() {
         let text = "Write to jane.doe@example.com or ops@mail.example.org; see https://example.com/a, \
                     http://x.io and www.example.net. Not an email: a@b, user@localhost.";
