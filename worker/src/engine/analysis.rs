@@ -307,8 +307,12 @@ fn stopwords(code: &str) -> Option<&'static std::collections::HashSet<&'static s
 /// its frequency, a phrase the sum of its words. Scores are scaled so the
 /// best is 1.0; higher is more relevant. Ties break alphabetically.
 fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
-    // Scripts without spaces need a segmenter this engine does not have.
-    if matches!(language, Some("zh" | "ja" | "th" | "km" | "my")) {
+    // Chinese and Japanese have no spaces: frequent character bigrams stand
+    // in for words. Thai, Khmer and Burmese would need a dictionary.
+    if matches!(language, Some("zh" | "ja")) {
+        return cjk_keywords(text);
+    }
+    if matches!(language, Some("th" | "km" | "my")) {
         return Vec::new();
     }
     let stop = language.and_then(stopwords);
@@ -369,6 +373,37 @@ fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
     ranked.truncate(MAX_KEYWORDS);
     let best = ranked.first().map(|(_, score)| *score).unwrap_or(1.0).max(f64::MIN_POSITIVE);
     ranked.into_iter().map(|(term, score)| Keyword { term, score: (score / best * 1000.0).round() / 1000.0 }).collect()
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{3040}'..='\u{30FF}' | '\u{F900}'..='\u{FAFF}')
+}
+
+/// Function characters that make bigrams meaningless ("的", "の", ...).
+const CJK_STOP_CHARS: &str = "的一是了在不和有也这那就都而及与之其或个们上为着以于被把让从对向到这些了吗呢吧啊の にはをがでとも たしてるれかなこそうい。、";
+
+/// Keywords of Chinese or Japanese text: character bigrams inside runs of
+/// CJK characters, by frequency, without bigrams holding a function
+/// character; scaled so the best is 1.0.
+fn cjk_keywords(text: &str) -> Vec<Keyword> {
+    let mut counts: HashMap<(char, char), u32> = HashMap::new();
+    let mut previous: Option<char> = None;
+    for c in text.chars() {
+        if is_cjk(c) && !CJK_STOP_CHARS.contains(c) {
+            if let Some(p) = previous {
+                *counts.entry((p, c)).or_default() += 1;
+            }
+            previous = Some(c);
+        } else {
+            previous = None;
+        }
+    }
+    let mut ranked: Vec<(String, u32)> =
+        counts.into_iter().filter(|(_, n)| *n > 1).map(|((a, b), n)| (format!("{a}{b}"), n)).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(MAX_KEYWORDS);
+    let best = ranked.first().map(|(_, n)| *n).unwrap_or(1) as f64;
+    ranked.into_iter().map(|(term, n)| Keyword { term, score: (n as f64 / best * 1000.0).round() / 1000.0 }).collect()
 }
 
 /// 64-bit SimHash over lowercase word shingles.

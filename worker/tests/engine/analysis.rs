@@ -40,11 +40,14 @@ fn other_languages_are_named_and_get_no_english_readability() {
     let russian = "Река затопила долину после трёх дней сильного дождя. Фермеры перегнали скот на возвышенность, \
         а городской совет открыл школу как убежище для пострадавших семей.";
     check("ru.txt", russian.as_bytes(), &[("/language/code", json!("ru"))]);
-    let chinese = "河水在连续三天的大雨之后淹没了山谷。农民们把牛群赶到了地势较高的地方，镇议会把学校开放作为避难所。";
+    let chinese = "河水在连续三天的大雨之后淹没了山谷。农民们把牛群赶到了地势较高的地方，镇议会把学校开放作为避难所。\
+        镇议会说，学校可以容纳所有的农民。山谷里的河水三天后退了。";
     let report = check("zh.txt", chinese.as_bytes(), &[("/language/code", json!("zh"))]);
     // Text without spaces still has words: each ideograph counts.
     assert!(report["stats"]["words"].as_u64().unwrap() > 30, "{}", report["stats"]);
-    assert_eq!(report["stats"]["sentences"], 2);
+    assert_eq!(report["stats"]["sentences"], 4);
+    let terms: Vec<&str> = report["keywords"].as_array().unwrap().iter().map(|k| k["term"].as_str().unwrap()).collect();
+    assert!(terms.contains(&"议会") && terms.contains(&"河水"), "{terms:?}");
 }
 
 #[test]
