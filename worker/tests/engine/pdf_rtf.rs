@@ -54,6 +54,72 @@ fn pdf_text_and_info() {
     assert!(report["text"].as_str().unwrap().contains("Quarterly figures improved"), "{report}");
 }
 
+/// [`simple_pdf`] encrypted by the standard security handler, `version` 2
+/// (RC4, 128-bit) or 4 (AES-128), with the owner password "owner".
+fn encrypted_pdf(text: &str, user_password: &str, version: u8) -> Vec<u8> {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use pdf_extract::encryption::crypt_filters::{Aes128CryptFilter, CryptFilter};
+    use pdf_extract::{Document, EncryptionState, EncryptionVersion, Object, Permissions, StringFormat};
+
+    let mut document = Document::load_mem(&simple_pdf(text, Some("Sealed minutes"))).expect("plain PDF loads");
+    let id = Object::String(b"docmill-test-id!".to_vec(), StringFormat::Hexadecimal);
+    document.trailer.set("ID", Object::Array(vec![id.clone(), id]));
+    let owner_password = "owner";
+    let permissions = Permissions::default();
+    let version = match version {
+        2 => EncryptionVersion::V2 { document: &document, owner_password, user_password, key_length: 128, permissions },
+        4 => {
+            let filter: Arc<dyn CryptFilter> = Arc::new(Aes128CryptFilter);
+            EncryptionVersion::V4 {
+                document: &document,
+                encrypt_metadata: true,
+                crypt_filters: BTreeMap::from([(b"StdCF".to_vec(), filter)]),
+                stream_filter: b"StdCF".to_vec(),
+                string_filter: b"StdCF".to_vec(),
+                owner_password,
+                user_password,
+                permissions,
+            }
+        }
+        other => panic!("no encryption version {other} here"),
+    };
+    let state = EncryptionState::try_from(version).expect("encryption state");
+    document.encrypt(&state).expect("encrypts");
+    let mut bytes = Vec::new();
+    document.save_to(&mut bytes).expect("saves");
+    assert!(!bytes.windows(text.len()).any(|w| w == text.as_bytes()), "the text is not in the clear");
+    bytes
+}
+
+#[test]
+fn pdf_encrypted_with_an_empty_user_password_is_read() {
+    for version in [2, 4] {
+        let pdf = encrypted_pdf("Budget approved unanimously", "", version);
+        let report = check(
+            "minutes.pdf",
+            &pdf,
+            &[
+                ("/format", json!("pdf")),
+                ("/metadata/encrypted", json!(true)),
+                ("/metadata/title", json!("Sealed minutes")),
+                ("/metadata/pages", json!(1)),
+            ],
+        );
+        let text = report["text"].as_str().unwrap_or_default();
+        assert!(text.contains("Budget approved unanimously"), "version {version}: {report:#}");
+    }
+}
+
+#[test]
+fn pdf_that_needs_a_password_is_an_encrypted_error() {
+    for version in [2, 4] {
+        let pdf = encrypted_pdf("Budget approved unanimously", "s3cret", version);
+        check_error("locked.pdf", &pdf, "encrypted");
+    }
+}
+
 #[test]
 fn pdf_with_a_broken_cross_reference_table_is_rebuilt() {
     let mut pdf = simple_pdf("Recovered text", None);

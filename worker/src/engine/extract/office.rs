@@ -202,7 +202,7 @@ pub fn xlsx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                 text.push_str(name);
                 text.push('\n');
                 for row in range.rows() {
-                    let cells: Vec<String> = row.iter().map(|cell| cell.to_string()).collect();
+                    let cells: Vec<String> = row.iter().map(cell_text).collect();
                     let line = cells.join("\t");
                     if !line.trim().is_empty() {
                         text.push_str(line.trim_end_matches('\t'));
@@ -218,6 +218,33 @@ pub fn xlsx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     extracted.set("sheet_names", names);
     extracted.text = text;
     Ok(extracted)
+}
+
+/// A cell as a reader of the sheet sees it. Dates and times are stored as
+/// day counts; they are written as ISO 8601 (`2024-03-01`, `2024-03-01
+/// 13:30:00`, `13:30:00`), durations as hours:minutes:seconds, so that a
+/// date reads as a date and not as 45352.
+fn cell_text(cell: &calamine::Data) -> String {
+    match cell {
+        calamine::Data::DateTime(when) if when.is_duration() => {
+            let seconds = (when.as_f64() * 86_400.0).round() as i64;
+            let sign = if seconds < 0 { "-" } else { "" };
+            let seconds = seconds.abs();
+            format!("{sign}{}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60)
+        }
+        calamine::Data::DateTime(when) => {
+            let (year, month, day, hour, minute, second, _) = when.to_ymd_hms_milli();
+            let time = format!("{hour:02}:{minute:02}:{second:02}");
+            if (0.0..1.0).contains(&when.as_f64()) {
+                time
+            } else if (hour, minute, second) == (0, 0, 0) {
+                format!("{year:04}-{month:02}-{day:02}")
+            } else {
+                format!("{year:04}-{month:02}-{day:02} {time}")
+            }
+        }
+        other => other.to_string(),
+    }
 }
 
 pub fn odt(bytes: &[u8]) -> Result<Extracted, ExtractError> {

@@ -40,8 +40,10 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
             }
         }
     };
-    let encrypted = document.is_encrypted();
-    if encrypted {
+    // lopdf decrypts at load when the empty user password opens the file,
+    // and leaves the /Encrypt entry in place when it does not.
+    let encrypted = document.was_encrypted() || document.is_encrypted();
+    if document.is_encrypted() {
         let decrypted =
             panic::catch_unwind(AssertUnwindSafe(|| document.decrypt(""))).map(|r| r.is_ok()).unwrap_or(false);
         if !decrypted {
