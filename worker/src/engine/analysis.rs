@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use icu_segmenter::options::WordBreakInvariantOptions;
+use icu_segmenter::WordSegmenter;
 use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -111,7 +113,8 @@ fn is_cjk_end(c: char) -> bool {
 }
 
 fn stats(text: &str) -> Stats {
-    let words = text.unicode_words().count() as u64;
+    let mut words = 0u64;
+    for_each_piece(text, |_, is_word| words += u64::from(is_word));
     let mut sentences = 0u64;
     let mut in_sentence = false;
     let mut chars = text.chars().peekable();
@@ -308,24 +311,21 @@ fn stopwords(code: &str) -> Option<&'static std::collections::HashSet<&'static s
 /// best is 1.0; higher is more relevant. Ties break alphabetically.
 fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
     // Chinese and Japanese have no spaces: frequent character bigrams stand
-    // in for words. Thai, Khmer and Burmese would need a dictionary.
+    // in for words. (Thai, Lao, Khmer and Burmese are cut by a dictionary in
+    // `for_each_piece`.)
     if matches!(language, Some("zh" | "ja")) {
         return cjk_keywords(text);
-    }
-    if matches!(language, Some("th" | "km" | "my")) {
-        return Vec::new();
     }
     let stop = language.and_then(stopwords);
     let is_stop = |word: &str| stop.is_some_and(|set| set.contains(word)) || (stop.is_none() && word.len() < 3);
     let mut phrases: Vec<Vec<String>> = Vec::new();
     let mut current: Vec<String> = Vec::new();
-    for piece in text.split_word_bounds() {
-        let is_word = piece.chars().any(char::is_alphanumeric);
+    for_each_piece(text, |piece, is_word| {
         if !is_word {
             if piece.chars().any(|c| !c.is_whitespace()) && !current.is_empty() {
                 phrases.push(std::mem::take(&mut current));
             }
-            continue;
+            return;
         }
         // Underscores mark emphasis in plain-text books (`_Walton_`).
         let word = piece.trim_matches('_').to_lowercase();
@@ -335,11 +335,11 @@ fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
                 phrases.push(std::mem::take(&mut current));
             }
             if useless {
-                continue;
+                return;
             }
         }
         current.push(word);
-    }
+    });
     if !current.is_empty() {
         phrases.push(current);
     }
@@ -373,6 +373,59 @@ fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
     ranked.truncate(MAX_KEYWORDS);
     let best = ranked.first().map(|(_, score)| *score).unwrap_or(1.0).max(f64::MIN_POSITIVE);
     ranked.into_iter().map(|(term, score)| Keyword { term, score: (score / best * 1000.0).round() / 1000.0 }).collect()
+}
+
+/// Scripts written without spaces between words, whose words only a
+/// dictionary finds: Thai, Lao, Burmese, Khmer, Tai Tham and their
+/// extensions. Without one, every letter would count as a word.
+fn is_dictionary_script(c: char) -> bool {
+    matches!(c,
+        '\u{0E00}'..='\u{0EFF}' // Thai, Lao
+        | '\u{1000}'..='\u{109F}' // Myanmar
+        | '\u{1780}'..='\u{17FF}' // Khmer
+        | '\u{19E0}'..='\u{19FF}' // Khmer symbols
+        | '\u{1A20}'..='\u{1AAF}' // Tai Tham
+        | '\u{A9E0}'..='\u{A9FF}' // Myanmar extended-B
+        | '\u{AA60}'..='\u{AA7F}' // Myanmar extended-A
+    )
+}
+
+/// Calls `f` with each piece of `text` between word boundaries (UAX #29, as
+/// `split_word_bounds`) and whether it is a word (holds a letter or digit).
+/// Runs of dictionary scripts are cut by ICU4X's dictionaries instead, where
+/// UAX #29 would cut after every letter. Chinese and Japanese keep UAX #29's
+/// one word per ideograph, the count word processors give.
+fn for_each_piece<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
+    fn plain<'a>(text: &'a str, f: &mut impl FnMut(&'a str, bool)) {
+        for piece in text.split_word_bounds() {
+            f(piece, piece.chars().any(char::is_alphanumeric));
+        }
+    }
+    if text.is_ascii() || !text.chars().any(is_dictionary_script) {
+        plain(text, &mut f);
+        return;
+    }
+    let segmenter = WordSegmenter::new_dictionary(WordBreakInvariantOptions::default());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let Some(start) = rest.find(is_dictionary_script) else {
+            plain(rest, &mut f);
+            break;
+        };
+        plain(&rest[..start], &mut f);
+        let run = &rest[start..];
+        let end = run.find(|c: char| !is_dictionary_script(c)).unwrap_or(run.len());
+        let (run, after) = run.split_at(end);
+        let mut breaks = segmenter.segment_str(run);
+        let mut last = 0;
+        while let Some(at) = breaks.next() {
+            if at > last {
+                f(&run[last..at], breaks.is_word_like());
+            }
+            last = at;
+        }
+        rest = after;
+    }
 }
 
 fn is_cjk(c: char) -> bool {
@@ -421,7 +474,10 @@ fn simhash(text: &str) -> u64 {
         }
     };
     let mut total_words = 0usize;
-    for word in text.unicode_words() {
+    for_each_piece(text, |word, is_word| {
+        if !is_word {
+            return;
+        }
         total_words += 1;
         if window.len() == SHINGLE_WORDS {
             window.pop_front();
@@ -437,7 +493,7 @@ fn simhash(text: &str) -> u64 {
             }
             add(xxh3_64(shingle.as_bytes()), &mut counts);
         }
-    }
+    });
     if total_words < SHINGLE_WORDS {
         for word in window {
             add(xxh3_64(word.as_bytes()), &mut counts);

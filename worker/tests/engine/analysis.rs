@@ -51,6 +51,21 @@ fn other_languages_are_named_and_get_no_english_readability() {
 }
 
 #[test]
+fn thai_words_are_found_by_dictionary_not_counted_per_letter() {
+    // "Thai is a language spoken by more than 60 million people. Thailand's
+    // official language is Thai. Thai is written without spaces between
+    // words." About 25 words in 117 characters.
+    let thai = "ภาษาไทยเป็นภาษาที่มีผู้พูดมากกว่า 60 ล้านคน ประเทศไทยมีภาษาราชการคือภาษาไทย \
+        ภาษาไทยเขียนโดยไม่มีการเว้นวรรคระหว่างคำ ภาษาไทยเป็นภาษาราชการ";
+    let report = check("th.txt", thai.as_bytes(), &[("/language/code", json!("th"))]);
+    let words = report["stats"]["words"].as_u64().unwrap();
+    assert!((20..=45).contains(&words), "Thai words counted per letter? {}", report["stats"]);
+    let terms: Vec<&str> = report["keywords"].as_array().unwrap().iter().map(|k| k["term"].as_str().unwrap()).collect();
+    assert!(terms.iter().any(|t| t.contains("ภาษา")), "keywords: {terms:?}");
+    assert!(terms.iter().all(|t| t.chars().count() > 1), "single letters as keywords: {terms:?}");
+}
+
+#[test]
 fn too_little_text_has_no_language() {
     check("hello.txt", b"Hello world", &[("/language", json!(null)), ("/readability", json!(null))]);
 }
