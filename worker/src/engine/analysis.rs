@@ -320,16 +320,22 @@ fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
     let is_stop = |word: &str| stop.is_some_and(|set| set.contains(word)) || (stop.is_none() && word.len() < 3);
     let mut phrases: Vec<Vec<String>> = Vec::new();
     let mut current: Vec<String> = Vec::new();
+    // Newlines since the last word: a blank line ends a paragraph, and a
+    // phrase does not run from one paragraph (or table cell) into the next.
+    let mut newlines = 0;
     for_each_piece(text, |piece, is_word| {
         if !is_word {
-            if piece.chars().any(|c| !c.is_whitespace()) && !current.is_empty() {
+            newlines += piece.matches('\n').count();
+            let boundary = piece.chars().any(|c| !c.is_whitespace() || c == '\t') || newlines > 1;
+            if boundary && !current.is_empty() {
                 phrases.push(std::mem::take(&mut current));
             }
             return;
         }
+        newlines = 0;
         // Underscores mark emphasis in plain-text books (`_Walton_`).
         let word = piece.trim_matches('_').to_lowercase();
-        let useless = word.chars().count() < 2 || word.chars().all(|c| c.is_numeric()) || is_stop(&word);
+        let useless = word.chars().count() < 2 || !word.chars().any(char::is_alphabetic) || is_stop(&word);
         if useless || current.len() == MAX_PHRASE_WORDS {
             if !current.is_empty() {
                 phrases.push(std::mem::take(&mut current));

@@ -35,6 +35,19 @@ fn english_prose_gets_language_readability_and_keywords() {
 }
 
 #[test]
+fn keyword_phrases_stop_at_paragraphs_and_cells_and_skip_bare_numbers() {
+    let text = "Annual budget review\n\nLibrary expansion plans\n\nAnnual budget review\n\nLibrary expansion plans\n\n\
+        Harbour dredging\t12.75\tRiver lock repairs\nHarbour dredging\t12.75\tRiver lock repairs\n";
+    let report = check("minutes.txt", text.as_bytes(), &[]);
+    let terms: Vec<&str> = report["keywords"].as_array().unwrap().iter().map(|k| k["term"].as_str().unwrap()).collect();
+    assert!(terms.contains(&"annual budget review") && terms.contains(&"library expansion plans"), "{terms:?}");
+    for term in &terms {
+        assert!(!term.contains("review library") && !term.contains("plans harbour"), "across paragraphs: {terms:?}");
+        assert!(!term.contains("dredging river") && !term.contains("12.75"), "across cells or a number: {terms:?}");
+    }
+}
+
+#[test]
 fn other_languages_are_named_and_get_no_english_readability() {
     check("tal.txt", GERMAN.as_bytes(), &[("/language/code", json!("de")), ("/readability", json!(null))]);
     let russian = "Река затопила долину после трёх дней сильного дождя. Фермеры перегнали скот на возвышенность, \

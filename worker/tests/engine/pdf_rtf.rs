@@ -8,21 +8,31 @@ use crate::{check, check_error, check_text};
 /// `title` is given. Offsets in the cross-reference table are computed.
 pub fn simple_pdf(text: &str, title: Option<&str>) -> Vec<u8> {
     let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
+    pdf_with_content(format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()).as_bytes(), title)
+}
+
+/// A one-page PDF whose content stream is the object `content` (dictionary
+/// and stream), with Helvetica as /F1.
+fn pdf_with_content(content: &[u8], title: Option<&str>) -> Vec<u8> {
     let mut objects = vec![
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
-        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_owned(),
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+        content.to_vec(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec(),
     ];
     if let Some(title) = title {
-        objects.push(format!("<< /Title ({title}) /Author (Ada Lovelace) /CreationDate (D:20240102030405Z) >>"));
+        objects.push(
+            format!("<< /Title ({title}) /Author (Ada Lovelace) /CreationDate (D:20240102030405Z) >>").into_bytes(),
+        );
     }
     let mut pdf = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     for (i, object) in objects.iter().enumerate() {
         offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(object);
+        pdf.extend_from_slice(b"\nendobj\n");
     }
     let xref = pdf.len();
     pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
@@ -129,6 +139,55 @@ fn pdf_with_a_broken_cross_reference_table_is_rebuilt() {
     pdf.extend_from_slice(b"startxref\n999999\n%%EOF\n");
     let report = check_text("broken.pdf", &pdf, &["Recovered text"]);
     assert!(report["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("rebuilt")));
+}
+
+#[test]
+fn pdf_cut_before_its_cross_reference_table_is_rebuilt_from_its_catalog() {
+    // An interrupted download: every object is there, the xref table and the
+    // trailer naming /Root are not.
+    let mut pdf = simple_pdf("Everything before the cut", Some("Partial"));
+    let xref = pdf.windows(6).position(|w| w == b"\nxref\n").unwrap();
+    pdf.truncate(xref + 1);
+    let report = check_text("partial.pdf", &pdf, &["Everything before the cut"]);
+    assert_eq!(report["metadata"]["pages"], 1, "{report:#}");
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("rebuilt"), "{warnings}");
+}
+
+#[test]
+fn pdf_stream_inflating_past_the_limit_is_cut_with_a_warning() {
+    use std::io::Write;
+
+    // 48 MiB of spaces after the text deflate to about 50 KiB: a small file
+    // that would make the parser hold a huge stream.
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(b"BT /F1 12 Tf 72 720 Td (Before the padding) Tj ET\n").unwrap();
+    let spaces = vec![b' '; 1 << 20];
+    for _ in 0..48 {
+        encoder.write_all(&spaces).unwrap();
+    }
+    let deflated = encoder.finish().unwrap();
+    assert!(deflated.len() < 1 << 20);
+    let mut content = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", deflated.len()).into_bytes();
+    content.extend_from_slice(&deflated);
+    content.extend_from_slice(b"\nendstream");
+    let report = check_text("bomb.pdf", &pdf_with_content(&content, None), &["Before the padding"]);
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("truncated") && warnings.contains("inflate"), "{warnings}");
+}
+
+#[test]
+fn compressed_pdf_content_is_read() {
+    use std::io::Write;
+
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(b"BT /F1 12 Tf 72 720 Td (Deflated words) Tj ET").unwrap();
+    let deflated = encoder.finish().unwrap();
+    let mut content = format!("<< /Length {} /Filter [/FlateDecode] >>\nstream\n", deflated.len()).into_bytes();
+    content.extend_from_slice(&deflated);
+    content.extend_from_slice(b"\nendstream");
+    let report = check_text("deflated.pdf", &pdf_with_content(&content, None), &["Deflated words"]);
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report:#}");
 }
 
 #[test]

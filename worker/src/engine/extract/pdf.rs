@@ -51,6 +51,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         }
     }
     extracted.set("encrypted", encrypted);
+    inflate_streams(&mut document, &mut extracted.warnings);
     info_metadata(&document, &mut extracted);
     let pages = document.get_pages();
     extracted.set("pages", pages.len());
@@ -76,12 +77,14 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         // reading has more letters and digits.
         let letters = |text: &str| text.chars().filter(|c| c.is_alphanumeric()).count();
         if letters(&page_text) < MIN_PAGE_LETTERS {
-            match panic::catch_unwind(AssertUnwindSafe(|| document.extract_text(&[*page_number]))) {
-                Ok(Ok(fallback)) if letters(&fallback) > letters(&page_text) => page_text = fallback,
-                Ok(Ok(_)) => {}
-                _ if !rendered_ok => failed_pages.push(*page_number),
-                _ => {}
+            if let Ok(Ok(fallback)) = panic::catch_unwind(AssertUnwindSafe(|| document.extract_text(&[*page_number]))) {
+                if letters(&fallback) > letters(&page_text) {
+                    page_text = fallback;
+                }
             }
+        }
+        if !rendered_ok && letters(&page_text) == 0 {
+            failed_pages.push(*page_number);
         }
         text.push_str(page_text.trim_matches('\n'));
         text.push_str("\n\n");
@@ -99,6 +102,67 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     }
     extracted.text = tidy(&text);
     Ok(extracted)
+}
+
+/// Most bytes one stream may inflate to. Page content streams of text run to
+/// kilobytes, of dense drawings to a few megabytes; a stream of a gigabyte
+/// of operators is a decompression bomb aimed at the parser's memory.
+const MAX_STREAM_BYTES: usize = 32 << 20;
+/// Most bytes all streams together may inflate to.
+const MAX_INFLATED_BYTES: usize = 256 << 20;
+
+/// Inflates every Flate-compressed stream text extraction may read (all but
+/// images), at most [`MAX_STREAM_BYTES`] each and [`MAX_INFLATED_BYTES`] in
+/// all, and stores it decoded, so that no later reader inflates a bomb. A
+/// stream past the limits is cut (or, past the total, emptied) with a
+/// `truncated` warning. Streams with further filters or predictors are left
+/// to the parser when they are within the limits.
+fn inflate_streams(document: &mut Document, warnings: &mut Vec<String>) {
+    use std::io::Read;
+
+    let mut total = 0usize;
+    let mut cut = 0usize;
+    for object in document.objects.values_mut() {
+        let Object::Stream(stream) = object else { continue };
+        if stream.dict.get(b"Subtype").and_then(Object::as_name).is_ok_and(|name| name == b"Image") {
+            continue;
+        }
+        let Ok(filters) = stream.filters() else { continue };
+        if filters.first() != Some(&&b"FlateDecode"[..]) {
+            continue;
+        }
+        let plain = filters.len() == 1
+            && stream
+                .dict
+                .get(b"DecodeParms")
+                .and_then(Object::as_dict)
+                .and_then(|params| params.get(b"Predictor"))
+                .and_then(Object::as_i64)
+                .map_or(true, |predictor| predictor <= 1);
+        let budget = MAX_STREAM_BYTES.min(MAX_INFLATED_BYTES.saturating_sub(total));
+        let mut output = Vec::new();
+        let inflated =
+            flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(budget as u64 + 1).read_to_end(&mut output);
+        if inflated.is_err() && output.is_empty() {
+            // Corrupt or raw deflate: the parser's own decoder retries these.
+            continue;
+        }
+        total += output.len().min(budget);
+        if output.len() > budget {
+            output.truncate(budget);
+            cut += 1;
+            stream.set_plain_content(output);
+        } else if plain {
+            stream.set_plain_content(output);
+        }
+    }
+    if cut > 0 {
+        warnings.push(format!(
+            "truncated: {cut} PDF streams inflate past {} MiB each or {} MiB in all; they were cut there",
+            MAX_STREAM_BYTES >> 20,
+            MAX_INFLATED_BYTES >> 20
+        ));
+    }
 }
 
 /// Most objects a rebuilt cross-reference table may list: far above real
@@ -137,7 +201,9 @@ fn rebuild_xref(bytes: &[u8]) -> Option<Vec<u8>> {
             offsets.insert(numbers[1] as u32, (j as u64, numbers[0] as u16));
         }
     }
-    let root = last_reference(bytes, b"/Root")?;
+    // A file cut short (an interrupted download) has lost its trailer, and
+    // with it /Root: the catalog is then the object typed /Catalog.
+    let root = last_reference(bytes, b"/Root").or_else(|| catalog_object(bytes, &offsets))?;
     let info = last_reference(bytes, b"/Info");
     let size = offsets.keys().next_back()? + 1;
     let mut fixed = bytes.to_vec();
@@ -158,6 +224,27 @@ fn rebuild_xref(bytes: &[u8]) -> Option<Vec<u8>> {
             .as_bytes(),
     );
     Some(fixed)
+}
+
+/// The object holding the last `/Type /Catalog` of the bytes: the one that
+/// starts closest before it.
+fn catalog_object(bytes: &[u8], offsets: &std::collections::BTreeMap<u32, (u64, u16)>) -> Option<(u32, u16)> {
+    let mut found = None;
+    let mut i = 0;
+    while let Some(at) = memfind(&bytes[i..], b"/Catalog") {
+        let at = i + at;
+        i = at + 8;
+        let before = bytes[..at].trim_ascii_end();
+        if before.ends_with(b"/Type") {
+            found = Some(at as u64);
+        }
+    }
+    let at = found?;
+    offsets
+        .iter()
+        .filter(|(_, (offset, _))| *offset <= at)
+        .max_by_key(|(_, (offset, _))| *offset)
+        .map(|(number, (_, generation))| (*number, *generation))
 }
 
 fn memfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
