@@ -14,13 +14,20 @@ pub fn simple_pdf(text: &str, title: Option<&str>) -> Vec<u8> {
 /// A one-page PDF whose content stream is the object `content` (dictionary
 /// and stream), with Helvetica as /F1.
 fn pdf_with_content(content: &[u8], title: Option<&str>) -> Vec<u8> {
+    let helvetica = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>";
+    pdf_with_font(content, &[helvetica], title)
+}
+
+/// A one-page PDF with the content stream object `content` and /F1 the
+/// first of `font` (objects 5, 6, ... in order, for its parts).
+fn pdf_with_font(content: &[u8], font: &[&str], title: Option<&str>) -> Vec<u8> {
     let mut objects = vec![
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
         content.to_vec(),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec(),
     ];
+    objects.extend(font.iter().map(|part| part.as_bytes().to_vec()));
     if let Some(title) = title {
         objects.push(
             format!("<< /Title ({title}) /Author (Ada Lovelace) /CreationDate (D:20240102030405Z) >>").into_bytes(),
@@ -188,6 +195,22 @@ fn compressed_pdf_content_is_read() {
     content.extend_from_slice(b"\nendstream");
     let report = check_text("deflated.pdf", &pdf_with_content(&content, None), &["Deflated words"]);
     assert_eq!(report["warnings"], serde_json::json!([]), "{report:#}");
+}
+
+#[test]
+fn pdf_with_a_predefined_unicode_cmap_font_is_read() {
+    // A Japanese font left unembedded, as many CJK PDFs have it: the codes of
+    // UniJIS-UCS2-H are UTF-16 code units, and there is no ToUnicode map.
+    let text = "委員会は予算を承認した";
+    let hex: String = text.encode_utf16().map(|unit| format!("{unit:04X}")).collect();
+    let stream = format!("BT /F1 12 Tf 72 720 Td <{hex}> Tj ET");
+    let content = format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len());
+    let font = [
+        "<< /Type /Font /Subtype /Type0 /BaseFont /HeiseiMin-W3 /Encoding /UniJIS-UCS2-H /DescendantFonts [6 0 R] >>",
+        "<< /Type /Font /Subtype /CIDFontType0 /BaseFont /HeiseiMin-W3 /CIDSystemInfo << /Registry (Adobe) /Ordering (Japan1) /Supplement 2 >> /FontDescriptor 7 0 R /DW 1000 >>",
+        "<< /Type /FontDescriptor /FontName /HeiseiMin-W3 /Flags 6 /FontBBox [-123 -257 1001 910] /ItalicAngle 0 /Ascent 723 /Descent -241 /CapHeight 709 /StemV 69 >>",
+    ];
+    check_text("cid.pdf", &pdf_with_font(content.as_bytes(), &font, None), &[text]);
 }
 
 #[test]

@@ -52,6 +52,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     }
     extracted.set("encrypted", encrypted);
     inflate_streams(&mut document, &mut extracted.warnings);
+    map_unicode_cmaps(&mut document);
     info_metadata(&document, &mut extracted);
     let pages = document.get_pages();
     extracted.set("pages", pages.len());
@@ -162,6 +163,52 @@ fn inflate_streams(document: &mut Document, warnings: &mut Vec<String>) {
             MAX_STREAM_BYTES >> 20,
             MAX_INFLATED_BYTES >> 20
         ));
+    }
+}
+
+/// Gives Type0 fonts encoded by a predefined Unicode CMap (`UniJIS-UCS2-H`,
+/// `UniGB-UTF16-V`, ...), common in Chinese, Japanese and Korean PDFs whose
+/// fonts are not embedded, what the text extractor understands: such codes
+/// are UTF-16 code units already, so the font becomes `Identity-H` (or `-V`)
+/// with a ToUnicode map from each code to itself. Without it the extractor
+/// refuses these fonts and their pages give no text.
+fn map_unicode_cmaps(document: &mut Document) {
+    let mut fonts = Vec::new();
+    for (id, object) in &document.objects {
+        let Object::Dictionary(font) = object else { continue };
+        let is_type0 = font.get(b"Subtype").and_then(Object::as_name).is_ok_and(|name| name == b"Type0");
+        let Ok(encoding) = font.get(b"Encoding").and_then(Object::as_name) else { continue };
+        let unicode = encoding.starts_with(b"Uni")
+            && (memfind(encoding, b"-UCS2-").is_some() || memfind(encoding, b"-UTF16-").is_some());
+        if is_type0 && unicode && !font.has(b"ToUnicode") {
+            let vertical = encoding.ends_with(b"-V");
+            fonts.push((*id, vertical));
+        }
+    }
+    if fonts.is_empty() {
+        return;
+    }
+    let mut cmap = String::from(
+        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CMapName /Identity-UCS2 def\n/CMapType 2 def\n\
+         1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
+    );
+    // Every high byte but the surrogates', 100 ranges a section at most.
+    let highs: Vec<u32> = (0..=0xFFu32).filter(|high| !(0xD8..=0xDF).contains(high)).collect();
+    for chunk in highs.chunks(100) {
+        cmap.push_str(&format!("{} beginbfrange\n", chunk.len()));
+        for high in chunk {
+            cmap.push_str(&format!("<{high:02X}00> <{high:02X}FF> <{high:02X}00>\n"));
+        }
+        cmap.push_str("endbfrange\n");
+    }
+    cmap.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+    let to_unicode = document.add_object(pdf_extract::Stream::new(pdf_extract::Dictionary::new(), cmap.into_bytes()));
+    for (id, vertical) in fonts {
+        if let Ok(Object::Dictionary(font)) = document.get_object_mut(id) {
+            let identity = if vertical { "Identity-V" } else { "Identity-H" };
+            font.set("Encoding", Object::Name(identity.as_bytes().to_vec()));
+            font.set("ToUnicode", Object::Reference(to_unicode));
+        }
     }
 }
 
