@@ -73,6 +73,16 @@ fn malformed_xml_keeps_what_was_read_with_a_warning() {
     let deep = "<a>".repeat(100_000);
     let report = check("deep.xml", deep.as_bytes(), &[("/format", json!("xml"))]);
     assert!(report["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("deeper")));
+    // Past the depth limit the structure is flattened, the text kept, and
+    // what follows the deep part is read too.
+    let deep = format!(
+        "<r><intro>Before the abyss</intro>{}Deep down{}<outro>After the abyss</outro></r>",
+        "<s>".repeat(600),
+        "</s>".repeat(600)
+    );
+    let report = check_text("deep.xml", deep.as_bytes(), &["Before the abyss", "Deep down", "After the abyss"]);
+    assert_eq!(report["metadata"]["root"], "r");
+    assert!(report["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("deeper")));
 }
 
 #[test]

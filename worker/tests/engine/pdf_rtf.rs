@@ -214,6 +214,13 @@ fn pdf_with_a_predefined_unicode_cmap_font_is_read() {
 }
 
 #[test]
+fn unmapped_glyphs_leave_no_control_characters_in_the_text() {
+    let report = check_text("nul.pdf", &simple_pdf("Visible\\000\\000\\001 words", None), &["Visible", "words"]);
+    let text = report["text"].as_str().unwrap();
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+}
+
+#[test]
 fn garbage_after_a_pdf_header_is_a_typed_error() {
     check_error("junk.pdf", b"%PDF-1.7\nthis is not a pdf at all", "pdf");
 }

@@ -315,7 +315,8 @@ fn last_reference(bytes: &[u8], key: &[u8]) -> Option<(u32, u16)> {
 }
 
 /// Undoes what PDF text extraction tends to leave: ligature characters,
-/// soft hyphens and runs of blank lines.
+/// soft hyphens, control characters from unmapped glyphs and runs of blank
+/// lines.
 fn tidy(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -326,6 +327,9 @@ fn tidy(text: &str) -> String {
             '\u{FB03}' => out.push_str("ffi"),
             '\u{FB04}' => out.push_str("ffl"),
             '\u{00AD}' => {}
+            // Glyphs without a Unicode mapping come out as NUL or other
+            // control characters: they are not text.
+            c if c.is_control() && !matches!(c, '\n' | '\t') => {}
             c => out.push(c),
         }
     }

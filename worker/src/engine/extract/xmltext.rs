@@ -6,8 +6,9 @@
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-/// Deepest nesting walked. Real documents stay far below; deeper input is
-/// either generated to exhaust a parser or broken.
+/// Deepest nesting walked as elements. Real documents stay far below; deeper
+/// input is either generated to exhaust a parser or broken. Elements below
+/// it are not reported (so visitors' stacks stay bounded), their text is.
 pub const MAX_XML_DEPTH: usize = 512;
 
 pub enum Node<'a> {
@@ -22,7 +23,9 @@ pub enum Node<'a> {
     Text(&'a str),
 }
 
-/// Why a walk stopped early; what was seen until then has been delivered.
+/// What went wrong in a walk: it stopped early at malformed XML, or
+/// flattened elements nested too deep. What could be read has been
+/// delivered either way.
 #[derive(Debug)]
 pub struct XmlError(pub String);
 
@@ -61,6 +64,7 @@ pub fn walk(xml: &str, mut visit: impl FnMut(Node<'_>)) -> Result<(), XmlError> 
     let mut reader = Reader::from_str(xml);
     reader.config_mut().check_end_names = false;
     let mut depth = 0usize;
+    let mut flattened = false;
     loop {
         let event = reader
             .read_event()
@@ -69,19 +73,23 @@ pub fn walk(xml: &str, mut visit: impl FnMut(Node<'_>)) -> Result<(), XmlError> 
             Event::Start(start) => {
                 depth += 1;
                 if depth > MAX_XML_DEPTH {
-                    return Err(XmlError(format!("XML nested deeper than {MAX_XML_DEPTH} elements")));
+                    flattened = true;
+                    continue;
                 }
                 let name = local(start.name().as_ref());
                 visit(Node::Open { name: &name, attributes: &attributes(&start) });
             }
+            Event::Empty(_) if depth >= MAX_XML_DEPTH => flattened = true,
             Event::Empty(start) => {
                 let name = local(start.name().as_ref());
                 visit(Node::Open { name: &name, attributes: &attributes(&start) });
                 visit(Node::Close { name: &name });
             }
             Event::End(end) => {
+                if depth <= MAX_XML_DEPTH {
+                    visit(Node::Close { name: &local(end.name().as_ref()) });
+                }
                 depth = depth.saturating_sub(1);
-                visit(Node::Close { name: &local(end.name().as_ref()) });
             }
             Event::Text(text) => visit(Node::Text(&text.xml_content(quick_xml::XmlVersion::Implicit1_0))),
             Event::CData(data) => visit(Node::Text(&data.into_inner())),
@@ -102,6 +110,11 @@ pub fn walk(xml: &str, mut visit: impl FnMut(Node<'_>)) -> Result<(), XmlError> 
                         visit(Node::Text(resolved));
                     }
                 }
+            }
+            Event::Eof if flattened => {
+                return Err(XmlError(format!(
+                    "XML nested deeper than {MAX_XML_DEPTH} elements; deeper elements were read as text only"
+                )))
             }
             Event::Eof => return Ok(()),
             _ => {}
