@@ -238,8 +238,32 @@ fn detect_language(sample: &str) -> Option<Language> {
     if !info.is_reliable() {
         return None;
     }
-    let confidence = (info.confidence() * 1000.0).round() / 1000.0;
+    // whatlang's confidence is about the language within its script, and is
+    // 1.0 for most texts. A document half in another script is only half
+    // this language: scale by the share of letters in the language's script.
+    let confidence = info.confidence() * script_share(sample, info.lang(), info.script());
+    let confidence = (confidence * 1000.0).round() / 1000.0;
     Some(Language { code: iso639_1(info.lang().code()).to_owned(), confidence })
+}
+
+/// The share of the letters of `text` written in `script`, counting the
+/// scripts Japanese and Korean mix with Chinese characters as one.
+fn script_share(text: &str, language: whatlang::Lang, script: whatlang::Script) -> f64 {
+    use whatlang::{Lang, Script};
+
+    let counts = whatlang::dev::raw_detect_script(text).counters;
+    let total: usize = counts.iter().map(|(_, count)| count).sum();
+    let family = |other: Script| match language {
+        Lang::Jpn => matches!(other, Script::Hiragana | Script::Katakana | Script::Mandarin),
+        Lang::Kor => matches!(other, Script::Hangul | Script::Mandarin),
+        _ => other == script,
+    };
+    let own: usize = counts.iter().filter(|(other, _)| family(*other)).map(|(_, count)| count).sum();
+    if total == 0 {
+        1.0
+    } else {
+        own as f64 / total as f64
+    }
 }
 
 /// English syllables by vowel groups, less a silent final "e".

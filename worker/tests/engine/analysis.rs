@@ -79,6 +79,25 @@ fn thai_words_are_found_by_dictionary_not_counted_per_letter() {
 }
 
 #[test]
+fn a_document_in_two_scripts_is_not_certain_of_its_language() {
+    let english = check("en.txt", ENGLISH.as_bytes(), &[("/language/code", json!("en"))]);
+    assert!(english["language"]["confidence"].as_f64().unwrap() > 0.9, "{}", english["language"]);
+    let russian = "Река затопила долину после трёх дней сильного дождя. Фермеры перегнали скот на возвышенность, \
+        а городской совет открыл школу как убежище для пострадавших семей.";
+    let mixed = format!("{ENGLISH}\n\n{russian}\n\n{russian}");
+    let report = check("mixed.txt", mixed.as_bytes(), &[]);
+    let confidence = report["language"]["confidence"].as_f64().unwrap();
+    assert!((0.2..0.8).contains(&confidence), "half the letters are another script's: {}", report["language"]);
+    let japanese = "川の水は三日間の大雨の後、谷を覆いました。農家の人たちは牛を高い所へ移し、町の議会は学校を避難所として開きました。";
+    let report = check("ja.txt", japanese.as_bytes(), &[("/language/code", json!("ja"))]);
+    assert!(
+        report["language"]["confidence"].as_f64().unwrap() > 0.9,
+        "kana and kanji are one script: {}",
+        report["language"]
+    );
+}
+
+#[test]
 fn too_little_text_has_no_language() {
     check("hello.txt", b"Hello world", &[("/language", json!(null)), ("/readability", json!(null))]);
 }
