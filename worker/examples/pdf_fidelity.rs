@@ -1,6 +1,7 @@
 //! Text fidelity of the PDF extractor against poppler's `pdftotext`: word-level
 //! F1 (bags of lowercase words) for every PDF of `../shared/corpus`, then the
-//! median and the worst cases. A measuring tool, not a test:
+//! median and the worst cases, and how the paragraph counts compare (the
+//! median of ours over pdftotext's, blocks between blank lines). A measuring tool, not a test:
 //! `cargo run --release -p docmill-worker --example pdf_fidelity`.
 //! `pdftotext` (Debian's poppler-utils) is only a reference here, never a
 //! runtime dependency of docmill.
@@ -35,6 +36,20 @@ fn f1(ours: &str, reference: &str) -> f64 {
     2.0 * precision * recall / (precision + recall)
 }
 
+/// Blocks of text between blank lines.
+fn paragraphs(text: &str) -> usize {
+    let mut count = 0;
+    let mut inside = false;
+    for line in text.lines() {
+        let blank = line.trim().is_empty();
+        if !blank && !inside {
+            count += 1;
+        }
+        inside = !blank;
+    }
+    count
+}
+
 fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
@@ -48,6 +63,7 @@ fn main() {
     }
     let manifest: Vec<serde_json::Value> = serde_json::from_str(&manifest).expect("manifest.json parses");
     let mut scores = Vec::new();
+    let mut paragraph_ratios = Vec::new();
     for entry in manifest.iter().filter(|e| e["format_guess"] == "pdf") {
         let path = corpus.join(entry["path"].as_str().unwrap_or_default());
         let bytes = std::fs::read(&path).expect("corpus file");
@@ -60,7 +76,11 @@ fn main() {
         match (ours, reference) {
             (Some(ours), Some(reference)) => {
                 let score = f1(&ours, &reference);
-                println!("{score:.3}  {label}");
+                let (mine, theirs) = (paragraphs(&ours), paragraphs(&reference.replace('\x0c', "\n\n")));
+                if theirs > 0 {
+                    paragraph_ratios.push(mine as f64 / theirs as f64);
+                }
+                println!("{score:.3}  {label}  paragraphs {mine} vs {theirs}");
                 scores.push((score, label));
             }
             (None, Some(_)) => {
@@ -77,6 +97,10 @@ fn main() {
     let median = scores[scores.len() / 2].0;
     let mean = scores.iter().map(|s| s.0).sum::<f64>() / scores.len() as f64;
     println!("\n{} PDFs: median F1 {median:.3}, mean {mean:.3}", scores.len());
+    paragraph_ratios.sort_by(f64::total_cmp);
+    if let Some(ratio) = paragraph_ratios.get(paragraph_ratios.len() / 2) {
+        println!("paragraphs, ours over pdftotext's: median {ratio:.2}");
+    }
     println!("worst:");
     for (score, label) in scores.iter().take(5) {
         println!("  {score:.3}  {label}");

@@ -220,6 +220,36 @@ fn unmapped_glyphs_leave_no_control_characters_in_the_text() {
     assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
 }
 
+/// A content stream object showing `stream` (PDF operators) uncompressed.
+fn content_object(stream: &str) -> Vec<u8> {
+    format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len()).into_bytes()
+}
+
+#[test]
+fn double_spaced_lines_stay_in_their_paragraph() {
+    // Lines 24 points apart in 12-point type, and a 48-point gap between
+    // the paragraphs.
+    let stream = "BT /F1 12 Tf 72 700 Td (First line of the opening paragraph) Tj \
+        0 -24 Td (second line of the opening paragraph) Tj 0 -24 Td (third line of the opening paragraph) Tj \
+        0 -48 Td (First line of the closing paragraph) Tj 0 -24 Td (second line of the closing paragraph) Tj ET";
+    let report =
+        check("spaced.pdf", &pdf_with_content(&content_object(stream), None), &[("/stats/paragraphs", json!(2))]);
+    let text = report["text"].as_str().unwrap();
+    assert!(
+        text.contains("opening paragraph\nsecond line of the opening paragraph\nthird line")
+            && text.contains("third line of the opening paragraph\n\nFirst line of the closing"),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn table_cells_on_one_baseline_are_kept_apart_by_tabs() {
+    let stream = "BT /F1 10 Tf 72 700 Td (Item) Tj 150 0 Td (Cost) Tj -150 -14 Td (Paper) Tj 150 0 Td (12.50) Tj ET";
+    let report =
+        check_text("table.pdf", &pdf_with_content(&content_object(stream), None), &["Item\tCost\nPaper\t12.50"]);
+    assert_eq!(report["stats"]["paragraphs"], 1);
+}
+
 #[test]
 fn garbage_after_a_pdf_header_is_a_typed_error() {
     check_error("junk.pdf", b"%PDF-1.7\nthis is not a pdf at all", "pdf");

@@ -9,6 +9,7 @@ mod json;
 mod markdown;
 mod office;
 mod pdf;
+mod pdf_layout;
 mod rtf;
 pub mod text;
 mod xml;

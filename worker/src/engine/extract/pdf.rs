@@ -7,6 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use pdf_extract::{Document, Object};
 
+use super::pdf_layout::PageLines;
 use super::{iso_datetime, ExtractError, Extracted};
 
 /// Pages whose text is extracted; the rest are counted but skipped, with a
@@ -58,26 +59,24 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     extracted.set("pages", pages.len());
     let mut text = String::new();
     let mut failed_pages = Vec::new();
+    let mut partial_pages = Vec::new();
     for (done, page_number) in pages.keys().enumerate() {
         if done == MAX_PAGES {
             extracted.warnings.push(format!("truncated: text of the first {MAX_PAGES} of {} pages", pages.len()));
             break;
         }
-        let mut page_text = String::new();
-        let rendered = panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut output = pdf_extract::PlainTextOutput::new(&mut page_text);
-            pdf_extract::output_doc_page(&document, &mut output, *page_number)
-        }));
+        let mut lines = PageLines::default();
+        let rendered =
+            panic::catch_unwind(AssertUnwindSafe(|| pdf_extract::output_doc_page(&document, &mut lines, *page_number)));
         let rendered_ok = matches!(rendered, Ok(Ok(())));
-        if !rendered_ok {
-            page_text.clear();
-        }
+        // A page the renderer gave up on keeps the text drawn before.
+        let mut page_text = lines.text();
         // pdf-extract misreads some font encodings (CID fonts without a
         // usable ToUnicode map, Type 3 fonts) and yields nothing or symbol
         // soup; lopdf's own extractor decodes some of those. Keep whichever
         // reading has more letters and digits.
         let letters = |text: &str| text.chars().filter(|c| c.is_alphanumeric()).count();
-        if letters(&page_text) < MIN_PAGE_LETTERS {
+        if !rendered_ok || letters(&page_text) < MIN_PAGE_LETTERS {
             if let Ok(Ok(fallback)) = panic::catch_unwind(AssertUnwindSafe(|| document.extract_text(&[*page_number]))) {
                 if letters(&fallback) > letters(&page_text) {
                     page_text = fallback;
@@ -86,17 +85,24 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         }
         if !rendered_ok && letters(&page_text) == 0 {
             failed_pages.push(*page_number);
+        } else if !rendered_ok {
+            partial_pages.push(*page_number);
         }
         text.push_str(page_text.trim_matches('\n'));
         text.push_str("\n\n");
     }
+    let listed = |pages: &[u32]| {
+        let shown: Vec<String> = pages.iter().take(10).map(u32::to_string).collect();
+        let more = if pages.len() > 10 { ", ..." } else { "" };
+        format!("{} pages ({}{more})", pages.len(), shown.join(", "))
+    };
     if !failed_pages.is_empty() {
-        let shown: Vec<String> = failed_pages.iter().take(10).map(u32::to_string).collect();
-        extracted.warnings.push(format!(
-            "no text could be read from {} pages ({})",
-            failed_pages.len(),
-            shown.join(", ")
-        ));
+        extracted.warnings.push(format!("no text could be read from {}", listed(&failed_pages)));
+    }
+    if !partial_pages.is_empty() {
+        extracted
+            .warnings
+            .push(format!("the text of {} may be incomplete: the reader stopped early", listed(&partial_pages)));
     }
     if !pages.is_empty() && failed_pages.len() == pages.len() && text.trim().is_empty() {
         return Err(ExtractError("no page of this PDF could be read".into()));

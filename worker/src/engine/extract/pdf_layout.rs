@@ -1,0 +1,170 @@
+//! Lines and paragraphs of a PDF page from the glyphs the content stream
+//! draws, in drawing order.
+//!
+//! pdf-extract's own plain-text output decides line and paragraph breaks
+//! with fixed multiples of the font size, so a double-spaced page comes out
+//! with a blank line after every line. Here a line is glyphs on one
+//! baseline, and a paragraph break is a gap clearly wider than the page's
+//! usual line spacing (its median), a change of font size, or a jump back
+//! up the page (a new column or block).
+
+use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
+
+/// Baselines closer than this many font sizes are one line.
+const SAME_LINE: f64 = 0.5;
+/// A gap wider than this many font sizes between two glyphs of one line is
+/// a space (as pdf-extract and pdftotext judge it).
+const WORD_GAP: f64 = 0.1;
+/// A gap wider than this many font sizes within a line separates table
+/// cells or tab stops, and becomes a tab.
+const COLUMN_GAP: f64 = 2.0;
+/// A line gap this much wider than the page's usual one starts a paragraph.
+const PARAGRAPH_GAP: f64 = 1.4;
+/// Line gaps above this many font sizes are jumps between blocks, not line
+/// spacing, and are left out of the usual spacing.
+const MAX_LINE_SPACING: f64 = 3.0;
+/// Font sizes differing by more than this share start a paragraph
+/// (a heading and its body).
+const SIZE_CHANGE: f64 = 0.2;
+
+struct Line {
+    /// Baseline, in page units, upwards.
+    y: f64,
+    size: f64,
+    upright: bool,
+    text: String,
+}
+
+/// An [`OutputDev`] gathering a page's lines.
+#[derive(Default)]
+pub struct PageLines {
+    lines: Vec<Line>,
+    /// Where the last glyph ended, its baseline, size and orientation.
+    last: Option<(f64, f64, f64, bool)>,
+    word_start: bool,
+}
+
+impl PageLines {
+    /// The page's text: lines joined by newlines, paragraphs by blank lines.
+    pub fn text(&self) -> String {
+        let mut gaps: Vec<f64> = self
+            .lines
+            .windows(2)
+            .filter_map(|pair| {
+                let (above, below) = (&pair[0], &pair[1]);
+                let gap = above.y - below.y;
+                let line_spacing = above.upright && below.upright && gap > 0.0 && gap <= MAX_LINE_SPACING * below.size;
+                line_spacing.then_some(gap)
+            })
+            .collect();
+        gaps.sort_by(f64::total_cmp);
+        let usual = gaps.get(gaps.len() / 2).copied();
+        let mut text = String::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            let content = line.text.trim();
+            if content.is_empty() {
+                continue;
+            }
+            if let Some(previous) = i.checked_sub(1).map(|p| &self.lines[p]) {
+                let gap = previous.y - line.y;
+                let bigger = previous.size.max(line.size);
+                let new_paragraph = !line.upright
+                    || !previous.upright
+                    || gap <= 0.0
+                    || (previous.size - line.size).abs() > SIZE_CHANGE * bigger
+                    || match usual {
+                        Some(usual) => gap > PARAGRAPH_GAP * usual,
+                        None => gap > 1.5 * bigger,
+                    };
+                if !text.is_empty() {
+                    text.push_str(if new_paragraph { "\n\n" } else { "\n" });
+                }
+            }
+            text.push_str(content);
+        }
+        text
+    }
+}
+
+impl OutputDev for PageLines {
+    fn begin_page(&mut self, _: u32, _: &MediaBox, _: Option<(f64, f64, f64, f64)>) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn end_page(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn output_character(
+        &mut self,
+        trm: &Transform,
+        width: f64,
+        _spacing: f64,
+        font_size: f64,
+        char: &str,
+    ) -> Result<(), OutputError> {
+        // The rendered size: the side of the square with the area of the
+        // transformed em box, as pdf-extract measures it.
+        let (ex, ey) = (font_size * (trm.m11 + trm.m21), font_size * (trm.m12 + trm.m22));
+        let mut size = (ex * ey).abs().sqrt();
+        if !size.is_finite() || size < 0.01 {
+            size = font_size.abs().max(1.0);
+        }
+        let (x, y) = (trm.m31, trm.m32);
+        let upright = trm.m12.abs() < 1e-6 && trm.m21.abs() < 1e-6;
+        let word_start = std::mem::take(&mut self.word_start);
+        let same_line = match self.last {
+            None => false,
+            Some((end, last_y, last_size, last_upright)) => {
+                if upright != last_upright {
+                    false
+                } else if upright {
+                    (y - last_y).abs() <= SAME_LINE * size.max(last_size)
+                } else {
+                    // Rotated text runs along its own axis: a glyph
+                    // continues the line when it starts near the last end.
+                    !word_start || ((x - end).abs() + (y - last_y).abs()) < 2.0 * size
+                }
+            }
+        };
+        if !same_line {
+            self.lines.push(Line { y, size, upright, text: String::new() });
+        } else if let (true, Some((end, ..)), Some(line)) = (word_start && upright, self.last, self.lines.last_mut()) {
+            let gap = x - end;
+            if gap > COLUMN_GAP * size && !line.text.ends_with('\t') {
+                // Table cells and tab stops: keep them apart.
+                while line.text.ends_with(' ') {
+                    line.text.pop();
+                }
+                line.text.push('\t');
+            } else if gap > WORD_GAP * size && !line.text.ends_with(char::is_whitespace) {
+                line.text.push(' ');
+            }
+        }
+        if let Some(line) = self.lines.last_mut() {
+            // Justified text spaces words both ways, by gaps and space glyphs.
+            let blank = char.chars().all(char::is_whitespace);
+            if !(blank && (line.text.is_empty() || line.text.ends_with(char::is_whitespace))) {
+                line.text.push_str(char);
+            }
+            // A line's size is its largest glyph's: a superscript does not
+            // make it a heading.
+            line.size = line.size.max(size);
+        }
+        self.last = Some((x + width * size, y, size, upright));
+        Ok(())
+    }
+
+    fn begin_word(&mut self) -> Result<(), OutputError> {
+        self.word_start = true;
+        Ok(())
+    }
+
+    fn end_word(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn end_line(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
