@@ -197,12 +197,11 @@ fn compressed_pdf_content_is_read() {
     assert_eq!(report["warnings"], serde_json::json!([]), "{report:#}");
 }
 
-#[test]
-fn pdf_with_a_predefined_unicode_cmap_font_is_read() {
-    // A Japanese font left unembedded, as many CJK PDFs have it: the codes of
-    // UniJIS-UCS2-H are UTF-16 code units, and there is no ToUnicode map.
-    let text = "委員会は予算を承認した";
-    let hex: String = text.encode_utf16().map(|unit| format!("{unit:04X}")).collect();
+/// A page showing `visual` (one Tj, glyphs left to right) in an unembedded
+/// font whose codes are UTF-16 code units (the predefined UniJIS-UCS2-H
+/// CMap) and no ToUnicode map, as many CJK PDFs have it.
+fn ucs2_pdf(visual: &str) -> Vec<u8> {
+    let hex: String = visual.encode_utf16().map(|unit| format!("{unit:04X}")).collect();
     let stream = format!("BT /F1 12 Tf 72 720 Td <{hex}> Tj ET");
     let content = format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len());
     let font = [
@@ -210,7 +209,23 @@ fn pdf_with_a_predefined_unicode_cmap_font_is_read() {
         "<< /Type /Font /Subtype /CIDFontType0 /BaseFont /HeiseiMin-W3 /CIDSystemInfo << /Registry (Adobe) /Ordering (Japan1) /Supplement 2 >> /FontDescriptor 7 0 R /DW 1000 >>",
         "<< /Type /FontDescriptor /FontName /HeiseiMin-W3 /Flags 6 /FontBBox [-123 -257 1001 910] /ItalicAngle 0 /Ascent 723 /Descent -241 /CapHeight 709 /StemV 69 >>",
     ];
-    check_text("cid.pdf", &pdf_with_font(content.as_bytes(), &font, None), &[text]);
+    pdf_with_font(content.as_bytes(), &font, None)
+}
+
+#[test]
+fn pdf_with_a_predefined_unicode_cmap_font_is_read() {
+    let text = "委員会は予算を承認した";
+    check_text("cid.pdf", &ucs2_pdf(text), &[text]);
+}
+
+#[test]
+fn right_to_left_text_placed_as_seen_is_read_in_reading_order() {
+    // Hebrew as a page shows it, left to right: "Department : 01001
+    // Division:00 Employee:11" read from the right, numbers kept as they are.
+    let visual = "11:דבוע 00:ףגא 01001 : הקלחמ (ןוכיתה)";
+    check_text("he.pdf", &ucs2_pdf(visual), &["(התיכון) מחלקה : 01001 אגף:00 עובד:11"]);
+    // "The committee approved the budget" with an English word inside.
+    check_text("mixed.pdf", &ucs2_pdf("Excel ב ביצקתה תא הרשיא הדעווה"), &["הוועדה אישרה את התקציב ב Excel"]);
 }
 
 #[test]

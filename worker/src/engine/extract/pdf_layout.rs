@@ -33,6 +33,17 @@ struct Line {
     size: f64,
     upright: bool,
     text: String,
+    /// Where each glyph (or inserted space) starts in `text`, and its left
+    /// and right edges: kept only for lines holding right-to-left letters,
+    /// which are reordered.
+    marks: Vec<Mark>,
+    rtl: bool,
+}
+
+struct Mark {
+    x: f64,
+    end: f64,
+    start: usize,
 }
 
 /// An [`OutputDev`] gathering a page's lines.
@@ -61,7 +72,13 @@ impl PageLines {
         let usual = gaps.get(gaps.len() / 2).copied();
         let mut text = String::new();
         for (i, line) in self.lines.iter().enumerate() {
-            let content = line.text.trim();
+            let reordered;
+            let content = if line.rtl {
+                reordered = logical_order(line);
+                reordered.trim()
+            } else {
+                line.text.trim()
+            };
             if content.is_empty() {
                 continue;
             }
@@ -128,16 +145,21 @@ impl OutputDev for PageLines {
             }
         };
         if !same_line {
-            self.lines.push(Line { y, size, upright, text: String::new() });
+            self.lines.push(Line { y, size, upright, text: String::new(), marks: Vec::new(), rtl: false });
         } else if let (true, Some((end, ..)), Some(line)) = (word_start && upright, self.last, self.lines.last_mut()) {
             let gap = x - end;
             if gap > COLUMN_GAP * size && !line.text.ends_with('\t') {
                 // Table cells and tab stops: keep them apart.
                 while line.text.ends_with(' ') {
                     line.text.pop();
+                    if line.marks.last().is_some_and(|mark| mark.start == line.text.len()) {
+                        line.marks.pop();
+                    }
                 }
+                line.marks.push(Mark { x: end, end: x, start: line.text.len() });
                 line.text.push('\t');
             } else if gap > WORD_GAP * size && !line.text.ends_with(char::is_whitespace) {
+                line.marks.push(Mark { x: end, end: x, start: line.text.len() });
                 line.text.push(' ');
             }
         }
@@ -145,6 +167,8 @@ impl OutputDev for PageLines {
             // Justified text spaces words both ways, by gaps and space glyphs.
             let blank = char.chars().all(char::is_whitespace);
             if !(blank && (line.text.is_empty() || line.text.ends_with(char::is_whitespace))) {
+                line.marks.push(Mark { x, end: x + width * size, start: line.text.len() });
+                line.rtl |= char.chars().any(is_rtl);
                 line.text.push_str(char);
             }
             // A line's size is its largest glyph's: a superscript does not
@@ -166,5 +190,125 @@ impl OutputDev for PageLines {
 
     fn end_line(&mut self) -> Result<(), OutputError> {
         Ok(())
+    }
+}
+
+/// Letters of the scripts written right to left: Hebrew, Arabic, Syriac,
+/// Thaana, N'Ko and their presentation forms.
+fn is_rtl(c: char) -> bool {
+    matches!(c, '\u{0590}'..='\u{08FF}' | '\u{FB1D}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}') && c.is_alphabetic()
+}
+
+/// Arabic and Hebrew presentation forms (contextual glyph shapes and
+/// ligatures) as the letters they show.
+fn unshaped(text: &str, out: &mut String) {
+    use unicode_normalization::UnicodeNormalization;
+    for c in text.chars() {
+        if matches!(c, '\u{FB1D}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFF}') {
+            out.extend(std::iter::once(c).nfkc());
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Direction {
+    Right,
+    Left,
+    Neutral,
+}
+
+/// A line holding right-to-left letters in reading (logical) order. PDFs
+/// place glyphs where they are seen: the line is read off by position,
+/// left to right, then runs are turned around as a reader of the line's
+/// main direction reads them (a simplified Unicode bidi for one line:
+/// right-to-left runs reversed, numbers and left-to-right words inside them
+/// kept as they are, mirrored brackets swapped).
+fn logical_order(line: &Line) -> String {
+    let mut pieces: Vec<(&Mark, &str)> = line
+        .marks
+        .iter()
+        .enumerate()
+        .map(|(i, mark)| {
+            let end = line.marks.get(i + 1).map_or(line.text.len(), |next| next.start);
+            (mark, &line.text[mark.start..end])
+        })
+        .filter(|(_, text)| !text.is_empty())
+        .collect();
+    pieces.sort_by(|a, b| a.0.x.total_cmp(&b.0.x));
+    let mut units: Vec<String> = Vec::with_capacity(pieces.len());
+    let mut previous: Option<(&Mark, &str)> = None;
+    for (mark, text) in pieces {
+        if let Some((last, last_text)) = previous {
+            let apart = mark.x > last.end + WORD_GAP * line.size;
+            if apart && !last_text.ends_with(char::is_whitespace) && !text.starts_with(char::is_whitespace) {
+                units.push(" ".into());
+            }
+        }
+        let mut unit = String::new();
+        unshaped(text, &mut unit);
+        units.push(unit);
+        previous = Some((mark, text));
+    }
+    let direction = |unit: &str| match unit.chars().find(|c| c.is_alphanumeric()) {
+        Some(c) if is_rtl(c) => Direction::Right,
+        Some(_) => Direction::Left,
+        None => Direction::Neutral,
+    };
+    let directions: Vec<Direction> = units.iter().map(|u| direction(u)).collect();
+    let rights = directions.iter().filter(|d| **d == Direction::Right).count();
+    let lefts = directions.iter().filter(|d| **d == Direction::Left).count();
+    let (base, embedded) =
+        if rights >= lefts { (Direction::Right, Direction::Left) } else { (Direction::Left, Direction::Right) };
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    if base == Direction::Right {
+        order.reverse();
+    }
+    // Runs of the other direction, neutrals between their letters included,
+    // read the other way round.
+    let mut i = 0;
+    while i < order.len() {
+        if directions[order[i]] != embedded {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        let mut k = i + 1;
+        while k < order.len() && directions[order[k]] != base {
+            if directions[order[k]] == embedded {
+                j = k;
+            }
+            k += 1;
+        }
+        order[i..=j].reverse();
+        i = j + 1;
+    }
+    let mut text = String::new();
+    for index in order {
+        let unit = &units[index];
+        if base == Direction::Right && directions[index] == Direction::Neutral {
+            text.extend(unit.chars().map(mirrored));
+        } else {
+            text.push_str(unit);
+        }
+    }
+    text
+}
+
+/// A bracket as the one a right-to-left reader sees it as.
+fn mirrored(c: char) -> char {
+    match c {
+        '(' => ')',
+        ')' => '(',
+        '[' => ']',
+        ']' => '[',
+        '{' => '}',
+        '}' => '{',
+        '<' => '>',
+        '>' => '<',
+        '«' => '»',
+        '»' => '«',
+        other => other,
     }
 }
