@@ -124,3 +124,51 @@ fn csv_with_quotes_delimiter_and_header() {
     assert!(text.contains("Lovelace, Ada\tsaid \"hi\"\t1843"), "{text:?}");
     check("numbers.csv", b"1,2\n3,4\n", &[("/metadata/header", json!(null))]);
 }
+
+#[test]
+fn json_deeper_than_serde_limits_or_past_f64_range_is_valid() {
+    let deep = format!("{}\"bottom\"{}", "{\"k\": ".repeat(200), "}".repeat(200));
+    let report = check(
+        "deep.json",
+        deep.as_bytes(),
+        &[("/metadata/valid", json!(true)), ("/metadata/top_level", json!("object")), ("/metadata/keys", json!(1))],
+    );
+    assert_eq!(report["text"], "bottom\n");
+    check(
+        "huge.json",
+        br#"{"f": 1e999, "g": -2.5E+400, "s": "x"}"#,
+        &[("/metadata/valid", json!(true)), ("/metadata/keys", json!(3)), ("/text", json!("x\n"))],
+    );
+    check(
+        "items.json",
+        br#"[1, "a\u00e9\ud83d\ude00\n", {"k": [true, null]}, [], {}]"#,
+        &[("/metadata/valid", json!(true)), ("/metadata/items", json!(5)), ("/text", json!("a\u{e9}\u{1F600}\n\n"))],
+    );
+    check("dup.json", br#"{"a": 1, "a": 2}"#, &[("/metadata/keys", json!(1))]);
+    // Detected as JSON by content too, without the extension.
+    check("deep", deep.as_bytes(), &[("/format", json!("json")), ("/metadata/valid", json!(true))]);
+    for bad in [
+        &b"[01]"[..],
+        b"[1.]",
+        b"[1e]",
+        b"{\"a\" 1}",
+        b"[1,]",
+        b"{\"a\":1,}",
+        b"[\"a\tb\"]",
+        b"[\"\\x\"]",
+        b"tru",
+        b"1 2",
+    ] {
+        check("bad.json", bad, &[("/metadata/valid", json!(false))]);
+    }
+}
+
+#[test]
+fn hostile_json_nesting_is_fast_and_invalid() {
+    let started = std::time::Instant::now();
+    let report = check("open.json", "[".repeat(1_000_000).as_bytes(), &[("/metadata/valid", json!(false))]);
+    assert!(report["warnings"][0].as_str().unwrap().contains("EOF"), "{report}");
+    let closed = format!("{}{}", "[".repeat(500_000), "]".repeat(500_000));
+    check("closed.json", closed.as_bytes(), &[("/metadata/valid", json!(true)), ("/metadata/items", json!(1))]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+}
