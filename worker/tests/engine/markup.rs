@@ -172,3 +172,35 @@ fn hostile_json_nesting_is_fast_and_invalid() {
     check("closed.json", closed.as_bytes(), &[("/metadata/valid", json!(true)), ("/metadata/items", json!(1))]);
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
 }
+
+#[test]
+fn markdown_nested_list_items_are_separate_lines() {
+    let report =
+        check_text("list.md", b"- alpha\n  - beta\n    - gamma\n- delta\n\nAfter.\n", &["alpha\nbeta\ngamma\ndelta\n"]);
+    assert!(!report["text"].as_str().unwrap().contains("alphabeta"));
+    check_text("ordered.md", b"1. one\n   1. two\n      > three\n", &["one\ntwo\nthree"]);
+    // Hostile nesting: every level one item deeper than the last.
+    let depth = 300;
+    let deep: String = (0..depth).map(|level| format!("{}- item{level}\n", "  ".repeat(level))).collect();
+    let report = check("deep.md", deep.as_bytes(), &[("/format", json!("markdown"))]);
+    let text = report["text"].as_str().unwrap();
+    for level in 1..depth {
+        assert!(text.contains(&format!("item{}\nitem{level}", level - 1)), "level {level}: {text:?}");
+    }
+}
+
+#[test]
+fn markdown_toml_front_matter() {
+    let md = b"+++\ntitle = \"Hugo Page\"\nauthor = 'Ada'\ndate = 2024-01-02\n[params]\ntitle = \"not this\"\n+++\n# Heading\n\nBody text.\n";
+    let report = check(
+        "hugo.md",
+        md,
+        &[
+            ("/metadata/title", json!("Hugo Page")),
+            ("/metadata/author", json!("Ada")),
+            ("/metadata/headings", json!(1)),
+        ],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("Body text.") && !text.contains("+++") && !text.contains("date"), "{text:?}");
+}
