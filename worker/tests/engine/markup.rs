@@ -204,3 +204,31 @@ fn markdown_toml_front_matter() {
     let text = report["text"].as_str().unwrap();
     assert!(text.contains("Body text.") && !text.contains("+++") && !text.contains("date"), "{text:?}");
 }
+
+#[test]
+fn html_nested_too_deep_is_read_in_linear_time() {
+    let depth = 200_000;
+    let page = format!(
+        "<html><head><title>Deep &amp; dark</title><style>p {{ color: red }}</style></head><body><h1>Top</h1>{}<p>Fish &amp; chips <a href=\"/x\">here</a></p><script>var hidden = 1;</script>{}</body></html>",
+        "<div>".repeat(depth),
+        "</div>".repeat(depth)
+    );
+    let started = std::time::Instant::now();
+    let report = check(
+        "deep.html",
+        page.as_bytes(),
+        &[("/metadata/title", json!("Deep & dark")), ("/metadata/links", json!(1)), ("/metadata/headings", json!(1))],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("Top\n\nFish & chips here"), "{text:?}");
+    for hidden in ["hidden", "color", "Deep"] {
+        assert!(!text.contains(hidden), "{hidden} leaked into {text:?}");
+    }
+    assert!(report["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("nested deeper")));
+    // Ordinary pages, and long runs of elements whose end tags are implied,
+    // still get the full parse.
+    let list = format!("<ul>{}</ul>", "<li>item".repeat(10_000));
+    let report = check("list.html", list.as_bytes(), &[]);
+    assert!(report["warnings"].as_array().is_none_or(|w| w.is_empty()), "{report}");
+}
