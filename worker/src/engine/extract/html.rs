@@ -282,8 +282,8 @@ impl Tags {
         loop {
             let start = self.at + self.lower[self.at..].find('<')?;
             let rest = &self.lower[start..];
-            if rest.starts_with("<!--") {
-                self.at = rest[4..].find("-->").map_or(bytes.len(), |end| start + 4 + end + 3);
+            if let Some(comment) = rest.strip_prefix("<!--") {
+                self.at = comment.find("-->").map_or(bytes.len(), |end| start + 4 + end + 3);
                 continue;
             }
             if rest.starts_with("<!") || rest.starts_with("<?") {
