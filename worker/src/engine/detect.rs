@@ -260,7 +260,7 @@ fn markup_kind(text: &str) -> Option<Detected> {
 fn is_json(bytes: &[u8], head: &str) -> bool {
     if bytes.len() <= JSON_SNIFF_MAX_BYTES {
         let (text, _, _) = decode_text(bytes);
-        return serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+        return crate::engine::extract::json::is_valid(&text);
     }
     let opening: String = head.chars().filter(|c| !c.is_whitespace()).take(2).collect();
     matches!(opening.as_str(), "{\"" | "[{" | "[\"" | "[[") || opening.starts_with('[')

@@ -134,3 +134,111 @@ fn csv_with_quotes_delimiter_and_header() {
     assert!(text.contains("Lovelace, Ada\tsaid \"hi\"\t1843"), "{text:?}");
     check("numbers.csv", b"1,2\n3,4\n", &[("/metadata/header", json!(null))]);
 }
+
+#[test]
+fn json_deeper_than_serde_limits_or_past_f64_range_is_valid() {
+    let deep = format!("{}\"bottom\"{}", "{\"k\": ".repeat(200), "}".repeat(200));
+    let report = check(
+        "deep.json",
+        deep.as_bytes(),
+        &[("/metadata/valid", json!(true)), ("/metadata/top_level", json!("object")), ("/metadata/keys", json!(1))],
+    );
+    assert_eq!(report["text"], "bottom\n");
+    check(
+        "huge.json",
+        br#"{"f": 1e999, "g": -2.5E+400, "s": "x"}"#,
+        &[("/metadata/valid", json!(true)), ("/metadata/keys", json!(3)), ("/text", json!("x\n"))],
+    );
+    check(
+        "items.json",
+        br#"[1, "a\u00e9\ud83d\ude00\n", {"k": [true, null]}, [], {}]"#,
+        &[("/metadata/valid", json!(true)), ("/metadata/items", json!(5)), ("/text", json!("a\u{e9}\u{1F600}\n\n"))],
+    );
+    check("dup.json", br#"{"a": 1, "a": 2}"#, &[("/metadata/keys", json!(1))]);
+    // Detected as JSON by content too, without the extension.
+    check("deep", deep.as_bytes(), &[("/format", json!("json")), ("/metadata/valid", json!(true))]);
+    for bad in [
+        &b"[01]"[..],
+        b"[1.]",
+        b"[1e]",
+        b"{\"a\" 1}",
+        b"[1,]",
+        b"{\"a\":1,}",
+        b"[\"a\tb\"]",
+        b"[\"\\x\"]",
+        b"tru",
+        b"1 2",
+    ] {
+        check("bad.json", bad, &[("/metadata/valid", json!(false))]);
+    }
+}
+
+#[test]
+fn hostile_json_nesting_is_fast_and_invalid() {
+    let started = std::time::Instant::now();
+    let report = check("open.json", "[".repeat(1_000_000).as_bytes(), &[("/metadata/valid", json!(false))]);
+    assert!(report["warnings"][0].as_str().unwrap().contains("EOF"), "{report}");
+    let closed = format!("{}{}", "[".repeat(500_000), "]".repeat(500_000));
+    check("closed.json", closed.as_bytes(), &[("/metadata/valid", json!(true)), ("/metadata/items", json!(1))]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+}
+
+#[test]
+fn markdown_nested_list_items_are_separate_lines() {
+    let report =
+        check_text("list.md", b"- alpha\n  - beta\n    - gamma\n- delta\n\nAfter.\n", &["alpha\nbeta\ngamma\ndelta\n"]);
+    assert!(!report["text"].as_str().unwrap().contains("alphabeta"));
+    check_text("ordered.md", b"1. one\n   1. two\n      > three\n", &["one\ntwo\nthree"]);
+    // Hostile nesting: every level one item deeper than the last.
+    let depth = 300;
+    let deep: String = (0..depth).map(|level| format!("{}- item{level}\n", "  ".repeat(level))).collect();
+    let report = check("deep.md", deep.as_bytes(), &[("/format", json!("markdown"))]);
+    let text = report["text"].as_str().unwrap();
+    for level in 1..depth {
+        assert!(text.contains(&format!("item{}\nitem{level}", level - 1)), "level {level}: {text:?}");
+    }
+}
+
+#[test]
+fn markdown_toml_front_matter() {
+    let md = b"+++\ntitle = \"Hugo Page\"\nauthor = 'Ada'\ndate = 2024-01-02\n[params]\ntitle = \"not this\"\n+++\n# Heading\n\nBody text.\n";
+    let report = check(
+        "hugo.md",
+        md,
+        &[
+            ("/metadata/title", json!("Hugo Page")),
+            ("/metadata/author", json!("Ada")),
+            ("/metadata/headings", json!(1)),
+        ],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("Body text.") && !text.contains("+++") && !text.contains("date"), "{text:?}");
+}
+
+#[test]
+fn html_nested_too_deep_is_read_in_linear_time() {
+    let depth = 200_000;
+    let page = format!(
+        "<html><head><title>Deep &amp; dark</title><style>p {{ color: red }}</style></head><body><h1>Top</h1>{}<p>Fish &amp; chips <a href=\"/x\">here</a></p><script>var hidden = 1;</script>{}</body></html>",
+        "<div>".repeat(depth),
+        "</div>".repeat(depth)
+    );
+    let started = std::time::Instant::now();
+    let report = check(
+        "deep.html",
+        page.as_bytes(),
+        &[("/metadata/title", json!("Deep & dark")), ("/metadata/links", json!(1)), ("/metadata/headings", json!(1))],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("Top\n\nFish & chips here"), "{text:?}");
+    for hidden in ["hidden", "color", "Deep"] {
+        assert!(!text.contains(hidden), "{hidden} leaked into {text:?}");
+    }
+    assert!(report["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("nested deeper")));
+    // Ordinary pages, and long runs of elements whose end tags are implied,
+    // still get the full parse.
+    let list = format!("<ul>{}</ul>", "<li>item".repeat(10_000));
+    let report = check("list.html", list.as_bytes(), &[]);
+    assert!(report["warnings"].as_array().is_none_or(|w| w.is_empty()), "{report}");
+}

@@ -295,3 +295,20 @@ fn deeply_nested_rtf_is_refused_not_a_stack_overflow() {
     rtf.extend(std::iter::repeat_n(b'{', 100_000));
     check_error("deep.rtf", &rtf, "nested");
 }
+
+#[test]
+fn rtf_font_charset_gives_the_code_page() {
+    // Windows-1251 only by the font's \fcharset204, no \ansicpg.
+    let rtf = br"{\rtf1\ansi\deff0{\fonttbl{\f0\fnil\fcharset204 Arial;}{\f1\fnil\fcharset0 Times;}{\f2\fnil\fcharset161 Greek;}}\f0 \'ca\'ee\'ec\'e8\'f2\'e5\'f2\par \f1 Caf\'e9\par {\f2 \'e1\'e3}\par Caf\'e9 \f0 \'c4\'e0\par}";
+    let report = check_text("cyrillic.rtf", rtf, &["Комитет\n", "Café\n", "αγ\nCafé Да"]);
+    assert!(!report["text"].as_str().unwrap().contains('Ê'), "{report}");
+    // Without a font charset, the document's code page still applies.
+    check_text("ansicpg.rtf", br"{\rtf1\ansi\ansicpg1251{\fonttbl{\f0 Arial;}}\f0 \'c4\'e0}", &["Да"]);
+}
+
+#[test]
+fn rtf_unicode_surrogate_pairs_are_joined() {
+    let rtf = br"{\rtf1\ansi\uc1 Smile \u-10179?\u-8704? and \u-10179\'3f\u-8704\'3f, lone \u-10179? end\par}";
+    let report = check_text("emoji.rtf", rtf, &["Smile \u{1F600} and \u{1F600}, lone  end"]);
+    assert!(!report["text"].as_str().unwrap().contains('?'), "{report}");
+}

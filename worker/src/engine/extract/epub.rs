@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::html::visible_text;
+use super::html::{fallback, nesting_depth, visible_text, MAX_PARSE_DEPTH};
 use super::xmltext::{attribute, walk, Node};
 use super::zipsafe::Container;
 use super::{ExtractError, Extracted};
@@ -85,8 +85,15 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         match container.read(&path) {
             Some(chapter) => {
                 let (source, _) = super::xml::decode_markup(&chapter);
-                let document = scraper::Html::parse_document(&source);
-                let (chapter_text, _, _) = visible_text(&document);
+                let chapter_text = if nesting_depth(&source, MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH {
+                    extracted.warnings.push(format!(
+                        "chapter {path}: markup nested deeper than {MAX_PARSE_DEPTH} elements, too deep for a full \
+                         parse: text read by stripping tags"
+                    ));
+                    fallback(&source).text
+                } else {
+                    visible_text(&scraper::Html::parse_document(&source)).0
+                };
                 chapters += 1;
                 if !chapter_text.is_empty() {
                     text.push_str(&chapter_text);

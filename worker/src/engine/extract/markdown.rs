@@ -1,6 +1,6 @@
 //! Markdown: the text without markup (link text kept, URLs dropped, code kept
-//! as text); headings, links and code blocks counted; a title from YAML front
-//! matter or the first level-one heading.
+//! as text); headings, links and code blocks counted; a title from YAML or
+//! TOML front matter or the first level-one heading.
 
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 
@@ -16,8 +16,31 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let (mut headings, mut links, mut code_blocks) = (0u64, 0u64, 0u64);
     let mut in_title = false;
     let mut title = String::new();
+    // Set at the end of a list, which has already ended its last item's line:
+    // the item holding a nested list then adds no newline of its own.
+    let mut list_ended = false;
     for event in Parser::new(body) {
+        let after_list = std::mem::replace(&mut list_ended, false);
+        // A tight list item's text is no paragraph, so nothing ends its line
+        // before a nested list or block: start one here, or nested items
+        // would run together ("alphabeta").
+        if let Event::Start(
+            Tag::Item
+            | Tag::List(_)
+            | Tag::BlockQuote(_)
+            | Tag::CodeBlock(_)
+            | Tag::Paragraph
+            | Tag::Heading { .. }
+            | Tag::Table(_),
+        ) = event
+        {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+        }
         match event {
+            Event::End(TagEnd::List(_)) => list_ended = true,
+            Event::End(TagEnd::Item) if after_list => {}
             Event::Start(Tag::Heading { level, .. }) => {
                 headings += 1;
                 in_title = level == HeadingLevel::H1 && title.is_empty() && !extracted.metadata.contains_key("title");
@@ -53,12 +76,27 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     Ok(extracted)
 }
 
-/// Strips YAML front matter, taking simple `title:` and `author:` lines.
+/// Strips front matter, YAML between `---` lines or TOML between `+++` lines
+/// (as Hugo writes it), taking simple top-level `title` and `author` fields:
+/// `title: ...` in YAML, `title = "..."` in TOML. The parser is given no
+/// metadata-block option, so the block is cut here, before it.
 fn front_matter<'a>(source: &'a str, extracted: &mut Extracted) -> &'a str {
-    let Some(rest) = source.strip_prefix("---\n").or_else(|| source.strip_prefix("---\r\n")) else { return source };
-    let Some(end) = rest.find("\n---") else { return source };
+    let (fence, separator) = if source.starts_with("---") {
+        ("---", ':')
+    } else if source.starts_with("+++") {
+        ("+++", '=')
+    } else {
+        return source;
+    };
+    let rest = &source[fence.len()..];
+    let Some(rest) = rest.strip_prefix('\n').or_else(|| rest.strip_prefix("\r\n")) else { return source };
+    let Some(end) = rest.find(&format!("\n{fence}")) else { return source };
     for line in rest[..end].lines() {
-        if let Some((key, value)) = line.split_once(':') {
+        // A TOML table header starts a table whose keys are not the page's.
+        if separator == '=' && line.trim_start().starts_with('[') {
+            break;
+        }
+        if let Some((key, value)) = line.split_once(separator) {
             let value = value.trim().trim_matches(['"', '\'']);
             match key.trim() {
                 "title" => extracted.set("title", value),
@@ -67,6 +105,6 @@ fn front_matter<'a>(source: &'a str, extracted: &mut Extracted) -> &'a str {
             }
         }
     }
-    let after = &rest[end + 4..];
+    let after = &rest[end + 1 + fence.len()..];
     after.split_once('\n').map(|(_, body)| body).unwrap_or("")
 }

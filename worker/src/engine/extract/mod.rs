@@ -5,7 +5,7 @@
 mod csv;
 mod epub;
 mod html;
-mod json;
+pub(crate) mod json;
 mod markdown;
 mod office;
 mod pdf;

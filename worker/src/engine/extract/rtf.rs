@@ -1,5 +1,6 @@
 //! RTF: a small parser of our own. Text with paragraph and line breaks, tabs,
-//! `\'hh` escapes through the document's code page, `\uN` characters, and
+//! `\'hh` escapes through the current font's code page (its `\fcharset`) or
+//! else the document's, `\uN` characters (surrogate pairs joined), and
 //! destinations (font tables, pictures, `\*` groups) skipped; the `\info`
 //! group gives title, author and dates.
 
@@ -51,6 +52,27 @@ const SKIPPED: &[&str] = &[
     "listtext",
 ];
 
+/// The code page of a font's `\fcharset` (a Windows character set number).
+/// Text in a font declaring one is in that code page whatever `\ansicpg`
+/// says: a Cyrillic font is often the only sign of windows-1251. Character
+/// sets not listed (1, default; 2, symbol; Mac ones) leave the document's.
+const CHARSET_CODE_PAGES: &[(i32, u16)] = &[
+    (0, 1252),
+    (128, 932),
+    (129, 949),
+    (134, 936),
+    (136, 950),
+    (161, 1253),
+    (162, 1254),
+    (163, 1258),
+    (177, 1255),
+    (178, 1256),
+    (186, 1257),
+    (204, 1251),
+    (222, 874),
+    (238, 1250),
+];
+
 #[derive(Clone)]
 struct Group {
     skip: bool,
@@ -58,6 +80,10 @@ struct Group {
     info: Option<&'static str>,
     /// Characters to drop after a `\uN` (`\ucN`).
     unicode_skip: usize,
+    /// The font selected by `\fN`, if any.
+    font: Option<i32>,
+    /// Inside the font table, where `\fN` defines a font instead.
+    font_table: bool,
 }
 
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
@@ -70,7 +96,14 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let mut info = std::collections::BTreeMap::<&'static str, String>::new();
     let mut dates: Vec<(&'static str, [u32; 5])> = Vec::new();
     let mut date_target: Option<usize> = None;
-    let mut stack: Vec<Group> = vec![Group { skip: false, info: None, unicode_skip: 1 }];
+    let mut stack: Vec<Group> = vec![Group { skip: false, info: None, unicode_skip: 1, font: None, font_table: false }];
+    // Code pages of the fonts whose `\fcharset` names one; the default font
+    // (`\deffN`); the font being defined in the font table.
+    let mut font_encodings = std::collections::HashMap::<i32, &'static Encoding>::new();
+    let mut default_font: Option<i32> = None;
+    let mut defining_font: Option<i32> = None;
+    // A `\uN` high surrogate waiting for its low half in the next `\uN`.
+    let mut high_surrogate: Option<u32> = None;
     let mut pending_bytes: Vec<u8> = Vec::new();
     let mut skip_chars = 0usize;
     let mut i = 0;
@@ -79,7 +112,9 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     macro_rules! flush {
         () => {
             if !pending_bytes.is_empty() {
-                let (decoded, _) = encoding.decode_without_bom_handling(&pending_bytes);
+                let font = stack.last().and_then(|group| group.font).or(default_font);
+                let current = font.and_then(|font| font_encodings.get(&font)).copied().unwrap_or(encoding);
+                let (decoded, _) = current.decode_without_bom_handling(&pending_bytes);
                 emit(&stack, &mut text, &mut info, &decoded);
                 pending_bytes.clear();
             }
@@ -114,6 +149,10 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                 if word != "'" && word != "*" {
                     flush!();
                 }
+                // Only a `\uN` (its fallback skipped) may follow a high surrogate.
+                if !matches!(word.as_str(), "u" | "uc" | "'") {
+                    high_surrogate = None;
+                }
                 let group = stack.last_mut().expect("the root group is never popped");
                 match word.as_str() {
                     "*" => group.skip = true,
@@ -124,6 +163,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                                 skip_chars -= 1;
                             } else {
                                 pending_bytes.push(byte);
+                                high_surrogate = None;
                             }
                             i += 2;
                         }
@@ -131,10 +171,33 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                     "u" => {
                         if let Some(n) = param {
                             let code = if n < 0 { n + 65536 } else { n } as u32;
-                            if let Some(c) = char::from_u32(code) {
+                            let code = match (high_surrogate.take(), code) {
+                                (_, 0xD800..=0xDBFF) => {
+                                    high_surrogate = Some(code);
+                                    None
+                                }
+                                (Some(high), 0xDC00..=0xDFFF) => {
+                                    char::from_u32(0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00))
+                                }
+                                // A lone surrogate is no character: dropped.
+                                (_, code) => char::from_u32(code),
+                            };
+                            if let Some(c) = code {
                                 emit(&stack, &mut text, &mut info, c.encode_utf8(&mut [0; 4]));
                             }
                             skip_chars = stack.last().map(|g| g.unicode_skip).unwrap_or(1);
+                        }
+                    }
+                    "f" if group.font_table => defining_font = param,
+                    "f" => group.font = param,
+                    "plain" => group.font = None,
+                    "deff" => default_font = param,
+                    "fcharset" if group.font_table => {
+                        let code_page = param
+                            .and_then(|set| CHARSET_CODE_PAGES.iter().find(|(charset, _)| *charset == set))
+                            .and_then(|(_, code_page)| codepage::to_encoding(*code_page));
+                        if let (Some(font), Some(found)) = (defining_font, code_page) {
+                            font_encodings.insert(font, found);
                         }
                     }
                     "uc" => group.unicode_skip = param.unwrap_or(1).clamp(0, 16) as usize,
@@ -175,7 +238,10 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                             dates[target].1[slot] = value.max(0) as u32;
                         }
                     }
-                    other if first_in_group && SKIPPED.contains(&other) => group.skip = true,
+                    other if first_in_group && SKIPPED.contains(&other) => {
+                        group.skip = true;
+                        group.font_table = other == "fonttbl";
+                    }
                     _ => {}
                 }
                 first_in_group = false;
@@ -187,6 +253,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                     skip_chars -= 1;
                 } else {
                     pending_bytes.push(b);
+                    high_surrogate = None;
                 }
                 i += 1;
             }
