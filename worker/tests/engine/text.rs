@@ -71,3 +71,45 @@ fn malformed_utf8_is_decoded_with_a_warning_not_rejected() {
     let report = check("broken.txt", b"valid start \xFF\xFE then more text", &[("/format", json!("text"))]);
     assert!(report["text"].as_str().unwrap().contains("then more text"));
 }
+
+/// `text` in UTF-16, without a byte order mark.
+fn utf16(text: &str, little_endian: bool) -> Vec<u8> {
+    text.encode_utf16().flat_map(|u| if little_endian { u.to_le_bytes() } else { u.to_be_bytes() }).collect()
+}
+
+#[test]
+fn bomless_utf16_in_non_latin_scripts_is_text() {
+    let cases = [
+        "Это русский текст без метки порядка байтов.\nМосква и Санкт-Петербург — большие города.\n",
+        "这是中文文本。北京的天气很好，明天也会是晴天。\n我们去公园散步吧。",
+        "これは日本語のテキストです。東京都の天気は晴れです。明日も晴れるでしょう。",
+        "日本語　全角スペース、読点、句点。",
+    ];
+    for text in cases {
+        for (little_endian, name) in [(true, "UTF-16LE"), (false, "UTF-16BE")] {
+            let bytes = utf16(text, little_endian);
+            let report = check("wide", &bytes, &[("/format", json!("text")), ("/metadata/encoding", json!(name))]);
+            assert_eq!(report["text"].as_str().unwrap().trim_end(), text.trim_end(), "{name}");
+            assert_eq!(report["warnings"], json!([]), "{name}: {text}");
+            check("wide.txt", &bytes, &[("/metadata/encoding", json!(name))]);
+        }
+    }
+}
+
+#[test]
+fn random_bytes_are_binary_not_utf16() {
+    // xorshift32: deterministic bytes with no structure.
+    let mut state = 0x9E37_79B9u32;
+    let mut random = Vec::with_capacity(4096);
+    while random.len() < 4096 {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        random.extend_from_slice(&state.to_le_bytes());
+    }
+    check("random", &random, &[("/format", json!("binary"))]);
+    // Without zero bytes, which would give random data away on their own.
+    let nonzero: Vec<u8> = random.iter().map(|b| *b.max(&1)).collect();
+    check("random", &nonzero, &[("/format", json!("binary"))]);
+    check("random.txt", &nonzero, &[("/format", json!("binary"))]);
+}
