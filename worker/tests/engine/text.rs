@@ -113,3 +113,24 @@ fn random_bytes_are_binary_not_utf16() {
     check("random", &nonzero, &[("/format", json!("binary"))]);
     check("random.txt", &nonzero, &[("/format", json!("binary"))]);
 }
+
+#[test]
+fn utf8_with_a_stray_byte_stays_utf8_with_a_warning() {
+    let text = "Le comité a décidé de réunir l'assemblée générale en été. Les élèves et les enseignants \
+                étaient présents ; après la séance, le président a remercié les bénévoles pour leur générosité \
+                et leur fidélité. La prochaine réunion aura lieu à la mairie, près de l'église, \
+                où le député présentera le budget détaillé de l'année.\n";
+    let mut bytes = text.as_bytes().to_vec();
+    let at = text.find("Les élèves").unwrap();
+    bytes.insert(at, 0xFF);
+    let report = check_text("stray.txt", &bytes, &["Le comité a décidé", "\u{FFFD}Les élèves", "député"]);
+    assert_eq!(report["metadata"]["encoding"], "UTF-8");
+    assert!(!report["text"].as_str().unwrap().contains("Ã"));
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("malformed UTF-8")), "{warnings:?}");
+    // The same text in windows-1252 is nearly all invalid UTF-8: still legacy.
+    let (legacy, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+    let report = check_text("legacy.txt", &legacy, &["Le comité a décidé", "député"]);
+    assert_eq!(report["metadata"]["encoding"], "windows-1252");
+    assert_eq!(report["warnings"], json!([]));
+}

@@ -1,5 +1,6 @@
 //! Plain text in any encoding: byte-order marks, UTF-16 and UTF-32 with or
-//! without them, UTF-8, and legacy encodings guessed by chardetng.
+//! without them, UTF-8 (even with a few stray bytes), and legacy encodings
+//! guessed by chardetng.
 
 use encoding_rs::Encoding;
 
@@ -24,6 +25,13 @@ const WIDE_MIN_SEPARATOR_PERCENT: usize = 2;
 /// Control characters (other than tab and line breaks) tolerated per thousand
 /// decoded characters in BOM-less UTF-16: text has next to none.
 const WIDE_MAX_CONTROLS_PER_MILLE: usize = 5;
+/// Invalid bytes tolerated, in percent of all non-ASCII bytes, for bytes that
+/// are not valid UTF-8 to still be decoded as UTF-8 (with U+FFFD for the
+/// stray bytes) rather than guessed as a legacy encoding. Legacy-encoded
+/// text is far off: 60% (Big5, GBK, EUC-KR, Shift_JIS) to 100% (single-byte
+/// code pages) of its non-ASCII bytes are invalid UTF-8, as only chance pairs
+/// of its bytes form UTF-8 sequences.
+const UTF8_MAX_INVALID_PERCENT: usize = 5;
 
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let (text, encoding, warnings) = decode_text(bytes);
@@ -139,6 +147,22 @@ fn decode_utf32(bytes: &[u8], little_endian: bool) -> (String, bool) {
     (text, malformed)
 }
 
+/// Whether bytes that are not valid UTF-8 are still UTF-8 damaged by a few
+/// stray bytes: a cut-off download, a byte flipped, a stray Latin-1
+/// character pasted in. Decoding those as a legacy encoding would garble
+/// every other non-ASCII character.
+fn is_mostly_utf8(bytes: &[u8]) -> bool {
+    let mut invalid = 0;
+    let mut rest = bytes;
+    while let Err(err) = std::str::from_utf8(rest) {
+        let bad = err.error_len().unwrap_or(rest.len() - err.valid_up_to());
+        invalid += bad;
+        rest = &rest[err.valid_up_to() + bad..];
+    }
+    let non_ascii = bytes.iter().filter(|b| !b.is_ascii()).count();
+    invalid * 100 < non_ascii * UTF8_MAX_INVALID_PERCENT
+}
+
 /// Decodes a document of unknown encoding. Returns the text, the encoding's
 /// name (WHATWG/IANA spelling) and warnings.
 pub fn decode_text(bytes: &[u8]) -> (String, &'static str, Vec<String>) {
@@ -167,6 +191,9 @@ pub fn decode_text(bytes: &[u8]) -> (String, &'static str, Vec<String>) {
     } else if let Ok(text) = std::str::from_utf8(bytes) {
         let name = if bytes.is_ascii() { "US-ASCII" } else { "UTF-8" };
         (text.to_owned(), name, false)
+    } else if is_mostly_utf8(bytes) {
+        let (text, bad) = encoding_rs::UTF_8.decode_without_bom_handling(bytes);
+        (text.into_owned(), encoding_rs::UTF_8.name(), bad)
     } else {
         let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
         let sample = &bytes[..bytes.len().min(DETECT_SAMPLE_BYTES)];
