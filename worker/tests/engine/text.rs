@@ -134,3 +134,16 @@ fn utf8_with_a_stray_byte_stays_utf8_with_a_warning() {
     assert_eq!(report["metadata"]["encoding"], "windows-1252");
     assert_eq!(report["warnings"], json!([]));
 }
+
+#[test]
+fn iso_2022_jp_is_detected_and_decoded() {
+    let text = "これは日本語のテキストです。ISO-2022-JP で書かれています。東京都の天気は晴れです。";
+    let (bytes, _, _) = encoding_rs::ISO_2022_JP.encode(text);
+    assert!(bytes.is_ascii() && bytes.contains(&0x1B));
+    let report = check_text("mail.txt", &bytes, &[text]);
+    assert_eq!(report["metadata"]["encoding"], "ISO-2022-JP");
+    assert!(!report["text"].as_str().unwrap().contains('\u{1B}'));
+    check("mail", &bytes, &[("/format", json!("text")), ("/metadata/encoding", json!("ISO-2022-JP"))]);
+    // Terminal output switches back to ASCII with `ESC ( B` too: still ASCII.
+    check("colours.log", b"\x1B[1mbold\x1B(B\x1B[m and plain\n", &[("/metadata/encoding", json!("US-ASCII"))]);
+}

@@ -1,6 +1,6 @@
 //! Plain text in any encoding: byte-order marks, UTF-16 and UTF-32 with or
-//! without them, UTF-8 (even with a few stray bytes), and legacy encodings
-//! guessed by chardetng.
+//! without them, ISO-2022-JP, UTF-8 (even with a few stray bytes), and legacy
+//! encodings guessed by chardetng.
 
 use encoding_rs::Encoding;
 
@@ -32,6 +32,11 @@ const WIDE_MAX_CONTROLS_PER_MILLE: usize = 5;
 /// code pages) of its non-ASCII bytes are invalid UTF-8, as only chance pairs
 /// of its bytes form UTF-8 sequences.
 const UTF8_MAX_INVALID_PERCENT: usize = 5;
+/// Escape sequences that switch ISO-2022-JP to JIS X 0208 (1978 and 1983),
+/// JIS X 0201 Roman or half-width katakana: 7-bit text with one of them is
+/// Japanese, not ASCII. The switch back to ASCII, `ESC ( B`, is left out:
+/// terminal output (`tput sgr0`) has it too.
+const ISO_2022_JP_ESCAPES: [&[u8]; 4] = [b"\x1B$B", b"\x1B$@", b"\x1B(J", b"\x1B(I"];
 
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let (text, encoding, warnings) = decode_text(bytes);
@@ -147,6 +152,13 @@ fn decode_utf32(bytes: &[u8], little_endian: bool) -> (String, bool) {
     (text, malformed)
 }
 
+/// ISO-2022-JP: 7-bit bytes that switch to a Japanese character set
+/// somewhere. Without the check its escape sequences would be taken for
+/// ASCII and kept in the text.
+fn is_iso_2022_jp(bytes: &[u8]) -> bool {
+    bytes.is_ascii() && bytes.windows(3).any(|w| ISO_2022_JP_ESCAPES.contains(&w))
+}
+
 /// Whether bytes that are not valid UTF-8 are still UTF-8 damaged by a few
 /// stray bytes: a cut-off download, a byte flipped, a stray Latin-1
 /// character pasted in. Decoding those as a legacy encoding would garble
@@ -188,6 +200,9 @@ pub fn decode_text(bytes: &[u8]) -> (String, &'static str, Vec<String>) {
                 (text.into_owned(), encoding.name(), bad)
             }
         }
+    } else if is_iso_2022_jp(bytes) {
+        let (text, bad) = encoding_rs::ISO_2022_JP.decode_without_bom_handling(bytes);
+        (text.into_owned(), encoding_rs::ISO_2022_JP.name(), bad)
     } else if let Ok(text) = std::str::from_utf8(bytes) {
         let name = if bytes.is_ascii() { "US-ASCII" } else { "UTF-8" };
         (text.to_owned(), name, false)
