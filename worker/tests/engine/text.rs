@@ -71,3 +71,79 @@ fn malformed_utf8_is_decoded_with_a_warning_not_rejected() {
     let report = check("broken.txt", b"valid start \xFF\xFE then more text", &[("/format", json!("text"))]);
     assert!(report["text"].as_str().unwrap().contains("then more text"));
 }
+
+/// `text` in UTF-16, without a byte order mark.
+fn utf16(text: &str, little_endian: bool) -> Vec<u8> {
+    text.encode_utf16().flat_map(|u| if little_endian { u.to_le_bytes() } else { u.to_be_bytes() }).collect()
+}
+
+#[test]
+fn bomless_utf16_in_non_latin_scripts_is_text() {
+    let cases = [
+        "Это русский текст без метки порядка байтов.\nМосква и Санкт-Петербург — большие города.\n",
+        "这是中文文本。北京的天气很好，明天也会是晴天。\n我们去公园散步吧。",
+        "これは日本語のテキストです。東京都の天気は晴れです。明日も晴れるでしょう。",
+        "日本語　全角スペース、読点、句点。",
+    ];
+    for text in cases {
+        for (little_endian, name) in [(true, "UTF-16LE"), (false, "UTF-16BE")] {
+            let bytes = utf16(text, little_endian);
+            let report = check("wide", &bytes, &[("/format", json!("text")), ("/metadata/encoding", json!(name))]);
+            assert_eq!(report["text"].as_str().unwrap().trim_end(), text.trim_end(), "{name}");
+            assert_eq!(report["warnings"], json!([]), "{name}: {text}");
+            check("wide.txt", &bytes, &[("/metadata/encoding", json!(name))]);
+        }
+    }
+}
+
+#[test]
+fn random_bytes_are_binary_not_utf16() {
+    // xorshift32: deterministic bytes with no structure.
+    let mut state = 0x9E37_79B9u32;
+    let mut random = Vec::with_capacity(4096);
+    while random.len() < 4096 {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        random.extend_from_slice(&state.to_le_bytes());
+    }
+    check("random", &random, &[("/format", json!("binary"))]);
+    // Without zero bytes, which would give random data away on their own.
+    let nonzero: Vec<u8> = random.iter().map(|b| *b.max(&1)).collect();
+    check("random", &nonzero, &[("/format", json!("binary"))]);
+    check("random.txt", &nonzero, &[("/format", json!("binary"))]);
+}
+
+#[test]
+fn utf8_with_a_stray_byte_stays_utf8_with_a_warning() {
+    let text = "Le comité a décidé de réunir l'assemblée générale en été. Les élèves et les enseignants \
+                étaient présents ; après la séance, le président a remercié les bénévoles pour leur générosité \
+                et leur fidélité. La prochaine réunion aura lieu à la mairie, près de l'église, \
+                où le député présentera le budget détaillé de l'année.\n";
+    let mut bytes = text.as_bytes().to_vec();
+    let at = text.find("Les élèves").unwrap();
+    bytes.insert(at, 0xFF);
+    let report = check_text("stray.txt", &bytes, &["Le comité a décidé", "\u{FFFD}Les élèves", "député"]);
+    assert_eq!(report["metadata"]["encoding"], "UTF-8");
+    assert!(!report["text"].as_str().unwrap().contains("Ã"));
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("malformed UTF-8")), "{warnings:?}");
+    // The same text in windows-1252 is nearly all invalid UTF-8: still legacy.
+    let (legacy, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+    let report = check_text("legacy.txt", &legacy, &["Le comité a décidé", "député"]);
+    assert_eq!(report["metadata"]["encoding"], "windows-1252");
+    assert_eq!(report["warnings"], json!([]));
+}
+
+#[test]
+fn iso_2022_jp_is_detected_and_decoded() {
+    let text = "これは日本語のテキストです。ISO-2022-JP で書かれています。東京都の天気は晴れです。";
+    let (bytes, _, _) = encoding_rs::ISO_2022_JP.encode(text);
+    assert!(bytes.is_ascii() && bytes.contains(&0x1B));
+    let report = check_text("mail.txt", &bytes, &[text]);
+    assert_eq!(report["metadata"]["encoding"], "ISO-2022-JP");
+    assert!(!report["text"].as_str().unwrap().contains('\u{1B}'));
+    check("mail", &bytes, &[("/format", json!("text")), ("/metadata/encoding", json!("ISO-2022-JP"))]);
+    // Terminal output switches back to ASCII with `ESC ( B` too: still ASCII.
+    check("colours.log", b"\x1B[1mbold\x1B(B\x1B[m and plain\n", &[("/metadata/encoding", json!("US-ASCII"))]);
+}

@@ -1,5 +1,6 @@
 //! Plain text in any encoding: byte-order marks, UTF-16 and UTF-32 with or
-//! without them, UTF-8, and legacy encodings guessed by chardetng.
+//! without them, ISO-2022-JP, UTF-8 (even with a few stray bytes), and legacy
+//! encodings guessed by chardetng.
 
 use encoding_rs::Encoding;
 
@@ -8,8 +9,34 @@ use super::{ExtractError, Extracted};
 /// Bytes fed to the encoding detector: enough for a confident guess; the
 /// whole document is then decoded with the guessed encoding.
 const DETECT_SAMPLE_BYTES: usize = 256 << 10;
-/// Bytes looked at to spot BOM-less UTF-16/32 by their zero bytes.
+/// Bytes looked at to spot BOM-less UTF-16/32 by their zero bytes, or UTF-16
+/// by what its code units decode to.
 const WIDE_SNIFF_BYTES: usize = 4096;
+/// Characters that separate words, lines or clauses in prose of any script:
+/// spaces and line breaks, ideographic space, comma and full stop, full-width
+/// comma, ASCII full stop and comma.
+const WIDE_SEPARATORS: [char; 9] = [' ', '\n', '\r', '\u{3000}', '\u{3001}', '\u{3002}', '\u{FF0C}', '.', ','];
+/// Share of separators, in percent of the decoded characters, that BOM-less
+/// UTF-16 without zero bytes (Cyrillic, CJK...) must have to count as text.
+/// Prose has well over this (a space every few words, a full stop every
+/// sentence); random bytes hit one of 9 code units out of 65 536 about once
+/// in 7 000 characters, so binary data does not pass for CJK text.
+const WIDE_MIN_SEPARATOR_PERCENT: usize = 2;
+/// Control characters (other than tab and line breaks) tolerated per thousand
+/// decoded characters in BOM-less UTF-16: text has next to none.
+const WIDE_MAX_CONTROLS_PER_MILLE: usize = 5;
+/// Invalid bytes tolerated, in percent of all non-ASCII bytes, for bytes that
+/// are not valid UTF-8 to still be decoded as UTF-8 (with U+FFFD for the
+/// stray bytes) rather than guessed as a legacy encoding. Legacy-encoded
+/// text is far off: 60% (Big5, GBK, EUC-KR, Shift_JIS) to 100% (single-byte
+/// code pages) of its non-ASCII bytes are invalid UTF-8, as only chance pairs
+/// of its bytes form UTF-8 sequences.
+const UTF8_MAX_INVALID_PERCENT: usize = 5;
+/// Escape sequences that switch ISO-2022-JP to JIS X 0208 (1978 and 1983),
+/// JIS X 0201 Roman or half-width katakana: 7-bit text with one of them is
+/// Japanese, not ASCII. The switch back to ASCII, `ESC ( B`, is left out:
+/// terminal output (`tput sgr0`) has it too.
+const ISO_2022_JP_ESCAPES: [&[u8]; 4] = [b"\x1B$B", b"\x1B$@", b"\x1B(J", b"\x1B(I"];
 
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let (text, encoding, warnings) = decode_text(bytes);
@@ -19,7 +46,9 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
 }
 
 /// Which wide encoding BOM-less bytes look like, from where their zero bytes
-/// fall: ASCII-range text in UTF-16LE has a zero at every odd offset.
+/// fall: ASCII-range text in UTF-16LE has a zero at every odd offset. Text in
+/// other scripts has few zero bytes, so UTF-16 is then judged by its
+/// decoded characters.
 fn sniff_wide(bytes: &[u8]) -> Option<&'static str> {
     let head = &bytes[..bytes.len().min(WIDE_SNIFF_BYTES) & !3];
     if head.len() < 8 {
@@ -48,7 +77,62 @@ fn sniff_wide(bytes: &[u8]) -> Option<&'static str> {
     if even * 10 >= half * 3 && odd * 20 <= half {
         return Some("UTF-16BE");
     }
-    None
+    sniff_utf16_by_content(bytes)
+}
+
+/// UTF-16 in any script, without a BOM: an even length, code units that
+/// decode without unpaired surrogates to text with almost no control
+/// characters and a real share of separators. When both byte orders pass,
+/// the one with more separators wins.
+fn sniff_utf16_by_content(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    let head = &bytes[..bytes.len().min(WIDE_SNIFF_BYTES)];
+    let truncated = head.len() < bytes.len();
+    let le = utf16_text_score(head, true, truncated);
+    let be = utf16_text_score(head, false, truncated);
+    match (le, be) {
+        (Some(le), Some(be)) if be > le => Some("UTF-16BE"),
+        (Some(_), _) => Some("UTF-16LE"),
+        (None, Some(_)) => Some("UTF-16BE"),
+        (None, None) => None,
+    }
+}
+
+/// Separators per thousand characters when `head` reads as UTF-16 text in the
+/// given byte order, `None` when it does not. A surrogate pair cut by the end
+/// of a `truncated` head is not held against it.
+fn utf16_text_score(head: &[u8], little_endian: bool, truncated: bool) -> Option<usize> {
+    let mut units: Vec<u16> = head
+        .chunks_exact(2)
+        .map(|pair| {
+            let raw = [pair[0], pair[1]];
+            if little_endian {
+                u16::from_le_bytes(raw)
+            } else {
+                u16::from_be_bytes(raw)
+            }
+        })
+        .collect();
+    if truncated && units.last().is_some_and(|u| (0xD800..0xDC00).contains(u)) {
+        units.pop();
+    }
+    let (mut chars, mut controls, mut separators) = (0usize, 0usize, 0usize);
+    for decoded in char::decode_utf16(units) {
+        let c = decoded.ok()?;
+        chars += 1;
+        if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+            controls += 1;
+        }
+        if WIDE_SEPARATORS.contains(&c) {
+            separators += 1;
+        }
+    }
+    let text_like = chars >= 4
+        && controls * 1000 <= chars * WIDE_MAX_CONTROLS_PER_MILLE
+        && separators * 100 >= chars * WIDE_MIN_SEPARATOR_PERCENT;
+    text_like.then(|| separators * 1000 / chars)
 }
 
 fn decode_utf32(bytes: &[u8], little_endian: bool) -> (String, bool) {
@@ -66,6 +150,29 @@ fn decode_utf32(bytes: &[u8], little_endian: bool) -> (String, bool) {
         }
     }
     (text, malformed)
+}
+
+/// ISO-2022-JP: 7-bit bytes that switch to a Japanese character set
+/// somewhere. Without the check its escape sequences would be taken for
+/// ASCII and kept in the text.
+fn is_iso_2022_jp(bytes: &[u8]) -> bool {
+    bytes.is_ascii() && bytes.windows(3).any(|w| ISO_2022_JP_ESCAPES.contains(&w))
+}
+
+/// Whether bytes that are not valid UTF-8 are still UTF-8 damaged by a few
+/// stray bytes: a cut-off download, a byte flipped, a stray Latin-1
+/// character pasted in. Decoding those as a legacy encoding would garble
+/// every other non-ASCII character.
+fn is_mostly_utf8(bytes: &[u8]) -> bool {
+    let mut invalid = 0;
+    let mut rest = bytes;
+    while let Err(err) = std::str::from_utf8(rest) {
+        let bad = err.error_len().unwrap_or(rest.len() - err.valid_up_to());
+        invalid += bad;
+        rest = &rest[err.valid_up_to() + bad..];
+    }
+    let non_ascii = bytes.iter().filter(|b| !b.is_ascii()).count();
+    invalid * 100 < non_ascii * UTF8_MAX_INVALID_PERCENT
 }
 
 /// Decodes a document of unknown encoding. Returns the text, the encoding's
@@ -93,9 +200,15 @@ pub fn decode_text(bytes: &[u8]) -> (String, &'static str, Vec<String>) {
                 (text.into_owned(), encoding.name(), bad)
             }
         }
+    } else if is_iso_2022_jp(bytes) {
+        let (text, bad) = encoding_rs::ISO_2022_JP.decode_without_bom_handling(bytes);
+        (text.into_owned(), encoding_rs::ISO_2022_JP.name(), bad)
     } else if let Ok(text) = std::str::from_utf8(bytes) {
         let name = if bytes.is_ascii() { "US-ASCII" } else { "UTF-8" };
         (text.to_owned(), name, false)
+    } else if is_mostly_utf8(bytes) {
+        let (text, bad) = encoding_rs::UTF_8.decode_without_bom_handling(bytes);
+        (text.into_owned(), encoding_rs::UTF_8.name(), bad)
     } else {
         let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
         let sample = &bytes[..bytes.len().min(DETECT_SAMPLE_BYTES)];
