@@ -45,7 +45,17 @@ fn byte_order_marks_decide_the_encoding() {
 
 #[test]
 fn legacy_encodings_are_detected_and_decoded() {
-    let cases: [(&'static encoding_rs::Encoding, &str, &str); 4] = [
+    let cases: [(&'static encoding_rs::Encoding, &str, &str); 6] = [
+        (
+            encoding_rs::KOI8_U,
+            "Это русский текст в кодировке КОИ-8. Москва и Санкт-Петербург - большие города России.",
+            "KOI8-R",
+        ),
+        (
+            encoding_rs::KOI8_U,
+            "Це український текст у кодуванні КОІ-8. Київ і Львів - великі міста України, їх люблять.",
+            "KOI8-U",
+        ),
         (
             encoding_rs::SHIFT_JIS,
             "これは日本語のテキストです。東京都の天気は晴れです。明日も晴れるでしょう。",

@@ -215,7 +215,16 @@ pub fn decode_text(bytes: &[u8]) -> (String, &'static str, Vec<String>) {
         detector.feed(sample, sample.len() == bytes.len());
         let encoding = detector.guess(None, chardetng::Utf8Detection::Allow);
         let (text, bad) = encoding.decode_without_bom_handling(bytes);
-        (text.into_owned(), encoding.name(), bad)
+        // The WHATWG KOI8-U decoder (chardetng's answer for both) is KOI8-R
+        // with the Ukrainian letters added: without them the file is KOI8-R,
+        // the Russian encoding.
+        let name = if encoding == encoding_rs::KOI8_U && !text.contains(['ґ', 'є', 'і', 'ї', 'Ґ', 'Є', 'І', 'Ї'])
+        {
+            "KOI8-R"
+        } else {
+            encoding.name()
+        };
+        (text.into_owned(), name, bad)
     };
     if malformed {
         warnings.push(format!("malformed {name} sequences were replaced with U+FFFD"));
