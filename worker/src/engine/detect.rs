@@ -101,15 +101,18 @@ fn ooxml_by_extension(extension: &str) -> Option<Detected> {
 pub fn zip_container_format(bytes: &[u8]) -> Detected {
     let zip = || detected(Format::Binary, "application/zip");
     let Ok(mut archive) = zip::ZipArchive::new(Cursor::new(bytes)) else {
-        // A damaged central directory: the local headers at the front still
-        // name the parts, which is enough to say what the file is meant to be.
+        // A damaged central directory (a file cut short): the local headers
+        // before the cut still name the parts, which is enough to say what
+        // the file is meant to be.
+        let local_names = local_header_names(bytes);
+        let under = |folder: &str| local_names.iter().any(|name| name.starts_with(folder.as_bytes()));
         let head = &bytes[..bytes.len().min(64 << 10)];
         let names = |name: &[u8]| head.windows(name.len()).any(|w| w == name);
-        return if names(b"word/document.xml") || names(b"word/_rels") {
+        return if under("word/") {
             detected(Format::Docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
-        } else if names(b"xl/workbook.xml") || names(b"xl/_rels") {
+        } else if under("xl/") {
             detected(Format::Xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        } else if names(b"ppt/presentation.xml") || names(b"ppt/_rels") {
+        } else if under("ppt/") {
             detected(Format::Pptx, "application/vnd.openxmlformats-officedocument.presentationml.presentation")
         } else if names(b"mimetypeapplication/epub+zip") {
             detected(Format::Epub, "application/epub+zip")
@@ -149,6 +152,21 @@ pub fn zip_container_format(bytes: &[u8]) -> Detected {
     } else {
         zip()
     }
+}
+
+/// Names of the entries behind the zip local file headers (`PK\x03\x04`)
+/// found anywhere in the bytes, at most a few thousand.
+fn local_header_names(bytes: &[u8]) -> Vec<&[u8]> {
+    const MAX_NAMES: usize = 4096;
+    let mut names = Vec::new();
+    for at in memchr::memmem::find_iter(bytes, b"PK\x03\x04").take(MAX_NAMES) {
+        let Some(lengths) = bytes.get(at + 26..at + 28) else { break };
+        let length = u16::from_le_bytes([lengths[0], lengths[1]]) as usize;
+        if let Some(name) = bytes.get(at + 30..at + 30 + length) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// Binary when the head has NUL bytes or many control characters that text

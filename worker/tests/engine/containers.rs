@@ -187,11 +187,44 @@ fn zip_bombs_are_refused_or_cut_never_inflated() {
 }
 
 #[test]
+fn containers_cut_short_give_what_precedes_the_cut() {
+    // An interrupted download: the central directory at the end is gone,
+    // and the last entry is cut inside its data.
+    let whole = docx(&["Opening paragraph survives", "Second paragraph too"], Some("Cut"));
+    let directory = whole.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    let cut = &whole[..directory - 10];
+    let report = check_text("cut.docx", cut, &["Opening paragraph survives", "Second paragraph too"]);
+    assert_eq!(report["format"], "docx");
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("recovered from their local headers"), "{warnings}");
+    // Cut inside the body itself: an error, or the text before the cut with
+    // a warning.
+    let body = whole.windows(17).position(|w| w == b"word/document.xml").unwrap();
+    match crate::analyze("inside.docx", &whole[..body + 120]) {
+        Ok(report) => assert!(report["warnings"].to_string().contains("cut short"), "{report:#}"),
+        Err(message) => assert!(message.contains("docx"), "{message}"),
+    }
+    // Parts named only past the first 64 KiB (a big thumbnail first) still
+    // tell what the file is.
+    let thumbnail: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let document =
+        br#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Behind the picture</w:t></w:r></w:p></w:body></w:document>"#;
+    let late = zip(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("docProps/thumbnail.jpeg", &thumbnail),
+        ("word/document.xml", document),
+    ]);
+    let directory = late.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    check_text("late.docx", &late[..directory], &["Behind the picture"]);
+}
+
+#[test]
 fn damaged_containers_are_typed_errors() {
-    let mut bytes = docx(&["text"], None);
-    let len = bytes.len();
-    bytes.truncate(len / 2);
-    check_error("cut.docx", &bytes, "docx");
+    // Half a document whose central directory and most entries are gone,
+    // and nothing of its body: an error naming the format.
+    let whole = docx(&["text"], None);
+    let body = whole.windows(17).position(|w| w == b"word/document.xml").unwrap();
+    check_error("cut.docx", &whole[..body + 17], "docx");
     let no_body = zip(&[("word/styles.xml", b"<styles/>"), ("[Content_Types].xml", b"<Types/>")]);
     // Without word/document.xml this zip is not a Word document at all.
     check("styles.docx", &no_body, &[("/format", json!("binary"))]);

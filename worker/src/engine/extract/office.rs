@@ -192,8 +192,17 @@ pub fn xlsx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let mut extracted = Extracted::default();
     ooxml_properties(&mut container, &mut extracted);
     extracted.metadata.remove("pages");
-    let mut workbook =
-        calamine::Xlsx::new(Cursor::new(bytes)).map_err(|err| ExtractError(format!("unreadable workbook: {err}")))?;
+    extracted.warnings.append(&mut container.warnings);
+    let salvaged;
+    let workbook_bytes = if zip::ZipArchive::new(Cursor::new(bytes)).is_ok() {
+        bytes
+    } else {
+        // Cut short: the container's warnings already say what was recovered.
+        salvaged = super::zipsafe::salvage(bytes).map(|s| s.zip).unwrap_or_default();
+        &salvaged[..]
+    };
+    let mut workbook = calamine::Xlsx::new(Cursor::new(workbook_bytes))
+        .map_err(|err| ExtractError(format!("unreadable workbook: {err}")))?;
     let names = workbook.sheet_names();
     let mut text = String::new();
     for name in &names {

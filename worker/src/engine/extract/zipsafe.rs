@@ -2,7 +2,8 @@
 //! on each entry's and on the total decompressed bytes, so a zip bomb ends in
 //! a typed error or a truncated result with a warning, never in an OOM.
 
-use std::io::{Cursor, Read};
+use std::borrow::Cow;
+use std::io::{Cursor, Read, Write};
 
 use super::ExtractError;
 
@@ -16,7 +17,7 @@ pub const MAX_ENTRY_BYTES: u64 = 256 << 20;
 pub const MAX_TOTAL_BYTES: u64 = 512 << 20;
 
 pub struct Container<'a> {
-    archive: zip::ZipArchive<Cursor<&'a [u8]>>,
+    archive: zip::ZipArchive<Cursor<Cow<'a, [u8]>>>,
     read_so_far: u64,
     pub warnings: Vec<String>,
     /// Sum of the sizes the entries declare.
@@ -25,9 +26,25 @@ pub struct Container<'a> {
 
 impl<'a> Container<'a> {
     pub fn open(bytes: &'a [u8]) -> Result<Container<'a>, ExtractError> {
-        let archive = zip::ZipArchive::new(Cursor::new(bytes))
-            .map_err(|err| ExtractError(format!("damaged zip container: {err}")))?;
-        let mut archive = archive;
+        let mut warnings = Vec::new();
+        let mut archive = match zip::ZipArchive::new(Cursor::new(Cow::Borrowed(bytes))) {
+            Ok(archive) => archive,
+            Err(err) => {
+                // A file cut short (an interrupted download or copy) has lost
+                // its central directory, which sits at the end; the entries
+                // before the cut are still there behind their local headers.
+                let Some(salvaged) = salvage(bytes) else {
+                    return Err(ExtractError(format!("damaged zip container: {err}")));
+                };
+                warnings.push(format!(
+                    "damaged zip container ({err}): {} entries recovered from their local headers",
+                    salvaged.entries
+                ));
+                warnings.extend(salvaged.cut.iter().map(|name| format!("truncated: {name} is cut short")));
+                zip::ZipArchive::new(Cursor::new(Cow::Owned(salvaged.zip)))
+                    .map_err(|err| ExtractError(format!("damaged zip container: {err}")))?
+            }
+        };
         if archive.len() > MAX_ENTRIES {
             return Err(ExtractError(format!("zip container lists {} entries, above {MAX_ENTRIES}", archive.len())));
         }
@@ -47,7 +64,7 @@ impl<'a> Container<'a> {
                 (MAX_TOTAL_BYTES * 4) >> 20
             )));
         }
-        Ok(Container { archive, read_so_far: 0, warnings: Vec::new(), declared })
+        Ok(Container { archive, read_so_far: 0, warnings, declared })
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -83,5 +100,114 @@ impl<'a> Container<'a> {
     pub fn read_text(&mut self, name: &str) -> Option<String> {
         let bytes = self.read(name)?;
         Some(super::xml::decode_markup(&bytes).0)
+    }
+}
+
+/// A zip rebuilt from the local headers of a damaged one.
+pub struct Salvaged {
+    /// A well-formed zip of the recovered entries, stored uncompressed.
+    pub zip: Vec<u8>,
+    pub entries: usize,
+    /// Entries whose data ends early: what was there is kept.
+    pub cut: Vec<String>,
+}
+
+/// Parts never read for text (pictures, media, fonts, embedded binaries):
+/// not worth inflating when salvaging.
+const SKIPPED_SUFFIXES: [&str; 15] = [
+    ".png", ".jpg", ".jpeg", ".gif", ".emf", ".wmf", ".tif", ".tiff", ".bmp", ".mp4", ".wav", ".mp3", ".ttf", ".odttf",
+    ".bin",
+];
+
+/// Recovers the entries of a zip whose central directory is lost by walking
+/// its local file headers (`PK\x03\x04`), inflating stored and deflated
+/// data within [`MAX_ENTRY_BYTES`] and [`MAX_TOTAL_BYTES`], and writes them
+/// into a fresh zip. `None` when no entry could be recovered.
+pub fn salvage(bytes: &[u8]) -> Option<Salvaged> {
+    const LOCAL_HEADER: &[u8] = b"PK\x03\x04";
+    let u16_at = |at: usize| bytes.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
+    let u32_at = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64);
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut names = std::collections::HashSet::new();
+    let mut cut = Vec::new();
+    let mut total = 0u64;
+    let mut position = 0;
+    while let Some(found) = memchr::memmem::find(&bytes[position..], LOCAL_HEADER) {
+        let header = position + found;
+        position = header + LOCAL_HEADER.len();
+        if names.len() >= MAX_ENTRIES || total >= MAX_TOTAL_BYTES {
+            break;
+        }
+        let (Some(flags), Some(method), Some(compressed), Some(name_len), Some(extra_len)) =
+            (u16_at(header + 6), u16_at(header + 8), u32_at(header + 18), u16_at(header + 26), u16_at(header + 28))
+        else {
+            break;
+        };
+        let data_start = header + 30 + name_len + extra_len;
+        let Some(name) = bytes.get(header + 30..header + 30 + name_len) else { break };
+        let name = String::from_utf8_lossy(name).into_owned();
+        if data_start > bytes.len() || name.is_empty() || name.ends_with('/') || flags & 1 == 1 {
+            continue;
+        }
+        // Sizes are known unless a data descriptor follows the data (flag
+        // bit 3) or they live in a zip64 extra field; deflate ends by itself.
+        let known = flags & 8 == 0 && compressed != u64::from(u32::MAX);
+        let end = if known { (data_start as u64 + compressed).min(bytes.len() as u64) as usize } else { bytes.len() };
+        let data = &bytes[data_start..end];
+        let skip = SKIPPED_SUFFIXES.iter().any(|suffix| name.to_ascii_lowercase().ends_with(suffix));
+        let budget = MAX_ENTRY_BYTES.min(MAX_TOTAL_BYTES - total);
+        let (content, consumed, complete) = match method {
+            _ if skip => continue,
+            0 if known => (data.to_vec(), data.len(), data_start as u64 + compressed <= bytes.len() as u64),
+            8 => inflate_raw(data, budget),
+            _ => continue,
+        };
+        if content.is_empty() && !complete {
+            continue;
+        }
+        if !names.insert(name.clone()) {
+            continue;
+        }
+        if !complete {
+            cut.push(name.clone());
+        }
+        total += content.len() as u64;
+        if writer.start_file(name.as_str(), stored).is_err() || writer.write_all(&content).is_err() {
+            return None;
+        }
+        position = data_start + consumed.max(1);
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let zip = writer.finish().ok()?.into_inner();
+    Some(Salvaged { zip, entries: names.len(), cut })
+}
+
+/// Inflates a raw deflate stream to at most `budget` bytes: the output, the
+/// input bytes it took, and whether the stream ended properly.
+fn inflate_raw(data: &[u8], budget: u64) -> (Vec<u8>, usize, bool) {
+    let mut inflater = flate2::Decompress::new(false);
+    let mut output = Vec::with_capacity(data.len().saturating_mul(3).min(budget as usize));
+    loop {
+        if output.len() as u64 >= budget {
+            output.truncate(budget as usize);
+            return (output, inflater.total_in() as usize, false);
+        }
+        if output.capacity() == output.len() {
+            let more = output.len().max(64 << 10).min((budget - output.len() as u64) as usize);
+            output.reserve(more);
+        }
+        let before = (inflater.total_in(), inflater.total_out());
+        let input = &data[inflater.total_in() as usize..];
+        match inflater.decompress_vec(input, &mut output, flate2::FlushDecompress::None) {
+            Ok(flate2::Status::StreamEnd) => return (output, inflater.total_in() as usize, true),
+            Ok(_) if (inflater.total_in(), inflater.total_out()) == before => {
+                return (output, inflater.total_in() as usize, false)
+            }
+            Ok(_) => {}
+            Err(_) => return (output, inflater.total_in() as usize, false),
+        }
     }
 }
