@@ -68,6 +68,14 @@ fn docx_body_tables_footers_and_properties() {
 }
 
 #[test]
+fn docx_text_boxes_count_once_not_with_their_fallback_copy() {
+    let document = br#"<w:document xmlns:w="w" xmlns:mc="mc"><w:body><w:p><w:r><w:t>Body text.</w:t></w:r><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><w:txbxContent><w:p><w:r><w:t>Boxed remark</w:t></w:r></w:p></w:txbxContent></w:drawing></mc:Choice><mc:Fallback><w:pict><v:textbox><w:txbxContent><w:p><w:r><w:t>Boxed remark</w:t></w:r></w:p></w:txbxContent></v:textbox></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p></w:body></w:document>"#;
+    let bytes = zip(&[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", document)]);
+    let report = check_text("box.docx", &bytes, &["Body text.", "Boxed remark"]);
+    assert_eq!(report["text"].as_str().unwrap().matches("Boxed remark").count(), 1, "{report:#}");
+}
+
+#[test]
 fn pptx_slides_in_order_with_notes() {
     let slide = |text: &str| {
         format!(

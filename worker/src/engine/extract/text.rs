@@ -156,9 +156,8 @@ fn decode_utf32(bytes: &[u8], little_endian: bool) -> (String, bool) {
 /// somewhere. Without the check its escape sequences would be taken for
 /// ASCII and kept in the text.
 fn is_iso_2022_jp(bytes: &[u8]) -> bool {
-    memchr::memchr(0x1B, bytes).is_some_and(|first| {
-        bytes.is_ascii() && bytes[first..].windows(3).any(|w| ISO_2022_JP_ESCAPES.contains(&w))
-    })
+    memchr::memchr(0x1B, bytes)
+        .is_some_and(|first| bytes.is_ascii() && bytes[first..].windows(3).any(|w| ISO_2022_JP_ESCAPES.contains(&w)))
 }
 
 /// Whether bytes that are not valid UTF-8 are still UTF-8 damaged by a few
