@@ -53,7 +53,8 @@ fn xml_text_root_and_namespaces() {
         ],
     );
     let text = report["text"].as_str().unwrap();
-    assert!(text.contains("News & views") && text.contains("A <b>bold</b> claim"), "{text:?}");
+    // The CDATA summary is HTML: read as such.
+    assert!(text.contains("News & views") && text.contains("A bold claim"), "{text:?}");
 }
 
 #[test]
@@ -64,6 +65,19 @@ fn xml_entities_are_never_expanded() {
     let external = br#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
     let report = check("external.xml", external, &[("/format", json!("xml"))]);
     assert!(!report["text"].as_str().unwrap().contains("root:"));
+}
+
+#[test]
+fn html_inside_feed_items_is_read_as_html() {
+    let rss = br#"<?xml version="1.0"?><rss version="2.0"><channel><title>Town news</title><item><title>Budget</title><description><![CDATA[<p>The council <b>approved</b> the budget.<br>Work starts&nbsp;soon.</p>]]></description></item><item><title>Bridge</title><description>&lt;p&gt;The bridge &lt;i&gt;reopens&lt;/i&gt; on Monday.&lt;/p&gt;</description></item></channel></rss>"#;
+    let report = check_text(
+        "feed.xml",
+        rss,
+        &["The council approved the budget.\nWork starts soon.", "The bridge reopens on Monday."],
+    );
+    let text = report["text"].as_str().unwrap();
+    assert!(!text.contains('<') && !text.contains("&nbsp;"), "{text:?}");
+    assert_eq!(report["metadata"]["root"], "rss");
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! XML: element text and CDATA, a line per element that holds text; the root
-//! element, declared namespaces and the element count as metadata.
+//! element, declared namespaces and the element count as metadata. Text that
+//! is itself HTML (an RSS or Atom item's description, in CDATA or escaped)
+//! is read as HTML: its tags dropped, its entities decoded.
 
 use super::text::decode_text;
 use super::xmltext::{walk, Node};
@@ -15,10 +17,15 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let mut elements = 0u64;
     let mut line = String::new();
     let flush = |line: &mut String, text: &mut String| {
-        let collapsed = line.split_whitespace().collect::<Vec<_>>().join(" ");
-        if !collapsed.is_empty() {
-            text.push_str(&collapsed);
-            text.push('\n');
+        if holds_html(line) {
+            *line = super::html::fallback(line).text;
+        }
+        for part in line.lines() {
+            let collapsed = part.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !collapsed.is_empty() {
+                text.push_str(&collapsed);
+                text.push('\n');
+            }
         }
         line.clear();
     };
@@ -90,4 +97,15 @@ pub fn declared_encoding(head: &str) -> Option<String> {
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
         .collect();
     (!value.is_empty()).then_some(value)
+}
+
+/// Whether element text looks like HTML: a tag (`<p>`, `</b>`, `<br/>`,
+/// `<!--`) or a named entity left over from a second level of escaping.
+fn holds_html(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let tag = memchr::memchr_iter(b'<', bytes).any(|at| {
+        let next = bytes.get(at + 1).copied().unwrap_or(b' ');
+        (next.is_ascii_alphabetic() || next == b'/' || next == b'!') && bytes[at..].contains(&b'>')
+    });
+    tag || ["&nbsp;", "&amp;", "&lt;", "&gt;", "&quot;", "&#"].iter().any(|entity| text.contains(entity))
 }
