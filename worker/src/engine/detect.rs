@@ -15,6 +15,9 @@ pub struct Detected {
     pub media_type: String,
 }
 
+/// The media type of e-mail messages, which the e-mail extractor reads.
+pub const EMAIL: &str = "message/rfc822";
+
 /// Bytes sniffed to tell text from binary and to recognise text formats.
 const SNIFF_BYTES: usize = 8192;
 /// Readers accept a PDF header this far into the file (after junk such as
@@ -201,6 +204,7 @@ fn text_by_extension(extension: &str) -> Option<Detected> {
         "html" | "htm" | "xhtml" | "shtml" => detected(Format::Html, "text/html"),
         "xml" | "xsd" | "xsl" | "xslt" | "rss" | "atom" | "svg" | "rdf" | "opf" | "ncx" | "fb2" | "kml" | "gpx"
         | "wsdl" | "xlf" | "xliff" | "plist" | "dbk" | "tei" => detected(Format::Xml, "application/xml"),
+        "eml" => detected(Format::Text, EMAIL),
         "txt" | "text" | "log" | "srt" | "vtt" | "ini" | "cfg" | "conf" | "asc" | "nfo" => {
             detected(Format::Text, "text/plain")
         }
@@ -219,6 +223,9 @@ fn text_by_content(bytes: &[u8], head: &[u8]) -> Detected {
     if (trimmed.starts_with('{') || trimmed.starts_with('[')) && is_json(bytes, trimmed) {
         return detected(Format::Json, "application/json");
     }
+    if looks_like_email(&text) {
+        return detected(Format::Text, EMAIL);
+    }
     if let Some(delimiter) = csv_delimiter(&text, head.len() < bytes.len()) {
         let media_type = if delimiter == '\t' { "text/tab-separated-values" } else { "text/csv" };
         return detected(Format::Csv, media_type);
@@ -227,6 +234,32 @@ fn text_by_content(bytes: &[u8], head: &[u8]) -> Detected {
         return detected(Format::Markdown, "text/markdown");
     }
     detected(Format::Text, "text/plain")
+}
+
+/// An e-mail message: it opens with a header block (`Name: value` lines, and
+/// folded lines starting with white space) holding `From:` and another of
+/// the headers every mailer writes.
+fn looks_like_email(text: &str) -> bool {
+    let (mut fields, mut from, mut other) = (0, false, false);
+    for line in text.lines().take(500) {
+        if line.trim().is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            continue;
+        }
+        let Some((name, _)) = line.split_once(':') else { return false };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return false;
+        }
+        fields += 1;
+        match name.to_ascii_lowercase().as_str() {
+            "from" => from = true,
+            "subject" | "date" | "to" | "message-id" | "mime-version" | "received" | "return-path" => other = true,
+            _ => {}
+        }
+    }
+    fields >= 2 && from && other
 }
 
 /// HTML or XML from the first element, skipping a prolog, comments and a

@@ -60,7 +60,7 @@ pub fn analyze(input: &Input<'_>, options: &Options) -> Result<Report, AnalyzeEr
         None => hex(&Sha256::digest(input.bytes)),
     };
     let detected = detect::detect(input.filename, input.bytes);
-    let extracted = extract::extract(detected.format, input.bytes)
+    let extracted = extract::extract(&detected, input.bytes)
         .map_err(|err| AnalyzeError::ParseFailed(format!("{}: {err}", detected.format.as_str())))?;
     let mut text = extracted.text;
     let mut warnings = extracted.warnings;

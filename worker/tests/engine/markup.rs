@@ -256,3 +256,78 @@ fn html_nested_too_deep_is_read_in_linear_time() {
     let report = check("list.html", list.as_bytes(), &[]);
     assert!(report["warnings"].as_array().is_none_or(|w| w.is_empty()), "{report}");
 }
+
+#[test]
+fn email_messages_give_their_headers_and_decoded_bodies() {
+    // Subject in RFC 2047 (UTF-8, base64), a quoted-printable Latin-1 plain
+    // part, its base64 HTML alternative, and a base64 attachment.
+    let html = "<p>Le comit&eacute; se r&eacute;unit <b>lundi</b>.</p>";
+    let message = format!(
+        "From: =?UTF-8?Q?Zo=C3=AB_Martin?= <zoe@example.org>\r\n\
+         To: Team <team@example.org>, ana@example.org\r\n\
+         Subject: =?UTF-8?B?{}?=\r\n\
+         Date: Tue, 3 Sep 2024 09:15:00 +0200\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+         --outer\r\n\
+         Content-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n\
+         --inner\r\n\
+         Content-Type: text/plain; charset=iso-8859-1\r\n\
+         Content-Transfer-Encoding: quoted-printable\r\n\r\n\
+         Le comit=E9 se r=E9unit lundi pour le budget de l'=E9cole.\r\n\
+         --inner\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+         --inner--\r\n\
+         --outer\r\n\
+         Content-Type: application/pdf; name=\"budget.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"budget.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n\
+         JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFI+PgpzdHJlYW0K\r\n\
+         --outer--\r\n",
+        base64("Réunion du comité"),
+        base64(html)
+    );
+    for name in ["meeting.eml", "meeting"] {
+        let report = check(
+            name,
+            message.as_bytes(),
+            &[
+                ("/format", json!("text")),
+                ("/media_type", json!("message/rfc822")),
+                ("/metadata/title", json!("Réunion du comité")),
+                ("/metadata/author", json!("Zoë Martin <zoe@example.org>")),
+                ("/metadata/to", json!(["Team <team@example.org>", "ana@example.org"])),
+                ("/metadata/created", json!("2024-09-03T09:15:00+02:00")),
+                ("/metadata/attachments", json!(1)),
+                ("/metadata/attachment_names", json!(["budget.pdf"])),
+            ],
+        );
+        let text = report["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("Réunion du comité\n\nLe comité se réunit lundi pour le budget de l'école."),
+            "{text:?}"
+        );
+        assert!(!text.contains("JVBER") && !text.contains("--outer") && !text.contains("=E9"), "{text:?}");
+    }
+    // A text file that merely mentions headers stays plain text.
+    check("notes", b"From: the minutes\nwe agreed on three points\n", &[("/media_type", json!("text/plain"))]);
+}
+
+/// Standard base64, for the e-mail fixture.
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -3,6 +3,7 @@
 //! [`ExtractError`] when it could read nothing.
 
 mod csv;
+mod email;
 mod epub;
 mod html;
 pub(crate) mod json;
@@ -18,6 +19,7 @@ mod zipsafe;
 
 use serde_json::{Map, Value};
 
+use super::detect::{Detected, EMAIL};
 use crate::report::Format;
 
 #[derive(Debug, Default, Clone)]
@@ -56,9 +58,10 @@ impl std::fmt::Display for ExtractError {
     }
 }
 
-pub fn extract(format: Format, bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    match format {
+pub fn extract(detected: &Detected, bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    match detected.format {
         Format::Binary => Ok(Extracted::default()),
+        Format::Text if detected.media_type == EMAIL => email::extract(bytes),
         Format::Text => text::extract(bytes),
         Format::Json => json::extract(bytes),
         Format::Csv => csv::extract(bytes),
