@@ -165,19 +165,38 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     Ok(extracted)
 }
 
+/// Ends the text's line, unless it is empty or already ended.
+fn newline(text: &mut String) {
+    let trimmed = text.trim_end_matches([' ', '\t']).len();
+    text.truncate(trimmed);
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+}
+
+/// What a visible element's start tag does, in both readers: blocks start
+/// a line, cells are tab-separated, links and headings are counted.
+fn open_element(name: &str, href: bool, text: &mut String, (links, headings): (&mut u64, &mut u64)) {
+    if name == "a" && href {
+        *links += 1;
+    }
+    if matches!(name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
+        *headings += 1;
+    }
+    if BLOCKS.contains(&name) {
+        newline(text);
+    }
+    if matches!(name, "td" | "th") && !text.ends_with('\n') && !text.is_empty() {
+        text.push('\t');
+    }
+}
+
 /// Visible text, with counts of links and headings on the way.
 pub fn visible_text(document: &Html) -> (String, u64, u64) {
     let mut text = String::new();
     let mut hidden_depth = 0usize;
     let mut links = 0;
     let mut headings = 0;
-    let newline = |text: &mut String| {
-        let trimmed = text.trim_end_matches([' ', '\t']).len();
-        text.truncate(trimmed);
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-    };
     for edge in document.tree.root().traverse() {
         match edge {
             Edge::Open(node) => match node.value() {
@@ -186,18 +205,8 @@ pub fn visible_text(document: &Html) -> (String, u64, u64) {
                     if HIDDEN.contains(&name) {
                         hidden_depth += 1;
                     } else if hidden_depth == 0 {
-                        if name == "a" && element.attr("href").is_some() {
-                            links += 1;
-                        }
-                        if matches!(name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
-                            headings += 1;
-                        }
-                        if BLOCKS.contains(&name) {
-                            newline(&mut text);
-                        }
-                        if matches!(name, "td" | "th") && !text.ends_with('\n') && !text.is_empty() {
-                            text.push('\t');
-                        }
+                        let counts = (&mut links, &mut headings);
+                        open_element(name, element.attr("href").is_some(), &mut text, counts);
                     }
                 }
                 Node::Text(t) if hidden_depth == 0 => {
@@ -394,13 +403,6 @@ pub fn fallback(source: &str) -> Fallback {
     let mut hidden_depth = 0usize;
     let mut tags = Tags::new(source);
     let mut text_start = 0;
-    let newline = |text: &mut String| {
-        let trimmed = text.trim_end_matches([' ', '\t']).len();
-        text.truncate(trimmed);
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-    };
     let push_text = |text: &mut String, run: &str| {
         for (i, word) in run.split_ascii_whitespace().enumerate() {
             if (i > 0 || run.starts_with(|c: char| c.is_ascii_whitespace()))
@@ -462,18 +464,7 @@ pub fn fallback(source: &str) -> Fallback {
             text_start = tags.at;
             continue;
         }
-        if name == "a" && tag.href {
-            links += 1;
-        }
-        if matches!(name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
-            headings += 1;
-        }
-        if BLOCKS.contains(&name) {
-            newline(&mut escaped);
-        }
-        if matches!(name, "td" | "th") && !escaped.ends_with('\n') && !escaped.is_empty() {
-            escaped.push('\t');
-        }
+        open_element(name, tag.href, &mut escaped, (&mut links, &mut headings));
     }
     let mut text = decode_entities(&escaped);
     let trimmed = text.trim_end().len();
