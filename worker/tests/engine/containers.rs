@@ -99,6 +99,36 @@ fn pptx_slides_in_order_with_notes() {
 }
 
 #[test]
+fn pptx_slides_in_the_order_the_deck_shows_them() {
+    // Slide 3 was moved to the front: presentation.xml lists it first, and
+    // each slide's notes follow the slide order.
+    let slide = |text: &str| {
+        format!(
+            r#"<p:sld xmlns:p="p" xmlns:a="a"><p:txBody><a:p><a:r><a:t>{text}</a:t></a:r></a:p></p:txBody></p:sld>"#
+        )
+    };
+    let presentation = br#"<p:presentation xmlns:p="p" xmlns:r="r"><p:sldIdLst><p:sldId id="258" r:id="rId4"/><p:sldId id="256" r:id="rId2"/><p:sldId id="257" r:id="rId3"/></p:sldIdLst></p:presentation>"#;
+    let rels = br#"<Relationships><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide" Target="slides/slide1.xml"/><Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide" Target="/ppt/slides/slide2.xml"/><Relationship Id="rId4" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide" Target="slides/slide3.xml"/></Relationships>"#;
+    let notes_rel = br#"<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/notesSlide" Target="../notesSlides/notesSlide1.xml"/></Relationships>"#;
+    let (s1, s2, s3, n) = (slide("Agenda"), slide("Figures"), slide("Title page"), slide("Notes on the title"));
+    let bytes = zip(&[
+        ("ppt/presentation.xml", presentation),
+        ("ppt/_rels/presentation.xml.rels", rels),
+        ("ppt/slides/slide1.xml", s1.as_bytes()),
+        ("ppt/slides/slide2.xml", s2.as_bytes()),
+        ("ppt/slides/slide3.xml", s3.as_bytes()),
+        ("ppt/slides/_rels/slide3.xml.rels", notes_rel),
+        ("ppt/notesSlides/notesSlide1.xml", n.as_bytes()),
+    ]);
+    let report = check("moved.pptx", &bytes, &[("/format", json!("pptx")), ("/metadata/slides", json!(3))]);
+    let text = report["text"].as_str().unwrap();
+    let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle} missing: {text:?}"));
+    assert!(at("Title page") < at("Agenda") && at("Agenda") < at("Figures"), "deck order: {text:?}");
+    assert!(at("Figures") < at("Notes on the title"), "{text:?}");
+    assert_eq!(text.matches("Notes on the title").count(), 1, "{text:?}");
+}
+
+#[test]
 fn xlsx_cells_by_sheet() {
     let workbook = br#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Budget" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
     let rels = br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;

@@ -120,6 +120,82 @@ fn numbered_parts(names: &[String], prefix: &str) -> Vec<String> {
     parts.into_iter().map(|(_, name)| name).collect()
 }
 
+/// Slides in the order the deck shows them: `ppt/presentation.xml` lists
+/// them by relationship id, which its relationships resolve to parts. Slide
+/// file numbers only tell the order they were created in. Slides the list
+/// does not name (a damaged deck) follow by number.
+fn slide_order(container: &mut Container<'_>, names: &[String]) -> Vec<String> {
+    let mut ids = Vec::new();
+    if let Some(presentation) = container.read_text("ppt/presentation.xml") {
+        let _ = walk(&presentation, |node| {
+            if let Node::Open { name: "sldId", attributes } = node {
+                if let Some((_, id)) = attributes.iter().find(|(key, _)| key.ends_with(":id")) {
+                    ids.push(id.clone());
+                }
+            }
+        });
+    }
+    let targets = relationships(container, "ppt/_rels/presentation.xml.rels", "ppt");
+    let mut slides: Vec<String> = Vec::new();
+    for id in ids {
+        if let Some(found) = targets.iter().find(|r| r.id == id && names.contains(&r.target)) {
+            if !slides.contains(&found.target) {
+                slides.push(found.target.clone());
+            }
+        }
+    }
+    for numbered in numbered_parts(names, "ppt/slides/slide") {
+        if !slides.contains(&numbered) {
+            slides.push(numbered);
+        }
+    }
+    slides
+}
+
+/// One relationship of a part (`_rels/*.rels`): its id, type and target
+/// part, resolved against `folder` (the folder of the part the
+/// relationships belong to).
+struct Relationship {
+    id: String,
+    kind: String,
+    target: String,
+}
+
+fn relationships(container: &mut Container<'_>, rels: &str, folder: &str) -> Vec<Relationship> {
+    let mut found = Vec::new();
+    if let Some(xml) = container.read_text(rels) {
+        let _ = walk(&xml, |node| {
+            if let Node::Open { name: "Relationship", attributes } = node {
+                if let Some(target) = attribute(attributes, "Target") {
+                    found.push(Relationship {
+                        id: attribute(attributes, "Id").unwrap_or_default().to_owned(),
+                        kind: attribute(attributes, "Type").unwrap_or_default().to_owned(),
+                        target: resolve(folder, target),
+                    });
+                }
+            }
+        });
+    }
+    found
+}
+
+/// A relationship target as a part name: absolute (`/ppt/slides/x.xml`) or
+/// relative to `folder`, with `..` resolved.
+fn resolve(folder: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = if target.starts_with('/') { Vec::new() } else { folder.split('/').collect() };
+    for piece in target.split('/') {
+        match piece {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            piece => parts.push(piece),
+        }
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join("/")
+}
+
 /// A password-protected OOXML document is an OLE container, not a zip.
 fn refuse_encrypted(bytes: &[u8]) -> Result<(), ExtractError> {
     if bytes.starts_with(b"\xD0\xCF\x11\xE0") {
@@ -164,17 +240,24 @@ pub fn pptx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
     let names = container.names();
-    let slides = numbered_parts(&names, "ppt/slides/slide");
-    let mut text = String::new();
+    let slides = slide_order(&mut container, &names);
+    // Each slide's speaker notes, in slide order, then any notes no slide
+    // names (a damaged deck).
+    let mut notes: Vec<String> = Vec::new();
     for slide in &slides {
-        if let Some(xml) = container.read_text(slide) {
-            ooxml_text(&xml, &mut text, &mut extracted.warnings, slide);
-            text.push('\n');
+        let (folder, file) = slide.rsplit_once('/').unwrap_or(("", slide));
+        let rels = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder);
+        notes.extend(rels.into_iter().filter(|r| r.kind.ends_with("/notesSlide")).map(|r| r.target));
+    }
+    for numbered in numbered_parts(&names, "ppt/notesSlides/notesSlide") {
+        if !notes.contains(&numbered) {
+            notes.push(numbered);
         }
     }
-    for notes in numbered_parts(&names, "ppt/notesSlides/notesSlide") {
-        if let Some(xml) = container.read_text(&notes) {
-            ooxml_text(&xml, &mut text, &mut extracted.warnings, &notes);
+    let mut text = String::new();
+    for part in slides.iter().chain(&notes) {
+        if let Some(xml) = container.read_text(part) {
+            ooxml_text(&xml, &mut text, &mut extracted.warnings, part);
             text.push('\n');
         }
     }
