@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::html::{fallback, nesting_depth, visible_text, MAX_PARSE_DEPTH};
 use super::xmltext::{attribute, walk, Node};
-use super::zipsafe::Container;
+use super::zipsafe::{resolve_part, Container};
 use super::{ExtractError, Extracted};
 
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
@@ -81,7 +81,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
             extracted.warnings.push(format!("spine item {idref:?} is not in the manifest"));
             continue;
         };
-        let path = resolve(&base, href);
+        let path = resolve_part(&base, href);
         match container.read(&path) {
             Some(chapter) => {
                 let (source, _) = super::xml::decode_markup(&chapter);
@@ -107,40 +107,4 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     extracted.warnings.append(&mut container.warnings);
     extracted.text = text;
     Ok(extracted)
-}
-
-/// A manifest href relative to the package document's folder, with `..`
-/// resolved and percent-escapes decoded.
-fn resolve(base: &str, href: &str) -> String {
-    let href = href.split('#').next().unwrap_or(href);
-    let mut parts: Vec<String> = base.split('/').filter(|p| !p.is_empty()).map(str::to_owned).collect();
-    for part in percent_decode(href).split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other.to_owned()),
-        }
-    }
-    parts.join("/")
-}
-
-fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-            if let Ok(byte) = u8::from_str_radix(hex, 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

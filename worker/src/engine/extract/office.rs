@@ -8,7 +8,7 @@ use std::io::Cursor;
 use calamine::Reader;
 
 use super::xmltext::{attribute, walk, Node};
-use super::zipsafe::{Container, MAX_TOTAL_BYTES};
+use super::zipsafe::{resolve_part, Container, MAX_TOTAL_BYTES};
 use super::{ExtractError, Extracted};
 
 /// Walks a WordprocessingML or DrawingML part into text: `t` elements hold
@@ -170,30 +170,13 @@ fn relationships(container: &mut Container<'_>, rels: &str, folder: &str) -> Vec
                     found.push(Relationship {
                         id: attribute(attributes, "Id").unwrap_or_default().to_owned(),
                         kind: attribute(attributes, "Type").unwrap_or_default().to_owned(),
-                        target: resolve(folder, target),
+                        target: resolve_part(folder, target),
                     });
                 }
             }
         });
     }
     found
-}
-
-/// A relationship target as a part name: absolute (`/ppt/slides/x.xml`) or
-/// relative to `folder`, with `..` resolved.
-fn resolve(folder: &str, target: &str) -> String {
-    let mut parts: Vec<&str> = if target.starts_with('/') { Vec::new() } else { folder.split('/').collect() };
-    for piece in target.split('/') {
-        match piece {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            piece => parts.push(piece),
-        }
-    }
-    parts.retain(|p| !p.is_empty());
-    parts.join("/")
 }
 
 /// A password-protected OOXML document is an OLE container, not a zip.
@@ -283,15 +266,9 @@ pub fn xlsx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     ooxml_properties(&mut container, &mut extracted);
     extracted.metadata.remove("pages");
     extracted.warnings.append(&mut container.warnings);
-    let salvaged;
-    let workbook_bytes = if zip::ZipArchive::new(Cursor::new(bytes)).is_ok() {
-        bytes
-    } else {
-        // Cut short: the container's warnings already say what was recovered.
-        salvaged = super::zipsafe::salvage(bytes).map(|s| s.zip).unwrap_or_default();
-        &salvaged[..]
-    };
-    let mut workbook = calamine::Xlsx::new(Cursor::new(workbook_bytes))
+    // The container's bytes: the file itself, or the zip rebuilt from a
+    // file cut short (its warnings already say so).
+    let mut workbook = calamine::Xlsx::new(Cursor::new(container.bytes()))
         .map_err(|err| ExtractError(format!("unreadable workbook: {err}")))?;
     let names = workbook.sheet_names();
     let mut text = String::new();

@@ -2,8 +2,8 @@
 //! on each entry's and on the total decompressed bytes, so a zip bomb ends in
 //! a typed error or a truncated result with a warning, never in an OOM.
 
-use std::borrow::Cow;
 use std::io::{Cursor, Read, Write};
+use std::rc::Rc;
 
 use super::ExtractError;
 
@@ -16,8 +16,26 @@ pub const MAX_ENTRY_BYTES: u64 = 256 << 20;
 /// Decompressed bytes read from one container in all.
 pub const MAX_TOTAL_BYTES: u64 = 512 << 20;
 
+/// A container's bytes: the file's own, or a zip rebuilt from a damaged one,
+/// shared between the archive reader and [`Container::bytes`].
+#[derive(Clone)]
+enum Bytes<'a> {
+    Borrowed(&'a [u8]),
+    Rebuilt(Rc<[u8]>),
+}
+
+impl AsRef<[u8]> for Bytes<'_> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Bytes::Borrowed(bytes) => bytes,
+            Bytes::Rebuilt(bytes) => bytes,
+        }
+    }
+}
+
 pub struct Container<'a> {
-    archive: zip::ZipArchive<Cursor<Cow<'a, [u8]>>>,
+    archive: zip::ZipArchive<Cursor<Bytes<'a>>>,
+    source: Bytes<'a>,
     read_so_far: u64,
     pub warnings: Vec<String>,
     /// Sum of the sizes the entries declare.
@@ -27,7 +45,8 @@ pub struct Container<'a> {
 impl<'a> Container<'a> {
     pub fn open(bytes: &'a [u8]) -> Result<Container<'a>, ExtractError> {
         let mut warnings = Vec::new();
-        let mut archive = match zip::ZipArchive::new(Cursor::new(Cow::Borrowed(bytes))) {
+        let mut source = Bytes::Borrowed(bytes);
+        let mut archive = match zip::ZipArchive::new(Cursor::new(source.clone())) {
             Ok(archive) => archive,
             Err(err) => {
                 // A file cut short (an interrupted download or copy) has lost
@@ -41,7 +60,8 @@ impl<'a> Container<'a> {
                     salvaged.entries
                 ));
                 warnings.extend(salvaged.cut.iter().map(|name| format!("truncated: {name} is cut short")));
-                zip::ZipArchive::new(Cursor::new(Cow::Owned(salvaged.zip)))
+                source = Bytes::Rebuilt(salvaged.zip.into());
+                zip::ZipArchive::new(Cursor::new(source.clone()))
                     .map_err(|err| ExtractError(format!("damaged zip container: {err}")))?
             }
         };
@@ -64,7 +84,12 @@ impl<'a> Container<'a> {
                 (MAX_TOTAL_BYTES * 4) >> 20
             )));
         }
-        Ok(Container { archive, read_so_far: 0, warnings, declared })
+        Ok(Container { archive, source, read_so_far: 0, warnings, declared })
+    }
+
+    /// The zip read: the file's own bytes, or the zip rebuilt from them.
+    pub fn bytes(&self) -> &[u8] {
+        self.source.as_ref()
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -210,4 +235,43 @@ fn inflate_raw(data: &[u8], budget: u64) -> (Vec<u8>, usize, bool) {
             Err(_) => return (output, inflater.total_in() as usize, false),
         }
     }
+}
+
+/// A part name from a reference inside the container (an EPUB manifest
+/// href, an OOXML relationship target): relative to `folder`, or absolute
+/// from the root when it starts with `/`; a `#fragment` dropped, `.` and
+/// `..` resolved and percent-escapes decoded.
+pub fn resolve_part(folder: &str, reference: &str) -> String {
+    let reference = reference.split('#').next().unwrap_or(reference);
+    let base = if reference.starts_with('/') { "" } else { folder };
+    let mut parts: Vec<String> = base.split('/').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+    for part in percent_decode(reference).split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other.to_owned()),
+        }
+    }
+    parts.join("/")
+}
+
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(byte) = u8::from_str_radix(hex, 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
