@@ -12,8 +12,8 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use docmill_worker::engine::analysis::{hamming, NEAR_DUPLICATE_MAX_DISTANCE};
-use docmill_worker::report::Report;
+use docmill_engine::analysis::{hamming, NEAR_DUPLICATE_MAX_DISTANCE};
+use docmill_engine::report::Report;
 use serde_json::json;
 use tokio::sync::{mpsc, Semaphore};
 

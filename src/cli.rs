@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use docmill_worker::protocol::Options;
+use docmill_engine::Options;
 use futures_util::StreamExt;
 use serde_json::json;
 

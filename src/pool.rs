@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use docmill_worker::protocol::{self, AnalyzeRequest, ErrorCode, FromSupervisor, FromWorker, Options, Outcome};
-use docmill_worker::report::Report;
+use docmill_engine::report::Report;
 use nix::sys::signal::Signal;
 use serde::Serialize;
 use tokio::io::unix::AsyncFd;

@@ -113,7 +113,7 @@ impl Supervisor {
         mask.thread_block()?;
         let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
         // Read-only tables are built once here and shared copy-on-write.
-        docmill_worker::engine::warm_up();
+        docmill_engine::warm_up();
         Ok(Supervisor {
             config,
             control,

@@ -15,9 +15,7 @@
 #[cfg(all(feature = "fault-injection", not(debug_assertions)))]
 compile_error!("the fault-injection feature is for tests and must never be in a release build");
 
-pub mod engine;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod protocol;
-pub mod report;
 pub mod worker_loop;

@@ -57,12 +57,7 @@ impl std::fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// Options a client can set per document.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Options {
-    /// Include the extracted text in the report (`text=true`).
-    pub include_text: bool,
-}
+pub use docmill_engine::Options;
 
 /// Server → worker: analyse one document.
 #[derive(Serialize, Deserialize, Debug)]

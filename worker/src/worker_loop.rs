@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use nix::sys::resource::{getrusage, UsageWho};
 
-use crate::engine::{self, Input};
+use docmill_engine::{self as engine, Input};
 use crate::protocol::{self, ErrorCode, FromWorker, JobResult, Outcome};
 
 /// Exit status of a worker that could not start; the supervisor backs off
@@ -136,7 +136,7 @@ const FRAME_OVERHEAD: usize = 64 << 10;
 /// The report as JSON, within a response frame. Text full of characters JSON
 /// must escape can grow several times over; then the text is left out with a
 /// warning rather than sending a frame the server would refuse.
-fn encode_report(report: &mut crate::report::Report) -> Outcome {
+fn encode_report(report: &mut docmill_engine::report::Report) -> Outcome {
     let limit = protocol::MAX_RESPONSE_FRAME - FRAME_OVERHEAD;
     let json = serde_json::to_vec(&*report).expect("a report always serialises");
     if json.len() <= limit {
@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn a_report_whose_escaped_text_overflows_a_frame_drops_the_text() {
-        let mut report = crate::report::Report { text: Some("\"".repeat(60 << 20)), ..Default::default() };
+        let mut report = docmill_engine::report::Report { text: Some("\"".repeat(60 << 20)), ..Default::default() };
         match encode_report(&mut report) {
             Outcome::Report(json) => {
                 assert!(json.len() < protocol::MAX_RESPONSE_FRAME);

@@ -124,7 +124,7 @@ impl<'a> Container<'a> {
     /// An entry as text (XML parts are UTF-8 or declare otherwise).
     pub fn read_text(&mut self, name: &str) -> Option<String> {
         let bytes = self.read(name)?;
-        Some(super::xml::decode_markup(&bytes).0)
+        Some(super::markup::decode_markup(&bytes).0)
     }
 }
 

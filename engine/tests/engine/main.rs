@@ -11,8 +11,8 @@ mod pdf_rtf;
 mod sweep;
 mod text;
 
-use docmill_worker::engine::{self, Input};
-use docmill_worker::protocol::Options;
+use docmill_engine::{self as engine, Input};
+use docmill_engine::Options;
 use serde_json::Value;
 
 /// Analyses `bytes` named `filename`, with the text included, as JSON.

@@ -8,6 +8,7 @@ mod epub;
 mod html;
 pub(crate) mod json;
 mod markdown;
+mod markup;
 mod office;
 mod pdf;
 mod pdf_layout;

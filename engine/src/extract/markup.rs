@@ -1,23 +1,48 @@
-//! HTML: the visible text (no script, style or head content), with block
-//! elements on their own lines; title, description, author, language,
-//! keywords and link and heading counts as metadata.
+//! What HTML and XML readers share: decoding markup by its declared charset,
+//! the element tables, and a linear tag scanner that reads text out of
+//! markup too deeply nested (or too broken) for a parser.
 
-use ego_tree::iter::Edge;
-use scraper::{Html, Node};
+use scraper::Html;
 
-use super::xml::decode_markup;
-use super::{ExtractError, Extracted};
+use super::text::decode_text;
 
-/// HTML parsed into a DOM. The tree costs several times the input, so a
-/// larger page is cut here, with a warning.
-pub const MAX_HTML_BYTES: usize = 32 << 20;
+/// Decodes markup honouring a BOM, then an `encoding="..."` declaration,
+/// then content sniffing.
+pub fn decode_markup(bytes: &[u8]) -> (String, &'static str) {
+    if encoding_rs::Encoding::for_bom(bytes).is_none() && !bytes.starts_with(b"\x00") {
+        let head = &bytes[..bytes.len().min(1024)];
+        let head_text = String::from_utf8_lossy(head);
+        if let Some(label) = declared_encoding(&head_text) {
+            if let Some(encoding) = encoding_rs::Encoding::for_label(label.as_bytes()) {
+                if encoding != encoding_rs::UTF_8 || std::str::from_utf8(bytes).is_ok() {
+                    let (text, _) = encoding.decode_without_bom_handling(bytes);
+                    return (text.into_owned(), encoding.name());
+                }
+            }
+        }
+    }
+    let (text, encoding, _) = decode_text(bytes);
+    (text, encoding)
+}
 
-/// Deepest element nesting given to the HTML parser. The parser checks
-/// element scope by walking its stack of open elements, so every tag costs
-/// time in the depth and deep nesting is quadratic: 50,000 nested `<div>`s
-/// take seconds, 200,000 over a minute. Real pages nest a few dozen levels;
-/// deeper ones get their text from a linear scan instead ([`fallback`]).
-pub const MAX_PARSE_DEPTH: usize = 4096;
+/// The `encoding` of an XML declaration or the charset of an HTML meta tag.
+pub fn declared_encoding(head: &str) -> Option<String> {
+    let lower = head.to_ascii_lowercase();
+    let after = if lower.trim_start().starts_with("<?xml") {
+        let declaration_end = lower.find("?>")?;
+        let at = lower[..declaration_end].find("encoding")?;
+        &head[at + "encoding".len()..declaration_end]
+    } else {
+        let at = lower.find("charset")?;
+        &head[at + "charset".len()..]
+    };
+    let value: String = after
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '=' || c == '"' || c == '\'')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        .collect();
+    (!value.is_empty()).then_some(value)
+}
 
 /// Elements that never have content or an end tag.
 const VOID: &[&str] = &[
@@ -37,8 +62,8 @@ const IMPLIED_END: &[&str] = &[
 /// but `textarea` and `title` hidden.
 const RAW_TEXT: &[&str] = &["script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title"];
 
-const HIDDEN: &[&str] = &["script", "style", "noscript", "template", "head", "svg", "math", "iframe", "object"];
-const BLOCKS: &[&str] = &[
+pub(super) const HIDDEN: &[&str] = &["script", "style", "noscript", "template", "head", "svg", "math", "iframe", "object"];
+pub(super) const BLOCKS: &[&str] = &[
     "address",
     "article",
     "aside",
@@ -85,7 +110,7 @@ const BLOCKS: &[&str] = &[
 ];
 
 /// Blocks followed by a blank line.
-const PARAGRAPHS: &[&str] = &[
+pub(super) const PARAGRAPHS: &[&str] = &[
     "p",
     "h1",
     "h2",
@@ -104,69 +129,8 @@ const PARAGRAPHS: &[&str] = &[
     "article",
 ];
 
-pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    let (mut source, encoding) = decode_markup(bytes);
-    let mut extracted = Extracted::default();
-    extracted.set("encoding", encoding);
-    if source.len() > MAX_HTML_BYTES {
-        let mut cut = MAX_HTML_BYTES;
-        while !source.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        source.truncate(cut);
-        extracted.warnings.push(format!("truncated: only the first {} MiB of HTML were parsed", MAX_HTML_BYTES >> 20));
-    }
-    if nesting_depth(&source, MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH {
-        extracted.warnings.push(format!(
-            "markup nested deeper than {MAX_PARSE_DEPTH} elements: too deep for a full parse, \
-             text read by stripping tags and metadata limited to title, links and headings"
-        ));
-        let page = fallback(&source);
-        if let Some(title) = page.title {
-            extracted.set("title", title);
-        }
-        extracted.set("links", page.links);
-        extracted.set("headings", page.headings);
-        extracted.text = page.text;
-        return Ok(extracted);
-    }
-    let document = Html::parse_document(&source);
-    let (text, links, headings) = visible_text(&document);
-    extracted.text = text;
-    for element in document.root_element().descendants().filter_map(scraper::ElementRef::wrap) {
-        let tag = element.value().name();
-        match tag {
-            "html" => {
-                if let Some(lang) = element.value().attr("lang") {
-                    extracted.set("language", lang);
-                }
-            }
-            "title" if !extracted.metadata.contains_key("title") => {
-                extracted
-                    .set("title", element.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "));
-            }
-            "meta" => {
-                let name = element.value().attr("name").or_else(|| element.value().attr("property")).unwrap_or("");
-                let content = element.value().attr("content").unwrap_or("");
-                match name.to_ascii_lowercase().as_str() {
-                    "description" | "og:description" if !extracted.metadata.contains_key("description") => {
-                        extracted.set("description", content)
-                    }
-                    "author" => extracted.set("author", content),
-                    "keywords" => extracted.set("keywords", content),
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
-    }
-    extracted.set("links", links);
-    extracted.set("headings", headings);
-    Ok(extracted)
-}
-
 /// Ends the text's line, unless it is empty or already ended.
-fn newline(text: &mut String) {
+pub(super) fn newline(text: &mut String) {
     let trimmed = text.trim_end_matches([' ', '\t']).len();
     text.truncate(trimmed);
     if !text.is_empty() && !text.ends_with('\n') {
@@ -176,7 +140,7 @@ fn newline(text: &mut String) {
 
 /// What a visible element's start tag does, in both readers: blocks start
 /// a line, cells are tab-separated, links and headings are counted.
-fn open_element(name: &str, href: bool, text: &mut String, (links, headings): (&mut u64, &mut u64)) {
+pub(super) fn open_element(name: &str, href: bool, text: &mut String, (links, headings): (&mut u64, &mut u64)) {
     if name == "a" && href {
         *links += 1;
     }
@@ -189,72 +153,6 @@ fn open_element(name: &str, href: bool, text: &mut String, (links, headings): (&
     if matches!(name, "td" | "th") && !text.ends_with('\n') && !text.is_empty() {
         text.push('\t');
     }
-}
-
-/// Visible text, with counts of links and headings on the way.
-pub fn visible_text(document: &Html) -> (String, u64, u64) {
-    let mut text = String::new();
-    let mut hidden_depth = 0usize;
-    let mut links = 0;
-    let mut headings = 0;
-    for edge in document.tree.root().traverse() {
-        match edge {
-            Edge::Open(node) => match node.value() {
-                Node::Element(element) => {
-                    let name = element.name();
-                    if HIDDEN.contains(&name) {
-                        hidden_depth += 1;
-                    } else if hidden_depth == 0 {
-                        let counts = (&mut links, &mut headings);
-                        open_element(name, element.attr("href").is_some(), &mut text, counts);
-                    }
-                }
-                Node::Text(t) if hidden_depth == 0 => {
-                    let mut collapsed = String::new();
-                    let starts_space = t.starts_with(char::is_whitespace);
-                    let ends_space = t.ends_with(char::is_whitespace);
-                    for (i, word) in t.split_whitespace().enumerate() {
-                        if i > 0 {
-                            collapsed.push(' ');
-                        }
-                        collapsed.push_str(word);
-                    }
-                    if collapsed.is_empty() {
-                        if !t.is_empty() && !text.is_empty() && !text.ends_with([' ', '\n', '\t']) {
-                            text.push(' ');
-                        }
-                        continue;
-                    }
-                    if starts_space && !text.is_empty() && !text.ends_with([' ', '\n', '\t']) {
-                        text.push(' ');
-                    }
-                    text.push_str(&collapsed);
-                    if ends_space {
-                        text.push(' ');
-                    }
-                }
-                _ => {}
-            },
-            Edge::Close(node) => {
-                if let Node::Element(element) = node.value() {
-                    let name = element.name();
-                    if HIDDEN.contains(&name) {
-                        hidden_depth = hidden_depth.saturating_sub(1);
-                    } else if hidden_depth == 0 && BLOCKS.contains(&name) {
-                        newline(&mut text);
-                        // Paragraph-like blocks end with a blank line, as in
-                        // plain text, so that they count as paragraphs.
-                        if PARAGRAPHS.contains(&name) && !text.is_empty() && !text.ends_with("\n\n") {
-                            text.push('\n');
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let trimmed = text.trim_end().len();
-    text.truncate(trimmed);
-    (text, links, headings)
 }
 
 /// A tag found by [`Tags`].

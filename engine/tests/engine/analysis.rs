@@ -104,7 +104,7 @@ fn too_little_text_has_no_language() {
 
 #[test]
 fn near_duplicates_are_close_and_unrelated_texts_far() {
-    use docmill_worker::engine::analysis::{hamming, NEAR_DUPLICATE_MAX_DISTANCE};
+    use docmill_engine::analysis::{hamming, NEAR_DUPLICATE_MAX_DISTANCE};
     let original = format!("{ENGLISH} {ENGLISH}");
     let edited = original.replacen("three days", "four days", 1).replacen("Friday", "Saturday", 1);
     let near = hamming(simhash_of(&original), simhash_of(&edited));

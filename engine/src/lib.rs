@@ -8,10 +8,13 @@
 pub mod analysis;
 pub mod detect;
 pub mod extract;
+mod options;
+pub mod report;
+
+pub use options::Options;
 
 use sha2::{Digest, Sha256};
 
-use crate::protocol::Options;
 use crate::report::{Fingerprint, Report};
 
 /// Extracted text kept per document. Past it the text is cut at a character

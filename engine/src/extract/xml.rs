@@ -3,7 +3,7 @@
 //! is itself HTML (an RSS or Atom item's description, in CDATA or escaped)
 //! is read as HTML: its tags dropped, its entities decoded.
 
-use super::text::decode_text;
+use super::markup::decode_markup;
 use super::xmltext::{walk, Node};
 use super::{ExtractError, Extracted};
 
@@ -18,7 +18,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let mut line = String::new();
     let flush = |line: &mut String, text: &mut String| {
         if holds_html(line) {
-            *line = super::html::fallback(line).text;
+            *line = super::markup::fallback(line).text;
         }
         for part in line.lines() {
             let collapsed = part.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -59,44 +59,6 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     extracted.set("elements", elements);
     extracted.text = text;
     Ok(extracted)
-}
-
-/// Decodes markup honouring a BOM, then an `encoding="..."` declaration,
-/// then content sniffing.
-pub fn decode_markup(bytes: &[u8]) -> (String, &'static str) {
-    if encoding_rs::Encoding::for_bom(bytes).is_none() && !bytes.starts_with(b"\x00") {
-        let head = &bytes[..bytes.len().min(1024)];
-        let head_text = String::from_utf8_lossy(head);
-        if let Some(label) = declared_encoding(&head_text) {
-            if let Some(encoding) = encoding_rs::Encoding::for_label(label.as_bytes()) {
-                if encoding != encoding_rs::UTF_8 || std::str::from_utf8(bytes).is_ok() {
-                    let (text, _) = encoding.decode_without_bom_handling(bytes);
-                    return (text.into_owned(), encoding.name());
-                }
-            }
-        }
-    }
-    let (text, encoding, _) = decode_text(bytes);
-    (text, encoding)
-}
-
-/// The `encoding` of an XML declaration or the charset of an HTML meta tag.
-pub fn declared_encoding(head: &str) -> Option<String> {
-    let lower = head.to_ascii_lowercase();
-    let after = if lower.trim_start().starts_with("<?xml") {
-        let declaration_end = lower.find("?>")?;
-        let at = lower[..declaration_end].find("encoding")?;
-        &head[at + "encoding".len()..declaration_end]
-    } else {
-        let at = lower.find("charset")?;
-        &head[at + "charset".len()..]
-    };
-    let value: String = after
-        .trim_start_matches(|c: char| c.is_whitespace() || c == '=' || c == '"' || c == '\'')
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
-        .collect();
-    (!value.is_empty()).then_some(value)
 }
 
 /// Whether element text looks like HTML: a tag (`<p>`, `</b>`, `<br/>`,

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::html::{fallback, nesting_depth, visible_text, MAX_PARSE_DEPTH};
+use super::html::{visible_text, MAX_PARSE_DEPTH};
+use super::markup::{fallback, nesting_depth};
 use super::xmltext::{attribute, walk, Node};
 use super::zipsafe::{resolve_part, Container};
 use super::{ExtractError, Extracted};
@@ -84,7 +85,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         let path = resolve_part(&base, href);
         match container.read(&path) {
             Some(chapter) => {
-                let (source, _) = super::xml::decode_markup(&chapter);
+                let (source, _) = super::markup::decode_markup(&chapter);
                 let chapter_text = if nesting_depth(&source, MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH {
                     extracted.warnings.push(format!(
                         "chapter {path}: markup nested deeper than {MAX_PARSE_DEPTH} elements, too deep for a full \

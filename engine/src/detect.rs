@@ -5,7 +5,7 @@
 
 use std::io::{Cursor, Read};
 
-use crate::engine::extract::text::decode_text;
+use crate::extract::text::decode_text;
 use crate::report::Format;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,7 +311,7 @@ fn markup_kind(text: &str) -> Option<Detected> {
 fn is_json(bytes: &[u8], head: &str) -> bool {
     if bytes.len() <= JSON_SNIFF_MAX_BYTES {
         let (text, _, _) = decode_text(bytes);
-        return crate::engine::extract::json::is_valid(&text);
+        return crate::extract::json::is_valid(&text);
     }
     let opening: String = head.chars().filter(|c| !c.is_whitespace()).take(2).collect();
     matches!(opening.as_str(), "{\"" | "[{" | "[\"" | "[[") || opening.starts_with('[')

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use docmill_worker::engine::{self, Input};
-use docmill_worker::protocol::Options;
+use docmill_engine::{self as engine, Input};
+use docmill_engine::Options;
 
 const ROUNDS: usize = 5;
 /// Each round analyses its documents for at least this long.

@@ -3,7 +3,7 @@
 
 use super::text::decode_text;
 use super::{ExtractError, Extracted};
-use crate::engine::detect::csv_delimiter;
+use crate::detect::csv_delimiter;
 
 /// Rows read; past it the rest is counted only by the warning.
 const MAX_ROWS: usize = 5_000_000;
