@@ -6,6 +6,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::pool::PoolConfig;
+use crate::supervisor::{self, SupervisorConfig, SupervisorHandle};
+
 /// Default per-file upload limit: large scanned PDFs run to tens of MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 << 20;
 /// Default limit of one batch or job request, which may carry many files.
@@ -39,6 +42,35 @@ pub struct PoolFlags {
     pub job_timeout: Duration,
     pub max_jobs_per_worker: u64,
     pub worker_memory: u64,
+}
+
+impl PoolFlags {
+    pub fn pool_config(&self) -> PoolConfig {
+        PoolConfig {
+            n_workers: self.workers,
+            queue_capacity: self.queue,
+            job_timeout: self.job_timeout,
+            max_jobs_per_worker: self.max_jobs_per_worker,
+            recycle_private_bytes: self.recycle_private_bytes(),
+        }
+    }
+
+    /// Half the address-space cap: a worker that kept that much private
+    /// memory after a task has leaked or fragmented; replace it before the
+    /// next document pushes it into the hard limit.
+    fn recycle_private_bytes(&self) -> u64 {
+        self.worker_memory / 2
+    }
+
+    /// Forks the supervisor: call while the process has one thread.
+    pub fn start_supervisor(&self) -> std::io::Result<SupervisorHandle> {
+        supervisor::start(SupervisorConfig {
+            recycle_private_bytes: self.recycle_private_bytes(),
+            n_workers: self.workers,
+            worker_memory: self.worker_memory,
+            max_document_bytes: self.max_upload_bytes as usize,
+        })
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -71,7 +71,7 @@ impl From<JobError> for ApiError {
                 let mut error = ApiError::from(*failure);
                 error.message = format!(
                     "not analysed again: this document crashed or stalled workers {} times; last time: {}",
-                    crate::memo::QUARANTINE_STRIKES,
+                    crate::pool::memo::QUARANTINE_STRIKES,
                     error.message
                 );
                 error

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use docmill_engine::{self as engine, Input};
 use docmill_engine::Options;
+use docmill_engine::{self as engine, Input};
 
 /// Rounds per measurement; the median is reported.
 const ROUNDS: usize = 5;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use docmill_engine::{self as engine, Input};
 use docmill_engine::Options;
+use docmill_engine::{self as engine, Input};
 
 const ROUNDS: usize = 5;
 /// Each round analyses its documents for at least this long.

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use docmill_engine::{self as engine, Input};
 use docmill_engine::Options;
+use docmill_engine::{self as engine, Input};
 
 fn words(text: &str) -> HashMap<String, usize> {
     let mut bag = HashMap::new();

@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use nix::sys::resource::{getrusage, UsageWho};
 
-use docmill_engine::{self as engine, Input};
 use crate::protocol::{self, ErrorCode, FromWorker, JobResult, Outcome};
+use docmill_engine::{self as engine, Input};
 
 /// Exit status of a worker that could not start; the supervisor backs off
 /// instead of forking replacements in a loop (gunicorn's `WORKER_BOOT_ERROR`).

@@ -1,8 +1,6 @@
 //! Word boundaries in every script: UAX #29 for most, ICU4X's dictionaries for
 //! the scripts written without spaces.
 
-
-
 use icu_segmenter::options::WordBreakInvariantOptions;
 use icu_segmenter::WordSegmenter;
 use unicode_segmentation::UnicodeSegmentation;

@@ -145,4 +145,3 @@ pub fn visible_text(document: &Html) -> (String, u64, u64) {
     text.truncate(trimmed);
     (text, links, headings)
 }
-

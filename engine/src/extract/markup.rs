@@ -62,7 +62,8 @@ const IMPLIED_END: &[&str] = &[
 /// but `textarea` and `title` hidden.
 const RAW_TEXT: &[&str] = &["script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title"];
 
-pub(super) const HIDDEN: &[&str] = &["script", "style", "noscript", "template", "head", "svg", "math", "iframe", "object"];
+pub(super) const HIDDEN: &[&str] =
+    &["script", "style", "noscript", "template", "head", "svg", "math", "iframe", "object"];
 pub(super) const BLOCKS: &[&str] = &[
     "address",
     "article",

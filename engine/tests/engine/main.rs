@@ -11,8 +11,8 @@ mod pdf_rtf;
 mod sweep;
 mod text;
 
-use docmill_engine::{self as engine, Input};
 use docmill_engine::Options;
+use docmill_engine::{self as engine, Input};
 use serde_json::Value;
 
 /// Analyses `bytes` named `filename`, with the text included, as JSON.

@@ -11,111 +11,25 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
 use bytes::Bytes;
-use docmill_engine::analysis::{hamming, NEAR_DUPLICATE_MAX_DISTANCE};
-use docmill_engine::report::Report;
-use serde_json::json;
 use tokio::sync::{mpsc, Semaphore};
 
+use super::upload::{FilePart, MultipartFiles};
+use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
-use crate::http::{content_type, AnalyzeQuery, AppState};
+use crate::ndjson::{summary_line, ResultLine, SummaryEntry};
 use crate::pool::{JobError, JobSpec, Lane};
-use crate::upload::{FilePart, MultipartFiles};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/v1/batch", post(batch))
+}
 
 /// Lines buffered between the documents and a slow reader of the response.
 const LINE_BUFFER: usize = 64;
 
-/// One finished document of a batch or job.
-pub struct Outcome {
-    pub index: usize,
-    pub filename: String,
-    pub result: Result<Report, ApiError>,
-}
-
-impl Outcome {
-    /// The NDJSON line of the contract, newline included.
-    pub fn to_line(&self) -> Bytes {
-        let value = match &self.result {
-            Ok(report) => json!({"index": self.index, "filename": self.filename, "report": report}),
-            Err(err) => json!({"index": self.index, "filename": self.filename, "error": err.to_json()}),
-        };
-        let mut line = serde_json::to_vec(&value).expect("a line serialises");
-        line.push(b'\n');
-        Bytes::from(line)
-    }
-}
-
-/// What the summary needs from each successful document.
-pub struct Fingerprint {
-    pub index: usize,
-    pub sha256: String,
-    pub simhash: Option<u64>,
-}
-
-impl Fingerprint {
-    pub fn of(index: usize, report: &Report) -> Fingerprint {
-        let simhash = report.fingerprint.simhash.as_deref().and_then(|hex| u64::from_str_radix(hex, 16).ok());
-        Fingerprint { index, sha256: report.sha256.clone(), simhash }
-    }
-}
-
-/// Index pairs `[i, j]` (i < j) of documents with the same bytes or SimHash
-/// fingerprints within [`NEAR_DUPLICATE_MAX_DISTANCE`] bits.
-pub fn near_duplicates(fingerprints: &mut [Fingerprint]) -> Vec<[usize; 2]> {
-    fingerprints.sort_by_key(|f| f.index);
-    let mut pairs = Vec::new();
-    for (at, a) in fingerprints.iter().enumerate() {
-        for b in &fingerprints[at + 1..] {
-            let similar = match (a.simhash, b.simhash) {
-                (Some(x), Some(y)) => hamming(x, y) <= NEAR_DUPLICATE_MAX_DISTANCE,
-                _ => false,
-            };
-            if similar || a.sha256 == b.sha256 {
-                pairs.push([a.index, b.index]);
-            }
-        }
-    }
-    pairs
-}
-
-pub fn summary_line(documents: usize, failed: usize, fingerprints: &mut [Fingerprint], started: Instant) -> Bytes {
-    let summary = json!({"summary": {
-        "documents": documents,
-        "failed": failed,
-        "near_duplicates": near_duplicates(fingerprints),
-        "elapsed_ms": started.elapsed().as_millis() as u64,
-    }});
-    let mut line = serde_json::to_vec(&summary).expect("a summary serialises");
-    line.push(b'\n');
-    Bytes::from(line)
-}
-
-/// The summary line of a job's stored result lines.
-pub fn summary_from_lines(lines: &[String], elapsed_ms: u64) -> String {
-    let mut fingerprints = Vec::new();
-    let mut failed = 0;
-    for line in lines {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        let index = value["index"].as_u64().unwrap_or(0) as usize;
-        match value.get("report") {
-            Some(report) => fingerprints.push(Fingerprint {
-                index,
-                sha256: report["sha256"].as_str().unwrap_or_default().to_owned(),
-                simhash: report["fingerprint"]["simhash"].as_str().and_then(|hex| u64::from_str_radix(hex, 16).ok()),
-            }),
-            None => failed += 1,
-        }
-    }
-    let summary = json!({"summary": {
-        "documents": lines.len(),
-        "failed": failed,
-        "near_duplicates": near_duplicates(&mut fingerprints),
-        "elapsed_ms": elapsed_ms,
-    }});
-    format!("{summary}\n")
-}
-
-pub async fn batch(
+async fn batch(
     State(state): State<Arc<AppState>>,
     Query(query): Query<AnalyzeQuery>,
     headers: HeaderMap,
@@ -153,7 +67,7 @@ async fn run_batch(
     // Documents of this batch in the pool at once. Past it the upload is not
     // read further, which is the backpressure: TCP slows the client down.
     let in_flight = Arc::new(Semaphore::new(state.config.pool.queue.max(1)));
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Outcome>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<ResultLine>();
 
     let collector = {
         let line_tx = line_tx.clone();
@@ -163,7 +77,7 @@ async fn run_batch(
             while let Some(outcome) = done_rx.recv().await {
                 documents += 1;
                 match &outcome.result {
-                    Ok(report) => fingerprints.push(Fingerprint::of(outcome.index, report)),
+                    Ok(report) => fingerprints.push(SummaryEntry::of(outcome.index, report)),
                     Err(_) => failed += 1,
                 }
                 if line_tx.send(outcome.to_line()).await.is_err() {
@@ -185,7 +99,7 @@ async fn run_batch(
                 Err(err) => {
                     // The body broke off: what was dispatched still finishes;
                     // the break itself is reported as the next line.
-                    let _ = done_tx.send(Outcome { index, filename: String::new(), result: Err(err) });
+                    let _ = done_tx.send(ResultLine { index, filename: String::new(), result: Err(err) });
                     break;
                 }
             },
@@ -193,7 +107,7 @@ async fn run_batch(
         let spooled = match part.content {
             Ok(spooled) => spooled,
             Err(err) => {
-                let _ = done_tx.send(Outcome { index, filename: part.filename, result: Err(err) });
+                let _ = done_tx.send(ResultLine { index, filename: part.filename, result: Err(err) });
                 index += 1;
                 continue;
             }
@@ -220,7 +134,7 @@ async fn run_batch(
                 _ = client.closed() => Err(JobError::ShuttingDown),
             };
             drop(permit);
-            let _ = done_tx.send(Outcome { index, filename: part.filename, result: result.map_err(ApiError::from) });
+            let _ = done_tx.send(ResultLine { index, filename: part.filename, result: result.map_err(ApiError::from) });
         });
         index += 1;
     }

@@ -1,8 +1,10 @@
 //! `docmill analyze FILE...`: the same pool as the server, without HTTP. Files
 //! are analysed concurrently and printed as NDJSON in the order given.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,7 +12,9 @@ use docmill_engine::Options;
 use futures_util::StreamExt;
 use serde_json::json;
 
+use crate::config::{self, Args, UsageError};
 use crate::error::ApiError;
+use crate::log;
 use crate::pool::{Document, JobSpec, Lane, Pool, PoolConfig};
 use crate::supervisor::SupervisorHandle;
 
@@ -93,4 +97,22 @@ fn file_error(path: &Path, err: std::io::Error) -> ApiError {
         std::io::ErrorKind::NotFound => ApiError::not_found(format!("{}: no such file", path.display())),
         _ => ApiError::bad_request(format!("{}: {err}", path.display())),
     }
+}
+
+pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
+    let args = Args::parse(raw, config::POOL_FLAGS, &["text"])?;
+    if args.positional.is_empty() {
+        return Err(UsageError("analyze needs at least one FILE".into()).into());
+    }
+    let flags = config::pool_flags(&args)?;
+    let supervisor = flags.start_supervisor()?;
+    log::init();
+    let all_ok = crate::runtime()?.block_on(analyze_files(
+        flags.pool_config(),
+        supervisor,
+        &args.positional,
+        args.switch("text"),
+        flags.max_upload_bytes,
+    ))?;
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -6,8 +6,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use docmill_engine::Options;
 use docmill_engine::report::Report;
+use docmill_engine::Options;
 
 use crate::pool::JobError;
 

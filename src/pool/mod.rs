@@ -8,6 +8,8 @@
 //! retired after its job quota, a panic or memory growth (`recycled`). The
 //! supervisor forks the replacement on its own; this side only asks it to kill.
 
+pub mod memo;
+
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -15,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use docmill_worker::protocol::{self, AnalyzeRequest, ErrorCode, FromSupervisor, FromWorker, Options, Outcome};
 use docmill_engine::report::Report;
+use docmill_worker::protocol::{self, AnalyzeRequest, ErrorCode, FromSupervisor, FromWorker, Options, Outcome};
 use nix::sys::signal::Signal;
 use serde::Serialize;
 use tokio::io::unix::AsyncFd;
@@ -25,8 +27,8 @@ use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::log;
-use crate::memo::Memo;
 use crate::supervisor::{self, SupervisorHandle};
+use memo::Memo;
 
 /// How long a freshly forked worker may take to say it is ready.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -4,8 +4,10 @@
 //! `--resume` for interrupted runs.
 
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -404,4 +406,11 @@ fn percent_encode(raw: &str) -> String {
         }
     }
     out
+}
+
+pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
+    let args = Args::parse(raw, VALUED, SWITCHES)?;
+    let options = options(&args)?;
+    let all_ok = crate::runtime()?.block_on(run(options))?;
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

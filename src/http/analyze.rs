@@ -1,0 +1,113 @@
+//! `/v1/analyze`: one document, as a multipart part (`POST`) or as the raw
+//! body (`PUT`), answered with its report. The interactive lane: shed with 503
+//! when the queue is full.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use docmill_engine::report::Report;
+use futures_util::TryStreamExt;
+
+use super::upload::{self, MultipartFiles, Spool, SpoolError};
+use super::{content_type, AnalyzeQuery, AppState};
+use crate::error::ApiError;
+use crate::pool::{JobSpec, Lane};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/v1/analyze", post(analyze_multipart).put(analyze_raw))
+}
+
+async fn analyze_multipart(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<AnalyzeQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Report>, ApiError> {
+    let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
+    let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
+    if state.pool.interactive_full() {
+        files.drain().await;
+        return Err(ApiError::overloaded());
+    }
+    let first = match files.next_file().await {
+        Ok(Some(file)) => file,
+        Ok(None) => return Err(ApiError::bad_request("no file part in the upload")),
+        Err(err) => return Err(refuse(files, err).await),
+    };
+    let spooled = match first.content {
+        Ok(spooled) => spooled,
+        Err(err) => return Err(refuse(files, err).await),
+    };
+    match files.next_file().await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            return Err(refuse(
+                files,
+                ApiError::bad_request("POST /v1/analyze takes one file part; send several to /v1/batch"),
+            )
+            .await)
+        }
+        Err(err) => return Err(refuse(files, err).await),
+    }
+    let spec = JobSpec {
+        filename: first.filename,
+        declared_type: first.declared_type,
+        options: query.options(),
+        sha256: Some(spooled.sha256),
+        document: spooled.document,
+        use_cache: query.use_cache(),
+    };
+    Ok(Json(state.pool.run(spec, Lane::Interactive).await?))
+}
+
+/// Drains what is left of a refused upload before the refusal is sent, so
+/// the client reads the status instead of a reset connection.
+async fn refuse(files: MultipartFiles, err: ApiError) -> ApiError {
+    files.drain().await;
+    err
+}
+
+async fn analyze_raw(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<AnalyzeQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Report>, ApiError> {
+    let mut stream = body.into_data_stream().map_err(std::io::Error::other);
+    if state.pool.interactive_full() {
+        upload::drain(stream).await;
+        return Err(ApiError::overloaded());
+    }
+    let limit = state.config.pool.max_upload_bytes;
+    let mut spool = Spool::new(&state.spool_dir, limit);
+    loop {
+        match stream.try_next().await {
+            Ok(Some(chunk)) => {
+                if let Err(err) = spool.push(&chunk).await {
+                    if matches!(err, SpoolError::TooLarge) {
+                        upload::drain(stream).await;
+                    }
+                    return Err(upload::spool_error(err, limit));
+                }
+            }
+            Ok(None) => break,
+            Err(err) => return Err(ApiError::bad_request(format!("the upload was cut short: {err}"))),
+        }
+    }
+    let spooled = spool.finish().await.map_err(|err| upload::spool_error(err, limit))?;
+    let filename = query.filename.clone().filter(|name| !name.is_empty()).unwrap_or_else(|| "document".into());
+    let declared_type = content_type(&headers).map(str::to_owned);
+    let spec = JobSpec {
+        filename,
+        declared_type,
+        options: query.options(),
+        sha256: Some(spooled.sha256),
+        document: spooled.document,
+        use_cache: query.use_cache(),
+    };
+    Ok(Json(state.pool.run(spec, Lane::Interactive).await?))
+}

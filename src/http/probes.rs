@@ -1,0 +1,60 @@
+//! The control plane: `/healthz`, `/readyz`, `/metrics` and `/v1/pool`. None
+//! of them waits on a worker.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::AppState;
+use crate::error::RETRY_AFTER_SECS;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/pool", get(pool_status))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.pool.not_ready_reason() {
+        None => Json(json!({"status": "ready"})).into_response(),
+        Some(reason) => {
+            let mut response =
+                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "reason": reason})))
+                    .into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            response
+        }
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let body = state.metrics.render(&state.pool);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn pool_status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let pool = &state.pool;
+    let restarts = &pool.restarts;
+    Json(json!({
+        "workers": pool.workers(),
+        "queue": {"depth": pool.queue_depth(), "capacity": pool.config().queue_capacity},
+        "restarts": {
+            "crashed": restarts.crashed.load(Relaxed),
+            "timed_out": restarts.timed_out.load(Relaxed),
+            "recycled": restarts.recycled.load(Relaxed),
+            "cancelled": restarts.cancelled.load(Relaxed),
+        },
+    }))
+}
