@@ -10,6 +10,7 @@ mod markup;
 mod pdf_rtf;
 mod sweep;
 mod text;
+mod xlsx;
 
 use docmill_engine::Options;
 use docmill_engine::{self as engine, Input};
