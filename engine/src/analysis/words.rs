@@ -41,39 +41,101 @@ pub(super) fn for_each_word<'a>(text: &'a str, mut f: impl FnMut(&'a str)) {
 /// Runs of dictionary scripts are cut by ICU4X's dictionaries instead, where
 /// UAX #29 would cut after every letter. Chinese and Japanese keep UAX #29's
 /// one word per ideograph, the count word processors give.
-pub(super) fn for_each_piece<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
+pub(super) fn for_each_piece<'a>(text: &'a str, f: impl FnMut(&'a str, bool)) {
+    segment(text, is_dictionary_script, f);
+}
+
+/// Calls `f` with each piece of `text` as [`for_each_piece`] does, except
+/// that Chinese and Japanese are cut into dictionary words too (ゴッホ,
+/// 共和国), as keywords need.
+pub(super) fn for_each_lexical_piece<'a>(text: &'a str, f: impl FnMut(&'a str, bool)) {
+    segment(text, |c| is_dictionary_script(c) || is_cj(c), f);
+}
+
+/// UAX #29 pieces, with the runs of characters `in_dictionary_run` accepts
+/// cut by ICU4X's dictionaries.
+fn segment<'a>(text: &'a str, in_dictionary_run: impl Fn(char) -> bool, mut f: impl FnMut(&'a str, bool)) {
     fn plain<'a>(text: &'a str, f: &mut impl FnMut(&'a str, bool)) {
         for piece in text.split_word_bounds() {
             f(piece, piece.chars().any(char::is_alphanumeric));
         }
     }
-    if text.is_ascii() || !text.chars().any(is_dictionary_script) {
+    if text.is_ascii() || !text.chars().any(&in_dictionary_run) {
         plain(text, &mut f);
         return;
     }
     let segmenter = WordSegmenter::new_dictionary(WordBreakInvariantOptions::default());
     let mut rest = text;
     while !rest.is_empty() {
-        let Some(start) = rest.find(is_dictionary_script) else {
+        let Some(start) = rest.find(&in_dictionary_run) else {
             plain(rest, &mut f);
             break;
         };
         plain(&rest[..start], &mut f);
         let run = &rest[start..];
-        let end = run.find(|c: char| !is_dictionary_script(c)).unwrap_or(run.len());
+        let end = run.find(|c: char| !in_dictionary_run(c)).unwrap_or(run.len());
         let (run, after) = run.split_at(end);
         let mut breaks = segmenter.segment_str(run);
-        let mut last = 0;
+        let mut bounds = Vec::new();
         while let Some(at) = breaks.next() {
-            if at > last {
-                f(&run[last..at], breaks.is_word_like());
+            bounds.push((at, breaks.is_word_like()));
+        }
+        let mut last = 0;
+        let mut word_like = false;
+        for (i, &(at, is_word_like)) in bounds.iter().enumerate() {
+            word_like |= is_word_like;
+            // A break before a vowel sign or tone mark, or one that leaves a
+            // consonant alone, splits a syllable: the dictionary lacks the
+            // word and cut it in the wrong place. The pieces stay together.
+            let next = bounds.get(i + 1).map_or(run.len(), |(next, _)| *next);
+            let lone_consonant = next > at && run[at..next].chars().eq(run[at..next].chars().take(1))
+                && run[at..].starts_with(|c| matches!(c, '\u{0E01}'..='\u{0E2E}'));
+            if at > last && !run[at..].starts_with(cannot_begin_word) && !lone_consonant {
+                f(&run[last..at], word_like);
+                last = at;
+                word_like = false;
             }
-            last = at;
         }
         rest = after;
     }
 }
 
-pub(super) fn is_cjk(c: char) -> bool {
-    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{3040}'..='\u{30FF}' | '\u{F900}'..='\u{FAFF}')
+/// Thai and Lao vowel signs and tone marks that follow a consonant, so
+/// that no word begins with one.
+fn cannot_begin_word(c: char) -> bool {
+    matches!(c,
+        '\u{0E30}'..='\u{0E3A}' | '\u{0E45}' | '\u{0E47}'..='\u{0E4E}'
+        | '\u{0EB0}'..='\u{0EBC}' | '\u{0EC8}'..='\u{0ECE}'
+    )
+}
+
+/// Chinese characters and Japanese kana, which ICU4X's dictionary cuts into
+/// words: CJK ideographs (and extension A, compatibility ideographs), the
+/// iteration mark 々, hiragana, katakana and halfwidth katakana.
+pub(super) fn is_cj(c: char) -> bool {
+    matches!(c,
+        '\u{4E00}'..='\u{9FFF}'
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{3005}'
+        | '\u{3040}'..='\u{30FF}'
+        | '\u{FF66}'..='\u{FF9F}'
+    )
+}
+
+/// A Chinese character (not kana).
+pub(super) fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}' | '\u{3005}')
+}
+
+pub(super) fn is_hiragana(c: char) -> bool {
+    matches!(c, '\u{3041}'..='\u{309F}')
+}
+
+pub(super) fn is_hangul(c: char) -> bool {
+    matches!(c, '\u{AC00}'..='\u{D7A3}' | '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}')
+}
+
+pub(super) fn is_thai(c: char) -> bool {
+    matches!(c, '\u{0E00}'..='\u{0E7F}')
 }

@@ -6,6 +6,7 @@ mod analysis;
 mod containers;
 mod detect;
 mod fuzz;
+mod keywords;
 mod markup;
 mod pdf_rtf;
 mod sweep;
