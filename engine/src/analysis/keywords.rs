@@ -147,8 +147,7 @@ impl Phrases {
     fn push(&mut self, word: String, glued: bool) {
         // In scripts written without spaces, a space ends a clause.
         let unspaced = |c: Option<char>| c.is_some_and(|c| is_cj(c) || is_thai(c));
-        let spaced_apart = !glued
-            && (unspaced(word.chars().next()) || unspaced(self.current.term.chars().next_back()));
+        let spaced_apart = !glued && (unspaced(word.chars().next()) || unspaced(self.current.term.chars().next_back()));
         if self.current.words.len() == MAX_PHRASE_WORDS || spaced_apart {
             self.end();
         }

@@ -88,7 +88,8 @@ fn segment<'a>(text: &'a str, in_dictionary_run: impl Fn(char) -> bool, mut f: i
             // consonant alone, splits a syllable: the dictionary lacks the
             // word and cut it in the wrong place. The pieces stay together.
             let next = bounds.get(i + 1).map_or(run.len(), |(next, _)| *next);
-            let lone_consonant = next > at && run[at..next].chars().eq(run[at..next].chars().take(1))
+            let lone_consonant = next > at
+                && run[at..next].chars().eq(run[at..next].chars().take(1))
                 && run[at..].starts_with(|c| matches!(c, '\u{0E01}'..='\u{0E2E}'));
             if at > last && !run[at..].starts_with(cannot_begin_word) && !lone_consonant {
                 f(&run[last..at], word_like);

@@ -44,7 +44,8 @@ fn japanese_keywords_are_whole_words() {
 fn shift_jis_japanese_gets_keywords() {
     let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(JAPANESE);
     assert!(!unmappable);
-    let report = check("sjis.txt", &bytes, &[("/metadata/encoding", json!("Shift_JIS")), ("/language/code", json!("ja"))]);
+    let report =
+        check("sjis.txt", &bytes, &[("/metadata/encoding", json!("Shift_JIS")), ("/language/code", json!("ja"))]);
     let terms: Vec<&str> = report["keywords"].as_array().unwrap().iter().map(|k| k["term"].as_str().unwrap()).collect();
     assert_eq!(terms.first(), Some(&"ゴッホ"), "{terms:?}");
 }

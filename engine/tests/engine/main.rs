@@ -5,6 +5,7 @@
 mod analysis;
 mod containers;
 mod detect;
+mod entities;
 mod fuzz;
 mod keywords;
 mod markup;
