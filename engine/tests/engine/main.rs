@@ -10,6 +10,7 @@ mod fuzz;
 mod keywords;
 mod markup;
 mod pdf_rtf;
+mod rtf;
 mod sweep;
 mod text;
 mod xlsx;
