@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::pool::{Pool, WorkerState};
+use crate::pool::{Pool, Restart, WorkerState};
 
 /// Latency bucket bounds in seconds: from a cached probe to a document that
 /// runs into the default job timeout.
@@ -78,23 +78,19 @@ impl Metrics {
         );
         let workers = pool.workers();
         out.push_str("# HELP docmill_workers Worker processes by state.\n# TYPE docmill_workers gauge\n");
-        for state in [WorkerState::Booting, WorkerState::Idle, WorkerState::Busy, WorkerState::Retiring] {
+        for state in WorkerState::ALL {
             let n = workers.iter().filter(|w| w.state == state).count();
-            let label =
-                serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-            let _ = writeln!(out, "docmill_workers{{state=\"{label}\"}} {n}");
+            let _ = writeln!(out, "docmill_workers{{state=\"{}\"}} {n}", state.as_str());
         }
         out.push_str("# HELP docmill_worker_restarts_total Worker replacements by cause.\n");
         out.push_str("# TYPE docmill_worker_restarts_total counter\n");
-        let restarts = &pool.restarts;
-        for (cause, counter) in [
-            ("crashed", &restarts.crashed),
-            ("timed_out", &restarts.timed_out),
-            ("recycled", &restarts.recycled),
-            ("cancelled", &restarts.cancelled),
-        ] {
-            let _ =
-                writeln!(out, "docmill_worker_restarts_total{{cause=\"{cause}\"}} {}", counter.load(Ordering::Relaxed));
+        for restart in Restart::ALL {
+            let _ = writeln!(
+                out,
+                "docmill_worker_restarts_total{{cause=\"{}\"}} {}",
+                restart.as_str(),
+                pool.restarts.get(restart)
+            );
         }
         let counters = &pool.counters;
         out.push_str("# HELP docmill_documents_total Documents analysed by outcome.\n");
