@@ -15,7 +15,7 @@ use futures_util::TryStreamExt;
 use super::upload::{self, MultipartFiles, Spool, SpoolError};
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
-use crate::pool::{JobSpec, Lane};
+use crate::pool::{Lane, Task};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/v1/analyze", post(analyze_multipart).put(analyze_raw))
@@ -53,7 +53,7 @@ async fn analyze_multipart(
         }
         Err(err) => return Err(refuse(files, err).await),
     }
-    let spec = JobSpec {
+    let task = Task {
         filename: first.filename,
         declared_type: first.declared_type,
         options: query.options(),
@@ -61,7 +61,7 @@ async fn analyze_multipart(
         document: spooled.document,
         use_cache: query.use_cache(),
     };
-    Ok(Json(state.pool.run(spec, Lane::Interactive).await?))
+    Ok(Json(state.pool.run(task, Lane::Interactive).await?))
 }
 
 /// Drains what is left of a refused upload before the refusal is sent, so
@@ -101,7 +101,7 @@ async fn analyze_raw(
     let spooled = spool.finish().await.map_err(|err| upload::spool_error(err, limit))?;
     let filename = query.filename.clone().filter(|name| !name.is_empty()).unwrap_or_else(|| "document".into());
     let declared_type = content_type(&headers).map(str::to_owned);
-    let spec = JobSpec {
+    let task = Task {
         filename,
         declared_type,
         options: query.options(),
@@ -109,5 +109,5 @@ async fn analyze_raw(
         document: spooled.document,
         use_cache: query.use_cache(),
     };
-    Ok(Json(state.pool.run(spec, Lane::Interactive).await?))
+    Ok(Json(state.pool.run(task, Lane::Interactive).await?))
 }
