@@ -40,12 +40,30 @@ const THAI_NOUN_PREFIXES: [&str; 3] = ["การ", "ความ", "นัก"]
 /// Korean endings cut from the end of a word (서울은 → 서울, 수도입니다 →
 /// 수도), longest first: the copula and the particles that seldom end a
 /// noun themselves.
-const KOREAN_ENDINGS: [&str; 12] =
-    ["입니다", "이다", "에서", "에게", "으로", "까지", "부터", "은", "는", "을", "를", "의"];
+const KOREAN_ENDINGS: [&str; 17] = [
+    "입니다",
+    "에서는",
+    "으로는",
+    "이다",
+    "에서",
+    "에게",
+    "으로",
+    "까지",
+    "부터",
+    "에는",
+    "에도",
+    "은",
+    "는",
+    "을",
+    "를",
+    "의",
+    "에",
+];
 
-/// The formal ending of Korean verbs and adjectives (일합니다, 편리합니다):
-/// a word ending so is a predicate, not a keyword.
-const KOREAN_PREDICATE_ENDING: &str = "니다";
+/// Endings of Korean verbs and adjectives: formal (일합니다) and polite
+/// (성공이네요, 없지요) endings, and the common forms of 하다 (휴학하고). A
+/// word ending so is a predicate, not a keyword.
+const KOREAN_PREDICATE_ENDINGS: [&str; 8] = ["니다", "요", "하고", "하는", "하여", "해서", "했다", "한다"];
 
 pub(super) fn stopwords(code: &str) -> Option<&'static HashSet<&'static str>> {
     static TABLES: OnceLock<HashMap<&'static str, HashSet<&'static str>>> = OnceLock::new();
@@ -147,8 +165,12 @@ impl Phrases {
     fn push(&mut self, word: String, glued: bool) {
         // In scripts written without spaces, a space ends a clause.
         let unspaced = |c: Option<char>| c.is_some_and(|c| is_cj(c) || is_thai(c));
-        let spaced_apart = !glued && (unspaced(word.chars().next()) || unspaced(self.current.term.chars().next_back()));
-        if self.current.words.len() == MAX_PHRASE_WORDS || spaced_apart {
+        let (before, after) = (self.current.term.chars().next_back(), word.chars().next());
+        let spaced_apart = !glued && (unspaced(after) || unspaced(before));
+        // Nor does a phrase run from Chinese or Japanese into Latin letters
+        // written against them (収入report).
+        let script_change = glued && unspaced(before) != unspaced(after);
+        if self.current.words.len() == MAX_PHRASE_WORDS || spaced_apart || script_change {
             self.end();
         }
         if !self.current.words.is_empty() && !glued {
@@ -176,7 +198,12 @@ impl Phrases {
 pub(super) fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
     let stop = language.and_then(stopwords).or_else(|| stopwords_by_evidence(text));
     let is_stop = |word: &str| {
-        stop.is_some_and(|set| set.contains(word))
+        stop.is_some_and(|set| {
+            set.contains(word)
+                // A dictionary word of Chinese function characters (我的,
+                // 也不) is a function word too.
+                || (word.chars().all(is_han) && word.chars().all(|c| set.contains(c.encode_utf8(&mut [0; 4]) as &str)))
+        })
             || (stop.is_none() && word.len() < 3)
             // Words all in hiragana are particles, endings and auxiliaries.
             || word.chars().all(is_hiragana)
@@ -226,7 +253,7 @@ pub(super) fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
         phrases.flush_han_run();
         if is_hangul(first) {
             strip_korean_ending(&mut word);
-            if word.ends_with(KOREAN_PREDICATE_ENDING) {
+            if KOREAN_PREDICATE_ENDINGS.iter().any(|ending| word.ends_with(ending)) {
                 phrases.end();
                 return;
             }

@@ -142,3 +142,18 @@ fn short_japanese_without_a_language_loses_its_particles() {
     assert!(terms.contains(&"ゴッホ") && terms.contains(&"美術館"), "{terms:?}");
     assert!(terms.iter().all(|t| !t.contains('の') && !t.contains('と')), "{terms:?}");
 }
+
+/// Dictionary words of function characters (我的, "my") are stop words
+/// too, and a phrase does not run from Chinese or Japanese into Latin
+/// letters written against it (収入report).
+#[test]
+fn cjk_phrases_stop_at_function_words_and_latin_letters() {
+    let chinese = "这是我的选择。我的选择很重要。他们尊重我的选择。";
+    let terms = keywords_of("choice.txt", chinese.as_bytes());
+    assert!(terms.iter().any(|t| t == "选择"), "{terms:?}");
+    assert!(terms.iter().all(|t| !t.contains("我的")), "{terms:?}");
+    let japanese = "今月の収入reportです。先月の収入reportを見ました。収入reportは毎月届きます。";
+    let terms = keywords_of("report.txt", japanese.as_bytes());
+    assert!(terms.iter().any(|t| t == "収入") && terms.iter().any(|t| t == "report"), "{terms:?}");
+    assert!(terms.iter().all(|t| !t.contains("入r")), "{terms:?}");
+}
