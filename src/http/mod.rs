@@ -14,6 +14,7 @@
 
 mod analyze;
 mod batch;
+mod disposition;
 mod jobs;
 pub mod openapi;
 mod page;
