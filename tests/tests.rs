@@ -4,6 +4,7 @@ mod util;
 
 mod batch;
 mod cli;
+mod hostile;
 mod http_api;
 mod jobs;
 mod lifecycle;

@@ -7,6 +7,8 @@ mod containers;
 mod detect;
 mod fuzz;
 mod markup;
+mod pdf;
+mod pdf_fixtures;
 mod pdf_rtf;
 mod sweep;
 mod text;
