@@ -80,7 +80,7 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     extracted.set("encrypted", encrypted);
     pdf_repair::inflate_streams(&mut document, &mut extracted.warnings);
     pdf_repair::map_unicode_cmaps(&mut document);
-    pdf_meta::info_metadata(&document, &mut extracted);
+    pdf_meta::metadata(&document, &mut extracted);
     let tree = pdf_guard::page_list(&document);
     let pages = tree.pages;
     if tree.scanned && !pages.is_empty() {

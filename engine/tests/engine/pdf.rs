@@ -105,3 +105,111 @@ fn text_inside_a_form_is_read() {
     let report = check_text("form.pdf", &pdf, &["Drawn by a form"]);
     assert_eq!(report["warnings"], json!([]), "{report:#}");
 }
+
+/// One page with the Info dictionary `info` (none when empty) and, when
+/// given, an XMP packet as the catalog's metadata stream.
+fn with_metadata(info: &str, xmp: Option<&str>) -> Vec<u8> {
+    let catalog = if xmp.is_some() {
+        "<< /Type /Catalog /Pages 2 0 R /Metadata 6 0 R >>"
+    } else {
+        "<< /Type /Catalog /Pages 2 0 R >>"
+    };
+    let mut objects = vec![
+        catalog.as_bytes().to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+        stream("", show("Minutes of the meeting").as_bytes()),
+        pdf_fixtures::HELVETICA.to_vec(),
+    ];
+    objects.push(match xmp {
+        Some(xmp) => pdf_fixtures::deflated_stream(" /Type /Metadata /Subtype /XML", xmp.as_bytes()),
+        None => b"null".to_vec(),
+    });
+    if info.is_empty() {
+        return pdf_fixtures::pdf(&objects);
+    }
+    objects.push(info.as_bytes().to_vec());
+    pdf_fixtures::pdf_with_trailer(&objects, " /Info 7 0 R")
+}
+
+const XMP: &str = r#"<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/"
+  xmp:CreateDate="2019-05-06T07:08:09.5-04:00" xmp:CreatorTool="Writer 7">
+ <pdf:Producer>Typesetter 2.1</pdf:Producer>
+ <xmp:ModifyDate>2019-05-07T10:00:00Z</xmp:ModifyDate>
+</rdf:Description>
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+ <dc:title><rdf:Alt><rdf:li xml:lang="de">Protokoll</rdf:li><rdf:li xml:lang="x-default">Minutes &amp; motions</rdf:li></rdf:Alt></dc:title>
+ <dc:creator><rdf:Seq><rdf:li>Ada Lovelace</rdf:li><rdf:li>Charles Babbage</rdf:li></rdf:Seq></dc:creator>
+</rdf:Description></rdf:RDF></x:xmpmeta>
+<?xpacket end="w"?>"#;
+
+#[test]
+fn pdf_dates_keep_their_offset_from_utc() {
+    let info = "<< /CreationDate (D:20140304090557+01'00') /ModDate (D:20140305120000Z) >>";
+    check(
+        "dated.pdf",
+        &with_metadata(info, None),
+        &[
+            ("/metadata/created", json!("2014-03-04T09:05:57+01:00")),
+            ("/metadata/modified", json!("2014-03-05T12:00:00Z")),
+        ],
+    );
+    // No offset stated: none is invented.
+    let info = "<< /CreationDate (D:20140304090557) /ModDate (D:2014) >>";
+    check(
+        "local.pdf",
+        &with_metadata(info, None),
+        &[("/metadata/created", json!("2014-03-04T09:05:57")), ("/metadata/modified", json!("2014-01-01T00:00:00"))],
+    );
+    check(
+        "west.pdf",
+        &with_metadata("<< /CreationDate (D:20140304090557-05'30) >>", None),
+        &[("/metadata/created", json!("2014-03-04T09:05:57-05:30"))],
+    );
+}
+
+#[test]
+fn xmp_metadata_fills_what_the_info_dictionary_lacks() {
+    // Only XMP: every field from it, both authors as a list.
+    check(
+        "xmp.pdf",
+        &with_metadata("", Some(XMP)),
+        &[
+            ("/metadata/title", json!("Minutes & motions")),
+            ("/metadata/author", json!(["Ada Lovelace", "Charles Babbage"])),
+            ("/metadata/created", json!("2019-05-06T07:08:09-04:00")),
+            ("/metadata/modified", json!("2019-05-07T10:00:00Z")),
+            ("/metadata/producer", json!("Typesetter 2.1")),
+            ("/metadata/creator", json!("Writer 7")),
+        ],
+    );
+    // The Info dictionary wins where it has an entry; its author, the first
+    // of XMP's two, becomes the list of both.
+    let info = "<< /Title (Board minutes) /Author (Ada Lovelace) /Producer (Info Producer) /CreationDate (D:20190506070809Z) >>";
+    check(
+        "both.pdf",
+        &with_metadata(info, Some(XMP)),
+        &[
+            ("/metadata/title", json!("Board minutes")),
+            ("/metadata/author", json!(["Ada Lovelace", "Charles Babbage"])),
+            ("/metadata/producer", json!("Info Producer")),
+            ("/metadata/created", json!("2019-05-06T07:08:09Z")),
+            ("/metadata/modified", json!("2019-05-07T10:00:00Z")),
+        ],
+    );
+    // An Info author who is not among XMP's creators is kept as it is.
+    check(
+        "other.pdf",
+        &with_metadata("<< /Author (Grace Hopper) >>", Some(XMP)),
+        &[("/metadata/author", json!("Grace Hopper"))],
+    );
+}
+
+#[test]
+fn malformed_xmp_gives_what_it_can_and_never_fails_the_document() {
+    let broken = "<x:xmpmeta><rdf:RDF><rdf:Description><dc:title><rdf:Alt><rdf:li>Cut short";
+    let report = check("broken-xmp.pdf", &with_metadata("", Some(broken)), &[("/metadata/pages", json!(1))]);
+    assert!(report["text"].as_str().unwrap().contains("Minutes of the meeting"), "{report:#}");
+}
