@@ -8,6 +8,7 @@
 //! and how deep they may go must not depend on the caller's thread (a test
 //! harness thread has 2 MiB, a worker's main thread 8 MiB).
 
+use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 
 use pdf_extract::{Dictionary, Document, Object, ObjectId};
@@ -78,7 +79,7 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         }
     }
     extracted.set("encrypted", encrypted);
-    pdf_repair::inflate_streams(&mut document, &mut extracted.warnings);
+    let damaged = pdf_repair::inflate_streams(&mut document, &mut extracted.warnings);
     pdf_repair::map_unicode_cmaps(&mut document);
     pdf_meta::metadata(&document, &mut extracted);
     let tree = pdf_guard::page_list(&document);
@@ -99,6 +100,7 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let mut text = String::new();
     let mut failed_pages = Vec::new();
     let mut partial_pages = Vec::new();
+    let mut empty_pages = EmptyPages::default();
     if pages.len() > MAX_PAGES {
         extracted.warnings.push(format!("truncated: text of the first {MAX_PAGES} of {} pages", pages.len()));
     }
@@ -123,8 +125,19 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                 }
             }
         }
-        if !rendered_ok && letters(&page_text) == 0 {
-            failed_pages.push(page_number);
+        let drawn = guarded.pages.get(index).copied().unwrap_or_default();
+        if letters(&page_text) == 0 {
+            if damaged_content(&document, *page, &damaged) {
+                empty_pages.damaged.push(page_number);
+            } else if !rendered_ok {
+                failed_pages.push(page_number);
+            } else if drawn.text_operators > 0 {
+                empty_pages.unmapped.push(page_number);
+            } else if drawn.images > 0 {
+                empty_pages.images.push(page_number);
+            } else {
+                empty_pages.blank.push(page_number);
+            }
         } else if !rendered_ok {
             partial_pages.push(page_number);
         }
@@ -147,8 +160,70 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     if !pages.is_empty() && failed_pages.len() == pages.len() && text.trim().is_empty() {
         return Err(ExtractError("no page of this PDF could be read".into()));
     }
-    extracted.text = tidy(&text);
+    let without_text = failed_pages.len() + empty_pages.count();
+    extracted.set("pages_without_text", without_text);
+    if !empty_pages.images.is_empty() {
+        extracted.warnings.push(format!(
+            "no text layer on {}: they show only images; OCR is needed to read them",
+            listed(&empty_pages.images)
+        ));
+    }
+    if !empty_pages.unmapped.is_empty() {
+        extracted.warnings.push(format!(
+            "no text could be read from {}: their fonts have no Unicode mapping",
+            listed(&empty_pages.unmapped)
+        ));
+    }
+    if !empty_pages.damaged.is_empty() {
+        extracted.warnings.push(format!(
+            "no text could be read from {}: their content streams are damaged and cannot be decoded",
+            listed(&empty_pages.damaged)
+        ));
+    }
+    let text = tidy(&text);
+    if text.trim().is_empty() {
+        // Say why a document came out empty, whatever the cause.
+        if pages.is_empty() {
+            extracted.warnings.push("the PDF has no pages".into());
+        } else if !empty_pages.blank.is_empty() {
+            extracted.warnings.push(format!("{} draw neither text nor images", listed(&empty_pages.blank)));
+        }
+        if encrypted {
+            extracted.warnings.push("the PDF is encrypted; its content may not have been decrypted".into());
+        }
+    }
+    extracted.text = text;
     Ok(extracted)
+}
+
+/// Pages that gave no text, by why.
+#[derive(Default)]
+struct EmptyPages {
+    /// Drawing images and no text: scans, OCR wanted.
+    images: Vec<u32>,
+    /// Showing text whose glyphs map to no characters.
+    unmapped: Vec<u32>,
+    /// With a content stream whose filters fail to decode it.
+    damaged: Vec<u32>,
+    /// Drawing neither.
+    blank: Vec<u32>,
+}
+
+impl EmptyPages {
+    fn count(&self) -> usize {
+        self.images.len() + self.unmapped.len() + self.damaged.len() + self.blank.len()
+    }
+}
+
+/// Whether one of the page's content streams is among the `damaged`, or
+/// has other filters that fail on it.
+fn damaged_content(document: &Document, page: ObjectId, damaged: &HashSet<ObjectId>) -> bool {
+    document.get_page_contents(page).into_iter().any(|id| {
+        damaged.contains(&id)
+            || document.get_object(id).and_then(Object::as_stream).is_ok_and(|stream| {
+                stream.filters().is_ok_and(|filters| !filters.is_empty()) && stream.decompressed_content().is_err()
+            })
+    })
 }
 
 /// Points the catalog at a new page tree node of one kid, made a page at a

@@ -33,6 +33,10 @@ pub struct Scan {
     /// Each `Do`: the bytes of its operands and operator, and the XObject
     /// name when the operands are exactly one name.
     pub invocations: Vec<(Range<usize>, Option<Vec<u8>>)>,
+    /// Operators that show text (`Tj`, `TJ`, `'`, `"`).
+    pub text_operators: usize,
+    /// Inline images (`BI`).
+    pub inline_images: usize,
     /// `q` operators nested past [`MAX_SAVE_DEPTH`] and the `Q` closing them.
     pub excess_saves: Vec<Range<usize>>,
     /// Where the stream must end: at the token past [`MAX_CONTENT_TOKENS`],
@@ -191,6 +195,8 @@ pub fn scan(bytes: &[u8]) -> Scan {
                 saves = saves.saturating_sub(1);
             }
             b"ID" => i = inline_image_end(bytes, i + 1),
+            b"BI" => found.inline_images += 1,
+            b"Tj" | b"TJ" | b"'" | b"\"" => found.text_operators += 1,
             _ => {}
         }
         operands_start = None;

@@ -144,9 +144,18 @@ pub fn settle_page(document: &mut Document, page: ObjectId) {
     }
 }
 
-/// What the guards changed, for the report's warnings.
+/// What a page draws, its forms included, as far as text is concerned.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Drawn {
+    pub text_operators: usize,
+    pub images: usize,
+}
+
+/// What the guards changed, for the report's warnings, and what each page
+/// draws.
 #[derive(Debug, Default)]
 pub struct Guarded {
+    pub pages: Vec<Drawn>,
     /// Form XObjects that would have drawn themselves, directly or not.
     pub cycles: usize,
     /// Forms not drawn for nesting past [`MAX_FORM_DEPTH`].
@@ -250,6 +259,7 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
         let mut page_drops = BTreeSet::new();
         let mut tokens = page_scan.tokens;
         let mut over_budget = false;
+        let mut drawn = Drawn { text_operators: page_scan.text_operators, images: page_scan.inline_images };
         let mut stack = vec![Frame { form: None, owner: *page, next: 0 }];
         while let Some(frame) = stack.last_mut() {
             let invocations = match frame.form {
@@ -276,7 +286,8 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
             };
             let (child, child_owner) = match resolved {
                 Ok(found) => found,
-                Err(_) => {
+                Err(image) => {
+                    drawn.images += usize::from(image);
                     drops.insert(index);
                     continue;
                 }
@@ -297,6 +308,8 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
                 pdf_content::scan(&bytes)
             });
             tokens += scanned.tokens + 1;
+            drawn.text_operators += scanned.text_operators;
+            drawn.images += scanned.inline_images;
             if tokens > MAX_PAGE_TOKENS {
                 over_budget = true;
                 drops.insert(index);
@@ -305,6 +318,7 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
             stack.push(Frame { form: Some(child), owner: child_owner, next: 0 });
         }
         guarded.over_budget += usize::from(over_budget);
+        guarded.pages.push(drawn);
         if !page_drops.is_empty() || !page_scan.excess_saves.is_empty() || page_scan.cut.is_some() {
             count_repairs(&page_scan, &mut guarded);
             let drops = ranges(&page_scan, &page_drops);

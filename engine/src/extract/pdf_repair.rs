@@ -3,7 +3,9 @@
 //! ToUnicode map, and a damaged or missing cross-reference table rebuilt by
 //! scanning for objects.
 
-use pdf_extract::{Document, Object};
+use std::collections::HashSet;
+
+use pdf_extract::{Document, Object, ObjectId};
 
 /// Most bytes one stream may inflate to. Page content streams of text run to
 /// kilobytes, of dense drawings to a few megabytes; a stream of a gigabyte
@@ -17,13 +19,15 @@ const MAX_INFLATED_BYTES: usize = 256 << 20;
 /// all, and stores it decoded, so that no later reader inflates a bomb. A
 /// stream past the limits is cut (or, past the total, emptied) with a
 /// `truncated` warning. Streams with further filters or predictors are left
-/// to the parser when they are within the limits.
-pub fn inflate_streams(document: &mut Document, warnings: &mut Vec<String>) {
+/// to the parser when they are within the limits. Returns the streams that
+/// do not inflate at all: damaged, their content lost.
+pub fn inflate_streams(document: &mut Document, warnings: &mut Vec<String>) -> HashSet<ObjectId> {
     use std::io::Read;
 
     let mut total = 0usize;
     let mut cut = 0usize;
-    for object in document.objects.values_mut() {
+    let mut damaged = HashSet::new();
+    for (id, object) in document.objects.iter_mut() {
         let Object::Stream(stream) = object else { continue };
         if stream.dict.get(b"Subtype").and_then(Object::as_name).is_ok_and(|name| name == b"Image") {
             continue;
@@ -46,6 +50,9 @@ pub fn inflate_streams(document: &mut Document, warnings: &mut Vec<String>) {
             flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(budget as u64 + 1).read_to_end(&mut output);
         if inflated.is_err() && output.is_empty() {
             // Corrupt or raw deflate: the parser's own decoder retries these.
+            if stream.decompressed_content().map_or(true, |content| content.is_empty()) {
+                damaged.insert(*id);
+            }
             continue;
         }
         total += output.len().min(budget);
@@ -64,6 +71,7 @@ pub fn inflate_streams(document: &mut Document, warnings: &mut Vec<String>) {
             MAX_INFLATED_BYTES >> 20
         ));
     }
+    damaged
 }
 
 /// Gives Type0 fonts encoded by a predefined Unicode CMap (`UniJIS-UCS2-H`,

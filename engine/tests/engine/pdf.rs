@@ -213,3 +213,61 @@ fn malformed_xmp_gives_what_it_can_and_never_fails_the_document() {
     let report = check("broken-xmp.pdf", &with_metadata("", Some(broken)), &[("/metadata/pages", json!(1))]);
     assert!(report["text"].as_str().unwrap().contains("Minutes of the meeting"), "{report:#}");
 }
+
+#[test]
+fn pages_without_text_say_why() {
+    let image = || {
+        stream(
+            " /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8",
+            b"\x80",
+        )
+    };
+    let with_image = "<< /Font << /F1 5 0 R >> /XObject << /Im1 6 0 R >> >>";
+    // A scan: the page is an image.
+    let scan = one_page(with_image, stream("", b"q 612 0 0 792 0 0 cm /Im1 Do Q"), vec![image()]);
+    let report = check("scan.pdf", &scan, &[("/metadata/pages_without_text", json!(1)), ("/stats/words", json!(0))]);
+    assert!(
+        warnings(&report).contains("no text layer on 1 pages (1)") && warnings(&report).contains("OCR"),
+        "{report:#}"
+    );
+    // Text in a font whose glyphs map to no characters.
+    let cid_font = [
+        b"<< /Type /Font /Subtype /Type0 /BaseFont /Secret /Encoding /Identity-H /DescendantFonts [6 0 R] >>".to_vec(),
+        b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Secret /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor 7 0 R /DW 1000 >>".to_vec(),
+        b"<< /Type /FontDescriptor /FontName /Secret /Flags 4 /FontBBox [0 0 1000 1000] /ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 >>".to_vec(),
+    ];
+    let unmapped = pdf_fixtures::pdf(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+        stream("", b"BT /F1 12 Tf 72 720 Td <0001000200030004> Tj ET"),
+        cid_font[0].clone(),
+        cid_font[1].clone(),
+        cid_font[2].clone(),
+    ]);
+    match analyze("unmapped.pdf", &unmapped) {
+        Ok(report) if report["stats"]["words"] == 0 => {
+            assert_eq!(report["metadata"]["pages_without_text"], 1, "{report:#}");
+            assert!(warnings(&report).contains("no Unicode mapping"), "{report:#}");
+        }
+        Ok(report) => panic!("unmapped glyphs came out as text: {report:#}"),
+        Err(message) => panic!("unmapped.pdf: {message}"),
+    }
+    // A content stream whose compression is broken.
+    let damaged = one_page(with_image, stream(" /Filter /FlateDecode", b"this is not deflate data"), vec![image()]);
+    let report = check("damaged.pdf", &damaged, &[("/metadata/pages_without_text", json!(1))]);
+    assert!(warnings(&report).contains("damaged"), "{report:#}");
+    // A blank page, and no page at all.
+    let blank = one_page(with_image, stream("", b""), vec![image()]);
+    let report = check("blank.pdf", &blank, &[("/metadata/pages_without_text", json!(1))]);
+    assert!(warnings(&report).contains("draw neither text nor images"), "{report:#}");
+    let no_pages = pdf_fixtures::pdf(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [] /Count 0 >>".to_vec(),
+    ]);
+    let report = check("empty.pdf", &no_pages, &[("/metadata/pages", json!(0))]);
+    assert!(warnings(&report).contains("no pages"), "{report:#}");
+    // A page with text has no such warning and counts no page without text.
+    let report = check("text.pdf", &with_metadata("", None), &[("/metadata/pages_without_text", json!(0))]);
+    assert_eq!(report["warnings"], json!([]), "{report:#}");
+}
