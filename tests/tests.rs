@@ -10,3 +10,4 @@ mod jobs;
 mod lifecycle;
 mod pool_faults;
 mod submit;
+mod web;

@@ -62,7 +62,7 @@ pub use docmill_engine::Options;
 /// Server → worker: analyse one document.
 #[derive(Serialize, Deserialize, Debug)]
 pub struct AnalyzeRequest<'a> {
-    pub job_id: u64,
+    pub task_id: u64,
     pub filename: &'a str,
     /// The Content-Type the client declared; a hint only, never trusted over
     /// content sniffing.
@@ -88,14 +88,14 @@ pub enum FromWorker {
     /// Sent once after boot, before the first request is read.
     Ready { pid: u32 },
     /// The answer to one [`AnalyzeRequest`].
-    Done(JobResult),
+    Done(TaskResult),
 }
 
 #[derive(Serialize, Deserialize, Debug)]
-pub struct JobResult {
-    pub job_id: u64,
+pub struct TaskResult {
+    pub task_id: u64,
     pub outcome: Outcome,
-    /// The worker's private (not shared copy-on-write) memory after the job.
+    /// The worker's private (not shared copy-on-write) memory after the task.
     pub private_bytes: u64,
     /// The worker wants to be replaced (it caught a panic and its state can
     /// no longer be trusted).
@@ -235,7 +235,7 @@ mod tests {
     fn request_round_trip_borrows_the_document() {
         let document = vec![7u8; 1 << 20];
         let frame = encode_request(&AnalyzeRequest {
-            job_id: 42,
+            task_id: 42,
             filename: "a.txt",
             declared_type: Some("text/plain"),
             options: Options { include_text: true },
@@ -247,7 +247,7 @@ mod tests {
         assert!(frame.len() < document.len() + 64);
         let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
         let request = decode_request(&body).unwrap();
-        assert_eq!(request.job_id, 42);
+        assert_eq!(request.task_id, 42);
         assert_eq!(request.filename, "a.txt");
         assert_eq!(request.declared_type, Some("text/plain"));
         assert!(request.options.include_text);
