@@ -4,6 +4,7 @@ mod util;
 
 mod batch;
 mod cli;
+mod hostile;
 mod hostile_xlsx;
 mod http_api;
 mod jobs;

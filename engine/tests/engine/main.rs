@@ -9,6 +9,8 @@ mod entities;
 mod fuzz;
 mod keywords;
 mod markup;
+mod pdf;
+mod pdf_fixtures;
 mod pdf_rtf;
 mod rtf;
 mod sweep;
