@@ -95,6 +95,7 @@ async fn analyze_raw(
                 }
             }
             Ok(None) => break,
+            Err(err) if super::body::is_stall(&err) => return Err(ApiError::request_timeout(err.to_string())),
             Err(err) => return Err(ApiError::bad_request(format!("the upload was cut short: {err}"))),
         }
     }

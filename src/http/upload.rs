@@ -1,11 +1,12 @@
 //! Uploads: request bodies are streamed, never buffered whole. Each file is
-//! spooled (memory up to [`SPOOL_MEMORY_BYTES`], an unlinked temporary file
-//! beyond), hashed as it arrives, and refused the moment it passes its limit,
-//! after which the rest of the body is read and discarded (up to a bound) so
-//! the client sees the status instead of a broken pipe.
+//! spooled (memory up to [`SPOOL_MEMORY_BYTES`] while all spools together stay
+//! within [`SPOOL_MEMORY_BUDGET`], an unlinked temporary file beyond), hashed
+//! as it arrives, and refused the moment it passes its limit, after which the
+//! rest of the body is read and discarded (up to a bound) so the client sees
+//! the status instead of a broken pipe.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,29 @@ use crate::pool::Document;
 /// Files up to this size stay in memory; larger ones go to a temporary file,
 /// so many concurrent large uploads cost disk, not RAM.
 pub const SPOOL_MEMORY_BYTES: usize = 4 << 20;
+/// All uploads being received keep at most this much in memory together;
+/// past it, further uploads spool to disk from their first byte. Without it,
+/// clients that stall mid-upload would each pin up to [`SPOOL_MEMORY_BYTES`]
+/// (100 of them: 400 MiB); with it, memory held by uploads stays bounded
+/// however many there are. 64 MiB keeps 16 maximal uploads in memory, more
+/// than the workers of a typical machine can take at once.
+pub const SPOOL_MEMORY_BUDGET: usize = 64 << 20;
+
+/// Bytes of [`SPOOL_MEMORY_BUDGET`] reserved by live spools.
+static SPOOL_MEMORY_IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+/// Reserves `bytes` of the shared budget; false when it would overflow.
+fn reserve_spool_memory(bytes: usize) -> bool {
+    SPOOL_MEMORY_IN_USE
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            used.checked_add(bytes).filter(|total| *total <= SPOOL_MEMORY_BUDGET)
+        })
+        .is_ok()
+}
+
+fn release_spool_memory(bytes: usize) {
+    SPOOL_MEMORY_IN_USE.fetch_sub(bytes, Ordering::AcqRel);
+}
 /// After a refusal (413, 503) at most this much of the rest of the body is
 /// read and thrown away before answering; a client sending more than this
 /// after being refused gets the status and a closed connection.
@@ -51,12 +75,43 @@ pub struct Spool {
     size: u64,
     hasher: Sha256,
     memory: Vec<u8>,
+    /// Bytes of [`SPOOL_MEMORY_BUDGET`] this spool holds: `memory`'s
+    /// capacity, given back on drop or when the file is complete.
+    reserved: usize,
     file: Option<tokio::fs::File>,
 }
 
 impl Spool {
     pub fn new(dir: &Path, limit: u64) -> Spool {
-        Spool { dir: dir.to_owned(), limit, size: 0, hasher: Sha256::new(), memory: Vec::new(), file: None }
+        Spool {
+            dir: dir.to_owned(),
+            limit,
+            size: 0,
+            hasher: Sha256::new(),
+            memory: Vec::new(),
+            reserved: 0,
+            file: None,
+        }
+    }
+
+    /// Makes room for `extra` more bytes in memory within the file's and
+    /// the shared budget; false when the upload must go to disk instead.
+    fn grow_memory(&mut self, extra: usize) -> bool {
+        let needed = self.memory.len() + extra;
+        if needed > SPOOL_MEMORY_BYTES {
+            return false;
+        }
+        if needed <= self.reserved {
+            return true;
+        }
+        // Grow geometrically, as a Vec would, but count every byte.
+        let capacity = needed.max(self.reserved * 2).clamp(64 << 10, SPOOL_MEMORY_BYTES);
+        if !reserve_spool_memory(capacity - self.reserved) {
+            return false;
+        }
+        self.memory.reserve_exact(capacity - self.memory.len());
+        self.reserved = capacity;
+        true
     }
 
     pub async fn push(&mut self, chunk: &[u8]) -> Result<(), SpoolError> {
@@ -65,7 +120,7 @@ impl Spool {
             return Err(SpoolError::TooLarge);
         }
         self.hasher.update(chunk);
-        if self.file.is_none() && self.memory.len() + chunk.len() <= SPOOL_MEMORY_BYTES {
+        if self.file.is_none() && self.grow_memory(chunk.len()) {
             self.memory.extend_from_slice(chunk);
             return Ok(());
         }
@@ -78,16 +133,20 @@ impl Spool {
             let mut file = tokio::fs::File::from_std(file);
             file.write_all(&self.memory).await.map_err(SpoolError::Io)?;
             self.memory = Vec::new();
+            release_spool_memory(std::mem::take(&mut self.reserved));
             self.file = Some(file);
         }
         let file = self.file.as_mut().expect("file was just created");
         file.write_all(chunk).await.map_err(SpoolError::Io)
     }
 
-    pub async fn finish(self) -> Result<Spooled, SpoolError> {
-        let sha256: [u8; 32] = self.hasher.finalize().into();
-        let document = match self.file {
-            None => Document::Memory(Bytes::from(self.memory)),
+    /// The complete file. Its memory leaves the budget: from here on it is
+    /// bounded by the queue it waits in, not by how many clients upload.
+    pub async fn finish(mut self) -> Result<Spooled, SpoolError> {
+        let sha256: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
+        release_spool_memory(std::mem::take(&mut self.reserved));
+        let document = match self.file.take() {
+            None => Document::Memory(Bytes::from(std::mem::take(&mut self.memory))),
             Some(mut file) => {
                 file.flush().await.map_err(SpoolError::Io)?;
                 Document::File(file.into_std().await)
@@ -97,18 +156,24 @@ impl Spool {
     }
 }
 
+impl Drop for Spool {
+    fn drop(&mut self) {
+        release_spool_memory(self.reserved);
+    }
+}
+
 pub fn spool_error(err: SpoolError, limit: u64) -> ApiError {
     match err {
         SpoolError::TooLarge => {
             ApiError::payload_too_large(format!("a file exceeds the upload limit of {limit} bytes"))
         }
-        SpoolError::Io(err) => ApiError::internal(format!("cannot spool the upload: {err}")),
+        SpoolError::Io(err) => ApiError::from_io("cannot spool the upload", &err),
     }
 }
 
 /// Reads and discards what is left of a body, within [`DRAIN_MAX_BYTES`] and
-/// [`DRAIN_MAX_TIME`].
-pub async fn drain<S, E>(mut stream: S)
+/// [`DRAIN_MAX_TIME`]; true when the body ended within them.
+pub async fn drain<S, E>(mut stream: S) -> bool
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
@@ -118,9 +183,11 @@ where
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, stream.next()).await {
             Ok(Some(Ok(chunk))) => drained += chunk.len() as u64,
-            _ => return,
+            Ok(None) => return true,
+            _ => return false,
         }
     }
+    false
 }
 
 /// A file part of a multipart upload.
@@ -238,6 +305,9 @@ impl MultipartFiles {
     }
 
     fn multer_error(&self, err: multer::Error) -> ApiError {
+        if super::body::is_stall(&err) {
+            return ApiError::request_timeout(std::error::Error::source(&err).map_or(err.to_string(), |e| e.to_string()));
+        }
         if self.headers_too_large.load(Ordering::Relaxed) {
             return ApiError::bad_request(format!("a part's headers exceed {MAX_PART_HEADER_BYTES} bytes"));
         }
