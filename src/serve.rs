@@ -27,6 +27,10 @@ const PROBE_CONNECTIONS: usize = 32;
 /// A probe connection must send its request within this long: probes are
 /// tiny, and the margin must not be held by clients that send nothing.
 const PROBE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most hyper buffers per connection while it reads (its default is
+/// about 400 KiB). A request's head must fit, which 64 KiB does with room to
+/// spare; a smaller buffer keeps the memory of many slow connections low.
+const CONNECTION_READ_BUFFER: usize = 64 << 10;
 /// Descriptors kept out of the connection budget: worker pipes, the
 /// supervisor socket, the job store, the listener and the logs.
 const RESERVED_DESCRIPTORS: u64 = 128;
@@ -148,11 +152,15 @@ async fn serve_http(
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(CONNECTION_READ_BUFFER);
     let mut probe_builder = hyper::server::conn::http1::Builder::new();
     probe_builder
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(PROBE_HEADER_TIMEOUT)
+        .max_buf_size(CONNECTION_READ_BUFFER)
         .keep_alive(false);
     let open = Arc::new(AtomicUsize::new(0));
     let mut refused_logged = false;

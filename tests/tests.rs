@@ -8,4 +8,6 @@ mod http_api;
 mod jobs;
 mod lifecycle;
 mod pool_faults;
+mod refusals;
+mod stalls;
 mod submit;

@@ -87,7 +87,7 @@ async fn analyze_raw(
     loop {
         match stream.try_next().await {
             Ok(Some(chunk)) => {
-                if let Err(err) = spool.push(&chunk).await {
+                if let Err(err) = spool.push(chunk).await {
                     if matches!(err, SpoolError::TooLarge) {
                         upload::drain(stream).await;
                     }

@@ -84,6 +84,7 @@ pub fn probe_router(state: Arc<AppState>) -> Router {
         .merge(probes::routes())
         .fallback(|| async { ApiError::too_many_connections() })
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), body::guard))
         .with_state(state)
 }
 

@@ -14,7 +14,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use std::io::Write;
 
 use crate::error::ApiError;
 use crate::pool::Document;
@@ -55,6 +55,12 @@ pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
 /// blank line without a bound of its own; this stops a client from making the
 /// server buffer megabytes of "headers".
 pub const MAX_PART_HEADER_BYTES: usize = 16 << 10;
+/// multer pulls from its stream until the stream has nothing ready, copying
+/// everything into its own buffer: fed by a fast client while the spool
+/// waits on the disk, it would buffer the whole upload. The stream in front
+/// of it yields after this many bytes, so multer hands them on (and the
+/// spool's pace reaches the client through TCP) before it reads more.
+pub const MULTIPART_READ_AHEAD_BYTES: usize = 64 << 10;
 
 /// A complete upload, ready to dispatch.
 pub struct Spooled {
@@ -78,7 +84,7 @@ pub struct Spool {
     /// Bytes of [`SPOOL_MEMORY_BUDGET`] this spool holds: `memory`'s
     /// capacity, given back on drop or when the file is complete.
     reserved: usize,
-    file: Option<tokio::fs::File>,
+    file: Option<std::fs::File>,
 }
 
 impl Spool {
@@ -114,30 +120,41 @@ impl Spool {
         true
     }
 
-    pub async fn push(&mut self, chunk: &[u8]) -> Result<(), SpoolError> {
+    pub async fn push(&mut self, chunk: Bytes) -> Result<(), SpoolError> {
         self.size += chunk.len() as u64;
         if self.size > self.limit {
             return Err(SpoolError::TooLarge);
         }
-        self.hasher.update(chunk);
+        self.hasher.update(&chunk);
         if self.file.is_none() && self.grow_memory(chunk.len()) {
-            self.memory.extend_from_slice(chunk);
+            self.memory.extend_from_slice(&chunk);
             return Ok(());
         }
-        if self.file.is_none() {
-            let dir = self.dir.clone();
-            let file = tokio::task::spawn_blocking(move || tempfile::tempfile_in(dir))
-                .await
-                .map_err(|err| SpoolError::Io(std::io::Error::other(err)))?
-                .map_err(SpoolError::Io)?;
-            let mut file = tokio::fs::File::from_std(file);
-            file.write_all(&self.memory).await.map_err(SpoolError::Io)?;
-            self.memory = Vec::new();
-            release_spool_memory(std::mem::take(&mut self.reserved));
-            self.file = Some(file);
-        }
-        let file = self.file.as_mut().expect("file was just created");
-        file.write_all(chunk).await.map_err(SpoolError::Io)
+        // The chunk is written from a blocking thread that owns it, so no
+        // buffer outlives the write (a buffered async file would keep one
+        // per upload).
+        let file = self.file.take();
+        let dir = self.dir.clone();
+        let memory = std::mem::take(&mut self.memory);
+        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            let mut file = match file {
+                Some(file) => file,
+                None => {
+                    let mut file = tempfile::tempfile_in(dir)?;
+                    file.write_all(&memory)?;
+                    file
+                }
+            };
+            drop(memory);
+            file.write_all(&chunk)?;
+            Ok(file)
+        })
+        .await
+        .map_err(|err| SpoolError::Io(std::io::Error::other(err)))?
+        .map_err(SpoolError::Io)?;
+        release_spool_memory(std::mem::take(&mut self.reserved));
+        self.file = Some(file);
+        Ok(())
     }
 
     /// The complete file. Its memory leaves the budget: from here on it is
@@ -147,10 +164,7 @@ impl Spool {
         release_spool_memory(std::mem::take(&mut self.reserved));
         let document = match self.file.take() {
             None => Document::Memory(Bytes::from(std::mem::take(&mut self.memory))),
-            Some(mut file) => {
-                file.flush().await.map_err(SpoolError::Io)?;
-                Document::File(file.into_std().await)
-            }
+            Some(file) => Document::File(file),
         };
         Ok(Spooled { document, sha256 })
     }
@@ -288,7 +302,7 @@ impl MultipartFiles {
             loop {
                 match field.chunk().await {
                     Ok(Some(chunk)) => {
-                        if let Err(err) = spool.push(&chunk).await {
+                        if let Err(err) = spool.push(chunk).await {
                             // The rest of this part is skipped by the next
                             // `next_field`, read but never stored.
                             let refusal = spool_error(err, self.per_file_limit);
@@ -349,9 +363,12 @@ impl MultipartFiles {
 
 /// Passes a multipart body through unchanged while checking that no part's
 /// header block (from a boundary line to the blank line) exceeds
-/// [`MAX_PART_HEADER_BYTES`]; past it the stream ends with an error.
+/// [`MAX_PART_HEADER_BYTES`]; past it the stream ends with an error. It also
+/// pauses after [`MULTIPART_READ_AHEAD_BYTES`] (see there).
 struct HeaderCap<S> {
     inner: S,
+    /// Bytes yielded since the stream last paused.
+    since_pause: usize,
     delimiter: Vec<u8>,
     /// Bytes of header seen so far in the current part, when inside one.
     in_header: Option<usize>,
@@ -364,7 +381,7 @@ struct HeaderCap<S> {
 impl<S> HeaderCap<S> {
     fn new(inner: S, boundary: &str, flag: Arc<AtomicBool>) -> Self {
         let delimiter = format!("--{boundary}").into_bytes();
-        HeaderCap { inner, delimiter, in_header: None, carry: Vec::new(), flag }
+        HeaderCap { inner, since_pause: 0, delimiter, in_header: None, carry: Vec::new(), flag }
     }
 
     /// Updates the header state with `chunk`; false when a header block is
@@ -421,8 +438,18 @@ where
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
+        if self.since_pause >= MULTIPART_READ_AHEAD_BYTES {
+            // Ready again at once: this only ends multer's read loop.
+            self.since_pause = 0;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
         let polled = self.inner.poll_next_unpin(cx);
+        if polled.is_pending() {
+            self.since_pause = 0;
+        }
         if let std::task::Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.since_pause += chunk.len();
             let chunk = chunk.clone();
             if !self.check_chunk(&chunk) {
                 self.flag.store(true, Ordering::Relaxed);
