@@ -132,7 +132,9 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
     let deadline = stop_rx.borrow().unwrap_or_else(Instant::now) + grace;
     if let Ok(jobs) = &jobs {
         if !jobs.wait_idle(deadline).await {
-            log::info(format_args!("job documents still running at the end of the grace period are left for the next start"));
+            log::info(format_args!(
+                "job documents still running at the end of the grace period are left for the next start"
+            ));
         }
     }
     pool.shutdown(deadline.saturating_duration_since(Instant::now())).await;

@@ -43,7 +43,8 @@ fn early_refusals_read_the_body_first_so_a_client_writing_it_all_sees_the_status
     let file_headers = "Content-Disposition: form-data; name=\"file\"; filename=\"a.bin\"";
     let plain = vec![b'x'; BODY_BYTES];
     let well_formed = multipart_body(file_headers, BODY_BYTES, "\r\n");
-    let huge_headers = multipart_body(&format!("{file_headers}\r\nX-Pad: {}", "p".repeat(20 << 10)), BODY_BYTES, "\r\n");
+    let huge_headers =
+        multipart_body(&format!("{file_headers}\r\nX-Pad: {}", "p".repeat(20 << 10)), BODY_BYTES, "\r\n");
     let lf_only = multipart_body(file_headers, BODY_BYTES, "\n");
     let cases: Vec<(&str, &str, &str, &[u8], u16, &str)> = vec![
         ("POST", "/v1/analyze", "text/plain", &plain, 415, "unsupported_media_type"),

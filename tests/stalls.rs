@@ -50,7 +50,8 @@ fn a_hundred_and_twenty_stalled_uploads_are_cut_off_with_408_while_healthz_answe
     let server = Server::start(&["--workers", "1", "--body-timeout", "1.5"]);
     let (_, body) = multipart(&[("big.bin", &vec![b'x'; 1 << 20])]);
     let started = Instant::now();
-    let mut stalled: Vec<TcpStream> = (0..120).map(|_| stalled_upload(&server.addr, body.len(), &body[..4000])).collect();
+    let mut stalled: Vec<TcpStream> =
+        (0..120).map(|_| stalled_upload(&server.addr, body.len(), &body[..4000])).collect();
     // Probes answer while every one of them is held.
     while started.elapsed() < Duration::from_millis(1200) {
         healthz_answers_quickly(&server);
@@ -150,11 +151,7 @@ fn a_hundred_stalled_uploads_of_3_5_mib_keep_server_memory_bounded() {
     });
     wait_until(Duration::from_secs(60), "the server to read every stalled upload", || socket_queues_empty(port));
     let held = resident_bytes(pid);
-    eprintln!(
-        "server RSS: idle {} MiB, with {UPLOADS} stalled uploads of 3.5 MiB {} MiB",
-        idle >> 20,
-        held >> 20
-    );
+    eprintln!("server RSS: idle {} MiB, with {UPLOADS} stalled uploads of 3.5 MiB {} MiB", idle >> 20, held >> 20);
     // The in-memory spools share a 64 MiB budget; the rest is on disk. What
     // remains is per-connection buffering (64 KiB reads, multer's window).
     assert!(held < idle + (112 << 20), "RSS grew from {} to {} MiB", idle >> 20, held >> 20);

@@ -9,5 +9,7 @@ mod jobs;
 mod lifecycle;
 mod pool_faults;
 mod refusals;
+mod shutdown;
 mod stalls;
+mod storage;
 mod submit;

@@ -32,7 +32,9 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         // are not.
         None => match &state.jobs {
             Ok(_) => Json(json!({"status": "ready"})).into_response(),
-            Err(why) => Json(json!({"status": "ready", "reason": format!("jobs are unavailable: {why}")})).into_response(),
+            Err(why) => {
+                Json(json!({"status": "ready", "reason": format!("jobs are unavailable: {why}")})).into_response()
+            }
         },
         Some(reason) => {
             let mut response =

@@ -320,7 +320,9 @@ impl MultipartFiles {
 
     fn multer_error(&self, err: multer::Error) -> ApiError {
         if super::body::is_stall(&err) {
-            return ApiError::request_timeout(std::error::Error::source(&err).map_or(err.to_string(), |e| e.to_string()));
+            return ApiError::request_timeout(
+                std::error::Error::source(&err).map_or(err.to_string(), |e| e.to_string()),
+            );
         }
         if self.headers_too_large.load(Ordering::Relaxed) {
             return ApiError::bad_request(format!("a part's headers exceed {MAX_PART_HEADER_BYTES} bytes"));
