@@ -28,6 +28,9 @@ fn send_all_then_read(addr: &str, method: &str, path: &str, content_type: &str, 
     read_response(&mut stream)
 }
 
+/// Method, path, Content-Type, body; the status and code expected.
+type Case<'a> = (&'a str, &'a str, &'a str, &'a [u8], u16, &'a str);
+
 fn multipart_body(part_headers: &str, filler: usize, line_end: &str) -> Vec<u8> {
     let boundary = "docmill-test-boundary-7d1f";
     let mut body = format!("--{boundary}{line_end}{part_headers}{line_end}{line_end}").into_bytes();
@@ -46,7 +49,7 @@ fn early_refusals_read_the_body_first_so_a_client_writing_it_all_sees_the_status
     let huge_headers =
         multipart_body(&format!("{file_headers}\r\nX-Pad: {}", "p".repeat(20 << 10)), BODY_BYTES, "\r\n");
     let lf_only = multipart_body(file_headers, BODY_BYTES, "\n");
-    let cases: Vec<(&str, &str, &str, &[u8], u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("POST", "/v1/analyze", "text/plain", &plain, 415, "unsupported_media_type"),
         ("POST", "/v1/batch", "application/octet-stream", &plain, 415, "unsupported_media_type"),
         ("POST", "/v1/jobs", "text/plain", &plain, 415, "unsupported_media_type"),
