@@ -37,10 +37,6 @@ pub use store::{JobStore, OpenError, PendingDocument};
 /// How often finished jobs past `--job-ttl` are looked for.
 const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 /// 128 random bits as 32 hex digits.
 pub fn new_job_id() -> std::io::Result<String> {
     let mut bytes = [0u8; 16];
@@ -286,7 +282,7 @@ impl Jobs {
 /// logs what to do. Returns why jobs are unavailable.
 fn set_aside(data_dir: &Path, why: &str) -> String {
     let db_path = data_dir.join(store::DB_FILE);
-    let stamp = now_ms() / 1000;
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let aside = data_dir.join(format!("{}.damaged-{stamp}", store::DB_FILE));
     let moves: Vec<(PathBuf, PathBuf)> = vec![
         (db_path.clone(), aside.clone()),

@@ -5,13 +5,12 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use docmill_engine::Options;
 use rusqlite::{params, ErrorCode, OptionalExtension};
 use serde_json::{json, Value};
 
-use super::now_ms;
 use crate::log;
 
 /// The database file under `--data-dir`; SQLite keeps `-wal` and `-shm`
@@ -46,6 +45,10 @@ pub fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
     let mut name = db_path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// A document waiting for analysis.
