@@ -38,12 +38,8 @@ fn wait_done(server: &Server, id: &str) {
     });
 }
 
-#[test]
-fn sigkill_during_a_job_upload_leaves_no_orphan_directory_after_restart() {
-    let mut server = Server::start(&["--workers", "1"]);
-    let jobs_dir = data_dir(&server).join("jobs");
-    // A job still running when the server dies keeps its files.
-    let live = submit_job(&server, &[("long.bin", b"DOCMILL-FAULT:sleep-30000")]);
+/// Starts `POST /v1/jobs` of two files and sends half of the body.
+fn half_a_job_upload(server: &Server) -> TcpStream {
     let (content_type, body) = multipart(&[("a.txt", b"The first file."), ("b.bin", &vec![b'x'; 1 << 20])]);
     let mut upload = TcpStream::connect(&server.addr).unwrap();
     let head = format!(
@@ -52,6 +48,28 @@ fn sigkill_during_a_job_upload_leaves_no_orphan_directory_after_restart() {
     );
     upload.write_all(head.as_bytes()).unwrap();
     upload.write_all(&body[..body.len() / 2]).unwrap();
+    upload
+}
+
+#[test]
+fn a_client_leaving_mid_job_upload_leaves_no_directory() {
+    let server = Server::start(&["--workers", "1"]);
+    let jobs_dir = data_dir(&server).join("jobs");
+    let upload = half_a_job_upload(&server);
+    wait_until(Duration::from_secs(10), "the first file of the upload to be stored", || {
+        entries(&jobs_dir).iter().any(|name| jobs_dir.join(name).join("0").exists())
+    });
+    drop(upload);
+    wait_until(Duration::from_secs(10), "the half-stored job to be removed", || entries(&jobs_dir).is_empty());
+}
+
+#[test]
+fn sigkill_during_a_job_upload_leaves_no_orphan_directory_after_restart() {
+    let mut server = Server::start(&["--workers", "1"]);
+    let jobs_dir = data_dir(&server).join("jobs");
+    // A job still running when the server dies keeps its files.
+    let live = submit_job(&server, &[("long.bin", b"DOCMILL-FAULT:sleep-30000")]);
+    let _upload = half_a_job_upload(&server);
     wait_until(Duration::from_secs(10), "the first file of the upload to be stored", || {
         entries(&jobs_dir).iter().any(|name| *name != live && jobs_dir.join(name).join("0").exists())
     });
