@@ -174,12 +174,7 @@ fn a_full_disk_answers_507_and_recovers_when_space_returns() {
     // Fill the disk, then give back a little: enough for the job store's
     // own pages, not for documents.
     let filler_path = disk.dir.path().join("filler");
-    let mut filler = std::fs::File::create(&filler_path).unwrap();
-    let block = vec![0u8; 64 << 10];
-    while filler.write_all(&block).is_ok() {}
-    drop(filler);
-    let full = std::fs::metadata(&filler_path).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&filler_path).unwrap().set_len(full - (256 << 10)).unwrap();
+    fill(&filler_path, 256 << 10);
 
     let big = vec![b'a'; 6 << 20];
     let spooled = server.put("/v1/analyze?filename=big.txt", &big);
@@ -197,5 +192,32 @@ fn a_full_disk_answers_507_and_recovers_when_space_returns() {
     assert_eq!(spooled.status, 200, "{}", spooled.text());
     let id = submit_job(&server, &[("one.txt", &vec![b'b'; 1 << 20])]);
     wait_done(&server, &id);
+
+    // The disk fills while a job's document runs: its result cannot be
+    // stored, and is once space returns.
+    let id = submit_job(&server, &[("slow.bin", b"DOCMILL-FAULT:sleep-1000")]);
+    wait_until(Duration::from_secs(10), "the document to start", || {
+        server.get_json("/v1/pool")["workers"][0]["state"] == "busy"
+    });
+    fill(&filler_path, 0);
+    wait_until(Duration::from_secs(20), "the store to run out of space", || {
+        server.stderr().contains("cannot write to the job store")
+    });
+    std::fs::remove_file(&filler_path).unwrap();
+    wait_done(&server, &id);
+    let results = server.get(&format!("/v1/jobs/{id}/results")).text();
+    assert!(results.lines().next().unwrap().contains("\"report\""), "{results}");
     drop(server);
+}
+
+/// Writes `path` until the disk is full, then gives back `spare` bytes.
+fn fill(path: &Path, spare: u64) {
+    let mut filler = std::fs::File::create(path).unwrap();
+    let block = vec![0u8; 64 << 10];
+    while filler.write_all(&block).is_ok() {}
+    // What is left is smaller than a block.
+    while filler.write_all(&block[..4096]).is_ok() {}
+    drop(filler);
+    let full = std::fs::metadata(path).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(path).unwrap().set_len(full - spare).unwrap();
 }

@@ -34,6 +34,11 @@ use crate::pool::{Document, Lane, Pool, Task, TaskError};
 
 pub use store::{JobStore, OpenError, PendingDocument};
 
+/// How long a document whose result the store could not take (a full
+/// disk) waits before it runs again: long enough not to spin on a disk that
+/// stays full, short enough that jobs resume soon after space returns. A
+/// rerun is cheap: the result cache answers it.
+const STORE_RETRY_DELAY: Duration = Duration::from_secs(2);
 /// How often finished jobs past `--job-ttl` are looked for.
 const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -200,11 +205,13 @@ impl Jobs {
                 Ok(live)
             })
             .await
-            .unwrap_or(false)
         };
-        if !live {
-            return;
+        match live {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(_) => return self.retry_later(document),
         }
+        let retry = document.clone();
         let mut cancelled = self.cancel_flag(&job_id);
         let path = self.store.document_path(&job_id, document.index);
         let loaded = tokio::task::spawn_blocking(move || {
@@ -261,9 +268,28 @@ impl Jobs {
             })
             .await
         };
-        if let Ok(true) = recorded {
-            self.cancels.lock().unwrap().remove(&job_id);
+        match recorded {
+            Ok(true) => {
+                self.cancels.lock().unwrap().remove(&job_id);
+            }
+            Ok(false) => {}
+            // The store could not take the result (a full disk, most
+            // likely): the document is run again once it can.
+            Err(_) => self.retry_later(retry),
         }
+    }
+
+    /// Queues a document again after [`STORE_RETRY_DELAY`], unless the
+    /// server is stopping (the next start runs it then).
+    fn retry_later(&self, document: PendingDocument) {
+        if self.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let queue = self.queue.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(STORE_RETRY_DELAY).await;
+            let _ = queue.send(document);
+        });
     }
 
     async fn sweep(self: Arc<Self>, ttl: Duration) {
