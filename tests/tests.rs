@@ -13,3 +13,4 @@ mod shutdown;
 mod stalls;
 mod storage;
 mod submit;
+mod web;
