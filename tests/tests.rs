@@ -5,6 +5,7 @@ mod util;
 mod batch;
 mod cli;
 mod http_api;
+mod job_store;
 mod jobs;
 mod lifecycle;
 mod pool_faults;

@@ -9,14 +9,16 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::upload::MultipartFiles;
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
-use crate::jobs::{blocking, new_job_id, persist, valid_job_id, PendingDocument};
-use crate::ndjson::{summary_from_lines, ResultLine};
+use crate::jobs::{blocking, new_job_id, persist, valid_job_id, PendingDocument, UploadedDocument};
+use crate::ndjson::ResultLine;
 
 /// Most jobs one `GET /v1/jobs` lists.
 const MAX_PAGE: u32 = 1000;
@@ -44,7 +46,7 @@ pub async fn create(
     let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
     let job_id = new_job_id().map_err(|err| ApiError::internal(format!("no randomness: {err}")))?;
     let job_dir = jobs.store.job_dir(&job_id);
-    let mut documents: Vec<(String, Option<String>)> = Vec::new();
+    let mut documents: Vec<UploadedDocument> = Vec::new();
     let result: Result<(), ApiError> = async {
         tokio::fs::create_dir_all(&job_dir).await.map_err(|err| ApiError::internal(format!("job dir: {err}")))?;
         while let Some(part) = files.next_file().await? {
@@ -53,15 +55,17 @@ pub async fn create(
                 Err(err) => {
                     let outcome = ResultLine { index, filename: part.filename.clone(), result: Err(err) };
                     let line = String::from_utf8(outcome.to_line().to_vec()).expect("UTF-8");
-                    documents.push((part.filename, Some(line.trim_end().to_owned())));
+                    let refusal = Some(line.trim_end().to_owned());
+                    documents.push(UploadedDocument { filename: part.filename, sha256: None, refusal });
                 }
                 Ok(spooled) => {
                     let path = job_dir.join(index.to_string());
+                    let sha256 = Some(spooled.sha256);
                     tokio::task::spawn_blocking(move || persist(spooled.document, &path))
                         .await
                         .map_err(|err| ApiError::internal(err.to_string()))?
                         .map_err(|err| ApiError::internal(format!("cannot store the upload: {err}")))?;
-                    documents.push((part.filename, None));
+                    documents.push(UploadedDocument { filename: part.filename, sha256, refusal: None });
                 }
             }
         }
@@ -90,9 +94,10 @@ pub async fn create(
         })
         .await?;
     }
-    for (index, (filename, line)) in documents.into_iter().enumerate() {
-        if line.is_none() {
-            let _ = jobs.queue.send(PendingDocument { job_id: job_id.clone(), index, filename, options });
+    for (index, document) in documents.into_iter().enumerate() {
+        if document.refusal.is_none() {
+            let UploadedDocument { filename, sha256, .. } = document;
+            let _ = jobs.queue.send(PendingDocument { job_id: job_id.clone(), index, filename, options, sha256 });
         }
     }
     let status = blocking(&jobs.store, {
@@ -123,20 +128,26 @@ pub async fn results(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<St
         return Err(not_found(&id));
     }
     let lookup = id.clone();
-    let (status, lines) =
-        blocking(&jobs.store, move |store| Ok((store.status(&lookup)?, store.results(&lookup)?))).await?;
-    let Some(status) = status else { return Err(not_found(&id)) };
-    let mut body = String::new();
-    for line in &lines {
-        body.push_str(line);
-        body.push('\n');
+    let (status, summary) =
+        blocking(&jobs.store, move |store| Ok((store.status(&lookup)?, store.summary(&lookup)?))).await?;
+    if status.is_none() {
+        return Err(not_found(&id));
     }
-    // The summary closes the results of a job that is over.
-    if status["status"] != "queued" && status["status"] != "running" {
-        let elapsed_ms = status["finished_ms"].as_i64().unwrap_or(0) - status["created_ms"].as_i64().unwrap_or(0);
-        body.push_str(&summary_from_lines(&lines, elapsed_ms.max(0) as u64));
-    }
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+    // The lines stream from the store a page at a time; the summary that
+    // closes the results of a job that is over was computed when it ended.
+    let store = Arc::clone(&jobs.store);
+    let pages = futures_util::stream::try_unfold(-1, move |after| {
+        let (store, id) = (Arc::clone(&store), id.clone());
+        async move {
+            let page = blocking(&store, move |store| store.results_page(&id, after)).await?;
+            let Some(&(last, _)) = page.last() else { return Ok(None) };
+            let bytes: String = page.into_iter().map(|(_, line)| line).collect();
+            Ok::<_, ApiError>(Some((Bytes::from(bytes), last)))
+        }
+    });
+    let summary = futures_util::stream::iter(summary.map(|line| Ok(Bytes::from(line + "\n"))));
+    let body = pages.chain(summary).map_err(|err: ApiError| std::io::Error::other(err.message));
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(body)).into_response())
 }
 
 pub async fn cancel(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
