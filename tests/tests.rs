@@ -3,6 +3,7 @@
 mod util;
 
 mod batch;
+mod cache;
 mod cli;
 mod http_api;
 mod job_store;
