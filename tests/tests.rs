@@ -2,6 +2,7 @@
 
 mod util;
 
+mod auth;
 mod batch;
 mod cache;
 mod cli;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{Extension, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,6 +14,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::Tenant;
 use super::upload::MultipartFiles;
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
@@ -37,6 +38,7 @@ fn not_found(id: &str) -> ApiError {
 
 pub async fn create(
     State(state): State<Arc<AppState>>,
+    Extension(tenant): Extension<Tenant>,
     Query(query): Query<AnalyzeQuery>,
     headers: HeaderMap,
     body: Body,
@@ -84,13 +86,13 @@ pub async fn create(
     let options = query.options();
     {
         let (job_id, documents) = (job_id.clone(), documents.clone());
-        let dir = job_dir.clone();
+        let (dir, owner) = (job_dir.clone(), tenant.owner.clone());
         blocking(&jobs.store, move |store| {
             // The directory entries of the stored files are durable too.
             if let Ok(dir) = std::fs::File::open(&dir) {
                 let _ = dir.sync_all();
             }
-            store.create(&job_id, options, &documents)
+            store.create(&job_id, options, &documents, owner.as_deref())
         })
         .await?;
     }
@@ -101,8 +103,8 @@ pub async fn create(
         }
     }
     let status = blocking(&jobs.store, {
-        let job_id = job_id.clone();
-        move |store| store.status(&job_id)
+        let (job_id, owner) = (job_id.clone(), tenant.owner.clone());
+        move |store| store.status(&job_id, owner.as_deref())
     })
     .await?
     .unwrap_or(Value::Null);
@@ -110,29 +112,40 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(status)).into_response())
 }
 
-pub async fn status(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn status(
+    State(state): State<Arc<AppState>>,
+    Extension(tenant): Extension<Tenant>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let jobs = &state.jobs;
     if !valid_job_id(&id) {
         return Err(not_found(&id));
     }
     let lookup = id.clone();
-    match blocking(&jobs.store, move |store| store.status(&lookup)).await? {
+    match blocking(&jobs.store, move |store| store.status(&lookup, tenant.owner.as_deref())).await? {
         Some(status) => Ok(Json(status)),
         None => Err(not_found(&id)),
     }
 }
 
-pub async fn results(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
+pub async fn results(
+    State(state): State<Arc<AppState>>,
+    Extension(tenant): Extension<Tenant>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
     let jobs = &state.jobs;
     if !valid_job_id(&id) {
         return Err(not_found(&id));
     }
     let lookup = id.clone();
-    let (status, summary) =
-        blocking(&jobs.store, move |store| Ok((store.status(&lookup)?, store.summary(&lookup)?))).await?;
-    if status.is_none() {
-        return Err(not_found(&id));
-    }
+    let visible = blocking(&jobs.store, move |store| {
+        if store.status(&lookup, tenant.owner.as_deref())?.is_none() {
+            return Ok(None);
+        }
+        store.summary(&lookup).map(Some)
+    })
+    .await?;
+    let Some(summary) = visible else { return Err(not_found(&id)) };
     // The lines stream from the store a page at a time; the summary that
     // closes the results of a job that is over was computed when it ended.
     let store = Arc::clone(&jobs.store);
@@ -150,13 +163,17 @@ pub async fn results(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<St
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(body)).into_response())
 }
 
-pub async fn cancel(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    Extension(tenant): Extension<Tenant>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let jobs = &state.jobs;
     if !valid_job_id(&id) {
         return Err(not_found(&id));
     }
-    let lookup = id.clone();
-    let Some(after) = blocking(&jobs.store, move |store| store.cancel(&lookup)).await? else {
+    let (lookup, owner) = (id.clone(), tenant.owner.clone());
+    let Some(after) = blocking(&jobs.store, move |store| store.cancel(&lookup, owner.as_deref())).await? else {
         return Err(not_found(&id));
     };
     if after == "cancelled" {
@@ -168,7 +185,9 @@ pub async fn cancel(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<Str
         let _ = tokio::task::spawn_blocking(move || store.drop_files(&job_id)).await;
     }
     let lookup = id.clone();
-    let status = blocking(&jobs.store, move |store| store.status(&lookup)).await?.unwrap_or(Value::Null);
+    let status = blocking(&jobs.store, move |store| store.status(&lookup, tenant.owner.as_deref()))
+        .await?
+        .unwrap_or(Value::Null);
     Ok(Json(status))
 }
 
@@ -178,19 +197,23 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-pub async fn list(State(state): State<Arc<AppState>>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(tenant): Extension<Tenant>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let jobs = &state.jobs;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let after_seq = match &query.after {
         None => 0,
         Some(id) => {
-            let lookup = id.clone();
-            blocking(&jobs.store, move |store| store.seq_of(&lookup))
+            let (lookup, owner) = (id.clone(), tenant.owner.clone());
+            blocking(&jobs.store, move |store| store.seq_of(&lookup, owner.as_deref()))
                 .await?
                 .ok_or_else(|| ApiError::bad_request(format!("after={id:?} is not a job")))?
         }
     };
-    let page = blocking(&jobs.store, move |store| store.list(after_seq, limit + 1)).await?;
+    let page = blocking(&jobs.store, move |store| store.list(after_seq, limit + 1, tenant.owner.as_deref())).await?;
     let more = page.len() > limit as usize;
     let jobs: Vec<Value> = page.into_iter().take(limit as usize).map(|(_, job)| job).collect();
     let next = if more { jobs.last().map(|job| job["id"].clone()) } else { None };

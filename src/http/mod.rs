@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //!
+//! - [`auth`]: API keys, and the tenant each request acts for.
 //! - [`analyze`]: `/v1/analyze`, one document, interactive.
 //! - [`batch`]: `/v1/batch`, many documents, streamed NDJSON.
 //! - [`jobs`]: `/v1/jobs`, durable jobs (the work itself is in `crate::jobs`).
@@ -12,6 +13,7 @@
 //! - [`upload`]: streaming multipart parsing, spooling and body limits.
 
 mod analyze;
+pub mod auth;
 mod batch;
 mod jobs;
 mod probes;
@@ -53,6 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(probes::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(middleware::from_fn_with_state(Arc::clone(&state.config.api_keys), auth::require_key))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
         // Bodies are streamed and bounded by our own limits, per file and per
         // request; axum's default 2 MB cap on buffered extractors is moot.

@@ -9,7 +9,7 @@ use crate::ndjson::{parse_sha256, parse_simhash};
 
 /// The schema version this build writes. Version 0 is the original tables
 /// (`jobs`, `documents`), created by [`super::JobStore::open`].
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Why a store cannot be used by this build.
 #[derive(Debug)]
@@ -52,6 +52,7 @@ pub fn migrate(db: &mut Connection) -> Result<(), MigrationError> {
         let tx = db.transaction()?;
         match version {
             1 => separate_fingerprints(&tx)?,
+            2 => owners(&tx)?,
             _ => unreachable!("a migration for every version up to SCHEMA_VERSION"),
         }
         tx.pragma_update(None, "user_version", version)?;
@@ -84,4 +85,14 @@ fn separate_fingerprints(tx: &Connection) -> rusqlite::Result<()> {
         update.execute(params![job_id, index, sha256, simhash])?;
     }
     Ok(())
+}
+
+/// Version 2: the tenant that created a job (the hex SHA-256 of its API key,
+/// never the key), `NULL` for jobs created without keys; listed per tenant
+/// in order through an index.
+fn owners(tx: &Connection) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE jobs ADD COLUMN owner TEXT;
+         CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, seq);",
+    )
 }

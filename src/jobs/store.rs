@@ -101,7 +101,14 @@ impl JobStore {
 
     /// Records a job whose document files are already on disk. Documents
     /// refused at upload come with their error line and count as done.
-    pub fn create(&self, job_id: &str, options: Options, documents: &[UploadedDocument]) -> rusqlite::Result<()> {
+    /// `owner` is the creating tenant's key digest, `None` without keys.
+    pub fn create(
+        &self,
+        job_id: &str,
+        options: Options,
+        documents: &[UploadedDocument],
+        owner: Option<&str>,
+    ) -> rusqlite::Result<()> {
         let mut db = self.db.lock().unwrap();
         let tx = db.transaction()?;
         let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs", [], |row| row.get(0))?;
@@ -109,9 +116,9 @@ impl JobStore {
         let status = if refused == documents.len() { "done" } else { "queued" };
         let finished = (status == "done").then(now_ms);
         tx.execute(
-            "INSERT INTO jobs (id, seq, status, include_text, created_ms, finished_ms, total, done, failed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-            params![job_id, seq, status, options.include_text, now_ms(), finished, documents.len(), refused],
+            "INSERT INTO jobs (id, seq, status, include_text, created_ms, finished_ms, total, done, failed, owner)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+            params![job_id, seq, status, options.include_text, now_ms(), finished, documents.len(), refused, owner],
         )?;
         for (index, document) in documents.iter().enumerate() {
             let line = &document.refusal;
@@ -206,29 +213,38 @@ impl JobStore {
         rows.collect()
     }
 
-    pub fn status(&self, job_id: &str) -> rusqlite::Result<Option<Value>> {
+    /// The status of a job `owner` may see: with keys, only its own jobs
+    /// (`owner` is its key digest); without (`None`), every job.
+    pub fn status(&self, job_id: &str, owner: Option<&str>) -> rusqlite::Result<Option<Value>> {
         let db = self.db.lock().unwrap();
         db.query_row(
-            "SELECT id, status, created_ms, started_ms, finished_ms, total, done, failed FROM jobs WHERE id = ?1",
-            [job_id],
+            "SELECT id, status, created_ms, started_ms, finished_ms, total, done, failed FROM jobs
+             WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+            params![job_id, owner],
             job_json,
         )
         .optional()
     }
 
-    pub fn list(&self, after_seq: i64, limit: u32) -> rusqlite::Result<Vec<(i64, Value)>> {
+    pub fn list(&self, after_seq: i64, limit: u32, owner: Option<&str>) -> rusqlite::Result<Vec<(i64, Value)>> {
         let db = self.db.lock().unwrap();
         let mut statement = db.prepare(
             "SELECT id, status, created_ms, started_ms, finished_ms, total, done, failed, seq FROM jobs
-             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+             WHERE seq > ?1 AND (?3 IS NULL OR owner = ?3) ORDER BY seq LIMIT ?2",
         )?;
-        let rows = statement.query_map(params![after_seq, limit], |row| Ok((row.get::<_, i64>(8)?, job_json(row)?)))?;
+        let rows =
+            statement.query_map(params![after_seq, limit, owner], |row| Ok((row.get::<_, i64>(8)?, job_json(row)?)))?;
         rows.collect()
     }
 
-    pub fn seq_of(&self, job_id: &str) -> rusqlite::Result<Option<i64>> {
+    pub fn seq_of(&self, job_id: &str, owner: Option<&str>) -> rusqlite::Result<Option<i64>> {
         let db = self.db.lock().unwrap();
-        db.query_row("SELECT seq FROM jobs WHERE id = ?1", [job_id], |row| row.get(0)).optional()
+        db.query_row(
+            "SELECT seq FROM jobs WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+            params![job_id, owner],
+            |row| row.get(0),
+        )
+        .optional()
     }
 
     /// The next result lines in the order they completed, after the line
@@ -269,18 +285,26 @@ impl JobStore {
         }
     }
 
-    /// Cancels a queued or running job; returns its status afterwards.
-    pub fn cancel(&self, job_id: &str) -> rusqlite::Result<Option<String>> {
+    /// Cancels a queued or running job `owner` may see; returns its status
+    /// afterwards, `None` when there is no such job for it.
+    pub fn cancel(&self, job_id: &str, owner: Option<&str>) -> rusqlite::Result<Option<String>> {
         let mut db = self.db.lock().unwrap();
         let tx = db.transaction()?;
         let cancelled = tx.execute(
-            "UPDATE jobs SET status = 'cancelled', finished_ms = ?2 WHERE id = ?1 AND status IN ('queued', 'running')",
-            params![job_id, now_ms()],
+            "UPDATE jobs SET status = 'cancelled', finished_ms = ?2
+             WHERE id = ?1 AND status IN ('queued', 'running') AND (?3 IS NULL OR owner = ?3)",
+            params![job_id, now_ms(), owner],
         )?;
         if cancelled == 1 {
             write_summary(&tx, job_id)?;
         }
-        let status = tx.query_row("SELECT status FROM jobs WHERE id = ?1", [job_id], |row| row.get(0)).optional()?;
+        let status = tx
+            .query_row(
+                "SELECT status FROM jobs WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+                params![job_id, owner],
+                |row| row.get(0),
+            )
+            .optional()?;
         tx.commit()?;
         Ok(status)
     }
