@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Peak resident memory of `docmill serve` while it answers one `/v1/batch`
-of N identical tiny parts (the near-duplicate summary's worst case).
+of N identical tiny parts (the near-duplicate summary's worst case), or, with
+`--job`, a job of N such parts and three GETs of its results.
 
-Usage: bench/batch_rss.py BINARY N [N ...]
+Usage: bench/batch_rss.py [--job] BINARY N [N ...]
 
-Starts BINARY on a free loopback port for each N, sends the batch, reads the
-summary line, and prints the server's VmHWM (peak RSS, from /proc) with the
-summary's size. Run it under `prlimit --as=BYTES` to see what a memory cap
-does. Figures go to BENCHMARKS.md; nothing here is a test.
+Starts BINARY on a free loopback port for each N, sends the batch (or the
+job), reads the summary line, and prints the server's VmHWM (peak RSS, from
+/proc) with the summary's size. Run it under `prlimit --as=BYTES` to see
+what a memory cap does. Figures go to BENCHMARKS.md; nothing here is a test.
 """
 
 import http.client
@@ -31,7 +32,21 @@ def peak_rss_kib(pid):
     return None
 
 
-def run(binary, n):
+def post_job_and_read_results(connection, body, content_type):
+    connection.request("POST", "/v1/jobs", body, {"Content-Type": content_type})
+    job = json.loads(connection.getresponse().read())
+    while True:
+        connection.request("GET", f"/v1/jobs/{job['id']}")
+        if json.loads(connection.getresponse().read())["status"] == "done":
+            break
+        time.sleep(0.2)
+    for _ in range(3):
+        connection.request("GET", f"/v1/jobs/{job['id']}/results")
+        lines = connection.getresponse().read().splitlines()
+    return lines
+
+
+def run(binary, n, job):
     boundary = "batch-rss-boundary"
     part = (
         f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.txt\"\r\n"
@@ -61,11 +76,12 @@ def run(binary, n):
             sampler = threading.Thread(target=sample)
             sampler.start()
             try:
-                connection.request(
-                    "POST", "/v1/batch", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-                )
-                response = connection.getresponse()
-                lines = response.read().splitlines()
+                content_type = f"multipart/form-data; boundary={boundary}"
+                if job:
+                    lines = post_job_and_read_results(connection, body, content_type)
+                else:
+                    connection.request("POST", "/v1/batch", body, {"Content-Type": content_type})
+                    lines = connection.getresponse().read().splitlines()
                 summary = json.loads(lines[-1])["summary"]
                 outcome = (
                     f"{len(summary['near_duplicates'])} pairs, "
@@ -79,17 +95,21 @@ def run(binary, n):
             if server.poll() is not None:
                 outcome += f" (server exited {server.returncode})"
             elapsed = time.monotonic() - started
-            print(f"n={n}: server peak RSS {peak / 1024:.0f} MiB, {elapsed:.1f} s, {outcome}", flush=True)
+            what = "job + 3 GETs" if job else "batch"
+            print(f"{what} n={n}: server peak RSS {peak / 1024:.0f} MiB, {elapsed:.1f} s, {outcome}", flush=True)
         finally:
             server.kill()
             server.wait()
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    job = bool(args) and args[0] == "--job"
+    args = args[1:] if job else args
+    if len(args) < 2:
         sys.exit(__doc__)
-    for n in sys.argv[2:]:
-        run(sys.argv[1], int(n))
+    for n in args[1:]:
+        run(args[0], int(n), job)
 
 
 if __name__ == "__main__":

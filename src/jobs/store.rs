@@ -4,19 +4,23 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use docmill_engine::Options;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
-use super::{now_ms, schema};
+use super::schema;
 use crate::ndjson::{parse_sha256, summary_line, SummaryEntry};
 
 /// A page of `GET /v1/jobs/{id}/results` stops after the first line that
 /// takes it past this many bytes: results stream from the store a page at a
 /// time, so a job of thousands of reports never sits whole in memory.
 pub const RESULTS_PAGE_BYTES: usize = 1 << 20;
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
 
 /// A document waiting for analysis.
 #[derive(Clone, Debug)]
