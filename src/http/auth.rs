@@ -77,7 +77,10 @@ impl ApiKeys {
         };
         let metrics = match metrics_key {
             None => None,
-            Some(raw) => parse_keys([raw], "--metrics-key")?.first().copied(),
+            Some(raw) => match parse_keys([raw], "--metrics-key")?.first() {
+                Some(digest) => Some(*digest),
+                None => return Err("--metrics-key is empty".into()),
+            },
         };
         Ok(ApiKeys { from_env, file, from_file: RwLock::new(from_file), metrics })
     }
@@ -243,5 +246,6 @@ mod tests {
         assert!(err.contains("key 2") && !err.contains("has space"), "{err}");
         assert!(ApiKeys::new(Some(" , "), None, None).is_err());
         assert!(!ApiKeys::new(None, None, None).unwrap().enabled());
+        assert!(ApiKeys::new(None, None, Some(" ")).is_err(), "an empty metrics key does not leave /metrics open");
     }
 }
