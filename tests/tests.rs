@@ -12,3 +12,4 @@ mod jobs;
 mod lifecycle;
 mod pool_faults;
 mod submit;
+mod web;
