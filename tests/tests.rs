@@ -6,6 +6,8 @@ mod auth;
 mod batch;
 mod cache;
 mod cli;
+mod hostile;
+mod hostile_xlsx;
 mod http_api;
 mod job_store;
 mod jobs;

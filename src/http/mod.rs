@@ -16,6 +16,7 @@
 mod analyze;
 pub mod auth;
 mod batch;
+mod disposition;
 mod jobs;
 pub mod openapi;
 mod page;
