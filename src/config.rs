@@ -4,8 +4,10 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::http::auth::ApiKeys;
 use crate::pool::PoolConfig;
 use crate::supervisor::{self, SupervisorConfig, SupervisorHandle};
 
@@ -101,6 +103,8 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Connections served at once; past it only probes are answered.
     pub max_connections: usize,
+    /// API keys (`DOCMILL_API_KEYS`, `--api-key-file`) and the metrics key.
+    pub api_keys: Arc<ApiKeys>,
 }
 
 /// Flags and positional arguments of one subcommand.
@@ -230,6 +234,19 @@ pub fn pool_flags(args: &Args) -> Result<PoolFlags, UsageError> {
     })
 }
 
+/// `serve` flags that configure who may call it. Keys themselves are never
+/// taken as flags (a command line is visible to every local user): they come
+/// from `DOCMILL_API_KEYS` or the key file. `--metrics-key` is the exception
+/// a scraper's config needs; prefer `DOCMILL_METRICS_KEY`.
+pub const AUTH_FLAGS: &[&str] = &["api-key-file", "metrics-key"];
+
+fn api_keys(args: &Args) -> Result<ApiKeys, UsageError> {
+    let env_keys = std::env::var("DOCMILL_API_KEYS").ok().filter(|keys| !keys.is_empty());
+    let metrics_key = args.value("metrics-key");
+    ApiKeys::new(env_keys.as_deref(), args.value("api-key-file").map(PathBuf::from), metrics_key.as_deref())
+        .map_err(UsageError)
+}
+
 pub fn serve_config(args: &Args) -> Result<ServeConfig, UsageError> {
     let pool = pool_flags(args)?;
     if pool.max_upload_bytes > u32::MAX as u64 - (1 << 20) {
@@ -251,6 +268,7 @@ pub fn serve_config(args: &Args) -> Result<ServeConfig, UsageError> {
             .parsed("shutdown-grace", parse_seconds)?
             .unwrap_or(Duration::from_secs_f64(DEFAULT_SHUTDOWN_GRACE_SECS)),
         max_connections: args.parsed("max-connections", parse_count)?.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        api_keys: Arc::new(api_keys(args)?),
     })
 }
 

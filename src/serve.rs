@@ -39,6 +39,7 @@ pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut valued =
         vec!["bind", "max-request-bytes", "data-dir", "job-ttl", "body-timeout", "shutdown-grace", "max-connections"];
     valued.extend_from_slice(config::POOL_FLAGS);
+    valued.extend_from_slice(config::AUTH_FLAGS);
     let args = Args::parse(raw, &valued, &[])?;
     if let Some(extra) = args.positional.first() {
         return Err(UsageError(format!("serve takes no arguments, got {extra:?}")).into());
@@ -77,6 +78,7 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         ));
     }
     let address = listener.local_addr()?;
+    http::auth::start(&config.api_keys, address);
     let spool_dir = config.data_dir.join("spool");
     std::fs::create_dir_all(&spool_dir)
         .map_err(|err| anyhow::anyhow!("cannot create the spool directory {}: {err}", spool_dir.display()))?;

@@ -2,11 +2,14 @@
 
 mod util;
 
+mod auth;
 mod batch;
+mod cache;
 mod cli;
 mod hostile;
 mod hostile_xlsx;
 mod http_api;
+mod job_store;
 mod jobs;
 mod lifecycle;
 mod pool_faults;

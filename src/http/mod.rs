@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //!
+//! - [`auth`]: API keys, and the tenant each request acts for.
 //! - [`analyze`]: `/v1/analyze`, one document, interactive.
 //! - [`body`]: every request body: the progress deadline, and draining what
 //!   a handler left unread before its answer goes out.
@@ -15,6 +16,7 @@
 //! - [`upload`]: streaming multipart parsing, spooling and body limits.
 
 mod analyze;
+pub mod auth;
 mod batch;
 mod body;
 mod disposition;
@@ -75,6 +77,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state.config.api_keys), auth::require_key))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), body::guard))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
         // Bodies are streamed and bounded by our own limits, per file and per

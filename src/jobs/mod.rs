@@ -10,10 +10,12 @@
 //!
 //! - this module: the executor, recovery at start, cancellation, the expiry
 //!   sweep;
-//! - [`store`]: the SQLite store.
+//! - [`store`]: the SQLite store;
+//! - [`schema`]: the store's versioned migrations.
 //!
 //! The HTTP handlers are in `crate::http::jobs`.
 
+mod schema;
 mod store;
 
 use std::collections::HashMap;
@@ -29,10 +31,10 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::ApiError;
 use crate::log;
-use crate::ndjson::ResultLine;
+use crate::ndjson::{parse_simhash, ResultLine};
 use crate::pool::{Document, Lane, Pool, Task, TaskError};
 
-pub use store::{JobStore, OpenError, PendingDocument};
+pub use store::{JobStore, OpenError, PendingDocument, Recorded, UploadedDocument};
 
 /// How long a document whose result the store could not take (a full
 /// disk) waits before it runs again: long enough not to spin on a disk that
@@ -224,6 +226,11 @@ impl Jobs {
         .unwrap_or_else(|err| Err(std::io::Error::other(err)));
         let result = match loaded {
             Err(err) => Err(ApiError::internal(format!("job {job_id} lost document {}: {err}", document.index))),
+            // The digest taken at upload is the document's identity; the
+            // one taken on reading only checks the stored copy against it.
+            Ok((_, on_disk)) if document.sha256.is_some_and(|uploaded| uploaded != on_disk) => {
+                Err(damaged_document(&job_id, document.index))
+            }
             Ok((bytes, sha256)) => {
                 let task = Task {
                     filename: document.filename.clone(),
@@ -251,15 +258,22 @@ impl Jobs {
                 result.map_err(ApiError::from)
             }
         };
+        let (sha256, simhash) = match &result {
+            Ok(report) => (
+                crate::ndjson::parse_sha256(&report.sha256),
+                report.fingerprint.simhash.as_deref().and_then(parse_simhash),
+            ),
+            Err(_) => (None, None),
+        };
         let failed = result.is_err();
         let outcome = ResultLine { index: document.index, filename: document.filename, result };
         let line = String::from_utf8(outcome.to_line().to_vec()).expect("lines are UTF-8");
-        let line = line.trim_end().to_owned();
+        let recorded = Recorded { line: line.trim_end().to_owned(), failed, sha256, simhash };
         let index = document.index;
         let recorded = {
             let job_id = job_id.clone();
             blocking(&self.store, move |store| {
-                store.record(&job_id, index, &line, failed)?;
+                store.record(&job_id, index, &recorded)?;
                 let finished = !store.is_live(&job_id);
                 if finished {
                     store.drop_files(&job_id);
@@ -344,6 +358,20 @@ fn set_aside(data_dir: &Path, why: &str) -> String {
             failed.join(", ")
         ));
         format!("the job store {} is damaged ({why})", db_path.display())
+    }
+}
+
+/// The error line of a job document whose stored bytes no longer hash to
+/// the sha256 taken while it was uploaded: it is not analysed, since what
+/// would be analysed is not what the client sent.
+fn damaged_document(job_id: &str, index: usize) -> ApiError {
+    log::error(format_args!("job {job_id}: the stored copy of document {index} does not match its sha256"));
+    ApiError {
+        status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        code: "internal",
+        message: "the stored copy of this document no longer matches the sha256 taken at upload \
+                  (damaged on disk); it was not analysed"
+            .into(),
     }
 }
 
