@@ -6,7 +6,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::log;
 use crate::pool::TaskError;
 
 /// Seconds a shed client is told to wait: about one typical analysis.
@@ -46,7 +45,7 @@ impl ApiError {
     }
     pub fn internal(detail: impl Into<String>) -> ApiError {
         let detail = detail.into();
-        log::error(format_args!("internal error: {detail}"));
+        tracing::error!("internal error: {detail}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
     }
 

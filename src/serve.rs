@@ -1,13 +1,12 @@
 //! `docmill serve`: fork the supervisor, start the runtime, bind, wait for the
 //! workers, serve HTTP until SIGTERM or SIGINT, then drain.
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, Args, UsageError};
+use crate::config::{self, ServeArgs};
 use crate::supervisor::SupervisorHandle;
 use crate::{http, jobs, log, pool};
 
@@ -21,18 +20,12 @@ const DRAIN_GRACE: Duration = Duration::from_secs(30);
 /// connections and send nothing cannot pile up sockets.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
-    let mut valued = vec!["bind", "max-request-bytes", "data-dir", "job-ttl"];
-    valued.extend_from_slice(config::POOL_FLAGS);
-    let args = Args::parse(raw, &valued, &[])?;
-    if let Some(extra) = args.positional.first() {
-        return Err(UsageError(format!("serve takes no arguments, got {extra:?}")).into());
-    }
-    let config = config::serve_config(&args)?;
+pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = config::serve_config(args).unwrap_or_else(|err| config::usage_error(err));
     raise_descriptor_limit();
     // Fork before any thread exists: see `supervisor`.
     let supervisor = config.pool.start_supervisor()?;
-    log::init();
+    let _log = log::init(config.log_format);
     crate::runtime()?.block_on(run_server(config, supervisor))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -43,12 +36,12 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", config.bind))?;
     let pool = pool::Pool::start(config.pool.pool_config(), supervisor)?;
     if !pool.wait_ready(config.pool.workers, BOOT_WAIT).await {
-        log::error(format_args!(
+        tracing::error!(
             "only {} of {} workers booted in {}s; serving anyway",
             pool.ready_workers(),
             config.pool.workers,
             BOOT_WAIT.as_secs()
-        ));
+        );
     }
     let address = listener.local_addr()?;
     let spool_dir = config.data_dir.join("spool");
@@ -64,7 +57,7 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
-        log::info(format_args!("draining: finishing in-flight requests, accepting no new ones"));
+        tracing::info!("draining: finishing in-flight requests, accepting no new ones");
         let _ = stop_tx.send(true);
     });
     let server = serve_http(listener, app, stop_rx.clone());
@@ -82,7 +75,7 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         _ = async {
             let _ = stop_rx.wait_for(|stop| *stop).await;
             tokio::time::sleep(DRAIN_GRACE).await;
-        } => log::error(format_args!("requests still running after {}s of draining; stopping", DRAIN_GRACE.as_secs())),
+        } => tracing::error!("requests still running after {}s of draining; stopping", DRAIN_GRACE.as_secs()),
     }
     pool.shutdown(Duration::from_secs(1)).await;
     Ok(())
@@ -106,7 +99,7 @@ async fn serve_http(
                     Err(err) => {
                         // Out of descriptors, most likely: wait for some to
                         // close rather than spin.
-                        log::error(format_args!("accept failed: {err}"));
+                        tracing::error!("accept failed: {err}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }

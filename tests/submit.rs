@@ -1,12 +1,17 @@
 //! `docmill submit`: directory walks, ignore files, errors per file, 503
-//! retries and `--resume`.
+//! retries, `--resume`, failing fast, path prefixes, API keys and TLS.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{run_cli, write_file, Server};
+use crate::util::{docmill_bin, run_cli, write_file, Server};
 
 fn read_lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -66,16 +71,22 @@ fn submit_resume_skips_files_already_reported() {
     let tree = work.path().join("docs");
     std::fs::create_dir_all(&tree).unwrap();
     write_file(&tree, "one.txt", b"First.");
+    write_file(&tree, "crash.bin", b"DOCMILL-FAULT:segv");
     write_file(&tree, "two.txt", b"Second.");
     let server_url = format!("http://{}", server.addr);
-    let first = run_cli(work.path(), &["submit", "--server", &server_url, "--out", "out.ndjson", "docs/one.txt"]);
-    assert_eq!(first.status.code(), Some(0));
+    let first = run_cli(
+        work.path(),
+        &["submit", "--server", &server_url, "--out", "out.ndjson", "docs/one.txt", "docs/crash.bin"],
+    );
+    assert_eq!(first.status.code(), Some(1), "crash.bin failed");
     let resumed = run_cli(work.path(), &["submit", "--server", &server_url, "--out", "out.ndjson", "--resume", "docs"]);
     assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
     let lines = read_lines(&work.path().join("out.ndjson"));
     let names: Vec<&str> = lines.iter().map(|l| l["filename"].as_str().unwrap()).collect();
-    assert_eq!(names, ["docs/one.txt", "docs/two.txt"], "each file exactly once");
-    assert!(String::from_utf8_lossy(&resumed.stderr).contains("1 already done"));
+    // A file that failed before gets no second line either.
+    assert_eq!(names, ["docs/one.txt", "docs/crash.bin", "docs/two.txt"], "each file exactly once");
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(stderr.contains("3 files, 1 reports, 0 errors, 2 already done"), "{stderr}");
 }
 
 #[test]
@@ -99,17 +110,136 @@ fn submit_retries_503_until_served() {
 }
 
 #[test]
-fn submit_to_a_dead_server_gives_error_lines_not_silence() {
+fn submit_to_a_closed_port_fails_within_seconds_with_one_line() {
     let work = tempfile::tempdir().unwrap();
-    write_file(work.path(), "a.txt", b"text");
+    for i in 0..50 {
+        write_file(work.path(), &format!("{i}.txt"), b"text");
+    }
     // A port nothing listens on.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let output = run_cli(work.path(), &["submit", "--server", &url, "a.txt"]);
-    assert_eq!(output.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
-    assert_eq!(line["error"]["code"], "network_error");
+    let started = Instant::now();
+    let output = run_cli(work.path(), &["submit", "--server", &url, "--out", "out.ndjson", "."]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+    assert!(stderr.contains("cannot reach the server") && stderr.contains("refused"), "{stderr}");
+    let out = std::fs::read_to_string(work.path().join("out.ndjson")).unwrap_or_default();
+    assert!(out.is_empty(), "no line per file against a server that never answered: {out}");
     assert_eq!(run_cli(work.path(), &["submit", "a.txt"]).status.code(), Some(2), "--server is required");
+}
+
+/// A stand-in server on loopback that answers every request with a small
+/// report and records each request's line and `Authorization` header.
+fn fake_server() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let (mut length, mut authorization) = (0usize, String::new());
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+                let (name, value) = header.split_once(':').unwrap_or((&header, ""));
+                match name.to_ascii_lowercase().as_str() {
+                    "content-length" => length = value.trim().parse().unwrap_or(0),
+                    "authorization" => authorization = value.trim().to_string(),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            record.lock().unwrap().push((request_line.trim().to_string(), authorization));
+            let report = br#"{"format":"text","sha256":"00"}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                report.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(report);
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn submit_reaches_a_server_under_a_path_prefix_with_its_api_key() {
+    let (addr, seen) = fake_server();
+    let work = tempfile::tempdir().unwrap();
+    write_file(work.path(), "a b.txt", b"Some text.");
+    // No trailing slash: the prefix is still a directory.
+    let server_url = format!("http://{addr}/docmill");
+    let output = Command::new(docmill_bin())
+        .args(["submit", "--server", &server_url, "a b.txt"])
+        .env("DOCMILL_API_KEY", "sekrit-key")
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let line: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(line["report"]["format"], "text");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen[0].0, "GET /docmill/healthz HTTP/1.1", "{seen:?}");
+    assert_eq!(seen[1].0, "PUT /docmill/v1/analyze?filename=a+b.txt HTTP/1.1", "{seen:?}");
+    assert_eq!(seen[1].1, "Bearer sekrit-key", "{seen:?}");
+}
+
+#[test]
+fn submit_speaks_tls_to_an_https_server() {
+    // A listener that is not a TLS server: it records the first bytes the
+    // client sends and hangs up, so the handshake fails.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let first_bytes = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut bytes = [0u8; 3];
+        stream.read_exact(&mut bytes).unwrap();
+        bytes
+    });
+    let work = tempfile::tempdir().unwrap();
+    write_file(work.path(), "a.txt", b"text");
+    let output = run_cli(work.path(), &["submit", "--server", &format!("https://{addr}/"), "a.txt"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot reach the server at https://"), "{stderr}");
+    // A TLS record of type handshake (22), version 3.x: a ClientHello.
+    let bytes = first_bytes.join().unwrap();
+    assert_eq!(bytes[..2], [0x16, 0x03], "not a TLS handshake: {bytes:?}");
+}
+
+#[test]
+fn submit_reads_repeatable_globs_from_the_environment() {
+    let (addr, seen) = fake_server();
+    let work = tempfile::tempdir().unwrap();
+    for name in ["a.md", "b.txt", "c.csv", "d.pdf", "e.log"] {
+        write_file(work.path(), name, b"x");
+    }
+    let output = Command::new(docmill_bin())
+        .args(["submit", "--server", &format!("http://{addr}"), "."])
+        .env("DOCMILL_INCLUDE", "*.md,*.{txt,csv},*.log")
+        .env("DOCMILL_EXCLUDE", "e.*")
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut sent: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(line, _)| line.split("filename=").nth(1).map(|rest| rest.split(' ').next().unwrap().to_string()))
+        .collect();
+    sent.sort();
+    assert_eq!(sent, ["./a.md", "./b.txt", "./c.csv"].map(|name| name.replace('/', "%2F")));
 }

@@ -5,12 +5,14 @@
 //!
 //! # Layout
 //!
+//! - [`access`]: request ids and the access log, around every route.
 //! - [`analyze`]: `/v1/analyze`, one document, interactive.
 //! - [`batch`]: `/v1/batch`, many documents, streamed NDJSON.
 //! - [`jobs`]: `/v1/jobs`, durable jobs (the work itself is in `crate::jobs`).
 //! - [`probes`]: `/healthz`, `/readyz`, `/metrics`, `/v1/pool`.
 //! - [`upload`]: streaming multipart parsing, spooling and body limits.
 
+mod access;
 mod analyze;
 mod batch;
 mod jobs;
@@ -54,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), access::log_requests))
         // Bodies are streamed and bounded by our own limits, per file and per
         // request; axum's default 2 MB cap on buffered extractors is moot.
         .layer(DefaultBodyLimit::disable())

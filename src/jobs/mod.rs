@@ -27,7 +27,6 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::ApiError;
-use crate::log;
 use crate::ndjson::ResultLine;
 use crate::pool::{Document, Lane, Pool, Task, TaskError};
 
@@ -88,7 +87,7 @@ impl Jobs {
         let jobs = Arc::new(Jobs { store: Arc::clone(&store), queue, cancels: Mutex::new(HashMap::new()) });
         let pending = blocking(&store, |store| store.pending()).await.map_err(|err| anyhow::anyhow!(err.message))?;
         if !pending.is_empty() {
-            log::info(format_args!("resuming {} documents of unfinished jobs", pending.len()));
+            tracing::info!("resuming {} documents of unfinished jobs", pending.len());
         }
         for document in pending {
             let _ = jobs.queue.send(document);
@@ -198,7 +197,7 @@ impl Jobs {
         loop {
             match blocking(&self.store, move |store| store.expire(ttl)).await {
                 Ok(0) | Err(_) => {}
-                Ok(n) => log::info(format_args!("removed {n} expired jobs")),
+                Ok(n) => tracing::info!("removed {n} expired jobs"),
             }
             tokio::time::sleep(EXPIRY_SWEEP_INTERVAL.min(ttl)).await;
         }
