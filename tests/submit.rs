@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{docmill_bin, run_cli, write_file, Server};
+use crate::util::{docmill_bin, run_cli, wait_until, write_file, Server};
 
 fn read_lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -131,12 +131,15 @@ fn submit_to_a_closed_port_fails_within_seconds_with_one_line() {
     assert_eq!(run_cli(work.path(), &["submit", "a.txt"]).status.code(), Some(2), "--server is required");
 }
 
+/// Request lines and `Authorization` headers a fake server received.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A stand-in server on loopback that answers every request with a small
 /// report and records each request's line and `Authorization` header.
-fn fake_server() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+fn fake_server() -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Seen = Arc::default();
     let record = Arc::clone(&seen);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
@@ -242,4 +245,59 @@ fn submit_reads_repeatable_globs_from_the_environment() {
         .collect();
     sent.sort();
     assert_eq!(sent, ["./a.md", "./b.txt", "./c.csv"].map(|name| name.replace('/', "%2F")));
+}
+
+#[test]
+fn submit_stops_when_the_server_goes_away_and_resume_sends_the_rest() {
+    let mut server = Server::start(&["--workers", "1"]);
+    let work = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        write_file(work.path(), &format!("{i:02}.bin"), format!("DOCMILL-FAULT:sleep-100 {i}").as_bytes());
+    }
+    let out = work.path().join("out.ndjson");
+    let mut submit = Command::new(docmill_bin())
+        .args([
+            "submit",
+            "--server",
+            &format!("http://{}", server.addr),
+            "--concurrency",
+            "1",
+            "--out",
+            "out.ndjson",
+            ".",
+        ])
+        .current_dir(work.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines_so_far = || std::fs::read_to_string(&out).map(|text| text.lines().count()).unwrap_or(0);
+    wait_until(Duration::from_secs(20), "two lines written", || lines_so_far() >= 2);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let killed = Instant::now();
+    let status = loop {
+        if let Some(status) = submit.try_wait().unwrap() {
+            break status;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(15), "submit kept going against a dead server");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    submit.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("lost the server") && stderr.contains("resume with --resume"), "{stderr}");
+    let written = read_lines(&out);
+    assert!(written.len() < 20, "the run stopped early");
+    assert!(written.iter().all(|line| line["report"].is_object()), "files not sent get no line: {written:?}");
+
+    let server = Server::start(&["--workers", "1"]);
+    let resumed = run_cli(
+        work.path(),
+        &["submit", "--server", &format!("http://{}", server.addr), "--out", "out.ndjson", "--resume", "."],
+    );
+    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let mut names: Vec<String> = read_lines(&out).iter().map(|l| l["filename"].as_str().unwrap().to_string()).collect();
+    names.sort();
+    let expected: Vec<String> = (0..20).map(|i| format!("./{i:02}.bin")).collect();
+    assert_eq!(names, expected, "every file exactly once");
 }

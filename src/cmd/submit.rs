@@ -88,7 +88,15 @@ fn glob_set(flag: &str, patterns: &[String]) -> globset::GlobSet {
     set.build().unwrap_or_else(|err| config::usage_error(format!("--{flag}: {err}")))
 }
 
+/// Every file under the given paths, in order, less the run's own `--out`
+/// (a resumed run would otherwise submit its own results).
 fn walk(submitter: &Submitter) -> Vec<Entry> {
+    let own_output = submitter.args.out.as_deref().and_then(|out| Some((out.file_name()?, out.canonicalize().ok()?)));
+    let is_own_output = |path: &Path| {
+        own_output.as_ref().is_some_and(|(name, canonical)| {
+            path.file_name() == Some(name) && path.canonicalize().ok().as_ref() == Some(canonical)
+        })
+    };
     let mut entries = Vec::new();
     for root in &submitter.args.paths {
         let mut builder = ignore::WalkBuilder::new(root);
@@ -106,7 +114,7 @@ fn walk(submitter: &Submitter) -> Vec<Entry> {
                     if !submitter.args.include.is_empty() && !glob_matches(&submitter.include, &path) {
                         continue;
                     }
-                    if glob_matches(&submitter.exclude, &path) {
+                    if glob_matches(&submitter.exclude, &path) || is_own_output(&path) {
                         continue;
                     }
                     entries.push(Entry::File(path));
@@ -296,7 +304,13 @@ async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
     // line and a resumed run sends them again.
     slots.shutdown().await;
     writer.await??;
-    bar.abandon();
+    if interrupted {
+        // The terminal echoed `^C` onto the bar's line: clear it, and let
+        // the summary say where the run stopped.
+        bar.finish_and_clear();
+    } else {
+        bar.abandon();
+    }
     let reports = tally.reports.load(Ordering::Relaxed);
     let errors = tally.errors.load(Ordering::Relaxed);
     let already_done = done_before + tally.already_done.load(Ordering::Relaxed);
