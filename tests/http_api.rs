@@ -29,13 +29,40 @@ fn probes_and_pool_answer_in_contract_shape() {
         "docmill_queue_depth",
         "docmill_workers{state=\"idle\"}",
         "docmill_worker_restarts_total{cause=\"crashed\"}",
-        "docmill_http_requests_total{route=\"/healthz\",status=\"200\"} 1",
+        "docmill_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1",
     ] {
         assert!(text.contains(name), "metrics lack {name}:\n{text}");
     }
     let missing = server.get("/nope");
     assert_eq!(missing.status, 404);
     assert_eq!(missing.error_code(), "not_found");
+}
+
+#[test]
+fn metrics_tell_the_build_the_process_and_documents_by_format() {
+    let server = Server::start(&["--workers", "1"]);
+    let text = b"A short note about metrics, counted by format.\n";
+    assert_eq!(server.analyze("note.txt", text).status, 200);
+    assert_eq!(server.analyze("page.html", b"<html><body><p>Hello there, reader.</p></body></html>").status, 200);
+    let metrics = server.get("/metrics").text();
+    let value = |series: &str| -> f64 {
+        let line = metrics
+            .lines()
+            .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value(&format!("docmill_build_info{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"))), 1.0);
+    assert_eq!(value("docmill_analysed_bytes_total{format=\"text\"}"), text.len() as f64);
+    assert!(value("docmill_analysed_bytes_total{format=\"html\"}") > 0.0);
+    assert_eq!(value("docmill_queue_wait_seconds_count{format=\"text\"}"), 1.0);
+    assert_eq!(value("docmill_analysis_seconds_count{format=\"html\"}"), 1.0);
+    assert_eq!(value("docmill_analysis_seconds_bucket{format=\"text\",le=\"+Inf\"}"), 1.0);
+    assert_eq!(value("docmill_http_requests_total{route=\"/v1/analyze\",method=\"POST\",status=\"200\"}"), 2.0);
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_open_fds") > 3.0);
+    assert!(value("process_cpu_seconds_total") >= 0.0);
+    assert!(value("process_start_time_seconds") > 1.6e9);
 }
 
 #[test]

@@ -69,9 +69,10 @@ async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next)
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
-    state.metrics.record(&route, response.status().as_u16(), started.elapsed());
+    state.metrics.record(&route, &method, response.status().as_u16(), started.elapsed());
     response
 }
 
