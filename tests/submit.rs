@@ -301,3 +301,118 @@ fn submit_stops_when_the_server_goes_away_and_resume_sends_the_rest() {
     let expected: Vec<String> = (0..20).map(|i| format!("./{i:02}.bin")).collect();
     assert_eq!(names, expected, "every file exactly once");
 }
+
+/// A one-file HTTPS server for [`submit_uploads_over_https`]: answers GET
+/// with "ok" and PUT with the path and `Authorization` it received.
+const HTTPS_SERVER_PY: &str = r#"
+import http.server, json, ssl, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def answer(self, body):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        self.answer(b"ok")
+    def do_PUT(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.answer(json.dumps({"path": self.path, "auth": self.headers.get("Authorization")}).encode())
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain("leaf.pem", "leaf.key")
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+#[test]
+fn submit_uploads_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |program: &str, args: &[&str]| {
+        Command::new(program).args(args).current_dir(dir.path()).output().is_ok_and(|out| out.status.success())
+    };
+    if !run("openssl", &["version"]) || !run("python3", &["--version"]) {
+        eprintln!("SKIPPED submit_uploads_over_https: it needs openssl and python3 (.ci/run installs them)");
+        return;
+    }
+    // A CA, and a certificate for 127.0.0.1 signed by it.
+    assert!(run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=docmill test CA"
+        ]
+    ));
+    assert!(run(
+        "openssl",
+        &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"]
+    ));
+    write_file(
+        dir.path(),
+        "leaf.cnf",
+        b"subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    );
+    assert!(run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.cnf"
+        ]
+    ));
+    write_file(dir.path(), "server.py", HTTPS_SERVER_PY.as_bytes());
+    let mut server = Command::new("python3")
+        .arg("server.py")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    write_file(dir.path(), "a.txt", b"text");
+    let output = Command::new(docmill_bin())
+        .args([
+            "submit",
+            "--server",
+            &format!("https://127.0.0.1:{}/docmill/", port.trim()),
+            "--api-key",
+            "k1",
+            "a.txt",
+        ])
+        // The system's store does not know our CA; rustls reads this one.
+        .env("SSL_CERT_FILE", dir.path().join("ca.pem"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let line: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(line["report"]["path"], "/docmill/v1/analyze?filename=a.txt");
+    assert_eq!(line["report"]["auth"], "Bearer k1");
+}
