@@ -1,7 +1,9 @@
 //! Logs an operator can use: JSON lines, the access log, request ids, and
 //! the document named when a worker fails on it.
 
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -83,4 +85,55 @@ fn a_timeout_and_a_parser_panic_are_logged_with_the_documents_name_size_and_sha2
     // The 504 itself is a 5xx: it has its line even without --access-log.
     let failed = json_lines(&server).into_iter().find(|line| line["message"] == "request failed");
     assert_eq!(failed.expect("a line for the 504")["status"], 504);
+}
+
+#[test]
+fn a_stalled_stderr_drops_log_lines_and_never_blocks_the_server() {
+    // stderr is a pipe nobody reads: once it and the log buffer are full,
+    // every access line must be dropped and counted, not waited for.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(crate::util::docmill_bin())
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1", "--access-log"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on http://").unwrap().to_string();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    // Over the log buffer (8192 lines) and a 64 KiB pipe of ~200-byte lines.
+    let started = Instant::now();
+    for _ in 0..12_000 {
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).expect("the server answers while its log is stalled");
+            if header == "\r\n" {
+                break;
+            }
+            if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).unwrap();
+    }
+    let elapsed = started.elapsed();
+    let metrics = request(&addr, "GET", "/metrics", &[], b"").text();
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("docmill_log_lines_dropped_total "))
+        .expect("the counter is exported")
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(dropped > 1000, "only {dropped} lines dropped; metrics:\n{metrics}");
+    assert!(elapsed < Duration::from_secs(60), "12000 probes took {elapsed:?}");
 }
