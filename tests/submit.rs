@@ -106,7 +106,12 @@ fn submit_retries_503_until_served() {
     assert_eq!(lines.len(), 6);
     assert!(lines.iter().all(|l| l["report"].is_object()), "{lines:?}");
     let shed = server.get("/metrics").text();
-    assert!(shed.contains("route=\"/v1/analyze\",status=\"503\""), "no 503 was ever sent; the test proves nothing");
+    let shed_503 = shed.lines().any(|line| {
+        line.starts_with("docmill_http_requests_total")
+            && line.contains("route=\"/v1/analyze\"")
+            && line.contains("status=\"503\"")
+    });
+    assert!(shed_503, "no 503 was ever sent; the test proves nothing");
 }
 
 #[test]
@@ -135,8 +140,9 @@ fn submit_to_a_closed_port_fails_within_seconds_with_one_line() {
 type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A stand-in server on loopback that answers every request with a small
-/// report and records each request's line and `Authorization` header.
-fn fake_server() -> (String, Seen) {
+/// report and records each request's line and `Authorization` header. With
+/// `api_key`, a PUT without `Bearer API_KEY` gets 401.
+fn fake_server(api_key: Option<&'static str>) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let seen: Seen = Arc::default();
@@ -164,10 +170,16 @@ fn fake_server() -> (String, Seen) {
             }
             let mut body = vec![0u8; length];
             let _ = reader.read_exact(&mut body);
-            record.lock().unwrap().push((request_line.trim().to_string(), authorization));
-            let report = br#"{"format":"text","sha256":"00"}"#;
+            record.lock().unwrap().push((request_line.trim().to_string(), authorization.clone()));
+            let refused =
+                api_key.is_some_and(|key| request_line.starts_with("PUT") && authorization != format!("Bearer {key}"));
+            let (status, report): (&str, &[u8]) = if refused {
+                ("401 Unauthorized", br#"{"error":{"code":"unauthorized","message":"unknown API key"}}"#)
+            } else {
+                ("200 OK", br#"{"format":"text","sha256":"00"}"#)
+            };
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 report.len()
             );
             let _ = stream.write_all(head.as_bytes());
@@ -179,7 +191,7 @@ fn fake_server() -> (String, Seen) {
 
 #[test]
 fn submit_reaches_a_server_under_a_path_prefix_with_its_api_key() {
-    let (addr, seen) = fake_server();
+    let (addr, seen) = fake_server(None);
     let work = tempfile::tempdir().unwrap();
     write_file(work.path(), "a b.txt", b"Some text.");
     // No trailing slash: the prefix is still a directory.
@@ -224,7 +236,7 @@ fn submit_speaks_tls_to_an_https_server() {
 
 #[test]
 fn submit_reads_repeatable_globs_from_the_environment() {
-    let (addr, seen) = fake_server();
+    let (addr, seen) = fake_server(None);
     let work = tempfile::tempdir().unwrap();
     for name in ["a.md", "b.txt", "c.csv", "d.pdf", "e.log"] {
         write_file(work.path(), name, b"x");
@@ -415,4 +427,42 @@ fn submit_uploads_over_https() {
     let line: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(line["report"]["path"], "/docmill/v1/analyze?filename=a.txt");
     assert_eq!(line["report"]["auth"], "Bearer k1");
+}
+
+#[test]
+fn submit_stops_at_the_first_refused_api_key() {
+    let (addr, seen) = fake_server(Some("right-key"));
+    let work = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        write_file(work.path(), &format!("{i}.txt"), b"x");
+    }
+    let server_url = format!("http://{addr}");
+    let output = run_cli(
+        work.path(),
+        &[
+            "submit",
+            "--server",
+            &server_url,
+            "--api-key",
+            "wrong-key",
+            "--concurrency",
+            "1",
+            "--out",
+            "out.ndjson",
+            ".",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refused the request (401 Unauthorized") && stderr.contains("unknown API key"), "{stderr}");
+    let puts = seen.lock().unwrap().iter().filter(|(line, _)| line.starts_with("PUT")).count();
+    assert_eq!(puts, 1, "one refusal is enough");
+    assert_eq!(std::fs::read_to_string(work.path().join("out.ndjson")).unwrap(), "", "no error line per file");
+    // With the right key, --resume sends every file.
+    let output = run_cli(
+        work.path(),
+        &["submit", "--server", &server_url, "--api-key", "right-key", "--out", "out.ndjson", "--resume", "."],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(read_lines(&work.path().join("out.ndjson")).len(), 10);
 }

@@ -59,8 +59,10 @@ enum Outcome {
     Line(Vec<u8>, bool),
     /// `--resume` found its content already reported.
     AlreadyDone,
-    /// The server stopped accepting connections; the file got no line.
-    ServerLost(String),
+    /// The run cannot go on (the server stopped accepting connections, or
+    /// refuses our API key): the file gets no line, the run ends, and this
+    /// says why.
+    Stop(String),
 }
 
 struct Submitter {
@@ -247,10 +249,10 @@ async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
     let earlier = Arc::new(earlier.reported);
     let submitter = Arc::new(submitter);
     let stop = Arc::new(AtomicBool::new(false));
-    let lost: Arc<Mutex<Option<String>>> = Arc::default();
+    let stopped_by: Arc<Mutex<Option<String>>> = Arc::default();
     let mut slots = tokio::task::JoinSet::new();
     for _ in 0..submitter.args.concurrency {
-        let (entries, next, earlier, submitter, tally, bar, stop, lost, line_tx) = (
+        let (entries, next, earlier, submitter, tally, bar, stop, stopped_by, line_tx) = (
             Arc::clone(&entries),
             Arc::clone(&next),
             Arc::clone(&earlier),
@@ -258,7 +260,7 @@ async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
             Arc::clone(&tally),
             bar.clone(),
             Arc::clone(&stop),
-            Arc::clone(&lost),
+            Arc::clone(&stopped_by),
             line_tx.clone(),
         );
         slots.spawn(async move {
@@ -287,8 +289,8 @@ async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
                         // inflating the rate.
                         bar.dec_length(1);
                     }
-                    Outcome::ServerLost(why) => {
-                        lost.lock().unwrap().get_or_insert(why);
+                    Outcome::Stop(why) => {
+                        stopped_by.lock().unwrap().get_or_insert(why);
                         stop.store(true, Ordering::Relaxed);
                     }
                 }
@@ -320,8 +322,8 @@ async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
         eprintln!("interrupted: {done} of {walked} done{resume_hint}");
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
-    if let Some(why) = lost.lock().unwrap().take() {
-        eprintln!("docmill submit: lost the server at {server} ({why}): {done} of {walked} done{resume_hint}");
+    if let Some(why) = stopped_by.lock().unwrap().take() {
+        eprintln!("docmill submit: {why}: {done} of {walked} done{resume_hint}");
         return Ok(ExitCode::FAILURE);
     }
     eprintln!(
@@ -395,6 +397,13 @@ impl Submitter {
                             drop(body);
                             continue;
                         }
+                        // Every other file would be refused the same way,
+                        // and an error line would keep --resume from
+                        // sending it again once the key is right.
+                        Ok(body) if status == StatusCode::UNAUTHORIZED => {
+                            let why = String::from_utf8_lossy(&body);
+                            return Outcome::Stop(format!("the server refused the request ({status}: {})", why.trim()));
+                        }
                         Ok(body) => {
                             return Outcome::Line(answer_line(index, &filename, status, &body), status.is_success())
                         }
@@ -406,7 +415,8 @@ impl Submitter {
             if failure.is_connect() {
                 connect_errors += 1;
                 if connect_errors >= MAX_CONNECT_RETRIES {
-                    return Outcome::ServerLost(root_cause(&failure));
+                    let server = &self.args.server;
+                    return Outcome::Stop(format!("lost the server at {server} ({})", root_cause(&failure)));
                 }
             } else {
                 network_errors += 1;
