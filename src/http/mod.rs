@@ -10,12 +10,15 @@
 //! - [`batch`]: `/v1/batch`, many documents, streamed NDJSON.
 //! - [`jobs`]: `/v1/jobs`, durable jobs (the work itself is in `crate::jobs`).
 //! - [`probes`]: `/healthz`, `/readyz`, `/metrics`, `/v1/pool`.
+//! - [`openapi`]: `/openapi.json` and `/docs`; [`page`]: the upload page at `/`.
 //! - [`upload`]: streaming multipart parsing, spooling and body limits.
 
 mod access;
 mod analyze;
 mod batch;
 mod jobs;
+pub mod openapi;
+mod page;
 mod probes;
 pub mod upload;
 
@@ -53,6 +56,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(batch::routes())
         .merge(jobs::routes())
         .merge(probes::routes())
+        .merge(openapi::routes())
+        .merge(page::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
