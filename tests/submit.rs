@@ -312,6 +312,9 @@ fn submit_stops_when_the_server_goes_away_and_resume_sends_the_rest() {
     names.sort();
     let expected: Vec<String> = (0..20).map(|i| format!("./{i:02}.bin")).collect();
     assert_eq!(names, expected, "every file exactly once");
+    let mut indexes: Vec<u64> = read_lines(&out).iter().map(|l| l["index"].as_u64().unwrap()).collect();
+    indexes.sort();
+    assert_eq!(indexes, (0..20).collect::<Vec<u64>>(), "a file keeps its index in the walk when resumed");
 }
 
 /// A one-file HTTPS server for [`submit_uploads_over_https`]: answers GET

@@ -202,13 +202,15 @@ async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
     }
 
     let started = Instant::now();
-    let mut entries = walk(&submitter);
-    let walked = entries.len();
+    let walk = walk(&submitter);
+    let walked = walk.len();
     let earlier = match (&submitter.args.out, submitter.args.resume) {
         (Some(out), true) => earlier_lines(out),
         _ => Earlier::default(),
     };
-    entries.retain(|entry| !earlier.filenames.contains(&entry.name()));
+    // Each file keeps its index in the whole walk, resumed or not.
+    let entries: Vec<(usize, Entry)> =
+        walk.into_iter().enumerate().filter(|(_, entry)| !earlier.filenames.contains(&entry.name())).collect();
     let done_before = walked - entries.len();
     let mut sink: Box<dyn Write + Send> = match &submitter.args.out {
         Some(path) => Box::new(
@@ -265,8 +267,8 @@ async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
         );
         slots.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(entry) = entries.get(index) else { return };
+                let Some((index, entry)) = entries.get(next.fetch_add(1, Ordering::Relaxed)) else { return };
+                let index = *index;
                 let outcome = match entry {
                     Entry::Unreadable(path, why) => Outcome::Line(error_line(index, path, "bad_request", why), false),
                     Entry::File(path) => submitter.submit_one(&earlier, index, path).await,
