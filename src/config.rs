@@ -30,6 +30,19 @@ pub const DEFAULT_MAX_JOBS_PER_WORKER: &str = "1000";
 /// Default lifetime of a finished job: a week covers a weekend and a
 /// forgotten Monday.
 pub const DEFAULT_JOB_TTL: &str = "7d";
+/// A request body that makes no progress for this long while the server
+/// waits for it is cut off (408): long enough for a client on a slow link or
+/// a busy machine, short enough that stalled clients cannot pile up.
+pub const DEFAULT_BODY_TIMEOUT: &str = "30s";
+/// How long SIGTERM lets in-flight requests and running job documents
+/// finish before the pool stops: a long analysis usually ends within it, and
+/// a job document that does not is left for the next start.
+pub const DEFAULT_SHUTDOWN_GRACE: &str = "30s";
+/// Concurrent connections served by default. Each can hold a socket and a
+/// spool file; 1024 keeps well inside common descriptor limits (the server
+/// lowers it further when the limit is tight) while far exceeding what the
+/// worker pool can keep busy.
+pub const DEFAULT_MAX_CONNECTIONS: &str = "1024";
 /// Default uploads in flight from `docmill submit`: enough to keep a small
 /// server's workers busy without queueing far ahead of them.
 pub const DEFAULT_SUBMIT_CONCURRENCY: &str = "4";
@@ -157,6 +170,16 @@ pub struct ServeArgs {
     /// How long finished jobs are kept. Seconds or units: 3600, 12h, 7d. e.g. --job-ttl 1d
     #[arg(long, env = "DOCMILL_JOB_TTL", value_name = "DURATION", default_value = DEFAULT_JOB_TTL, value_parser = parse_duration)]
     pub job_ttl: Duration,
+    /// A request body that sends nothing for this long is cut off with 408. e.g. --body-timeout 10s
+    #[arg(long, env = "DOCMILL_BODY_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_BODY_TIMEOUT, value_parser = parse_duration)]
+    pub body_timeout: Duration,
+    /// After SIGTERM, how long in-flight requests and running job documents may finish. e.g. --shutdown-grace 1m
+    #[arg(long, env = "DOCMILL_SHUTDOWN_GRACE", value_name = "DURATION", default_value = DEFAULT_SHUTDOWN_GRACE, value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Connections served at once; past it only /healthz and /readyz are answered (lowered to what the
+    /// descriptor limit allows). e.g. --max-connections 256
+    #[arg(long, env = "DOCMILL_MAX_CONNECTIONS", value_name = "N", default_value = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
+    pub max_connections: usize,
     /// Log line format on stderr: text, or json (one object per line). e.g. --log-format json
     #[arg(long, env = "DOCMILL_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -314,6 +337,12 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// How long finished jobs are kept before they are removed.
     pub job_ttl: Duration,
+    /// No body progress for this long closes the connection (408).
+    pub body_timeout: Duration,
+    /// SIGTERM's grace period for in-flight work.
+    pub shutdown_grace: Duration,
+    /// Connections served at once; past it only probes are answered.
+    pub max_connections: usize,
     pub log_format: LogFormat,
     /// One log line per request.
     pub access_log: bool,
@@ -345,6 +374,9 @@ pub fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {
         max_request_bytes: args.max_request_bytes,
         data_dir: args.data_dir,
         job_ttl: args.job_ttl,
+        body_timeout: args.body_timeout,
+        shutdown_grace: args.shutdown_grace,
+        max_connections: args.max_connections,
         log_format: args.log_format,
         access_log: args.access_log,
     })
