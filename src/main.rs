@@ -42,8 +42,9 @@ fn main() -> ExitCode {
         config::Command::Analyze(args) => cmd::analyze::main(args),
         config::Command::Submit(args) => cmd::submit::main(args),
         config::Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut config::Cli::command(), "docmill", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut config::Cli::command(), "docmill", &mut script);
+            cmd::man::print(&script)
         }
         config::Command::Man { out_dir } => cmd::man::main(out_dir.as_deref()),
     };

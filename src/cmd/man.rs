@@ -1,6 +1,8 @@
 //! `docmill man`: the man page, generated from the same clap declaration as
-//! `--help`, so the two never disagree.
+//! `--help`, so the two never disagree; and the printing of generated text
+//! (man page, completion scripts) to stdout.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -18,7 +20,20 @@ pub fn main(out_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
             clap_mangen::generate_to(command, dir)
                 .map_err(|err| anyhow::anyhow!("cannot write the man pages into {}: {err}", dir.display()))?;
         }
-        None => clap_mangen::Man::new(command).render(&mut std::io::stdout().lock())?,
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command).render(&mut page)?;
+            return print(&page);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes generated text to stdout; a reader that stops early (`| head`)
+/// is not an error.
+pub fn print(text: &[u8]) -> anyhow::Result<ExitCode> {
+    match std::io::stdout().lock().write_all(text) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
