@@ -6,7 +6,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::log;
 use crate::pool::TaskError;
 
 /// Seconds a shed client is told to wait: about one typical analysis.
@@ -53,7 +52,7 @@ impl ApiError {
     /// The disk under `--data-dir` is full (or over quota): the request can
     /// be retried once space returns.
     pub fn insufficient_storage(what: &str) -> ApiError {
-        log::error(format_args!("{what}: no space left under the data directory"));
+        tracing::error!("{what}: no space left under the data directory");
         ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "insufficient_storage",
@@ -93,7 +92,7 @@ impl ApiError {
     }
     pub fn internal(detail: impl Into<String>) -> ApiError {
         let detail = detail.into();
-        log::error(format_args!("internal error: {detail}"));
+        tracing::error!("internal error: {detail}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
     }
 

@@ -12,6 +12,7 @@ mod http_api;
 mod job_store;
 mod jobs;
 mod lifecycle;
+mod logging;
 mod pool_faults;
 mod refusals;
 mod shutdown;

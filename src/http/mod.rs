@@ -6,6 +6,7 @@
 //! # Layout
 //!
 //! - [`auth`]: API keys, and the tenant each request acts for.
+//! - [`access`]: request ids and the access log, around every route.
 //! - [`analyze`]: `/v1/analyze`, one document, interactive.
 //! - [`body`]: every request body: the progress deadline, and draining what
 //!   a handler left unread before its answer goes out.
@@ -15,6 +16,7 @@
 //! - [`openapi`]: `/openapi.json` and `/docs`; [`page`]: the upload page at `/`.
 //! - [`upload`]: streaming multipart parsing, spooling and body limits.
 
+mod access;
 mod analyze;
 pub mod auth;
 mod batch;
@@ -80,6 +82,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(Arc::clone(&state.config.api_keys), auth::require_key))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), body::guard))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), access::log_requests))
         // Bodies are streamed and bounded by our own limits, per file and per
         // request; axum's default 2 MB cap on buffered extractors is moot.
         .layer(DefaultBodyLimit::disable())

@@ -11,8 +11,6 @@ use docmill_engine::Options;
 use rusqlite::{params, ErrorCode, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::log;
-
 /// The database file under `--data-dir`; SQLite keeps `-wal` and `-shm`
 /// files next to it.
 pub const DB_FILE: &str = "jobs.sqlite3";
@@ -153,7 +151,7 @@ impl JobStore {
         let store = JobStore { db: Mutex::new(db), documents_dir };
         let removed = store.remove_orphan_files().map_err(classify)?;
         if removed > 0 {
-            log::info(format_args!("removed {removed} document directories that no unfinished job owns"));
+            tracing::info!("removed {removed} document directories that no unfinished job owns");
         }
         Ok(store)
     }
@@ -177,7 +175,7 @@ impl JobStore {
             let gone = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
             match gone {
                 Ok(()) => removed += 1,
-                Err(err) => log::error(format_args!("cannot remove {}: {err}", path.display())),
+                Err(err) => tracing::error!("cannot remove {}: {err}", path.display()),
             }
         }
         Ok(removed)

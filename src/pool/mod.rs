@@ -35,7 +35,6 @@ use docmill_engine::Options;
 use docmill_worker::protocol::FromSupervisor;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::log;
 use crate::supervisor::client::SupervisorClient;
 use crate::supervisor::SupervisorHandle;
 use memo::Memo;
@@ -98,6 +97,9 @@ struct Queued {
     task: Task,
     enqueued: Instant,
     reply: Reply,
+    /// The request's span, so that what the worker side logs about this
+    /// task carries the request id.
+    span: tracing::Span,
 }
 
 /// Which lane a task waits in. Interactive tasks are taken first and shed
@@ -209,7 +211,7 @@ impl Pool {
             }
         }
         let (reply, result) = oneshot::channel();
-        let queued = Queued { task, enqueued: Instant::now(), reply };
+        let queued = Queued { task, enqueued: Instant::now(), reply, span: tracing::Span::current() };
         self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = match lane {
             Lane::Interactive => self.interactive_tx.try_send(queued).map_err(|err| match err {
@@ -325,7 +327,7 @@ impl Pool {
 
     fn kill(&self, worker_id: u64) {
         if let Err(err) = self.supervisor.kill(worker_id) {
-            log::error(format_args!("cannot ask the supervisor to kill worker {worker_id}: {err}"));
+            tracing::error!("cannot ask the supervisor to kill worker {worker_id}: {err}");
         }
     }
 
@@ -353,7 +355,7 @@ impl Pool {
                 Ok(Some(message)) => message,
                 Ok(None) => break,
                 Err(err) => {
-                    log::error(format_args!("control socket error: {err}"));
+                    tracing::error!("control socket error: {err}");
                     break;
                 }
             };
@@ -362,7 +364,7 @@ impl Pool {
                     self.counters.spawned.fetch_add(1, Ordering::Relaxed);
                     let mut fds = fds.into_iter();
                     let (Some(requests), Some(responses)) = (fds.next(), fds.next()) else {
-                        log::error(format_args!("worker {pid} arrived without its pipes"));
+                        tracing::error!("worker {pid} arrived without its pipes");
                         self.kill(worker_id);
                         continue;
                     };
@@ -383,7 +385,7 @@ impl Pool {
                         "workers fail at boot ({consecutive} in a row); next attempt in {:.1}s",
                         retry_in_ms as f64 / 1000.0
                     );
-                    log::error(format_args!("{trouble}"));
+                    tracing::error!("{trouble}");
                     *self.boot_trouble.lock().unwrap() = Some(trouble);
                     self.ready_changed.notify_waiters();
                 }
@@ -391,7 +393,7 @@ impl Pool {
         }
         self.supervisor_gone.store(true, Ordering::Relaxed);
         if !self.draining.load(Ordering::Relaxed) {
-            log::error(format_args!("the worker supervisor died; no worker can start again: exiting"));
+            tracing::error!("the worker supervisor died; no worker can start again: exiting");
             self.draining.store(true, Ordering::Relaxed);
             let mut lanes = self.lanes.lock().await;
             let (interactive, bulk) = &mut *lanes;
