@@ -19,6 +19,7 @@ mod pdf_meta;
 mod pdf_repair;
 mod rtf;
 pub mod text;
+mod xlsx;
 mod xml;
 mod xmltext;
 mod zipsafe;
@@ -78,7 +79,7 @@ pub fn extract(detected: &Detected, bytes: &[u8]) -> Result<Extracted, ExtractEr
         Format::Pdf => pdf::extract(bytes),
         Format::Docx => office::docx(bytes),
         Format::Pptx => office::pptx(bytes),
-        Format::Xlsx => office::xlsx(bytes),
+        Format::Xlsx => xlsx::xlsx(bytes),
         Format::Odt => office::odt(bytes),
         Format::Epub => epub::extract(bytes),
     }
