@@ -11,6 +11,7 @@ mod markdown;
 mod markup;
 mod office;
 mod pdf;
+mod pdf_annotations;
 mod pdf_content;
 mod pdf_guard;
 mod pdf_layout;

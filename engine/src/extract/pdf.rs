@@ -14,7 +14,7 @@ use std::panic::{self, AssertUnwindSafe};
 use pdf_extract::{Dictionary, Document, Object, ObjectId};
 
 use super::pdf_layout::PageLines;
-use super::{pdf_guard, pdf_meta, pdf_repair, ExtractError, Extracted};
+use super::{pdf_annotations, pdf_guard, pdf_meta, pdf_repair, ExtractError, Extracted};
 
 /// Pages whose text is extracted; the rest are counted but skipped, with a
 /// `truncated` warning. Several thousand pages of text is already a book.
@@ -93,6 +93,7 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let read_pages = &pages[..pages.len().min(MAX_PAGES)];
     for page in read_pages {
         pdf_guard::settle_page(&mut document, *page);
+        pdf_annotations::draw_annotations(&mut document, *page);
     }
     let guarded = pdf_guard::guard_content(&mut document, read_pages);
     extracted.warnings.extend(guarded.warnings());
