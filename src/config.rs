@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::pool::PoolConfig;
 use crate::supervisor::{self, SupervisorConfig, SupervisorHandle};
+use docmill_worker::sandbox::{Confinement, WorkerUser};
 
 /// Default per-file upload limit: large scanned PDFs run to tens of MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 << 20;
@@ -42,6 +43,12 @@ pub struct PoolFlags {
     pub job_timeout: Duration,
     pub max_jobs_per_worker: u64,
     pub worker_memory: u64,
+    /// The account workers switch to (`--worker-user`, else `nobody` when the
+    /// server runs as root; `None`: they keep the server's).
+    pub worker_user: Option<WorkerUser>,
+    /// The seccomp filter is on unless `DOCMILL_WORKER_SECCOMP=off` (for
+    /// measuring its cost only).
+    pub worker_seccomp: bool,
 }
 
 impl PoolFlags {
@@ -69,6 +76,7 @@ impl PoolFlags {
             n_workers: self.workers,
             worker_memory: self.worker_memory,
             max_document_bytes: self.max_upload_bytes as usize,
+            confinement: Confinement { user: self.worker_user.clone(), seccomp: self.worker_seccomp },
         })
     }
 }
@@ -192,7 +200,37 @@ fn parse_count(raw: &str) -> Option<usize> {
 }
 
 pub const POOL_FLAGS: &[&str] =
-    &["workers", "queue", "max-upload-bytes", "job-timeout", "max-jobs-per-worker", "worker-memory"];
+    &["workers", "queue", "max-upload-bytes", "job-timeout", "max-jobs-per-worker", "worker-memory", "worker-user"];
+
+/// The account workers run as when the server runs as root and
+/// `--worker-user` is not given: the conventional owner of nothing.
+pub const DEFAULT_WORKER_USER: &str = "nobody";
+
+/// The account workers switch to. A server running as root never lets
+/// workers keep root; any other server's workers keep its account (a
+/// non-root process cannot switch), so `--worker-user` then must name that
+/// same account or nothing.
+fn worker_user(requested: Option<String>) -> Result<Option<WorkerUser>, UsageError> {
+    let euid = nix::unistd::geteuid();
+    let Some(name) = requested.or_else(|| euid.is_root().then(|| DEFAULT_WORKER_USER.to_string())) else {
+        return Ok(None);
+    };
+    let user = nix::unistd::User::from_name(&name)
+        .map_err(|err| UsageError(format!("--worker-user {name:?}: cannot look it up: {err}")))?
+        .ok_or_else(|| UsageError(format!("--worker-user {name:?}: no such user")))?;
+    if user.uid.is_root() {
+        return Err(UsageError(format!("--worker-user {name:?} is root: workers must not run as root")));
+    }
+    if user.uid == euid {
+        return Ok(None);
+    }
+    if !euid.is_root() {
+        return Err(UsageError(format!(
+            "--worker-user {name:?}: only a server running as root can switch workers to another user"
+        )));
+    }
+    Ok(Some(WorkerUser { name, uid: user.uid.as_raw(), gid: user.gid.as_raw() }))
+}
 
 pub fn pool_flags(args: &Args) -> Result<PoolFlags, UsageError> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -208,6 +246,8 @@ pub fn pool_flags(args: &Args) -> Result<PoolFlags, UsageError> {
             .parsed("max-jobs-per-worker", |raw| raw.parse().ok().filter(|n| *n > 0))?
             .unwrap_or(DEFAULT_MAX_JOBS_PER_WORKER),
         worker_memory: args.parsed("worker-memory", parse_bytes)?.unwrap_or(DEFAULT_WORKER_MEMORY),
+        worker_user: worker_user(args.value("worker-user"))?,
+        worker_seccomp: std::env::var("DOCMILL_WORKER_SECCOMP").map_or(true, |value| value != "off"),
     })
 }
 

@@ -18,4 +18,5 @@ compile_error!("the fault-injection feature is for tests and must never be in a 
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod protocol;
+pub mod sandbox;
 pub mod worker_loop;
