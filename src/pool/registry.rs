@@ -204,3 +204,26 @@ pub fn describe_exit(pid: i32, code: Option<i32>, signal: Option<i32>) -> String
         (None, None) => format!("worker {pid} ended"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_and_state_come_from_proc_stat() {
+        let pid = std::process::id() as i32;
+        let (cpu, stopped) = cpu_and_stopped(pid).unwrap();
+        assert!(!stopped, "a running test reads itself as stopped");
+        let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).unwrap();
+        let rusage = Duration::from_micros(
+            (usage.user_time().tv_sec() + usage.system_time().tv_sec()) as u64 * 1_000_000
+                + (usage.user_time().tv_usec() + usage.system_time().tv_usec()) as u64,
+        );
+        // Both count the same time, /proc in whole clock ticks (10 ms), read
+        // first while other test threads may still run: a wrong unit would be
+        // off by orders of magnitude.
+        assert!(cpu <= rusage + Duration::from_millis(20), "/proc says {cpu:?}, getrusage {rusage:?}");
+        assert!(cpu + Duration::from_millis(500) >= rusage, "/proc says {cpu:?}, getrusage {rusage:?}");
+        assert!(cpu_and_stopped(i32::MAX).is_none());
+    }
+}

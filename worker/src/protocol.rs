@@ -272,6 +272,16 @@ mod tests {
     }
 
     #[test]
+    fn ping_and_pong_round_trip() {
+        let frame = encode_request(&ToWorker::Ping { nonce: 7 });
+        let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
+        assert!(matches!(decode_request(&body).unwrap(), ToWorker::Ping { nonce: 7 }));
+        let frame = encode_response(&FromWorker::Pong { nonce: 7, cpu_micros: 123 });
+        let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
+        assert!(matches!(decode_response(&body).unwrap(), FromWorker::Pong { nonce: 7, cpu_micros: 123 }));
+    }
+
+    #[test]
     fn oversized_length_prefix_is_refused_before_allocating() {
         let header = u32::MAX.to_le_bytes();
         let err = read_frame(&mut &header[..], 1024).unwrap_err();

@@ -1,6 +1,6 @@
-//! What a forked worker runs: announce readiness, then read one request frame,
-//! analyse it, measure what it cost, answer, and repeat until the server closes
-//! the request pipe.
+//! What a forked, already confined worker runs: announce readiness, then read
+//! one request frame, analyse it (or answer a ping), measure what it cost,
+//! answer, and repeat until the server closes the request pipe.
 //!
 //! A panic inside the engine is caught here and answered as `ParseFailed`
 //! naming it; the worker then exits so the pool replaces it, because a panic
@@ -245,6 +245,19 @@ fn kib_field(text: &str, field: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_files_opened_once_read_afresh_each_time() {
+        let files = ProcFiles::open().unwrap();
+        let before = kib_field(&files.status(), "VmRSS:").unwrap();
+        let hoard = vec![1u8; 64 << 20];
+        let after = kib_field(&files.status(), "VmRSS:").unwrap();
+        assert!(after >= before + (60 << 10), "VmRSS {before} kB, then {after} kB with 64 MiB more");
+        assert!(files.private_bytes() >= 60 << 20, "{}", files.private_bytes());
+        drop(hoard);
+        files.reset_peak();
+        assert!(kib_field(&files.status(), "VmHWM:").unwrap() < after, "the peak was reset");
+    }
 
     #[test]
     fn a_report_whose_escaped_text_overflows_a_frame_drops_the_text() {
