@@ -20,6 +20,19 @@ pub const DEFAULT_WORKER_MEMORY: u64 = 2 << 30;
 pub const DEFAULT_JOB_TIMEOUT_SECS: f64 = 60.0;
 pub const DEFAULT_MAX_JOBS_PER_WORKER: u64 = 1000;
 pub const DEFAULT_JOB_TTL_SECS: u64 = 7 * 24 * 3600;
+/// A request body that makes no progress for this long while the server
+/// waits for it is cut off (408): long enough for a client on a slow link or
+/// a busy machine, short enough that stalled clients cannot pile up.
+pub const DEFAULT_BODY_TIMEOUT_SECS: f64 = 30.0;
+/// How long SIGTERM lets in-flight requests and running job documents
+/// finish before the pool stops: a long analysis usually ends within it, and
+/// a job document that does not is left for the next start.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: f64 = 30.0;
+/// Concurrent connections served by default. Each can hold a socket and a
+/// spool file; 1024 keeps well inside common descriptor limits (the server
+/// lowers it further when the limit is tight) while far exceeding what the
+/// worker pool can keep busy.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Queue slots per worker by default: enough to keep workers fed between
 /// uploads without letting latency grow unbounded.
 pub const QUEUE_PER_WORKER: usize = 4;
@@ -90,6 +103,12 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// How long finished jobs are kept before they are removed.
     pub job_ttl: Duration,
+    /// No body progress for this long closes the connection (408).
+    pub body_timeout: Duration,
+    /// SIGTERM's grace period for in-flight work.
+    pub shutdown_grace: Duration,
+    /// Connections served at once; past it only probes are answered.
+    pub max_connections: usize,
 }
 
 /// Flags and positional arguments of one subcommand.
@@ -265,6 +284,13 @@ pub fn serve_config(args: &Args) -> Result<ServeConfig, UsageError> {
         max_request_bytes: args.parsed("max-request-bytes", parse_bytes)?.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
         data_dir: args.value("data-dir").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./docmill-data")),
         job_ttl: args.parsed("job-ttl", parse_seconds)?.unwrap_or(Duration::from_secs(DEFAULT_JOB_TTL_SECS)),
+        body_timeout: args
+            .parsed("body-timeout", parse_seconds)?
+            .unwrap_or(Duration::from_secs_f64(DEFAULT_BODY_TIMEOUT_SECS)),
+        shutdown_grace: args
+            .parsed("shutdown-grace", parse_seconds)?
+            .unwrap_or(Duration::from_secs_f64(DEFAULT_SHUTDOWN_GRACE_SECS)),
+        max_connections: args.parsed("max-connections", parse_count)?.unwrap_or(DEFAULT_MAX_CONNECTIONS),
     })
 }
 

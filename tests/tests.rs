@@ -4,9 +4,16 @@ mod util;
 
 mod batch;
 mod cli;
+mod hostile;
+mod hostile_xlsx;
 mod http_api;
 mod jobs;
 mod lifecycle;
 mod pool_faults;
+mod refusals;
 mod sandbox;
+mod shutdown;
+mod stalls;
+mod storage;
 mod submit;
+mod web;

@@ -39,14 +39,14 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let jobs = Arc::clone(&state.jobs);
+    let jobs = Arc::clone(state.jobs()?);
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
     let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
     let job_id = new_job_id().map_err(|err| ApiError::internal(format!("no randomness: {err}")))?;
     let job_dir = jobs.store.job_dir(&job_id);
     let mut documents: Vec<(String, Option<String>)> = Vec::new();
     let result: Result<(), ApiError> = async {
-        tokio::fs::create_dir_all(&job_dir).await.map_err(|err| ApiError::internal(format!("job dir: {err}")))?;
+        tokio::fs::create_dir_all(&job_dir).await.map_err(|err| ApiError::from_io("cannot create the job", &err))?;
         while let Some(part) = files.next_file().await? {
             let index = documents.len();
             match part.content {
@@ -60,7 +60,7 @@ pub async fn create(
                     tokio::task::spawn_blocking(move || persist(spooled.document, &path))
                         .await
                         .map_err(|err| ApiError::internal(err.to_string()))?
-                        .map_err(|err| ApiError::internal(format!("cannot store the upload: {err}")))?;
+                        .map_err(|err| ApiError::from_io("cannot store the upload", &err))?;
                     documents.push((part.filename, None));
                 }
             }
@@ -81,14 +81,19 @@ pub async fn create(
     {
         let (job_id, documents) = (job_id.clone(), documents.clone());
         let dir = job_dir.clone();
-        blocking(&jobs.store, move |store| {
+        let created = blocking(&jobs.store, move |store| {
             // The directory entries of the stored files are durable too.
             if let Ok(dir) = std::fs::File::open(&dir) {
                 let _ = dir.sync_all();
             }
             store.create(&job_id, options, &documents)
         })
-        .await?;
+        .await;
+        if let Err(err) = created {
+            // No job owns the stored files.
+            let _ = tokio::fs::remove_dir_all(&job_dir).await;
+            return Err(err);
+        }
     }
     for (index, (filename, line)) in documents.into_iter().enumerate() {
         if line.is_none() {
@@ -106,7 +111,7 @@ pub async fn create(
 }
 
 pub async fn status(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
-    let jobs = &state.jobs;
+    let jobs = state.jobs()?;
     if !valid_job_id(&id) {
         return Err(not_found(&id));
     }
@@ -118,7 +123,7 @@ pub async fn status(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<Str
 }
 
 pub async fn results(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
-    let jobs = &state.jobs;
+    let jobs = state.jobs()?;
     if !valid_job_id(&id) {
         return Err(not_found(&id));
     }
@@ -140,7 +145,7 @@ pub async fn results(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<St
 }
 
 pub async fn cancel(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
-    let jobs = &state.jobs;
+    let jobs = state.jobs()?;
     if !valid_job_id(&id) {
         return Err(not_found(&id));
     }
@@ -168,7 +173,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(State(state): State<Arc<AppState>>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
-    let jobs = &state.jobs;
+    let jobs = state.jobs()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let after_seq = match &query.after {
         None => 0,

@@ -2,15 +2,54 @@
 //! line, in WAL mode with `synchronous=FULL`. Its calls block: the executor
 //! and the handlers call it through `spawn_blocking`.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use docmill_engine::Options;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, ErrorCode, OptionalExtension};
 use serde_json::{json, Value};
 
-use super::now_ms;
+use crate::log;
+
+/// The database file under `--data-dir`; SQLite keeps `-wal` and `-shm`
+/// files next to it.
+pub const DB_FILE: &str = "jobs.sqlite3";
+
+/// Why the store could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The files are not a sound database (overwritten, cut short, or the
+    /// write-ahead log lost after a crash): they are set aside, not reused.
+    Damaged(String),
+    /// Anything else (permissions, a full disk): the files may be fine.
+    Unusable(String),
+}
+
+/// True for the SQLite errors that mean the database itself is damaged.
+pub fn is_damage(err: &rusqlite::Error) -> bool {
+    matches!(err.sqlite_error_code(), Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt))
+}
+
+fn classify(err: rusqlite::Error) -> OpenError {
+    if is_damage(&err) {
+        OpenError::Damaged(err.to_string())
+    } else {
+        OpenError::Unusable(err.to_string())
+    }
+}
+
+/// `jobs.sqlite3` → `jobs.sqlite3-wal`.
+pub fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
+    let mut name = db_path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
 
 /// A document waiting for analysis.
 #[derive(Clone, Debug)]
@@ -28,10 +67,26 @@ pub struct JobStore {
 }
 
 impl JobStore {
-    pub fn open(data_dir: &Path) -> anyhow::Result<JobStore> {
+    /// Opens (or creates) the store, checks it can be read, and removes
+    /// document directories no live job owns (left by a kill during an
+    /// upload, or by a job that is over).
+    pub fn open(data_dir: &Path) -> Result<JobStore, OpenError> {
         let documents_dir = data_dir.join("jobs");
-        std::fs::create_dir_all(&documents_dir)?;
-        let db = rusqlite::Connection::open(data_dir.join("jobs.sqlite3"))?;
+        std::fs::create_dir_all(&documents_dir)
+            .map_err(|err| OpenError::Unusable(format!("cannot create {}: {err}", documents_dir.display())))?;
+        let db_path = data_dir.join(DB_FILE);
+        // A crash leaves the WAL and its index (`-shm`) behind, and the next
+        // open replays the WAL. An index without its WAL means the WAL was
+        // deleted: the committed transactions it held are gone, and opening
+        // would silently serve an older store.
+        let (wal, shm) = (sidecar(&db_path, "-wal"), sidecar(&db_path, "-shm"));
+        if db_path.exists() && shm.exists() && !wal.exists() {
+            return Err(OpenError::Damaged(format!(
+                "its write-ahead log {} is missing (deleted after a crash?), so committed jobs may be lost",
+                wal.display()
+            )));
+        }
+        let db = rusqlite::Connection::open(&db_path).map_err(classify)?;
         // WAL with full sync: a committed transaction survives power loss.
         db.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -59,8 +114,39 @@ impl JobStore {
                  finished_seq INTEGER,
                  PRIMARY KEY (job_id, idx)
              );",
-        )?;
-        Ok(JobStore { db: Mutex::new(db), documents_dir })
+        )
+        .map_err(classify)?;
+        let store = JobStore { db: Mutex::new(db), documents_dir };
+        let removed = store.remove_orphan_files().map_err(classify)?;
+        if removed > 0 {
+            log::info(format_args!("removed {removed} document directories that no unfinished job owns"));
+        }
+        Ok(store)
+    }
+
+    /// Removes every entry of the documents directory that is not the
+    /// directory of a queued or running job.
+    fn remove_orphan_files(&self) -> rusqlite::Result<usize> {
+        let live: HashSet<String> = {
+            let db = self.db.lock().unwrap();
+            let mut statement = db.prepare("SELECT id FROM jobs WHERE status IN ('queued', 'running')")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let Ok(entries) = std::fs::read_dir(&self.documents_dir) else { return Ok(0) };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            if live.contains(entry.file_name().to_string_lossy().as_ref()) {
+                continue;
+            }
+            let path = entry.path();
+            let gone = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            match gone {
+                Ok(()) => removed += 1,
+                Err(err) => log::error(format_args!("cannot remove {}: {err}", path.display())),
+            }
+        }
+        Ok(removed)
     }
 
     pub fn job_dir(&self, job_id: &str) -> PathBuf {
