@@ -58,7 +58,9 @@ fn main() {
     sandbox::confine(&Confinement { user: None, seccomp: true }, nix::unistd::getppid()).unwrap();
     let after = per_call_ns(&status, &clear_refs, &mut pipe);
     println!("ns per call (median of {ROUNDS} x {CALLS}), without and with the seccomp filter:");
-    for (i, name) in ["getrusage", "pread /proc/self/status (64 B)", "pwrite clear_refs", "pipe write+read"].iter().enumerate() {
+    for (i, name) in
+        ["getrusage", "pread /proc/self/status (64 B)", "pwrite clear_refs", "pipe write+read"].iter().enumerate()
+    {
         println!("  {name:32} {:8.0} {:8.0}  (+{:.0} ns)", before[i], after[i], after[i] - before[i]);
     }
 }

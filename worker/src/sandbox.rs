@@ -77,6 +77,7 @@ impl std::error::Error for SandboxError {}
 /// change of uid clears the parent-death signal, which is set again here.
 /// Returns the Landlock ABI version applied, if the kernel has Landlock.
 pub fn confine(confinement: &Confinement, parent: Pid) -> Result<Option<u32>, SandboxError> {
+    one_malloc_arena();
     if let Some(user) = &confinement.user {
         switch_user(user, parent)?;
     }
@@ -88,6 +89,20 @@ pub fn confine(confinement: &Confinement, parent: Pid) -> Result<Option<u32>, Sa
         install_seccomp()?;
     }
     Ok(landlock)
+}
+
+/// glibc gives each new thread its own malloc arena, and shrinking such an
+/// arena reads `/proc/sys/vm/overcommit_memory`, an `open` the filter kills.
+/// With a single arena threads allocate from the main heap, which never
+/// does; a worker runs one thread at a time (a parser thread while the loop
+/// waits), so the arenas bought nothing.
+fn one_malloc_arena() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt takes plain integers and locks the allocator itself;
+    // it only bounds arenas made from now on.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
 }
 
 /// Becomes `user` for good (real, effective and saved ids), with no
