@@ -15,6 +15,7 @@ use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, 
 use crate::http::auth::ApiKeys;
 use crate::pool::PoolConfig;
 use crate::supervisor::{self, SupervisorConfig, SupervisorHandle};
+use docmill_worker::sandbox::{Confinement, WorkerUser};
 
 /// Default per-file upload limit: large scanned PDFs run to tens of MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: &str = "100MiB";
@@ -154,6 +155,10 @@ pub struct PoolArgs {
     /// Address-space limit of each worker (units: MiB, GiB). e.g. --worker-memory 1GiB
     #[arg(long, env = "DOCMILL_WORKER_MEMORY", value_name = "BYTES", default_value = DEFAULT_WORKER_MEMORY, value_parser = parse_bytes)]
     pub worker_memory: u64,
+    /// The account workers switch to when the server runs as root [default: nobody, when root;
+    /// else workers keep the server's account]. e.g. --worker-user docmill
+    #[arg(long, env = "DOCMILL_WORKER_USER", value_name = "NAME")]
+    pub worker_user: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -308,6 +313,12 @@ pub struct PoolFlags {
     pub job_timeout: Duration,
     pub max_jobs_per_worker: u64,
     pub worker_memory: u64,
+    /// The account workers switch to (`--worker-user`, else `nobody` when the
+    /// server runs as root; `None`: they keep the server's).
+    pub worker_user: Option<WorkerUser>,
+    /// The seccomp filter is on unless `DOCMILL_WORKER_SECCOMP=off` (for
+    /// measuring its cost only).
+    pub worker_seccomp: bool,
 }
 
 impl PoolFlags {
@@ -335,6 +346,7 @@ impl PoolFlags {
             n_workers: self.workers,
             worker_memory: self.worker_memory,
             max_document_bytes: self.max_upload_bytes as usize,
+            confinement: Confinement { user: self.worker_user.clone(), seccomp: self.worker_seccomp },
         })
     }
 }
@@ -377,7 +389,41 @@ pub fn pool_flags(args: &PoolArgs) -> Result<PoolFlags, String> {
         job_timeout: args.job_timeout,
         max_jobs_per_worker: args.max_jobs_per_worker,
         worker_memory: args.worker_memory,
+        worker_user: worker_user(args.worker_user.clone())?,
+        // A switch for benchmarks that measure the filter's cost, never for
+        // production: the environment only, no flag.
+        worker_seccomp: std::env::var("DOCMILL_WORKER_SECCOMP").map_or(true, |value| value != "off"),
     })
+}
+
+/// The account workers run as when the server runs as root and
+/// `--worker-user` is not given: the conventional owner of nothing.
+pub const DEFAULT_WORKER_USER: &str = "nobody";
+
+/// The account workers switch to. A server running as root never lets
+/// workers keep root; any other server's workers keep its account (a
+/// non-root process cannot switch), so `--worker-user` then must name that
+/// same account or nothing.
+fn worker_user(requested: Option<String>) -> Result<Option<WorkerUser>, String> {
+    let euid = nix::unistd::geteuid();
+    let Some(name) = requested.or_else(|| euid.is_root().then(|| DEFAULT_WORKER_USER.to_string())) else {
+        return Ok(None);
+    };
+    let user = nix::unistd::User::from_name(&name)
+        .map_err(|err| format!("--worker-user {name:?}: cannot look it up: {err}"))?
+        .ok_or_else(|| format!("--worker-user {name:?}: no such user"))?;
+    if user.uid.is_root() {
+        return Err(format!("--worker-user {name:?} is root: workers must not run as root"));
+    }
+    if user.uid == euid {
+        return Ok(None);
+    }
+    if !euid.is_root() {
+        return Err(format!(
+            "--worker-user {name:?}: only a server running as root can switch workers to another user"
+        ));
+    }
+    Ok(Some(WorkerUser { name, uid: user.uid.as_raw(), gid: user.gid.as_raw() }))
 }
 
 pub fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {

@@ -116,7 +116,7 @@ impl From<TaskError> for ApiError {
             TaskError::Quarantined(failure) => {
                 let mut error = ApiError::from(*failure);
                 error.message = format!(
-                    "not analysed again: this document crashed or stalled workers {} times; last time: {}",
+                    "not analysed again: {} times this document crashed or stalled a worker and then its replacement; last time: {}",
                     crate::pool::memo::QUARANTINE_STRIKES,
                     error.message
                 );

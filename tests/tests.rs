@@ -15,6 +15,7 @@ mod lifecycle;
 mod logging;
 mod pool_faults;
 mod refusals;
+mod sandbox;
 mod shutdown;
 mod stalls;
 mod storage;

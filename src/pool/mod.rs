@@ -100,6 +100,11 @@ struct Queued {
     /// The request's span, so that what the worker side logs about this
     /// task carries the request id.
     span: tracing::Span,
+    lane: Lane,
+    /// A worker already died under this task (or was stopped or starved
+    /// past its deadline), and it was queued again for another worker. A
+    /// second such ending is the document's answer.
+    retried: bool,
 }
 
 /// Which lane a task waits in. Interactive tasks are taken first and shed
@@ -211,7 +216,8 @@ impl Pool {
             }
         }
         let (reply, result) = oneshot::channel();
-        let queued = Queued { task, enqueued: Instant::now(), reply, span: tracing::Span::current() };
+        let queued =
+            Queued { task, enqueued: Instant::now(), reply, span: tracing::Span::current(), lane, retried: false };
         self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = match lane {
             Lane::Interactive => self.interactive_tx.try_send(queued).map_err(|err| match err {
@@ -323,6 +329,26 @@ impl Pool {
 
     fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Queues a task again, in its lane, for another worker: its worker
+    /// ended before answering through no fault the task is known for. The
+    /// client already holds its place, so this waits for room instead of
+    /// shedding.
+    fn requeue(self: &Arc<Self>, queued: Queued) {
+        let lane = match queued.lane {
+            Lane::Interactive => self.interactive_tx.clone(),
+            Lane::Bulk => self.bulk_tx.clone(),
+        };
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let pool = Arc::clone(self);
+        tokio::spawn(async move {
+            // A closed lane drops the task, and with it the reply: its
+            // client then hears the pool stopped.
+            if lane.send(queued).await.is_err() {
+                pool.queued.fetch_sub(1, Ordering::Relaxed);
+            }
+        });
     }
 
     fn kill(&self, worker_id: u64) {

@@ -75,6 +75,16 @@ pub struct AnalyzeRequest<'a> {
     pub bytes: &'a [u8],
 }
 
+/// Server → worker: one frame each.
+#[derive(Serialize, Deserialize, Debug)]
+pub enum ToWorker<'a> {
+    #[serde(borrow)]
+    Analyze(AnalyzeRequest<'a>),
+    /// Are you alive? Sent to idle workers; answered with
+    /// [`FromWorker::Pong`] carrying the same `nonce`.
+    Ping { nonce: u64 },
+}
+
 /// The typed failures a worker reports for one document.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -85,10 +95,15 @@ pub enum ErrorCode {
 /// Worker → server.
 #[derive(Serialize, Deserialize, Debug)]
 pub enum FromWorker {
-    /// Sent once after boot, before the first request is read.
-    Ready { pid: u32 },
+    /// Sent once after boot (and confinement), before the first request is
+    /// read. `cpu_micros` here and below is the worker's CPU time so far, so
+    /// the server can tell a worker that ran out of time from one that was
+    /// stopped or starved.
+    Ready { pid: u32, cpu_micros: u64 },
     /// The answer to one [`AnalyzeRequest`].
     Done(TaskResult),
+    /// The answer to a [`ToWorker::Ping`].
+    Pong { nonce: u64, cpu_micros: u64 },
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -100,6 +115,8 @@ pub struct TaskResult {
     /// The worker wants to be replaced (it caught a panic and its state can
     /// no longer be trusted).
     pub recycle: bool,
+    /// The worker's CPU time so far, after this task.
+    pub cpu_micros: u64,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -161,7 +178,7 @@ fn encode_frame<T: Serialize>(value: &T) -> Vec<u8> {
     frame
 }
 
-pub fn encode_request(request: &AnalyzeRequest<'_>) -> Vec<u8> {
+pub fn encode_request(request: &ToWorker<'_>) -> Vec<u8> {
     encode_frame(request)
 }
 
@@ -170,7 +187,7 @@ pub fn encode_response(response: &FromWorker) -> Vec<u8> {
 }
 
 /// Decodes a request body; borrows the document bytes from `body`.
-pub fn decode_request(body: &[u8]) -> Result<AnalyzeRequest<'_>, ProtocolError> {
+pub fn decode_request(body: &[u8]) -> Result<ToWorker<'_>, ProtocolError> {
     let (request, used) = bincode::serde::borrow_decode_from_slice(body, config())
         .map_err(|err| ProtocolError::Malformed(err.to_string()))?;
     if used != body.len() {
@@ -234,24 +251,34 @@ mod tests {
     #[test]
     fn request_round_trip_borrows_the_document() {
         let document = vec![7u8; 1 << 20];
-        let frame = encode_request(&AnalyzeRequest {
+        let frame = encode_request(&ToWorker::Analyze(AnalyzeRequest {
             task_id: 42,
             filename: "a.txt",
             declared_type: Some("text/plain"),
             options: Options { include_text: true },
             sha256: None,
             bytes: &document,
-        });
+        }));
         // Raw bytes, not a sequence of varints: the frame is barely larger
         // than the document.
         assert!(frame.len() < document.len() + 64);
         let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
-        let request = decode_request(&body).unwrap();
+        let ToWorker::Analyze(request) = decode_request(&body).unwrap() else { panic!("not a request") };
         assert_eq!(request.task_id, 42);
         assert_eq!(request.filename, "a.txt");
         assert_eq!(request.declared_type, Some("text/plain"));
         assert!(request.options.include_text);
         assert_eq!(request.bytes, &document[..]);
+    }
+
+    #[test]
+    fn ping_and_pong_round_trip() {
+        let frame = encode_request(&ToWorker::Ping { nonce: 7 });
+        let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
+        assert!(matches!(decode_request(&body).unwrap(), ToWorker::Ping { nonce: 7 }));
+        let frame = encode_response(&FromWorker::Pong { nonce: 7, cpu_micros: 123 });
+        let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
+        assert!(matches!(decode_response(&body).unwrap(), FromWorker::Pong { nonce: 7, cpu_micros: 123 }));
     }
 
     #[test]
@@ -263,7 +290,7 @@ mod tests {
 
     #[test]
     fn frame_cut_short_is_truncated_and_clean_eof_is_none() {
-        let frame = encode_response(&FromWorker::Ready { pid: 9 });
+        let frame = encode_response(&FromWorker::Ready { pid: 9, cpu_micros: 0 });
         assert!(read_frame(&mut &frame[..0], 1024).unwrap().is_none());
         let err = read_frame(&mut &frame[..frame.len() - 1], 1024).unwrap_err();
         assert!(matches!(err, ProtocolError::Truncated), "{err}");
