@@ -8,4 +8,5 @@ mod http_api;
 mod jobs;
 mod lifecycle;
 mod pool_faults;
+mod structure;
 mod submit;

@@ -26,7 +26,7 @@ pub async fn analyze_files(
     config: PoolConfig,
     supervisor: SupervisorHandle,
     paths: &[String],
-    include_text: bool,
+    options: Options,
     max_bytes: u64,
 ) -> anyhow::Result<bool> {
     let in_flight = config.n_workers * 2;
@@ -38,7 +38,6 @@ pub async fn analyze_files(
             pool.not_ready_reason().unwrap_or_default()
         );
     }
-    let options = Options { include_text };
     let mut lines = futures_util::stream::iter(paths.iter())
         .map(|path| {
             let pool = &pool;
@@ -100,7 +99,7 @@ fn file_error(path: &Path, err: std::io::Error) -> ApiError {
 }
 
 pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
-    let args = Args::parse(raw, config::POOL_FLAGS, &["text"])?;
+    let args = Args::parse(raw, config::POOL_FLAGS, &["text", "markdown"])?;
     if args.positional.is_empty() {
         return Err(UsageError("analyze needs at least one FILE".into()).into());
     }
@@ -111,7 +110,7 @@ pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
         flags.pool_config(),
         supervisor,
         &args.positional,
-        args.switch("text"),
+        Options { include_text: args.switch("text"), markdown: args.switch("markdown"), ..Options::default() },
         flags.max_upload_bytes,
     ))?;
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })

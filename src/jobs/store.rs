@@ -60,6 +60,15 @@ impl JobStore {
                  PRIMARY KEY (job_id, idx)
              );",
         )?;
+        // Stores made before jobs kept all their options have only
+        // `include_text`: the column is added, and their jobs read it.
+        let has_options: i64 =
+            db.query_row("SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'options'", [], |row| {
+                row.get(0)
+            })?;
+        if has_options == 0 {
+            db.execute_batch("ALTER TABLE jobs ADD COLUMN options TEXT")?;
+        }
         Ok(JobStore { db: Mutex::new(db), documents_dir })
     }
 
@@ -86,9 +95,19 @@ impl JobStore {
         let status = if refused == documents.len() { "done" } else { "queued" };
         let finished = (status == "done").then(now_ms);
         tx.execute(
-            "INSERT INTO jobs (id, seq, status, include_text, created_ms, finished_ms, total, done, failed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-            params![job_id, seq, status, options.include_text, now_ms(), finished, documents.len(), refused],
+            "INSERT INTO jobs (id, seq, status, include_text, created_ms, finished_ms, total, done, failed, options)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+            params![
+                job_id,
+                seq,
+                status,
+                options.include_text,
+                now_ms(),
+                finished,
+                documents.len(),
+                refused,
+                serde_json::to_string(&options).expect("options serialise")
+            ],
         )?;
         for (index, (filename, line)) in documents.iter().enumerate() {
             tx.execute(
@@ -146,7 +165,7 @@ impl JobStore {
     pub fn pending(&self) -> rusqlite::Result<Vec<PendingDocument>> {
         let db = self.db.lock().unwrap();
         let mut statement = db.prepare(
-            "SELECT d.job_id, d.idx, d.filename, j.include_text FROM documents d JOIN jobs j ON j.id = d.job_id
+            "SELECT d.job_id, d.idx, d.filename, j.include_text, j.options FROM documents d JOIN jobs j ON j.id = d.job_id
              WHERE d.line IS NULL AND j.status IN ('queued', 'running') ORDER BY j.seq, d.idx",
         )?;
         let rows = statement.query_map([], |row| {
@@ -154,7 +173,10 @@ impl JobStore {
                 job_id: row.get(0)?,
                 index: row.get::<_, i64>(1)? as usize,
                 filename: row.get(2)?,
-                options: Options { include_text: row.get(3)? },
+                options: row
+                    .get::<_, Option<String>>(4)?
+                    .and_then(|json| serde_json::from_str(&json).ok())
+                    .unwrap_or(Options { include_text: row.get(3)?, ..Options::default() }),
             })
         })?;
         rows.collect()

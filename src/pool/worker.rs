@@ -171,6 +171,7 @@ impl WorkerTask {
                         Err(err) => Err(TaskError::Internal(format!("worker sent an unreadable report: {err}"))),
                     },
                     Outcome::Error { code: ErrorCode::ParseFailed, message } => Err(TaskError::ParseFailed(message)),
+                    Outcome::Error { code: ErrorCode::BadRequest, message } => Err(TaskError::BadRequest(message)),
                 };
                 pool.count_outcome(&reply);
                 let _ = queued.reply.send(reply);

@@ -80,6 +80,8 @@ pub struct AnalyzeRequest<'a> {
 pub enum ErrorCode {
     /// The document could not be parsed (including an engine panic).
     ParseFailed,
+    /// The options do not fit the document (a page range beyond its end).
+    BadRequest,
 }
 
 /// Worker → server.
@@ -238,7 +240,7 @@ mod tests {
             task_id: 42,
             filename: "a.txt",
             declared_type: Some("text/plain"),
-            options: Options { include_text: true },
+            options: Options { include_text: true, ..Options::default() },
             sha256: None,
             bytes: &document,
         });
@@ -252,6 +254,28 @@ mod tests {
         assert_eq!(request.declared_type, Some("text/plain"));
         assert!(request.options.include_text);
         assert_eq!(request.bytes, &document[..]);
+    }
+
+    #[test]
+    fn structure_options_round_trip_and_a_forged_page_selection_is_refused() {
+        let options = Options {
+            include_text: false,
+            markdown: true,
+            chunks: Some(docmill_engine::ChunkOptions { size: 512, overlap: 64 }),
+            pages: Some(docmill_engine::PageSelection::parse("2-3,7").unwrap()),
+        };
+        let request =
+            AnalyzeRequest { task_id: 1, filename: "a.pdf", declared_type: None, options, sha256: None, bytes: b"" };
+        let frame = encode_request(&request);
+        let decoded = decode_request(&frame[FRAME_HEADER_LEN..]).unwrap();
+        assert_eq!(decoded.options, options);
+        // The selection's length is its last byte before the (absent)
+        // digest and the empty document: claim 200 ranges.
+        let mut forged = frame[FRAME_HEADER_LEN..].to_vec();
+        let len_at = forged.len() - 3;
+        assert_eq!(forged[len_at], 2, "the length byte of two ranges");
+        forged[len_at] = 200;
+        assert!(matches!(decode_request(&forged), Err(ProtocolError::Malformed(_))));
     }
 
     #[test]

@@ -10,6 +10,8 @@ use calamine::Reader;
 use super::xmltext::{attribute, walk, Node};
 use super::zipsafe::{resolve_part, Container, MAX_TOTAL_BYTES};
 use super::{ExtractError, Extracted};
+use crate::structure::chunk::PageSpan;
+use crate::Options;
 
 /// Walks a WordprocessingML or DrawingML part into text: `t` elements hold
 /// text; paragraphs, rows and breaks become newlines, tabs and cells tabs.
@@ -187,7 +189,7 @@ fn refuse_encrypted(bytes: &[u8]) -> Result<(), ExtractError> {
     Ok(())
 }
 
-pub fn docx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn docx(bytes: &[u8], _options: &Options) -> Result<Extracted, ExtractError> {
     refuse_encrypted(bytes)?;
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
@@ -218,33 +220,49 @@ pub fn docx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     Ok(extracted)
 }
 
-pub fn pptx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     refuse_encrypted(bytes)?;
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
     let names = container.names();
     let slides = slide_order(&mut container, &names);
-    // Each slide's speaker notes, in slide order, then any notes no slide
-    // names (a damaged deck).
-    let mut notes: Vec<String> = Vec::new();
+    // Each slide's speaker notes follow it (a slide is a page, notes and
+    // all); notes no slide names (a damaged deck) come last.
+    let mut notes: Vec<Vec<String>> = Vec::new();
     for slide in &slides {
         let (folder, file) = slide.rsplit_once('/').unwrap_or(("", slide));
         let rels = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder);
-        notes.extend(rels.into_iter().filter(|r| r.kind.ends_with("/notesSlide")).map(|r| r.target));
+        notes.push(rels.into_iter().filter(|r| r.kind.ends_with("/notesSlide")).map(|r| r.target).collect());
     }
-    for numbered in numbered_parts(&names, "ppt/notesSlides/notesSlide") {
-        if !notes.contains(&numbered) {
-            notes.push(numbered);
-        }
-    }
+    let orphans: Vec<String> = numbered_parts(&names, "ppt/notesSlides/notesSlide")
+        .into_iter()
+        .filter(|numbered| !notes.iter().flatten().any(|named| named == numbered))
+        .collect();
     let mut text = String::new();
-    for part in slides.iter().chain(&notes) {
+    let mut read = |part: &str, text: &mut String, warnings: &mut Vec<String>| {
         if let Some(xml) = container.read_text(part) {
-            ooxml_text(&xml, &mut text, &mut extracted.warnings, part);
+            ooxml_text(&xml, text, warnings, part);
             text.push('\n');
+        }
+    };
+    for (i, (slide, slide_notes)) in slides.iter().zip(&notes).enumerate() {
+        let number = i as u32 + 1;
+        if options.pages.is_some_and(|selection| !selection.contains(number)) {
+            continue;
+        }
+        let start = text.len();
+        for part in std::iter::once(slide).chain(slide_notes) {
+            read(part, &mut text, &mut extracted.warnings);
+        }
+        extracted.pages.push(PageSpan { number, start, end: text.len() });
+    }
+    if options.pages.is_none() {
+        for part in &orphans {
+            read(part, &mut text, &mut extracted.warnings);
         }
     }
     extracted.set("slides", slides.len());
+    extracted.page_total = Some(slides.len().min(u32::MAX as usize) as u32);
     ooxml_properties(&mut container, &mut extracted);
     extracted.metadata.remove("pages");
     extracted.warnings.append(&mut container.warnings);
@@ -252,7 +270,7 @@ pub fn pptx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     Ok(extracted)
 }
 
-pub fn xlsx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn xlsx(bytes: &[u8], _options: &Options) -> Result<Extracted, ExtractError> {
     refuse_encrypted(bytes)?;
     let mut container = Container::open(bytes)?;
     if container.declared > MAX_TOTAL_BYTES {
@@ -323,7 +341,7 @@ fn cell_text(cell: &calamine::Data) -> String {
     }
 }
 
-pub fn odt(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn odt(bytes: &[u8], _options: &Options) -> Result<Extracted, ExtractError> {
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
     let content = container

@@ -9,6 +9,8 @@ use pdf_extract::{Document, Object};
 
 use super::pdf_layout::PageLines;
 use super::{iso_datetime, ExtractError, Extracted};
+use crate::structure::chunk::PageSpan;
+use crate::Options;
 
 /// Pages whose text is extracted; the rest are counted but skipped, with a
 /// `truncated` warning. Several thousand pages of text is already a book.
@@ -17,7 +19,7 @@ const MAX_PAGES: usize = 5000;
 /// lopdf's reading of the same page.
 const MIN_PAGE_LETTERS: usize = 16;
 
-pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let loaded = panic::catch_unwind(AssertUnwindSafe(|| Document::load_mem(bytes)))
         .map_err(|_| ExtractError("the PDF parser failed on this file".into()))?;
     let mut extracted = Extracted::default();
@@ -57,6 +59,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     info_metadata(&document, &mut extracted);
     let pages = document.get_pages();
     extracted.set("pages", pages.len());
+    extracted.page_total = Some(pages.len().min(u32::MAX as usize) as u32);
     let mut text = String::new();
     let mut failed_pages = Vec::new();
     let mut partial_pages = Vec::new();
@@ -64,6 +67,9 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         if done == MAX_PAGES {
             extracted.warnings.push(format!("truncated: text of the first {MAX_PAGES} of {} pages", pages.len()));
             break;
+        }
+        if options.pages.is_some_and(|selection| !selection.contains(*page_number)) {
+            continue;
         }
         let mut lines = PageLines::default();
         let rendered =
@@ -88,8 +94,16 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         } else if !rendered_ok {
             partial_pages.push(*page_number);
         }
-        text.push_str(page_text.trim_matches('\n'));
-        text.push_str("\n\n");
+        // Each page is tidied on its own, so that its span in the text is
+        // known; a page with no text has an empty span.
+        let start = text.len();
+        let tidied = tidy(page_text.trim_matches('\n'));
+        let body = tidied.trim_matches('\n');
+        if !body.is_empty() {
+            text.push_str(body);
+            text.push_str("\n\n");
+        }
+        extracted.pages.push(PageSpan { number: *page_number, start, end: text.len() });
     }
     let listed = |pages: &[u32]| {
         let shown: Vec<String> = pages.iter().take(10).map(u32::to_string).collect();
@@ -107,7 +121,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     if !pages.is_empty() && failed_pages.len() == pages.len() && text.trim().is_empty() {
         return Err(ExtractError("no page of this PDF could be read".into()));
     }
-    extracted.text = tidy(&text);
+    extracted.text = text;
     Ok(extracted)
 }
 
