@@ -12,6 +12,7 @@ mod markdown;
 mod markdown_structure;
 mod markup;
 mod office;
+mod office_structure;
 mod pdf;
 mod pdf_layout;
 mod rtf;

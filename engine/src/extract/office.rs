@@ -189,7 +189,7 @@ fn refuse_encrypted(bytes: &[u8]) -> Result<(), ExtractError> {
     Ok(())
 }
 
-pub fn docx(bytes: &[u8], _options: &Options) -> Result<Extracted, ExtractError> {
+pub fn docx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     refuse_encrypted(bytes)?;
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
@@ -198,6 +198,9 @@ pub fn docx(bytes: &[u8], _options: &Options) -> Result<Extracted, ExtractError>
         .ok_or_else(|| ExtractError("not a Word document: word/document.xml is missing".into()))?;
     let mut text = String::new();
     ooxml_text(&body, &mut text, &mut extracted.warnings, "word/document.xml");
+    if options.wants_structure() {
+        extracted.blocks = super::office_structure::docx_blocks(&mut container, &body, &mut extracted.warnings);
+    }
     let names = container.names();
     let mut extra_parts =
         vec!["word/footnotes.xml".to_owned(), "word/endnotes.xml".to_owned(), "word/comments.xml".to_owned()];
@@ -341,7 +344,7 @@ fn cell_text(cell: &calamine::Data) -> String {
     }
 }
 
-pub fn odt(bytes: &[u8], _options: &Options) -> Result<Extracted, ExtractError> {
+pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
     let content = container
@@ -388,6 +391,10 @@ pub fn odt(bytes: &[u8], _options: &Options) -> Result<Extracted, ExtractError> 
     });
     if let Err(err) = walked {
         extracted.warnings.push(format!("content.xml: {}", err.0));
+    }
+    if options.wants_structure() {
+        let named_styles = container.read_text("styles.xml");
+        extracted.blocks = super::office_structure::odt_blocks(&content, named_styles.as_deref());
     }
     if let Some(meta) = container.read_text("meta.xml") {
         let mut current = String::new();

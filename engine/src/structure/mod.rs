@@ -185,6 +185,25 @@ impl Builder {
         self.kind = kind;
     }
 
+    /// Sets what the open block becomes, for formats that say so only after
+    /// its content started (a Word paragraph's properties).
+    pub fn set_kind(&mut self, kind: Kind) {
+        if self.cell.is_none() {
+            self.kind = kind;
+        }
+    }
+
+    /// An empty cell in the open row (the rest of a merged cell).
+    pub fn empty_cell(&mut self) {
+        if self.table_depth == 1 && self.cell.is_none() {
+            if let Some(row) = self.row.as_mut() {
+                if row.len() < MAX_TABLE_COLUMNS {
+                    row.push(Vec::new());
+                }
+            }
+        }
+    }
+
     /// Ends the open block. One with nothing but whitespace leaves no block
     /// and keeps its kind, so `<li><p>text</p></li>` is one item.
     pub fn flush(&mut self) {
