@@ -242,27 +242,37 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
         .filter(|numbered| !notes.iter().flatten().any(|named| named == numbered))
         .collect();
     let mut text = String::new();
-    let mut read = |part: &str, text: &mut String, warnings: &mut Vec<String>| {
-        if let Some(xml) = container.read_text(part) {
-            ooxml_text(&xml, text, warnings, part);
-            text.push('\n');
-        }
-    };
+    let mut builder = options.wants_structure().then(crate::structure::Builder::default);
     for (i, (slide, slide_notes)) in slides.iter().zip(&notes).enumerate() {
         let number = i as u32 + 1;
         if options.pages.is_some_and(|selection| !selection.contains(number)) {
             continue;
         }
         let start = text.len();
-        for part in std::iter::once(slide).chain(slide_notes) {
-            read(part, &mut text, &mut extracted.warnings);
+        for (k, part) in std::iter::once(slide).chain(slide_notes).enumerate() {
+            if let Some(xml) = container.read_text(part) {
+                ooxml_text(&xml, &mut text, &mut extracted.warnings, part);
+                text.push('\n');
+                if let Some(builder) = builder.as_mut() {
+                    let (folder, file) = part.rsplit_once('/').unwrap_or(("", part));
+                    let rels = container.read_text(&format!("{folder}/_rels/{file}.rels"));
+                    let links = rels.map(|rels| super::office_structure::external_targets(&rels)).unwrap_or_default();
+                    super::slide_structure::pptx_part(&xml, &links, k > 0, builder);
+                }
+            }
         }
         extracted.pages.push(PageSpan { number, start, end: text.len() });
     }
     if options.pages.is_none() {
         for part in &orphans {
-            read(part, &mut text, &mut extracted.warnings);
+            if let Some(xml) = container.read_text(part) {
+                ooxml_text(&xml, &mut text, &mut extracted.warnings, part);
+                text.push('\n');
+            }
         }
+    }
+    if let Some(builder) = builder {
+        extracted.blocks = builder.finish();
     }
     extracted.set("slides", slides.len());
     extracted.page_total = Some(slides.len().min(u32::MAX as usize) as u32);
@@ -273,7 +283,7 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
     Ok(extracted)
 }
 
-pub fn xlsx(bytes: &[u8], _options: &Options) -> Result<Extracted, ExtractError> {
+pub fn xlsx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     refuse_encrypted(bytes)?;
     let mut container = Container::open(bytes)?;
     if container.declared > MAX_TOTAL_BYTES {
@@ -307,6 +317,9 @@ pub fn xlsx(bytes: &[u8], _options: &Options) -> Result<Extracted, ExtractError>
                     }
                 }
                 text.push('\n');
+                if options.wants_structure() {
+                    sheet_blocks(name, &range, &mut extracted);
+                }
             }
             Err(err) => extracted.warnings.push(format!("sheet {name:?}: {err}")),
         }
@@ -394,7 +407,7 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     }
     if options.wants_structure() {
         let named_styles = container.read_text("styles.xml");
-        extracted.blocks = super::office_structure::odt_blocks(&content, named_styles.as_deref());
+        extracted.blocks = super::odt_structure::odt_blocks(&content, named_styles.as_deref());
     }
     if let Some(meta) = container.read_text("meta.xml") {
         let mut current = String::new();
@@ -425,4 +438,26 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     extracted.warnings.append(&mut container.warnings);
     extracted.text = text;
     Ok(extracted)
+}
+
+/// A sheet in the block model: its name as a heading, its non-empty rows
+/// as a table, cut at [`crate::structure::MAX_TABLE_ROWS`] with a warning.
+fn sheet_blocks(name: &str, range: &calamine::Range<calamine::Data>, extracted: &mut Extracted) {
+    use crate::structure::{plain_inlines, Block, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
+    extracted.blocks.push(Block::Heading { level: 1, content: plain_inlines(name) });
+    let mut rows = Vec::new();
+    for row in range.rows() {
+        let cells: Vec<String> = row.iter().take(MAX_TABLE_COLUMNS).map(cell_text).collect();
+        if cells.iter().all(|cell| cell.trim().is_empty()) {
+            continue;
+        }
+        if rows.len() == MAX_TABLE_ROWS {
+            extracted.warnings.push(format!("truncated: sheet {name:?} in the Markdown cut at {MAX_TABLE_ROWS} rows"));
+            break;
+        }
+        rows.push(cells.iter().map(|cell| plain_inlines(cell.trim())).collect());
+    }
+    if !rows.is_empty() {
+        extracted.blocks.push(Block::Table(rows));
+    }
 }

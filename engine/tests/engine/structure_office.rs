@@ -132,7 +132,7 @@ fn pptx_slides_are_pages_with_titles_lists_tables_and_notes() {
     let report = structured("deck.pptx", &bytes, Some(64));
     let markdown = report["markdown"].as_str().unwrap();
     let expected =
-        "# Quarterly review\n\n- Revenue up\n  - in Europe\n- Costs flat\n\n> Notes: Mention the weather.\n\n\
+        "# Quarterly review\n\n- Revenue up\n  - in Europe\n- Costs flat\n\n**Notes:** Mention the weather.\n\n\
                     # Numbers\n\n| Item | Count |\n| --- | --- |\n| Chairs | 4 |\n\n# Thanks\n\n- Questions?\n";
     assert_eq!(markdown, expected);
     let text: Vec<char> = report["text"].as_str().unwrap().chars().collect();
@@ -200,4 +200,57 @@ fn odt_headings_lists_tables_and_links_as_markdown() {
          | Name | Value |\n| --- | --- |\n| x | 1 |\n"
     );
     check_chunks(&report, 64, &["Plan", "Steps"]);
+}
+
+#[test]
+fn xlsx_sheets_are_headings_with_pipe_tables() {
+    let workbook = br#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Budget" sheetId="1" r:id="rId1"/><sheet name="Staff" sheetId="2" r:id="rId2"/></sheets></workbook>"#;
+    let rels = br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet2.xml"/></Relationships>"#;
+    let cell = |at: &str, text: &str| format!(r#"<c r="{at}" t="inlineStr"><is><t>{text}</t></is></c>"#);
+    let sheet = |rows: &[&[(&str, &str)]]| {
+        let rows: String = rows
+            .iter()
+            .enumerate()
+            .map(|(i, cells)| {
+                format!("<row r=\"{}\">{}</row>", i + 1, cells.iter().map(|(at, t)| cell(at, t)).collect::<String>())
+            })
+            .collect();
+        format!(
+            r#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>"#
+        )
+    };
+    let budget = sheet(&[&[("A1", "Item"), ("B1", "Cost")], &[("A2", "Paper | A4"), ("B2", "12")]]);
+    let staff = sheet(&[&[("A1", "Name")], &[("A2", "Ada")]]);
+    let content_types = br#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>"#;
+    let bytes = zip(&[
+        ("[Content_Types].xml", content_types),
+        ("_rels/.rels", br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#),
+        ("xl/workbook.xml", workbook),
+        ("xl/_rels/workbook.xml.rels", rels),
+        ("xl/worksheets/sheet1.xml", budget.as_bytes()),
+        ("xl/worksheets/sheet2.xml", staff.as_bytes()),
+    ]);
+    let report = structured("book.xlsx", &bytes, Some(64));
+    assert_eq!(
+        report["markdown"],
+        "# Budget\n\n| Item | Cost |\n| --- | --- |\n| Paper \\| A4 | 12 |\n\n# Staff\n\n| Name |\n| --- |\n| Ada |\n"
+    );
+    check_chunks(&report, 64, &["Budget", "Staff"]);
+}
+
+#[test]
+fn csv_is_a_pipe_table_cut_past_the_row_limit_with_a_warning() {
+    let report = structured("small.csv", b"name,qty\napples,3\n", None);
+    assert_eq!(report["markdown"], "| name | qty |\n| --- | --- |\n| apples | 3 |\n");
+    let rows = docmill_engine::structure::MAX_TABLE_ROWS + 5;
+    let big: String = (0..rows).map(|i| format!("{i},x\n")).collect();
+    let report = structured("big.csv", big.as_bytes(), None);
+    let markdown = report["markdown"].as_str().unwrap();
+    assert_eq!(markdown.lines().count(), docmill_engine::structure::MAX_TABLE_ROWS + 1, "rows and the header rule");
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w.as_str().unwrap().starts_with("truncated: tables in the Markdown cut")),
+        "{warnings:?}"
+    );
+    assert!(report["text"].as_str().unwrap().contains(&format!("{}\tx", rows - 1)), "the text keeps every row");
 }
