@@ -15,6 +15,7 @@ mod odt_structure;
 mod office;
 mod office_structure;
 mod pdf;
+mod pdf_headings;
 mod pdf_layout;
 mod rtf;
 mod slide_structure;

@@ -62,6 +62,7 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
     extracted.page_total = Some(pages.len().min(u32::MAX as usize) as u32);
     let mut text = String::new();
     let mut failed_pages = Vec::new();
+    let mut laid_out = Vec::new();
     let mut partial_pages = Vec::new();
     for (done, page_number) in pages.keys().enumerate() {
         if done == MAX_PAGES {
@@ -77,6 +78,7 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
         let rendered_ok = matches!(rendered, Ok(Ok(())));
         // A page the renderer gave up on keeps the text drawn before.
         let mut page_text = lines.text();
+        let mut from_layout = true;
         // pdf-extract misreads some font encodings (CID fonts without a
         // usable ToUnicode map, Type 3 fonts) and yields nothing or symbol
         // soup; lopdf's own extractor decodes some of those. Keep whichever
@@ -86,6 +88,7 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
             if let Ok(Ok(fallback)) = panic::catch_unwind(AssertUnwindSafe(|| document.extract_text(&[*page_number]))) {
                 if letters(&fallback) > letters(&page_text) {
                     page_text = fallback;
+                    from_layout = false;
                 }
             }
         }
@@ -104,6 +107,17 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
             text.push_str("\n\n");
         }
         extracted.pages.push(PageSpan { number: *page_number, start, end: text.len() });
+        if options.wants_structure() {
+            let sizes = if from_layout { lines.line_sizes() } else { Vec::new() };
+            laid_out.push(super::pdf_headings::LaidOutPage { number: *page_number, text: body.to_owned(), sizes });
+        }
+    }
+    if options.wants_structure() {
+        let outline = panic::catch_unwind(AssertUnwindSafe(|| document.get_toc())).ok().and_then(Result::ok);
+        let outline: Vec<(usize, String, u32)> = outline
+            .map(|toc| toc.toc.into_iter().map(|entry| (entry.level, entry.title, entry.page as u32)).collect())
+            .unwrap_or_default();
+        extracted.blocks = super::pdf_headings::blocks(&laid_out, &outline);
     }
     let listed = |pages: &[u32]| {
         let shown: Vec<String> = pages.iter().take(10).map(u32::to_string).collect();

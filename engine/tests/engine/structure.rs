@@ -432,3 +432,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn pdf_headings_by_font_size_but_not_running_headers_or_large_sentences() {
+    let body = "Body text of this report runs on for a good while here";
+    let pages: Vec<Vec<(f64, &str)>> = (0..3)
+        .map(|i| {
+            let mut lines = vec![(32.0, "Acme Corp Report")];
+            if i == 0 {
+                lines.extend([(24.0, "Introduction"), (11.0, body), (11.0, body), (18.0, "Scope and aims")]);
+            } else {
+                lines.extend([(18.0, if i == 1 { "Methods" } else { "Results" }), (11.0, body), (11.0, body)]);
+            }
+            lines.push((26.0, "This large line is a sentence."));
+            lines.extend([(11.0, body), (11.0, body)]);
+            lines
+        })
+        .collect();
+    let borrowed: Vec<&[(f64, &str)]> = pages.iter().map(Vec::as_slice).collect();
+    let report = structured("report.pdf", &paged_pdf(&borrowed), Some(400));
+    let markdown = report["markdown"].as_str().unwrap();
+    let headings: Vec<&str> = markdown.lines().filter(|line| line.starts_with('#')).collect();
+    assert_eq!(headings, ["# Introduction", "## Scope and aims", "## Methods", "## Results"], "{markdown}");
+    check_chunks(&report, 400, &["Introduction", "Scope and aims", "Methods", "Results"]);
+    let chunks = report["chunks"].as_array().unwrap();
+    let methods = chunks.iter().find(|c| c["text"].as_str().unwrap().starts_with("Methods")).unwrap();
+    assert_eq!((methods["headings"].clone(), methods["page"].clone()), (json!(["Introduction", "Methods"]), json!(2)));
+}
