@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::{Json, Router};
 use docmill_engine::report::Report;
 use futures_util::TryStreamExt;
 
+use super::disposition::{filename, Filename};
 use super::upload::{self, MultipartFiles, Spool, SpoolError};
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
@@ -110,7 +111,17 @@ async fn analyze_raw(
         }
     }
     let spooled = spool.finish().await.map_err(|err| upload::spool_error(err, limit))?;
-    let filename = query.filename.clone().filter(|name| !name.is_empty()).unwrap_or_else(|| "document".into());
+    // `?filename=` first, then the body's own Content-Disposition.
+    let disposition = headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()).and_then(filename);
+    let filename = query
+        .filename
+        .clone()
+        .or(match disposition {
+            Some(Filename::Name(name)) => Some(name),
+            _ => None,
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "document".into());
     let declared_type = content_type(&headers).map(str::to_owned);
     let task = Task {
         filename,

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -35,10 +35,6 @@ pub use store::{JobStore, PendingDocument};
 
 /// How often finished jobs past `--job-ttl` are looked for.
 const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
 
 /// 128 random bits as 32 hex digits.
 pub fn new_job_id() -> std::io::Result<String> {

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use docmill_engine::report::Report;
 use docmill_engine::Options;
 
-use crate::pool::TaskError;
+use super::error::TaskError;
 
 /// Memory the cache may hold, estimated from the reports' text and a fixed
 /// allowance per report: enough for tens of thousands of typical reports.

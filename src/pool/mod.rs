@@ -42,7 +42,7 @@ use memo::Memo;
 use registry::{describe_exit, resident_bytes, Exits};
 
 pub use error::TaskError;
-pub use registry::{Counters, Restart, Restarts, WorkerInfo, WorkerState};
+pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState};
 
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
@@ -121,6 +121,8 @@ pub struct Pool {
     exits: Exits,
     pub restarts: Restarts,
     pub counters: Counters,
+    /// Documents analysed by format, for `/metrics`.
+    pub formats: Formats,
     memo: Memo,
     /// Why workers cannot boot, while they cannot.
     boot_trouble: Mutex<Option<String>>,
@@ -153,6 +155,7 @@ impl Pool {
             restarts: Restarts::default(),
             memo: Memo::default(),
             counters: Counters::default(),
+            formats: Formats::default(),
             boot_trouble: Mutex::new(None),
             ready_changed: Notify::new(),
             draining: AtomicBool::new(false),
@@ -220,7 +223,11 @@ impl Pool {
         }
         // A reply dropped unanswered means the pool stopped with the task
         // still queued.
-        result.await.unwrap_or(Err(TaskError::ShuttingDown))
+        let result = result.await.unwrap_or(Err(TaskError::ShuttingDown));
+        if let Ok(report) = &result {
+            self.formats.observe(report);
+        }
+        result
     }
 
     /// True when an interactive task would be refused right now.

@@ -179,3 +179,52 @@ pub fn describe_exit(pid: i32, code: Option<i32>, signal: Option<i32>) -> String
         (None, None) => format!("worker {pid} ended"),
     }
 }
+
+/// A latency histogram with the bucket bounds of
+/// [`crate::metrics::LATENCY_BUCKETS`] (cumulative counts, as Prometheus
+/// wants them).
+#[derive(Default, Clone)]
+pub struct Histogram {
+    pub counts: [u64; crate::metrics::LATENCY_BUCKETS.len()],
+    pub count: u64,
+    pub sum: f64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, secs: f64) {
+        for (bound, count) in crate::metrics::LATENCY_BUCKETS.iter().zip(self.counts.iter_mut()) {
+            if secs <= *bound {
+                *count += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+}
+
+/// What `/metrics` tells per format of the documents workers analysed.
+#[derive(Default, Clone)]
+pub struct FormatFigures {
+    pub queue: Histogram,
+    pub analysis: Histogram,
+    pub bytes: u64,
+}
+
+/// [`FormatFigures`] by format. Formats are a closed set, so the label set
+/// stays small whatever clients send.
+#[derive(Default)]
+pub struct Formats(Mutex<std::collections::BTreeMap<&'static str, FormatFigures>>);
+
+impl Formats {
+    pub fn observe(&self, report: &docmill_engine::report::Report) {
+        let mut formats = self.0.lock().unwrap();
+        let figures = formats.entry(report.format.as_str()).or_default();
+        figures.queue.observe(report.timing.queue_ms as f64 / 1000.0);
+        figures.analysis.observe(report.timing.analysis_ms as f64 / 1000.0);
+        figures.bytes += report.size;
+    }
+
+    pub fn snapshot(&self) -> Vec<(&'static str, FormatFigures)> {
+        self.0.lock().unwrap().iter().map(|(format, figures)| (*format, figures.clone())).collect()
+    }
+}

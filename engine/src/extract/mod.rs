@@ -15,11 +15,16 @@ mod odt_structure;
 mod office;
 mod office_structure;
 mod pdf;
+mod pdf_content;
+mod pdf_guard;
 mod pdf_headings;
 mod pdf_layout;
+mod pdf_meta;
+mod pdf_repair;
 mod rtf;
 mod slide_structure;
 pub mod text;
+mod xlsx;
 mod xml;
 mod xmltext;
 mod zipsafe;
@@ -89,7 +94,7 @@ pub fn extract(detected: &Detected, bytes: &[u8], options: &Options) -> Result<E
         Format::Pdf => pdf::extract(bytes, options),
         Format::Docx => office::docx(bytes, options),
         Format::Pptx => office::pptx(bytes, options),
-        Format::Xlsx => office::xlsx(bytes, options),
+        Format::Xlsx => xlsx::xlsx(bytes, options),
         Format::Odt => office::odt(bytes, options),
         Format::Epub => epub::extract(bytes, options),
     }

@@ -5,6 +5,7 @@
 //! anywhere. Together they cover every non-whitespace character of the text;
 //! `text[start..end]` (in code points) is each chunk's text.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Smallest chunk size a client may ask for: below it chunks are fragments
@@ -48,7 +49,7 @@ pub struct PageSpan {
 }
 
 /// One chunk of the report; `start` and `end` in code points.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 pub struct Chunk {
     pub index: usize,
     pub text: String,

@@ -5,13 +5,19 @@
 mod analysis;
 mod containers;
 mod detect;
+mod entities;
 mod fuzz;
+mod keywords;
 mod markup;
+mod pdf;
+mod pdf_fixtures;
 mod pdf_rtf;
+mod rtf;
 mod structure;
 mod structure_office;
 mod sweep;
 mod text;
+mod xlsx;
 
 use docmill_engine::Options;
 use docmill_engine::{self as engine, Input};
