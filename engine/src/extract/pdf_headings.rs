@@ -30,6 +30,10 @@ pub struct LaidOutPage {
     pub sizes: Vec<f64>,
 }
 
+/// A paragraph of a laid-out page: its lines, each with its font size when
+/// known.
+type Paragraph<'a> = Vec<(&'a str, Option<f64>)>;
+
 fn normalised(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
@@ -44,7 +48,7 @@ fn size_key(size: f64) -> i64 {
 /// page is a heading of its level, whatever its size.
 pub fn blocks(pages: &[LaidOutPage], outline: &[(usize, String, u32)]) -> Vec<Block> {
     // Each page's paragraphs, each a list of (line, size if known).
-    let mut laid: Vec<(u32, Vec<Vec<(&str, Option<f64>)>>)> = Vec::new();
+    let mut laid: Vec<(u32, Vec<Paragraph<'_>>)> = Vec::new();
     let mut chars_by_size: HashMap<i64, usize> = HashMap::new();
     for page in pages {
         let lines: Vec<&str> = page.text.lines().filter(|line| !line.trim().is_empty()).collect();
