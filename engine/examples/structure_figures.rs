@@ -4,7 +4,7 @@
 //! the font-size detection is measured; and what `markdown=true` (and
 //! `chunks=512`) cost over plain analysis, as the ratio of median times per
 //! document over the whole corpus. A measuring tool, not a test:
-//! `cargo run --release -p docmill-engine --example structure_figures`.
+//! `DOCMILL_CORPUS=../shared/corpus cargo run --release -p docmill-engine --example structure_figures`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -48,7 +48,7 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    let corpus = PathBuf::from("../shared/corpus");
+    let corpus = std::env::var_os("DOCMILL_CORPUS").map_or_else(|| PathBuf::from("../shared/corpus"), PathBuf::from);
     if !corpus.is_dir() {
         eprintln!("../shared/corpus is absent: nothing measured");
         return;
