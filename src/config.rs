@@ -4,8 +4,10 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::http::auth::ApiKeys;
 use crate::pool::PoolConfig;
 use crate::supervisor::{self, SupervisorConfig, SupervisorHandle};
 
@@ -19,6 +21,19 @@ pub const DEFAULT_WORKER_MEMORY: u64 = 2 << 30;
 pub const DEFAULT_JOB_TIMEOUT_SECS: f64 = 60.0;
 pub const DEFAULT_MAX_JOBS_PER_WORKER: u64 = 1000;
 pub const DEFAULT_JOB_TTL_SECS: u64 = 7 * 24 * 3600;
+/// A request body that makes no progress for this long while the server
+/// waits for it is cut off (408): long enough for a client on a slow link or
+/// a busy machine, short enough that stalled clients cannot pile up.
+pub const DEFAULT_BODY_TIMEOUT_SECS: f64 = 30.0;
+/// How long SIGTERM lets in-flight requests and running job documents
+/// finish before the pool stops: a long analysis usually ends within it, and
+/// a job document that does not is left for the next start.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: f64 = 30.0;
+/// Concurrent connections served by default. Each can hold a socket and a
+/// spool file; 1024 keeps well inside common descriptor limits (the server
+/// lowers it further when the limit is tight) while far exceeding what the
+/// worker pool can keep busy.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Queue slots per worker by default: enough to keep workers fed between
 /// uploads without letting latency grow unbounded.
 pub const QUEUE_PER_WORKER: usize = 4;
@@ -82,6 +97,14 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// How long finished jobs are kept before they are removed.
     pub job_ttl: Duration,
+    /// No body progress for this long closes the connection (408).
+    pub body_timeout: Duration,
+    /// SIGTERM's grace period for in-flight work.
+    pub shutdown_grace: Duration,
+    /// Connections served at once; past it only probes are answered.
+    pub max_connections: usize,
+    /// API keys (`DOCMILL_API_KEYS`, `--api-key-file`) and the metrics key.
+    pub api_keys: Arc<ApiKeys>,
 }
 
 /// Flags and positional arguments of one subcommand.
@@ -211,6 +234,19 @@ pub fn pool_flags(args: &Args) -> Result<PoolFlags, UsageError> {
     })
 }
 
+/// `serve` flags that configure who may call it. Keys themselves are never
+/// taken as flags (a command line is visible to every local user): they come
+/// from `DOCMILL_API_KEYS` or the key file. `--metrics-key` is the exception
+/// a scraper's config needs; prefer `DOCMILL_METRICS_KEY`.
+pub const AUTH_FLAGS: &[&str] = &["api-key-file", "metrics-key"];
+
+fn api_keys(args: &Args) -> Result<ApiKeys, UsageError> {
+    let env_keys = std::env::var("DOCMILL_API_KEYS").ok().filter(|keys| !keys.is_empty());
+    let metrics_key = args.value("metrics-key");
+    ApiKeys::new(env_keys.as_deref(), args.value("api-key-file").map(PathBuf::from), metrics_key.as_deref())
+        .map_err(UsageError)
+}
+
 pub fn serve_config(args: &Args) -> Result<ServeConfig, UsageError> {
     let pool = pool_flags(args)?;
     if pool.max_upload_bytes > u32::MAX as u64 - (1 << 20) {
@@ -225,6 +261,14 @@ pub fn serve_config(args: &Args) -> Result<ServeConfig, UsageError> {
         max_request_bytes: args.parsed("max-request-bytes", parse_bytes)?.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
         data_dir: args.value("data-dir").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./docmill-data")),
         job_ttl: args.parsed("job-ttl", parse_seconds)?.unwrap_or(Duration::from_secs(DEFAULT_JOB_TTL_SECS)),
+        body_timeout: args
+            .parsed("body-timeout", parse_seconds)?
+            .unwrap_or(Duration::from_secs_f64(DEFAULT_BODY_TIMEOUT_SECS)),
+        shutdown_grace: args
+            .parsed("shutdown-grace", parse_seconds)?
+            .unwrap_or(Duration::from_secs_f64(DEFAULT_SHUTDOWN_GRACE_SECS)),
+        max_connections: args.parsed("max-connections", parse_count)?.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        api_keys: Arc::new(api_keys(args)?),
     })
 }
 

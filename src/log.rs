@@ -53,6 +53,10 @@ pub fn info(message: std::fmt::Arguments<'_>) {
     emit("info", message);
 }
 
+pub fn warn(message: std::fmt::Arguments<'_>) {
+    emit("warning", message);
+}
+
 /// Log lines dropped because stderr could not keep up.
 pub fn dropped() -> u64 {
     DROPPED.load(Ordering::Relaxed)

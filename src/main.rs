@@ -41,6 +41,7 @@ usage:
   docmill serve   [--bind ADDR] [--workers N] [--queue N] [--max-upload-bytes N]
                   [--max-request-bytes N] [--job-timeout SECS] [--max-jobs-per-worker N]
                   [--worker-memory BYTES] [--data-dir DIR] [--job-ttl SECS]
+                  [--body-timeout SECS] [--max-connections N] [--shutdown-grace SECS]
   docmill analyze [--text] [--markdown] [--workers N] [--job-timeout SECS] ... FILE...
   docmill submit  --server URL [--concurrency N] [--out FILE] [--resume] [--text]
                   [--no-ignore] [--include GLOB]... [--exclude GLOB]... PATH...

@@ -2,14 +2,21 @@
 
 mod util;
 
+mod auth;
 mod batch;
+mod cache;
 mod cli;
 mod hostile;
 mod hostile_xlsx;
 mod http_api;
+mod job_store;
 mod jobs;
 mod lifecycle;
 mod pool_faults;
+mod refusals;
+mod shutdown;
+mod stalls;
+mod storage;
 mod structure;
 mod submit;
 mod web;

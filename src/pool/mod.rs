@@ -181,8 +181,9 @@ impl Pool {
             return Err(TaskError::Quarantined(Box::new(failure)));
         }
         let options = task.options;
+        let extension = docmill_engine::detect::extension(&task.filename);
         if task.use_cache {
-            if let Some(mut report) = self.memo.cached(sha256, options) {
+            if let Some(mut report) = self.memo.cached(sha256, options, &extension) {
                 report.filename = task.filename;
                 report.cached = true;
                 report.timing.queue_ms = 0;
@@ -191,7 +192,7 @@ impl Pool {
         }
         let result = self.dispatch(task, lane).await;
         match &result {
-            Ok(report) => self.memo.remember(sha256, options, report),
+            Ok(report) => self.memo.remember(sha256, options, &extension, report),
             Err(failure @ (TaskError::Crashed(_) | TaskError::TimedOut(_))) => self.memo.strike(sha256, failure),
             Err(_) => {}
         }
