@@ -211,6 +211,9 @@ pub struct AnalyzeArgs {
     /// Add the extracted text to each report. e.g. --text
     #[arg(long, env = "DOCMILL_TEXT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub text: bool,
+    /// Add the document as Markdown (headings, lists, tables, links) to each report. e.g. --markdown
+    #[arg(long, env = "DOCMILL_MARKDOWN", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub markdown: bool,
     /// Files to analyse, reported in this order.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<String>,

@@ -106,6 +106,7 @@ impl From<TaskError> for ApiError {
     fn from(err: TaskError) -> ApiError {
         match err {
             TaskError::ParseFailed(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "parse_failed", message),
+            TaskError::BadRequest(message) => ApiError::bad_request(message),
             TaskError::Crashed(message) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "worker_crashed", message),
             TaskError::TimedOut(limit) => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,

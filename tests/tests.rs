@@ -19,5 +19,6 @@ mod sandbox;
 mod shutdown;
 mod stalls;
 mod storage;
+mod structure;
 mod submit;
 mod web;

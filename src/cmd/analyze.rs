@@ -26,7 +26,7 @@ pub async fn analyze_files(
     config: PoolConfig,
     supervisor: SupervisorHandle,
     paths: &[String],
-    include_text: bool,
+    options: Options,
     max_bytes: u64,
 ) -> anyhow::Result<bool> {
     let in_flight = config.n_workers * 2;
@@ -38,7 +38,6 @@ pub async fn analyze_files(
             pool.not_ready_reason().unwrap_or_default()
         );
     }
-    let options = Options { include_text };
     let mut lines = futures_util::stream::iter(paths.iter())
         .map(|path| {
             let pool = &pool;
@@ -110,7 +109,7 @@ pub fn main(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         flags.pool_config(),
         supervisor,
         &args.files,
-        args.text,
+        Options { include_text: args.text, markdown: args.markdown, ..Options::default() },
         flags.max_upload_bytes,
     ))?;
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })

@@ -298,6 +298,7 @@ impl WorkerTask {
                         }
                         Err(TaskError::ParseFailed(message))
                     }
+                    Outcome::Error { code: ErrorCode::BadRequest, message } => Err(TaskError::BadRequest(message)),
                 };
                 pool.count_outcome(&reply);
                 let _ = queued.reply.send(reply);

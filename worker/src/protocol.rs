@@ -90,6 +90,8 @@ pub enum ToWorker<'a> {
 pub enum ErrorCode {
     /// The document could not be parsed (including an engine panic).
     ParseFailed,
+    /// The options do not fit the document (a page range beyond its end).
+    BadRequest,
 }
 
 /// Worker → server.
@@ -255,7 +257,7 @@ mod tests {
             task_id: 42,
             filename: "a.txt",
             declared_type: Some("text/plain"),
-            options: Options { include_text: true },
+            options: Options { include_text: true, ..Options::default() },
             sha256: None,
             bytes: &document,
         }));
@@ -279,6 +281,30 @@ mod tests {
         let frame = encode_response(&FromWorker::Pong { nonce: 7, cpu_micros: 123 });
         let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
         assert!(matches!(decode_response(&body).unwrap(), FromWorker::Pong { nonce: 7, cpu_micros: 123 }));
+    }
+
+    #[test]
+    fn structure_options_round_trip_and_a_forged_page_selection_is_refused() {
+        let options = Options {
+            include_text: false,
+            markdown: true,
+            chunks: Some(docmill_engine::ChunkOptions { size: 512, overlap: 64 }),
+            pages: Some(docmill_engine::PageSelection::parse("2-3,7").unwrap()),
+        };
+        let request =
+            AnalyzeRequest { task_id: 1, filename: "a.pdf", declared_type: None, options, sha256: None, bytes: b"" };
+        let frame = encode_request(&ToWorker::Analyze(request));
+        let ToWorker::Analyze(decoded) = decode_request(&frame[FRAME_HEADER_LEN..]).unwrap() else {
+            panic!("not an analysis request");
+        };
+        assert_eq!(decoded.options, options);
+        // The selection's length is its last byte before the (absent)
+        // digest and the empty document: claim 200 ranges.
+        let mut forged = frame[FRAME_HEADER_LEN..].to_vec();
+        let len_at = forged.len() - 3;
+        assert_eq!(forged[len_at], 2, "the length byte of two ranges");
+        forged[len_at] = 200;
+        assert!(matches!(decode_request(&forged), Err(ProtocolError::Malformed(_))));
     }
 
     #[test]

@@ -170,7 +170,13 @@ pub fn run(requests: File, mut responses: File, proc_files: ProcFiles, config: &
                 report.timing.worker_pid = pid;
                 encode_report(&mut report)
             }
-            Ok(Err(err)) => Outcome::Error { code: ErrorCode::ParseFailed, message: err.to_string() },
+            Ok(Err(err)) => {
+                let code = match err {
+                    docmill_engine::AnalyzeError::ParseFailed(_) => ErrorCode::ParseFailed,
+                    docmill_engine::AnalyzeError::BadRequest(_) => ErrorCode::BadRequest,
+                };
+                Outcome::Error { code, message: err.to_string() }
+            }
             Err(payload) => {
                 recycle = true;
                 let what = payload
@@ -213,16 +219,34 @@ const FRAME_OVERHEAD: usize = 64 << 10;
 /// warning rather than sending a frame the server would refuse.
 fn encode_report(report: &mut docmill_engine::report::Report) -> Outcome {
     let limit = protocol::MAX_RESPONSE_FRAME - FRAME_OVERHEAD;
-    let json = serde_json::to_vec(&*report).expect("a report always serialises");
+    let mut json = serde_json::to_vec(&*report).expect("a report always serialises");
+    // The largest parts go first: the text, then the chunks (a copy of
+    // it), then the Markdown.
+    let mut dropped: Vec<&str> = Vec::new();
+    for field in ["text", "chunks", "markdown"] {
+        if json.len() <= limit {
+            break;
+        }
+        let removed = match field {
+            "text" => report.text.take().is_some(),
+            "chunks" => report.chunks.take().is_some(),
+            _ => report.markdown.take().is_some(),
+        };
+        if removed {
+            if !dropped.is_empty() {
+                report.warnings.pop();
+            }
+            dropped.push(field);
+            report.warnings.push(format!(
+                "{} omitted: with it the report would exceed {} MiB",
+                dropped.join(" and "),
+                limit >> 20
+            ));
+            json = serde_json::to_vec(&*report).expect("a report always serialises");
+        }
+    }
     if json.len() <= limit {
         return Outcome::Report(json);
-    }
-    if report.text.take().is_some() {
-        report.warnings.push(format!("text omitted: with it the report would exceed {} MiB", limit >> 20));
-        let json = serde_json::to_vec(&*report).expect("a report always serialises");
-        if json.len() <= limit {
-            return Outcome::Report(json);
-        }
     }
     Outcome::Error { code: ErrorCode::ParseFailed, message: format!("the report would exceed {} MiB", limit >> 20) }
 }
