@@ -77,6 +77,10 @@ pub struct AnalyzeRequest<'a> {
 
 /// Server → worker: one frame each.
 #[derive(Serialize, Deserialize, Debug)]
+// One value per frame, encoded or decoded and dropped at once: boxing the
+// request (its options hold an inline page selection) would only add an
+// allocation per task.
+#[allow(clippy::large_enum_variant)]
 pub enum ToWorker<'a> {
     #[serde(borrow)]
     Analyze(AnalyzeRequest<'a>),
