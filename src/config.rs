@@ -5,14 +5,12 @@
 //! rest of the program reads.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::parser::ValueSource;
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::http::auth::ApiKeys;
 use crate::pool::PoolConfig;
 use crate::supervisor::{self, SupervisorConfig, SupervisorHandle};
 use docmill_worker::sandbox::{Confinement, WorkerUser};
@@ -372,8 +370,19 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     /// One log line per request.
     pub access_log: bool,
-    /// API keys (`DOCMILL_API_KEYS`, `--api-key-file`) and the metrics key.
-    pub api_keys: Arc<ApiKeys>,
+    /// Where the API keys come from; the server checks them at start.
+    pub auth: AuthFlags,
+}
+
+/// Where API keys come from: `DOCMILL_API_KEYS`, `--api-key-file`, and the
+/// metrics key. Keys themselves are never taken as flags (a command line is
+/// visible to every local user); `--metrics-key` is the exception a
+/// scraper's config needs.
+#[derive(Clone, Debug, Default)]
+pub struct AuthFlags {
+    pub env_keys: Option<String>,
+    pub key_file: Option<PathBuf>,
+    pub metrics_key: Option<String>,
 }
 
 pub fn pool_flags(args: &PoolArgs) -> Result<PoolFlags, String> {
@@ -430,7 +439,11 @@ fn worker_user(requested: Option<String>) -> Result<Option<WorkerUser>, String> 
 }
 
 pub fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {
-    let api_keys = Arc::new(api_keys(&args)?);
+    let auth = AuthFlags {
+        env_keys: std::env::var("DOCMILL_API_KEYS").ok().filter(|keys| !keys.is_empty()),
+        key_file: args.api_key_file.clone(),
+        metrics_key: args.metrics_key.clone(),
+    };
     Ok(ServeConfig {
         pool: pool_flags(&args.pool)?,
         bind: args.bind,
@@ -442,16 +455,8 @@ pub fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {
         max_connections: args.max_connections,
         log_format: args.log_format,
         access_log: args.access_log,
-        api_keys,
+        auth,
     })
-}
-
-/// Keys themselves are never taken as flags (a command line is visible to
-/// every local user): they come from `DOCMILL_API_KEYS` or the key file.
-/// `--metrics-key` is the exception a scraper's config needs.
-fn api_keys(args: &ServeArgs) -> Result<ApiKeys, String> {
-    let env_keys = std::env::var("DOCMILL_API_KEYS").ok().filter(|keys| !keys.is_empty());
-    ApiKeys::new(env_keys.as_deref(), args.api_key_file.clone(), args.metrics_key.as_deref())
 }
 
 /// A byte count: plain digits, or with a suffix K/M/G/T (powers of 1024;

@@ -36,6 +36,11 @@ const RESERVED_DESCRIPTORS: u64 = 128;
 
 pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = config::serve_config(args).unwrap_or_else(|err| config::usage_error(err));
+    let auth = &config.auth;
+    let api_keys =
+        http::auth::ApiKeys::new(auth.env_keys.as_deref(), auth.key_file.clone(), auth.metrics_key.as_deref())
+            .unwrap_or_else(|err| config::usage_error(err));
+    let api_keys = Arc::new(api_keys);
     let descriptors = raise_descriptor_limit();
     // Each connection may hold a socket and a spool file.
     let affordable = (descriptors.saturating_sub(RESERVED_DESCRIPTORS + PROBE_CONNECTIONS as u64) / 2).max(1) as usize;
@@ -49,11 +54,15 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if lowered {
         tracing::info!("serving at most {affordable} connections: the descriptor limit ({descriptors}) allows no more");
     }
-    crate::runtime()?.block_on(run_server(config, supervisor))?;
+    crate::runtime()?.block_on(run_server(config, api_keys, supervisor))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -> anyhow::Result<()> {
+async fn run_server(
+    config: config::ServeConfig,
+    api_keys: Arc<http::auth::ApiKeys>,
+    supervisor: SupervisorHandle,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", config.bind))?;
@@ -67,7 +76,7 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         );
     }
     let address = listener.local_addr()?;
-    http::auth::start(&config.api_keys, address);
+    http::auth::start(&api_keys, address);
     let spool_dir = config.data_dir.join("spool");
     std::fs::create_dir_all(&spool_dir)
         .map_err(|err| anyhow::anyhow!("cannot create the spool directory {}: {err}", spool_dir.display()))?;
@@ -81,6 +90,7 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         config,
         spool_dir,
         jobs: jobs.clone(),
+        api_keys,
     });
     let app = http::router(Arc::clone(&state));
     let probe_app = http::probe_router(state);

@@ -56,6 +56,8 @@ pub struct AppState {
     /// Durable async jobs, or why they are unavailable (a damaged job
     /// store): the rest of the API is served either way.
     pub jobs: Result<Arc<crate::jobs::Jobs>, String>,
+    /// The API keys checked on `/v1/*` (and `/metrics` with a metrics key).
+    pub api_keys: Arc<auth::ApiKeys>,
 }
 
 impl AppState {
@@ -80,7 +82,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn_with_state(Arc::clone(&state.config.api_keys), auth::require_key))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state.api_keys), auth::require_key))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), body::guard))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), access::log_requests))

@@ -41,7 +41,7 @@ use memo::Memo;
 use registry::{describe_exit, resident_bytes, Exits};
 
 pub use error::TaskError;
-pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState};
+pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState, LATENCY_BUCKETS};
 
 #[derive(Clone, Debug)]
 pub struct PoolConfig {

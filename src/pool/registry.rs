@@ -205,19 +205,23 @@ pub fn describe_exit(pid: i32, code: Option<i32>, signal: Option<i32>) -> String
     }
 }
 
-/// A latency histogram with the bucket bounds of
-/// [`crate::metrics::LATENCY_BUCKETS`] (cumulative counts, as Prometheus
-/// wants them).
+/// Latency bucket bounds in seconds: from a cached probe to a document that
+/// runs into the default job timeout.
+pub const LATENCY_BUCKETS: [f64; 14] =
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+/// A latency histogram with the bucket bounds of [`LATENCY_BUCKETS`]
+/// (cumulative counts, as Prometheus wants them).
 #[derive(Default, Clone)]
 pub struct Histogram {
-    pub counts: [u64; crate::metrics::LATENCY_BUCKETS.len()],
+    pub counts: [u64; LATENCY_BUCKETS.len()],
     pub count: u64,
     pub sum: f64,
 }
 
 impl Histogram {
     pub fn observe(&mut self, secs: f64) {
-        for (bound, count) in crate::metrics::LATENCY_BUCKETS.iter().zip(self.counts.iter_mut()) {
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(self.counts.iter_mut()) {
             if secs <= *bound {
                 *count += 1;
             }
