@@ -82,7 +82,10 @@ impl AccessLine {
                 )
             };
         }
-        if self.status.is_server_error() {
+        // A 503 is load being shed, counted in /metrics: a line for each
+        // would turn a burst of refused clients into a burst of log writes,
+        // the very work shedding exists to avoid.
+        if self.status.is_server_error() && self.status != StatusCode::SERVICE_UNAVAILABLE {
             line!(error, "request failed");
         } else if self.always {
             line!(info, "request");
