@@ -105,6 +105,11 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// API keys (`DOCMILL_API_KEYS`, `--api-key-file`) and the metrics key.
     pub api_keys: Arc<ApiKeys>,
+    /// `--store postgres://…` (`DOCMILL_STORE`): jobs in PostgreSQL, shared
+    /// by every node that names it; `None` keeps them in SQLite.
+    pub store: Option<String>,
+    /// How long a claimed document stays a node's without its heartbeat.
+    pub lease: Duration,
 }
 
 /// Flags and positional arguments of one subcommand.
@@ -247,6 +252,13 @@ fn api_keys(args: &Args) -> Result<ApiKeys, UsageError> {
         .map_err(UsageError)
 }
 
+/// `serve` flags of the shared job store.
+pub const STORE_FLAGS: &[&str] = &["store", "lease"];
+/// A node that stops heartbeating loses its documents after this long:
+/// long enough that a busy node or a slow store never loses a lease it
+/// still uses, short enough that a dead node's work resumes within a minute.
+const DEFAULT_LEASE_SECS: u64 = 30;
+
 pub fn serve_config(args: &Args) -> Result<ServeConfig, UsageError> {
     let pool = pool_flags(args)?;
     if pool.max_upload_bytes > u32::MAX as u64 - (1 << 20) {
@@ -269,7 +281,23 @@ pub fn serve_config(args: &Args) -> Result<ServeConfig, UsageError> {
             .unwrap_or(Duration::from_secs_f64(DEFAULT_SHUTDOWN_GRACE_SECS)),
         max_connections: args.parsed("max-connections", parse_count)?.unwrap_or(DEFAULT_MAX_CONNECTIONS),
         api_keys: Arc::new(api_keys(args)?),
+        store: store_url(args)?,
+        lease: match args.parsed("lease", parse_seconds)? {
+            Some(lease) if lease.is_zero() => return Err(UsageError("--lease must be more than 0".into())),
+            lease => lease.unwrap_or(Duration::from_secs(DEFAULT_LEASE_SECS)),
+        },
     })
+}
+
+/// `--store`, else `DOCMILL_STORE`: a PostgreSQL URL, or nothing.
+fn store_url(args: &Args) -> Result<Option<String>, UsageError> {
+    let url = args.value("store");
+    match url {
+        Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+            Err(UsageError(format!("--store {url:?}: expected postgres://USER@HOST/DB")))
+        }
+        url => Ok(url),
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ usage:
                   [--max-request-bytes N] [--job-timeout SECS] [--max-jobs-per-worker N]
                   [--worker-memory BYTES] [--data-dir DIR] [--job-ttl SECS]
                   [--body-timeout SECS] [--max-connections N] [--shutdown-grace SECS]
+                  [--store postgres://USER@HOST/DB] [--lease SECS]
   docmill analyze [--text] [--workers N] [--job-timeout SECS] ... FILE...
   docmill submit  --server URL [--concurrency N] [--out FILE] [--resume] [--text]
                   [--no-ignore] [--include GLOB]... [--exclude GLOB]... PATH...

@@ -40,6 +40,7 @@ pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
         vec!["bind", "max-request-bytes", "data-dir", "job-ttl", "body-timeout", "shutdown-grace", "max-connections"];
     valued.extend_from_slice(config::POOL_FLAGS);
     valued.extend_from_slice(config::AUTH_FLAGS);
+    valued.extend_from_slice(config::STORE_FLAGS);
     let args = Args::parse(raw, &valued, &[])?;
     if let Some(extra) = args.positional.first() {
         return Err(UsageError(format!("serve takes no arguments, got {extra:?}")).into());
@@ -83,7 +84,14 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
     std::fs::create_dir_all(&spool_dir)
         .map_err(|err| anyhow::anyhow!("cannot create the spool directory {}: {err}", spool_dir.display()))?;
     // A damaged job store costs the jobs, not the service.
-    let jobs = jobs::Jobs::start(&config.data_dir, Arc::clone(&pool), config.job_ttl, config.pool.workers).await;
+    let (jobs, shared) = match &config.store {
+        None => (jobs::Jobs::start(&config.data_dir, Arc::clone(&pool), config.job_ttl, config.pool.workers).await, None),
+        Some(url) => {
+            let shared =
+                jobs::SharedJobs::start(url.clone(), Arc::clone(&pool), config.job_ttl, config.pool.workers, config.lease);
+            (Err("jobs are kept in PostgreSQL".to_owned()), Some(shared))
+        }
+    };
     let grace = config.shutdown_grace;
     let max_connections = config.max_connections;
     let state = Arc::new(http::AppState {
@@ -92,13 +100,14 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         config,
         spool_dir,
         jobs: jobs.clone(),
+        shared: shared.clone(),
     });
     let app = http::router(Arc::clone(&state));
     let probe_app = http::probe_router(state);
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<Instant>);
     {
-        let jobs = jobs.clone();
+        let (jobs, shared) = (jobs.clone(), shared.clone());
         tokio::spawn(async move {
             shutdown_signal().await;
             log::info(format_args!("draining: finishing in-flight requests, accepting no new ones"));
@@ -106,6 +115,9 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
             // start; those running get the grace period.
             if let Ok(jobs) = &jobs {
                 jobs.stop_starting();
+            }
+            if let Some(shared) = &shared {
+                shared.stop_starting();
             }
             let _ = stop_tx.send(Some(Instant::now()));
         });
@@ -136,6 +148,13 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         if !jobs.wait_idle(deadline).await {
             log::info(format_args!(
                 "job documents still running at the end of the grace period are left for the next start"
+            ));
+        }
+    }
+    if let Some(shared) = &shared {
+        if !shared.wait_idle(deadline).await {
+            log::info(format_args!(
+                "job documents still running at the end of the grace period are left to the other nodes"
             ));
         }
     }

@@ -14,6 +14,7 @@ mod jobs;
 mod lifecycle;
 mod pool_faults;
 mod refusals;
+mod shared_store;
 mod shutdown;
 mod stalls;
 mod storage;

@@ -21,6 +21,7 @@ mod batch;
 mod body;
 mod disposition;
 mod jobs;
+mod shared_jobs;
 pub mod openapi;
 mod page;
 mod probes;
@@ -53,6 +54,9 @@ pub struct AppState {
     /// Durable async jobs, or why they are unavailable (a damaged job
     /// store): the rest of the API is served either way.
     pub jobs: Result<Arc<crate::jobs::Jobs>, String>,
+    /// Jobs in a PostgreSQL store shared by several nodes (`--store`),
+    /// served instead of `jobs`.
+    pub shared: Option<Arc<crate::jobs::SharedJobs>>,
 }
 
 impl AppState {
@@ -67,10 +71,11 @@ impl AppState {
 const FRAMEWORK_MESSAGE_MAX: usize = 4 << 10;
 
 pub fn router(state: Arc<AppState>) -> Router {
+    let jobs = if state.shared.is_some() { shared_jobs::routes() } else { jobs::routes() };
     Router::new()
         .merge(analyze::routes())
         .merge(batch::routes())
-        .merge(jobs::routes())
+        .merge(jobs)
         .merge(probes::routes())
         .merge(openapi::routes())
         .merge(page::routes())
