@@ -85,10 +85,17 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         .map_err(|err| anyhow::anyhow!("cannot create the spool directory {}: {err}", spool_dir.display()))?;
     // A damaged job store costs the jobs, not the service.
     let (jobs, shared) = match &config.store {
-        None => (jobs::Jobs::start(&config.data_dir, Arc::clone(&pool), config.job_ttl, config.pool.workers).await, None),
+        None => {
+            (jobs::Jobs::start(&config.data_dir, Arc::clone(&pool), config.job_ttl, config.pool.workers).await, None)
+        }
         Some(url) => {
-            let shared =
-                jobs::SharedJobs::start(url.clone(), Arc::clone(&pool), config.job_ttl, config.pool.workers, config.lease);
+            let shared = jobs::SharedJobs::start(
+                url.clone(),
+                Arc::clone(&pool),
+                config.job_ttl,
+                config.pool.workers,
+                config.lease,
+            );
             (Err("jobs are kept in PostgreSQL".to_owned()), Some(shared))
         }
     };

@@ -21,10 +21,10 @@ mod batch;
 mod body;
 mod disposition;
 mod jobs;
-mod shared_jobs;
 pub mod openapi;
 mod page;
 mod probes;
+mod shared_jobs;
 pub mod upload;
 
 use std::path::PathBuf;

@@ -34,8 +34,9 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
             // Analysis is served either way; jobs wait for the store.
             _ if state.shared.is_some() => match state.shared.as_ref().and_then(|shared| shared.not_ready()) {
                 None => Json(json!({"status": "ready"})).into_response(),
-                Some(why) => Json(json!({"status": "ready", "reason": format!("jobs are unavailable: {why}")}))
-                    .into_response(),
+                Some(why) => {
+                    Json(json!({"status": "ready", "reason": format!("jobs are unavailable: {why}")})).into_response()
+                }
             },
             Ok(_) => Json(json!({"status": "ready"})).into_response(),
             Err(why) => {

@@ -81,7 +81,8 @@ pub async fn create(
                 }
                 Ok(spooled) => {
                     let bytes = read_all(spooled.document).await?;
-                    insert_document(&tx, &job_id, index, &part.filename, Ok((bytes.as_slice(), spooled.sha256))).await?;
+                    insert_document(&tx, &job_id, index, &part.filename, Ok((bytes.as_slice(), spooled.sha256)))
+                        .await?;
                 }
             }
         }
@@ -174,10 +175,9 @@ pub async fn list(
     let owner = tenant.owner.as_deref();
     let after_seq = match &query.after {
         None => 0,
-        Some(id) => store
-            .seq_of(id, owner)
-            .await?
-            .ok_or_else(|| ApiError::bad_request(format!("after={id:?} is not a job")))?,
+        Some(id) => {
+            store.seq_of(id, owner).await?.ok_or_else(|| ApiError::bad_request(format!("after={id:?} is not a job")))?
+        }
     };
     let page = store.list(after_seq, limit + 1, owner).await?;
     let more = page.len() > limit as usize;

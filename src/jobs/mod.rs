@@ -316,10 +316,9 @@ impl Jobs {
 /// What the analysis of document `index` leaves in the store.
 fn recorded(index: usize, filename: String, result: Result<docmill_engine::report::Report, ApiError>) -> Recorded {
     let (sha256, simhash) = match &result {
-        Ok(report) => (
-            crate::ndjson::parse_sha256(&report.sha256),
-            report.fingerprint.simhash.as_deref().and_then(parse_simhash),
-        ),
+        Ok(report) => {
+            (crate::ndjson::parse_sha256(&report.sha256), report.fingerprint.simhash.as_deref().and_then(parse_simhash))
+        }
         Err(_) => (None, None),
     };
     let failed = result.is_err();

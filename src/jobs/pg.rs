@@ -199,9 +199,7 @@ impl PgStore {
     /// returns which of `jobs` are no longer live (cancelled, expired).
     pub async fn heartbeat(&self, node: &str, lease: Duration, jobs: &[String]) -> StoreResult<Vec<String>> {
         let client = self.pool.get().await?;
-        let sql = format!(
-            "UPDATE documents SET lease_until_ms = {NOW_MS} + $2 WHERE lease_node = $1 AND line IS NULL"
-        );
+        let sql = format!("UPDATE documents SET lease_until_ms = {NOW_MS} + $2 WHERE lease_node = $1 AND line IS NULL");
         client.execute(sql.as_str(), &[&node, &(lease.as_millis() as i64)]).await?;
         if jobs.is_empty() {
             return Ok(Vec::new());
@@ -375,9 +373,8 @@ impl PgStore {
     /// Removes jobs that ended more than `ttl` ago.
     pub async fn expire(&self, ttl: Duration) -> StoreResult<u64> {
         let client = self.pool.get().await?;
-        let sql = format!(
-            "DELETE FROM jobs WHERE status IN ('done', 'failed', 'cancelled') AND finished_ms < {NOW_MS} - $1"
-        );
+        let sql =
+            format!("DELETE FROM jobs WHERE status IN ('done', 'failed', 'cancelled') AND finished_ms < {NOW_MS} - $1");
         Ok(client.execute(sql.as_str(), &[&(ttl.as_millis() as i64)]).await?)
     }
 }
@@ -420,11 +417,16 @@ pub async fn insert_document(
 
 /// Sets the job's totals once every document is in; a job of refusals only
 /// is done at once.
-pub async fn finish_job(tx: &tokio_postgres::Transaction<'_>, job_id: &str, total: usize, refused: usize) -> StoreResult<()> {
+pub async fn finish_job(
+    tx: &tokio_postgres::Transaction<'_>,
+    job_id: &str,
+    total: usize,
+    refused: usize,
+) -> StoreResult<()> {
     let sql = format!(
-        "UPDATE jobs SET total = $2, done = $3, failed = $3,
-             status = CASE WHEN $3 = $2 THEN 'done' ELSE 'queued' END,
-             finished_ms = CASE WHEN $3 = $2 THEN {NOW_MS} END
+        "UPDATE jobs SET total = $2::bigint, done = $3::bigint, failed = $3::bigint,
+             status = CASE WHEN $3::bigint = $2::bigint THEN 'done' ELSE 'queued' END,
+             finished_ms = CASE WHEN $3::bigint = $2::bigint THEN {NOW_MS} END
          WHERE id = $1"
     );
     tx.execute(sql.as_str(), &[&job_id, &(total as i64), &(refused as i64)]).await?;
