@@ -200,6 +200,29 @@ pub struct ServeArgs {
     /// local users [default: /metrics is open]. e.g. --metrics-key "$KEY"
     #[arg(long, env = "DOCMILL_METRICS_KEY", value_name = "KEY", hide_env_values = true)]
     pub metrics_key: Option<String>,
+    /// Keep jobs in PostgreSQL, shared by every node that names the same store (libpq URL forms,
+    /// e.g. ?host=/var/run/postgresql) [default: SQLite under --data-dir]. e.g. --store postgres://docmill@db/docmill
+    #[arg(long, env = "DOCMILL_STORE", value_name = "URL", value_parser = parse_store_url)]
+    pub store: Option<String>,
+    /// With --store: how long a claimed document stays this node's without its heartbeat; a dead
+    /// node's documents go to the others after it. e.g. --lease 15s
+    #[arg(long, env = "DOCMILL_LEASE", value_name = "DURATION", default_value = DEFAULT_LEASE, value_parser = parse_duration)]
+    pub lease: Duration,
+}
+
+/// A node that stops heartbeating loses its documents after this long:
+/// long enough that a busy node or a slow store never loses a lease it
+/// still uses, short enough that a dead node's work resumes within a minute.
+const DEFAULT_LEASE: &str = "30s";
+
+/// A PostgreSQL URL (`postgres://` or `postgresql://`).
+fn parse_store_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!("{raw:?}: expected postgres://USER@HOST/DB"))
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -372,6 +395,11 @@ pub struct ServeConfig {
     pub access_log: bool,
     /// Where the API keys come from; the server checks them at start.
     pub auth: AuthFlags,
+    /// `--store postgres://…` (`DOCMILL_STORE`): jobs in PostgreSQL, shared
+    /// by every node that names it; `None` keeps them in SQLite.
+    pub store: Option<String>,
+    /// How long a claimed document stays a node's without its heartbeat.
+    pub lease: Duration,
 }
 
 /// Where API keys come from: `DOCMILL_API_KEYS`, `--api-key-file`, and the
@@ -456,6 +484,8 @@ pub fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {
         log_format: args.log_format,
         access_log: args.access_log,
         auth,
+        store: args.store,
+        lease: args.lease,
     })
 }
 

@@ -81,7 +81,21 @@ async fn run_server(
     std::fs::create_dir_all(&spool_dir)
         .map_err(|err| anyhow::anyhow!("cannot create the spool directory {}: {err}", spool_dir.display()))?;
     // A damaged job store costs the jobs, not the service.
-    let jobs = jobs::Jobs::start(&config.data_dir, Arc::clone(&pool), config.job_ttl, config.pool.workers).await;
+    let (jobs, shared) = match &config.store {
+        None => {
+            (jobs::Jobs::start(&config.data_dir, Arc::clone(&pool), config.job_ttl, config.pool.workers).await, None)
+        }
+        Some(url) => {
+            let shared = jobs::SharedJobs::start(
+                url.clone(),
+                Arc::clone(&pool),
+                config.job_ttl,
+                config.pool.workers,
+                config.lease,
+            );
+            (Err("jobs are kept in PostgreSQL".to_owned()), Some(shared))
+        }
+    };
     let grace = config.shutdown_grace;
     let max_connections = config.max_connections;
     let state = Arc::new(http::AppState {
@@ -91,13 +105,14 @@ async fn run_server(
         spool_dir,
         jobs: jobs.clone(),
         api_keys,
+        shared: shared.clone(),
     });
     let app = http::router(Arc::clone(&state));
     let probe_app = http::probe_router(state);
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<Instant>);
     {
-        let jobs = jobs.clone();
+        let (jobs, shared) = (jobs.clone(), shared.clone());
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("draining: finishing in-flight requests, accepting no new ones");
@@ -105,6 +120,9 @@ async fn run_server(
             // start; those running get the grace period.
             if let Ok(jobs) = &jobs {
                 jobs.stop_starting();
+            }
+            if let Some(shared) = &shared {
+                shared.stop_starting();
             }
             let _ = stop_tx.send(Some(Instant::now()));
         });
@@ -134,6 +152,11 @@ async fn run_server(
     if let Ok(jobs) = &jobs {
         if !jobs.wait_idle(deadline).await {
             tracing::info!("job documents still running at the end of the grace period are left for the next start");
+        }
+    }
+    if let Some(shared) = &shared {
+        if !shared.wait_idle(deadline).await {
+            tracing::info!("job documents still running at the end of the grace period are left to the other nodes");
         }
     }
     pool.shutdown(deadline.saturating_duration_since(Instant::now())).await;

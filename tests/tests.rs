@@ -16,6 +16,7 @@ mod logging;
 mod pool_faults;
 mod refusals;
 mod sandbox;
+mod shared_store;
 mod shutdown;
 mod stalls;
 mod storage;

@@ -22,8 +22,8 @@ use crate::jobs::{blocking, new_job_id, persist, valid_job_id, PendingDocument, 
 use crate::ndjson::ResultLine;
 
 /// Most jobs one `GET /v1/jobs` lists.
-const MAX_PAGE: u32 = 1000;
-const DEFAULT_PAGE: u32 = 100;
+pub(super) const MAX_PAGE: u32 = 1000;
+pub(super) const DEFAULT_PAGE: u32 = 100;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -32,7 +32,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v1/jobs/{id}/results", get(results))
 }
 
-fn not_found(id: &str) -> ApiError {
+pub(super) fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("no job {id:?}"))
 }
 
@@ -204,8 +204,8 @@ pub async fn cancel(
 
 #[derive(Deserialize)]
 pub struct ListQuery {
-    limit: Option<u32>,
-    after: Option<String>,
+    pub(super) limit: Option<u32>,
+    pub(super) after: Option<String>,
 }
 
 pub async fn list(

@@ -26,6 +26,7 @@ mod jobs;
 pub mod openapi;
 mod page;
 mod probes;
+mod shared_jobs;
 pub mod upload;
 
 use std::path::PathBuf;
@@ -58,6 +59,9 @@ pub struct AppState {
     pub jobs: Result<Arc<crate::jobs::Jobs>, String>,
     /// The API keys checked on `/v1/*` (and `/metrics` with a metrics key).
     pub api_keys: Arc<auth::ApiKeys>,
+    /// Jobs in a PostgreSQL store shared by several nodes (`--store`),
+    /// served instead of `jobs`.
+    pub shared: Option<Arc<crate::jobs::SharedJobs>>,
 }
 
 impl AppState {
@@ -72,10 +76,11 @@ impl AppState {
 const FRAMEWORK_MESSAGE_MAX: usize = 4 << 10;
 
 pub fn router(state: Arc<AppState>) -> Router {
+    let jobs = if state.shared.is_some() { shared_jobs::routes() } else { jobs::routes() };
     Router::new()
         .merge(analyze::routes())
         .merge(batch::routes())
-        .merge(jobs::routes())
+        .merge(jobs)
         .merge(probes::routes())
         .merge(openapi::routes())
         .merge(page::routes())

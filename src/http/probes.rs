@@ -31,6 +31,13 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         // Analysis is available without jobs: ready, with the reason jobs
         // are not.
         None => match &state.jobs {
+            // Analysis is served either way; jobs wait for the store.
+            _ if state.shared.is_some() => match state.shared.as_ref().and_then(|shared| shared.not_ready()) {
+                None => Json(json!({"status": "ready"})).into_response(),
+                Some(why) => {
+                    Json(json!({"status": "ready", "reason": format!("jobs are unavailable: {why}")})).into_response()
+                }
+            },
             Ok(_) => Json(json!({"status": "ready"})).into_response(),
             Err(why) => {
                 Json(json!({"status": "ready", "reason": format!("jobs are unavailable: {why}")})).into_response()

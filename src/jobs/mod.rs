@@ -11,10 +11,14 @@
 //! - this module: the executor, recovery at start, cancellation, the expiry
 //!   sweep;
 //! - [`store`]: the SQLite store;
-//! - [`schema`]: the store's versioned migrations.
+//! - [`schema`]: the store's versioned migrations;
+//! - [`pg`] and [`cluster`]: the PostgreSQL store shared by several nodes
+//!   (`--store`) and its executor: claims, leases, heartbeat.
 //!
 //! The HTTP handlers are in `crate::http::jobs`.
 
+mod cluster;
+mod pg;
 mod schema;
 mod store;
 
@@ -33,6 +37,8 @@ use crate::error::ApiError;
 use crate::ndjson::{parse_simhash, ResultLine};
 use crate::pool::{Document, Lane, Pool, Task, TaskError};
 
+pub use cluster::SharedJobs;
+pub use pg::{finish_job, insert_document, insert_job, StoreError};
 pub use store::{JobStore, OpenError, PendingDocument, Recorded, UploadedDocument};
 
 /// How long a document whose result the store could not take (a full
@@ -255,18 +261,8 @@ impl Jobs {
                 result.map_err(ApiError::from)
             }
         };
-        let (sha256, simhash) = match &result {
-            Ok(report) => (
-                crate::ndjson::parse_sha256(&report.sha256),
-                report.fingerprint.simhash.as_deref().and_then(parse_simhash),
-            ),
-            Err(_) => (None, None),
-        };
-        let failed = result.is_err();
-        let outcome = ResultLine { index: document.index, filename: document.filename, result };
-        let line = String::from_utf8(outcome.to_line().to_vec()).expect("lines are UTF-8");
-        let recorded = Recorded { line: line.trim_end().to_owned(), failed, sha256, simhash };
         let index = document.index;
+        let recorded = recorded(index, document.filename, result);
         let recorded = {
             let job_id = job_id.clone();
             blocking(&self.store, move |store| {
@@ -312,6 +308,20 @@ impl Jobs {
             tokio::time::sleep(EXPIRY_SWEEP_INTERVAL.min(ttl)).await;
         }
     }
+}
+
+/// What the analysis of document `index` leaves in the store.
+fn recorded(index: usize, filename: String, result: Result<docmill_engine::report::Report, ApiError>) -> Recorded {
+    let (sha256, simhash) = match &result {
+        Ok(report) => {
+            (crate::ndjson::parse_sha256(&report.sha256), report.fingerprint.simhash.as_deref().and_then(parse_simhash))
+        }
+        Err(_) => (None, None),
+    };
+    let failed = result.is_err();
+    let outcome = ResultLine { index, filename, result };
+    let line = String::from_utf8(outcome.to_line().to_vec()).expect("lines are UTF-8");
+    Recorded { line: line.trim_end().to_owned(), failed, sha256, simhash }
 }
 
 /// Moves a damaged store aside (the database, its WAL and index, and the
