@@ -1,6 +1,6 @@
-//! Counts over the whole text: characters, words, sentences, lines, paragraphs.
+//! Counts over the whole text: characters, sentences, lines, paragraphs,
+//! with the word count found by the caller's pass over the words.
 
-use super::words::for_each_word;
 use crate::report::Stats;
 
 pub(super) fn is_sentence_end(c: char) -> bool {
@@ -12,9 +12,7 @@ pub(super) fn is_cjk_end(c: char) -> bool {
     matches!(c, '。' | '！' | '？')
 }
 
-pub(super) fn stats(text: &str) -> Stats {
-    let mut words = 0u64;
-    for_each_word(text, |_| words += 1);
+pub(super) fn stats(text: &str, words: u64) -> Stats {
     let mut sentences = 0u64;
     let mut in_sentence = false;
     let mut chars = text.chars().peekable();
