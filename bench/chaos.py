@@ -80,6 +80,7 @@ def main():
     lock = threading.Lock()
     pending = list(files)
     answers = []
+    crashed_files = collections.Counter()
 
     def client():
         while True:
@@ -92,11 +93,16 @@ def main():
             name = urllib.parse.quote(os.path.basename(path))
             status, payload = request("PUT", "/v1/analyze?filename=" + name, body)
             try:
-                code = json.loads(payload).get("error", {}).get("code", "report")
+                error = json.loads(payload).get("error", {})
+                code = error.get("code", "report")
+                if error.get("message", "").startswith("not analysed again"):
+                    code += " (quarantined, no worker killed)"
             except ValueError:
                 code = "NOT JSON"
             with lock:
                 answers.append((status, code))
+                if code.startswith("worker_crashed"):
+                    crashed_files[os.path.relpath(path, os.path.dirname(path.rstrip(os.sep)) + "/..")] += 1
 
     started = time.time()
     threads = [threading.Thread(target=killer)] + [threading.Thread(target=client) for _ in range(args.clients)]
@@ -112,6 +118,10 @@ def main():
     print(f"{len(files)} uploads, {len(answers)} answered in {elapsed:.1f} s; {kills} workers SIGKILLed")
     for (status, code), count in sorted(collections.Counter(answers).items()):
         print(f"  {status} {code}: {count}")
+    if crashed_files:
+        print("benign documents answered worker_crashed, most often first:")
+        for name, count in crashed_files.most_common(10):
+            print(f"  {count} x {name}")
     health = request("GET", "/healthz")
     restarts = json.loads(request("GET", "/v1/pool")[1])["restarts"]
     print(f"healthz {health[0]}; restarts {restarts}")

@@ -6,7 +6,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::log;
 use crate::pool::TaskError;
 
 /// Seconds a shed client is told to wait: about one typical analysis.
@@ -53,7 +52,7 @@ impl ApiError {
     /// The disk under `--data-dir` is full (or over quota): the request can
     /// be retried once space returns.
     pub fn insufficient_storage(what: &str) -> ApiError {
-        log::error(format_args!("{what}: no space left under the data directory"));
+        tracing::error!("{what}: no space left under the data directory");
         ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "insufficient_storage",
@@ -93,7 +92,7 @@ impl ApiError {
     }
     pub fn internal(detail: impl Into<String>) -> ApiError {
         let detail = detail.into();
-        log::error(format_args!("internal error: {detail}"));
+        tracing::error!("internal error: {detail}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
     }
 
@@ -107,6 +106,7 @@ impl From<TaskError> for ApiError {
     fn from(err: TaskError) -> ApiError {
         match err {
             TaskError::ParseFailed(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "parse_failed", message),
+            TaskError::BadRequest(message) => ApiError::bad_request(message),
             TaskError::Crashed(message) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "worker_crashed", message),
             TaskError::TimedOut(limit) => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -117,7 +117,7 @@ impl From<TaskError> for ApiError {
             TaskError::Quarantined(failure) => {
                 let mut error = ApiError::from(*failure);
                 error.message = format!(
-                    "not analysed again: this document crashed or stalled workers {} times; last time: {}",
+                    "not analysed again: {} times this document crashed or stalled a worker and then its replacement; last time: {}",
                     crate::pool::memo::QUARANTINE_STRIKES,
                     error.message
                 );

@@ -9,12 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::pool::{Histogram, Pool, Restart, WorkerState};
-
-/// Latency bucket bounds in seconds: from a cached probe to a document that
-/// runs into the default job timeout.
-pub const LATENCY_BUCKETS: [f64; 14] =
-    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+use crate::pool::{Histogram, Pool, Restart, WorkerState, LATENCY_BUCKETS};
 
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,

@@ -1,14 +1,13 @@
 //! `docmill serve`: fork the supervisor, start the runtime, bind, wait for the
 //! workers, serve HTTP until SIGTERM or SIGINT, then drain.
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{self, Args, UsageError};
+use crate::config::{self, ServeArgs};
 use crate::supervisor::SupervisorHandle;
 use crate::{http, jobs, log, pool};
 
@@ -35,16 +34,13 @@ const CONNECTION_READ_BUFFER: usize = 64 << 10;
 /// supervisor socket, the job store, the listener and the logs.
 const RESERVED_DESCRIPTORS: u64 = 128;
 
-pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
-    let mut valued =
-        vec!["bind", "max-request-bytes", "data-dir", "job-ttl", "body-timeout", "shutdown-grace", "max-connections"];
-    valued.extend_from_slice(config::POOL_FLAGS);
-    valued.extend_from_slice(config::AUTH_FLAGS);
-    let args = Args::parse(raw, &valued, &[])?;
-    if let Some(extra) = args.positional.first() {
-        return Err(UsageError(format!("serve takes no arguments, got {extra:?}")).into());
-    }
-    let mut config = config::serve_config(&args)?;
+pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = config::serve_config(args).unwrap_or_else(|err| config::usage_error(err));
+    let auth = &config.auth;
+    let api_keys =
+        http::auth::ApiKeys::new(auth.env_keys.as_deref(), auth.key_file.clone(), auth.metrics_key.as_deref())
+            .unwrap_or_else(|err| config::usage_error(err));
+    let api_keys = Arc::new(api_keys);
     let descriptors = raise_descriptor_limit();
     // Each connection may hold a socket and a spool file.
     let affordable = (descriptors.saturating_sub(RESERVED_DESCRIPTORS + PROBE_CONNECTIONS as u64) / 2).max(1) as usize;
@@ -54,31 +50,33 @@ pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
     }
     // Fork before any thread exists: see `supervisor`.
     let supervisor = config.pool.start_supervisor()?;
-    log::init();
+    let _log = log::init(config.log_format);
     if lowered {
-        log::info(format_args!(
-            "serving at most {affordable} connections: the descriptor limit ({descriptors}) allows no more"
-        ));
+        tracing::info!("serving at most {affordable} connections: the descriptor limit ({descriptors}) allows no more");
     }
-    crate::runtime()?.block_on(run_server(config, supervisor))?;
+    crate::runtime()?.block_on(run_server(config, api_keys, supervisor))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -> anyhow::Result<()> {
+async fn run_server(
+    config: config::ServeConfig,
+    api_keys: Arc<http::auth::ApiKeys>,
+    supervisor: SupervisorHandle,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", config.bind))?;
     let pool = pool::Pool::start(config.pool.pool_config(), supervisor)?;
     if !pool.wait_ready(config.pool.workers, BOOT_WAIT).await {
-        log::error(format_args!(
+        tracing::error!(
             "only {} of {} workers booted in {}s; serving anyway",
             pool.ready_workers(),
             config.pool.workers,
             BOOT_WAIT.as_secs()
-        ));
+        );
     }
     let address = listener.local_addr()?;
-    http::auth::start(&config.api_keys, address);
+    http::auth::start(&api_keys, address);
     let spool_dir = config.data_dir.join("spool");
     std::fs::create_dir_all(&spool_dir)
         .map_err(|err| anyhow::anyhow!("cannot create the spool directory {}: {err}", spool_dir.display()))?;
@@ -92,6 +90,7 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         config,
         spool_dir,
         jobs: jobs.clone(),
+        api_keys,
     });
     let app = http::router(Arc::clone(&state));
     let probe_app = http::probe_router(state);
@@ -101,7 +100,7 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         let jobs = jobs.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
-            log::info(format_args!("draining: finishing in-flight requests, accepting no new ones"));
+            tracing::info!("draining: finishing in-flight requests, accepting no new ones");
             // Job documents not yet started stay in the store for the next
             // start; those running get the grace period.
             if let Ok(jobs) = &jobs {
@@ -126,17 +125,15 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         _ = pool.supervisor_lost() => {
             anyhow::bail!("the worker supervisor died; exiting so that a service manager can restart docmill")
         }
-        _ = async { tokio::time::sleep_until((stopped_at.await + grace).into()).await } => log::error(format_args!(
+        _ = async { tokio::time::sleep_until((stopped_at.await + grace).into()).await } => tracing::error!(
             "requests still running after {:.1}s of draining; stopping",
             grace.as_secs_f64()
-        )),
+        ),
     }
     let deadline = stop_rx.borrow().unwrap_or_else(Instant::now) + grace;
     if let Ok(jobs) = &jobs {
         if !jobs.wait_idle(deadline).await {
-            log::info(format_args!(
-                "job documents still running at the end of the grace period are left for the next start"
-            ));
+            tracing::info!("job documents still running at the end of the grace period are left for the next start");
         }
     }
     pool.shutdown(deadline.saturating_duration_since(Instant::now())).await;
@@ -176,7 +173,7 @@ async fn serve_http(
                     Err(err) => {
                         // Out of descriptors, most likely: wait for some to
                         // close rather than spin.
-                        log::error(format_args!("accept failed: {err}"));
+                        tracing::error!("accept failed: {err}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
@@ -190,9 +187,9 @@ async fn serve_http(
                 let io = hyper_util::rt::TokioIo::new(stream);
                 if count.n > max_connections {
                     if !refused_logged {
-                        log::error(format_args!(
+                        tracing::error!(
                             "{max_connections} connections open (--max-connections): answering only probes on new ones"
-                        ));
+                        );
                         refused_logged = true;
                     }
                     let service = hyper_util::service::TowerToHyperService::new(probe_app.clone());

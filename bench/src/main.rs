@@ -47,8 +47,24 @@ fn main() {
     let document = one_kib_document();
 
     let in_process: Vec<f64> = (0..ROUNDS).map(|_| in_process_rate(&document)).collect();
-    let server = Server::start(&binary);
-    let pooled: Vec<f64> = (0..ROUNDS).map(|_| http_rate(&server.addr, &document)).collect();
+    let server = Server::start(&binary, "filtered", &[]);
+    // The same pool without the workers' seccomp filter (everything else of
+    // the sandbox still applies), measured in alternating rounds so that
+    // both see the same machine.
+    let unfiltered = Server::start(&binary, "unfiltered", &[("DOCMILL_WORKER_SECCOMP", "off")]);
+    let mut pooled = Vec::new();
+    let mut pooled_unfiltered = Vec::new();
+    for round in 0..ROUNDS {
+        // Each goes first in every other round, so neither gains from order.
+        if round % 2 == 0 {
+            pooled.push(http_rate(&server.addr, &document));
+            pooled_unfiltered.push(http_rate(&unfiltered.addr, &document));
+        } else {
+            pooled_unfiltered.push(http_rate(&unfiltered.addr, &document));
+            pooled.push(http_rate(&server.addr, &document));
+        }
+    }
+    drop(unfiltered);
     let (healthz_idle_p50, healthz_idle_p99) = healthz_latency(&server.addr, 2000);
     let busy = saturate(&server.addr);
     let (healthz_busy_p50, healthz_busy_p99) = healthz_latency(&server.addr, 2000);
@@ -56,10 +72,13 @@ fn main() {
 
     let in_process = median(in_process);
     let pooled = median(pooled);
+    let pooled_unfiltered = median(pooled_unfiltered);
     println!("docmill-bench ({} rounds of {:?}, {WORKERS} workers, {CLIENTS} clients)", ROUNDS, ROUND_TIME);
     println!("1 KiB text, engine in-process on {WORKERS} threads: {in_process:.0} docs/s (median)");
     println!("1 KiB text, PUT /v1/analyze round trips:        {pooled:.0} docs/s (median)");
     println!("pool throughput / in-process throughput:        {:.2}", pooled / in_process);
+    println!("1 KiB text, round trips, no seccomp filter:     {pooled_unfiltered:.0} docs/s (median)");
+    println!("with the filter / without:                      {:.3}", pooled / pooled_unfiltered);
     println!("GET /healthz, idle:                 p50 {healthz_idle_p50:.3} ms, p99 {healthz_idle_p99:.3} ms");
     println!("GET /healthz, both workers busy:    p50 {healthz_busy_p50:.3} ms, p99 {healthz_busy_p99:.3} ms");
 }
@@ -160,12 +179,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(binary: &PathBuf) -> Server {
-        let data_dir = std::env::temp_dir().join(format!("docmill-bench-{}", std::process::id()));
+    fn start(binary: &PathBuf, name: &str, env: &[(&str, &str)]) -> Server {
+        let data_dir = std::env::temp_dir().join(format!("docmill-bench-{}-{name}", std::process::id()));
         let mut child = Command::new(binary)
             .args(["serve", "--bind", "127.0.0.1:0", "--workers", &WORKERS.to_string(), "--queue", "64"])
             .arg("--data-dir")
             .arg(&data_dir)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .expect("cannot start docmill");

@@ -74,7 +74,8 @@ fn main() {
         let bytes = std::fs::read(&path).expect("corpus file");
         let input = Input { filename: "doc.pdf", declared_type: None, sha256: None, bytes: &bytes };
         let started = std::time::Instant::now();
-        let ours = engine::analyze(&input, &Options { include_text: true }).ok().and_then(|r| r.text);
+        let ours =
+            engine::analyze(&input, &Options { include_text: true, ..Options::default() }).ok().and_then(|r| r.text);
         our_time += started.elapsed();
         let started = std::time::Instant::now();
         let reference = Command::new("pdftotext").args(["-enc", "UTF-8"]).arg(&path).arg("-").output();

@@ -10,8 +10,9 @@ pub mod detect;
 pub mod extract;
 mod options;
 pub mod report;
+pub mod structure;
 
-pub use options::Options;
+pub use options::{ChunkOptions, Options, PageSelection};
 
 use sha2::{Digest, Sha256};
 
@@ -39,12 +40,15 @@ pub struct Input<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnalyzeError {
     ParseFailed(String),
+    /// The options do not fit the document (a page beyond its last) or are
+    /// invalid.
+    BadRequest(String),
 }
 
 impl std::fmt::Display for AnalyzeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AnalyzeError::ParseFailed(why) => write!(f, "{why}"),
+            AnalyzeError::ParseFailed(why) | AnalyzeError::BadRequest(why) => write!(f, "{why}"),
         }
     }
 }
@@ -62,12 +66,33 @@ pub fn analyze(input: &Input<'_>, options: &Options) -> Result<Report, AnalyzeEr
         Some(digest) => hex(&digest),
         None => hex(&Sha256::digest(input.bytes)),
     };
+    if options.chunks.is_some_and(|chunks| !chunks.is_valid()) {
+        return Err(AnalyzeError::BadRequest(format!(
+            "chunks must be {} to {} characters and the overlap less than that",
+            structure::chunk::MIN_CHUNK_SIZE,
+            structure::chunk::MAX_CHUNK_SIZE
+        )));
+    }
     let detected = detect::detect(input.filename, input.bytes);
-    let extracted = extract::extract(&detected, input.bytes)
+    let extracted = extract::extract(&detected, input.bytes, options)
         .map_err(|err| AnalyzeError::ParseFailed(format!("{}: {err}", detected.format.as_str())))?;
     let mut text = extracted.text;
     let mut warnings = extracted.warnings;
-    if text.len() > MAX_TEXT_BYTES {
+    if let Some(selection) = options.pages {
+        match extracted.page_total {
+            Some(total) if selection.last() > total => {
+                return Err(AnalyzeError::BadRequest(format!(
+                    "pages={selection}: the document has {total} page{}",
+                    if total == 1 { "" } else { "s" }
+                )))
+            }
+            Some(_) => {}
+            None => warnings
+                .push(format!("pages={selection} ignored: a {} document has no pages", detected.format.as_str())),
+        }
+    }
+    let truncated = text.len() > MAX_TEXT_BYTES;
+    if truncated {
         let mut cut = MAX_TEXT_BYTES;
         while !text.is_char_boundary(cut) {
             cut -= 1;
@@ -75,6 +100,16 @@ pub fn analyze(input: &Input<'_>, options: &Options) -> Result<Report, AnalyzeEr
         text.truncate(cut);
         warnings.push(format!("truncated: extracted text cut at {MAX_TEXT_BYTES} bytes"));
     }
+    // Pages past a truncation end at it; those after it are gone.
+    let pages = extracted.page_total.map(|_| {
+        let mut pages = extracted.pages;
+        pages.retain(|page| page.start < text.len() || (!truncated && page.start == text.len()));
+        for page in &mut pages {
+            page.end = page.end.min(text.len());
+        }
+        pages
+    });
+    let structure = structure::outputs(&text, extracted.blocks, pages.as_deref(), options, &mut warnings);
     let analysis = analysis::analyze_text(&text);
     warnings.extend(analysis.warnings);
     Ok(Report {
@@ -91,6 +126,9 @@ pub fn analyze(input: &Input<'_>, options: &Options) -> Result<Report, AnalyzeEr
         fingerprint: Fingerprint { simhash: analysis.simhash.map(|hash| format!("{hash:016x}")) },
         entities: analysis.entities,
         text: options.include_text.then_some(text),
+        markdown: structure.markdown,
+        pages: structure.pages,
+        chunks: structure.chunks,
         warnings,
         timing: Default::default(),
         cached: false,

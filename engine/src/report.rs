@@ -70,11 +70,30 @@ pub struct Report {
     /// The extracted text, only when the request asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The document as Markdown, only when the request asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub markdown: Option<String>,
+    /// Where each page read is in the text, for paged formats (PDF pages,
+    /// PPTX slides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<Vec<Page>>,
+    /// The text in chunks, only when the request asked for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<crate::structure::chunk::Chunk>>,
     pub warnings: Vec<String>,
     pub timing: Timing,
     /// Answered from the server's result cache, not analysed again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cached: bool,
+}
+
+/// One page of a paged document: its number (from 1) and where its text
+/// is, in code points into the report's `text`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub number: u32,
+    pub start: usize,
+    pub end: usize,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]

@@ -30,6 +30,10 @@ async fn analyze_multipart(
 ) -> Result<Json<Report>, ApiError> {
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
     let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
+    let options = match query.options() {
+        Ok(options) => options,
+        Err(err) => return Err(refuse(files, err).await),
+    };
     if state.pool.interactive_full() {
         files.drain().await;
         return Err(ApiError::overloaded());
@@ -57,7 +61,7 @@ async fn analyze_multipart(
     let task = Task {
         filename: first.filename,
         declared_type: first.declared_type,
-        options: query.options(),
+        options,
         sha256: Some(spooled.sha256),
         document: spooled.document,
         use_cache: query.use_cache(),
@@ -79,6 +83,13 @@ async fn analyze_raw(
     body: Body,
 ) -> Result<Json<Report>, ApiError> {
     let mut stream = body.into_data_stream().map_err(std::io::Error::other);
+    let options = match query.options() {
+        Ok(options) => options,
+        Err(err) => {
+            upload::drain(stream).await;
+            return Err(err);
+        }
+    };
     if state.pool.interactive_full() {
         upload::drain(stream).await;
         return Err(ApiError::overloaded());
@@ -116,7 +127,7 @@ async fn analyze_raw(
     let task = Task {
         filename,
         declared_type,
-        options: query.options(),
+        options,
         sha256: Some(spooled.sha256),
         document: spooled.document,
         use_cache: query.use_cache(),

@@ -20,7 +20,6 @@ use sha2::{Digest, Sha256};
 
 use super::upload::drain;
 use crate::error::ApiError;
-use crate::log;
 
 /// Longest key accepted: far above any generated key, and it keeps a key
 /// file or a header from being used to make the server hash megabytes.
@@ -107,10 +106,10 @@ impl ApiKeys {
         let Some(path) = &self.file else { return };
         match read_key_file(path) {
             Ok(keys) => {
-                log::info(format_args!("read {} API keys from {}", keys.len(), path.display()));
+                tracing::info!("read {} API keys from {}", keys.len(), path.display());
                 *self.from_file.write().unwrap() = keys;
             }
-            Err(err) => log::error(format_args!("{err}; keeping the API keys in use")),
+            Err(err) => tracing::error!("{err}; keeping the API keys in use"),
         }
     }
 }
@@ -211,10 +210,10 @@ fn unauthorized() -> Response {
 /// and re-reads the key file on every SIGHUP when there is one.
 pub fn start(keys: &Arc<ApiKeys>, address: SocketAddr) {
     if !keys.enabled() && !address.ip().is_loopback() {
-        log::warn(format_args!(
+        tracing::warn!(
             "listening on {address} without API keys: anyone who can reach it can use every endpoint and see every \
              job; set DOCMILL_API_KEYS or --api-key-file"
-        ));
+        );
     }
     if keys.file.is_some() {
         let keys = Arc::clone(keys);

@@ -6,6 +6,7 @@
 //! # Layout
 //!
 //! - [`auth`]: API keys, and the tenant each request acts for.
+//! - [`access`]: request ids and the access log, around every route.
 //! - [`analyze`]: `/v1/analyze`, one document, interactive.
 //! - [`body`]: every request body: the progress deadline, and draining what
 //!   a handler left unread before its answer goes out.
@@ -15,6 +16,7 @@
 //! - [`openapi`]: `/openapi.json` and `/docs`; [`page`]: the upload page at `/`.
 //! - [`upload`]: streaming multipart parsing, spooling and body limits.
 
+mod access;
 mod analyze;
 pub mod auth;
 mod batch;
@@ -35,7 +37,8 @@ use axum::http::{header, HeaderMap};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use docmill_engine::Options;
+use docmill_engine::structure::chunk;
+use docmill_engine::{ChunkOptions, Options, PageSelection};
 use serde::{Deserialize, Deserializer};
 
 use crate::config::ServeConfig;
@@ -53,6 +56,8 @@ pub struct AppState {
     /// Durable async jobs, or why they are unavailable (a damaged job
     /// store): the rest of the API is served either way.
     pub jobs: Result<Arc<crate::jobs::Jobs>, String>,
+    /// The API keys checked on `/v1/*` (and `/metrics` with a metrics key).
+    pub api_keys: Arc<auth::ApiKeys>,
 }
 
 impl AppState {
@@ -77,9 +82,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn_with_state(Arc::clone(&state.config.api_keys), auth::require_key))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state.api_keys), auth::require_key))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), body::guard))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), access::log_requests))
         // Bodies are streamed and bounded by our own limits, per file and per
         // request; axum's default 2 MB cap on buffered extractors is moot.
         .layer(DefaultBodyLimit::disable())
@@ -162,11 +168,59 @@ pub struct AnalyzeQuery {
     /// `cache=true`: answer from the result cache when the same content was
     /// analysed recently (batches and jobs always do).
     cache: Option<Flag>,
+    /// `markdown=true`: add the document as Markdown.
+    markdown: Option<Flag>,
+    /// `chunks=N`: add the text in chunks of at most N characters.
+    chunks: Option<String>,
+    /// `chunk_overlap=K`: repeat K characters of a chunk in the next.
+    chunk_overlap: Option<String>,
+    /// `pages=2-3,7`: read only these pages of a paged document.
+    pages: Option<String>,
 }
 
 impl AnalyzeQuery {
-    pub fn options(&self) -> Options {
-        Options { include_text: self.text.unwrap_or_default().0 }
+    /// The engine options the query asks for; a value out of range or
+    /// unreadable is a 400 `bad_request`.
+    pub fn options(&self) -> Result<Options, ApiError> {
+        let chunks = match (self.chunks.as_deref(), self.chunk_overlap.as_deref()) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(ApiError::bad_request("chunk_overlap needs chunks=N")),
+            (Some(size), overlap) => {
+                let (min, max) = (chunk::MIN_CHUNK_SIZE, chunk::MAX_CHUNK_SIZE);
+                let size = match size.trim().parse::<u32>() {
+                    Ok(size) if (min..=max).contains(&size) => size,
+                    _ => {
+                        return Err(ApiError::bad_request(format!(
+                            "chunks={size:?}: a chunk size is {min} to {max} characters"
+                        )))
+                    }
+                };
+                let overlap = match overlap.map(|k| k.trim().parse::<u32>()) {
+                    None => 0,
+                    Some(Ok(overlap)) if overlap < size => overlap,
+                    Some(_) => {
+                        return Err(ApiError::bad_request(format!(
+                            "chunk_overlap={:?}: an overlap is 0 to {} characters, less than the chunk size",
+                            overlap.unwrap_or_default(),
+                            size - 1
+                        )))
+                    }
+                };
+                Some(ChunkOptions { size, overlap })
+            }
+        };
+        let pages = match self.pages.as_deref() {
+            None => None,
+            Some(pages) => Some(
+                PageSelection::parse(pages).map_err(|why| ApiError::bad_request(format!("pages={pages:?}: {why}")))?,
+            ),
+        };
+        Ok(Options {
+            include_text: self.text.unwrap_or_default().0,
+            markdown: self.markdown.unwrap_or_default().0,
+            chunks,
+            pages,
+        })
     }
 
     fn use_cache(&self) -> bool {

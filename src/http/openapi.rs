@@ -43,6 +43,22 @@ fn analysis_parameters() -> Vec<Value> {
     vec![
         boolean_query("text", "Add the extracted text to each report."),
         boolean_query("cache", "Answer from the result cache when the same content was analysed recently."),
+        boolean_query("markdown", "Add the document as Markdown (CommonMark with GFM tables)."),
+        query(
+            "chunks",
+            "Add the text in chunks of at most N characters, split at headings, then paragraphs, sentences, words.",
+            json!({"type": "integer", "minimum": 64, "maximum": 100000}),
+        ),
+        query(
+            "chunk_overlap",
+            "Repeat up to K characters of the end of a chunk at the start of the next (K < chunks).",
+            json!({"type": "integer", "minimum": 0}),
+        ),
+        query(
+            "pages",
+            "Read only these pages of a PDF or slides of a deck: numbers and ranges, e.g. `2-3,7`.",
+            json!({"type": "string", "pattern": "^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$"}),
+        ),
     ]
 }
 

@@ -30,7 +30,6 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::ApiError;
-use crate::log;
 use crate::ndjson::{parse_simhash, ResultLine};
 use crate::pool::{Document, Lane, Pool, Task, TaskError};
 
@@ -76,9 +75,7 @@ fn store_error(err: &rusqlite::Error) -> ApiError {
         return ApiError::insufficient_storage("cannot write to the job store");
     }
     if store::is_damage(err) {
-        log::error(format_args!(
-            "the job store is damaged ({err}); restart docmill to set it aside and keep serving jobs"
-        ));
+        tracing::error!("the job store is damaged ({err}); restart docmill to set it aside and keep serving jobs");
         return ApiError::jobs_unavailable(&format!("the job store is damaged: {err}"));
     }
     ApiError::internal(format!("job store: {err}"))
@@ -130,7 +127,7 @@ impl Jobs {
             Ok(opened) => opened,
             Err(OpenError::Unusable(why)) => {
                 let why = format!("cannot open the job store in {}: {why}", data_dir.display());
-                log::error(format_args!("{why}; jobs are unavailable, analysis is served"));
+                tracing::error!("{why}; jobs are unavailable, analysis is served");
                 return Err(why);
             }
             Err(OpenError::Damaged(why)) => {
@@ -153,7 +150,7 @@ impl Jobs {
             stopping: AtomicBool::new(false),
         });
         if !pending.is_empty() {
-            log::info(format_args!("resuming {} documents of unfinished jobs", pending.len()));
+            tracing::info!("resuming {} documents of unfinished jobs", pending.len());
         }
         for document in pending {
             let _ = jobs.queue.send(document);
@@ -310,7 +307,7 @@ impl Jobs {
         loop {
             match blocking(&self.store, move |store| store.expire(ttl)).await {
                 Ok(0) | Err(_) => {}
-                Ok(n) => log::info(format_args!("removed {n} expired jobs")),
+                Ok(n) => tracing::info!("removed {n} expired jobs"),
             }
             tokio::time::sleep(EXPIRY_SWEEP_INTERVAL.min(ttl)).await;
         }
@@ -339,7 +336,7 @@ fn set_aside(data_dir: &Path, why: &str) -> String {
         }
     }
     if failed.is_empty() {
-        log::error(format_args!(
+        tracing::error!(
             "the job store {} is damaged: {why}. It was moved to {} (its documents to jobs.damaged-{stamp}); \
              nothing was deleted. Jobs are unavailable until docmill restarts; analysis is served. \
              To recover the jobs: `sqlite3 {} .recover | sqlite3 {}`, move jobs.damaged-{stamp} back to jobs, \
@@ -348,15 +345,15 @@ fn set_aside(data_dir: &Path, why: &str) -> String {
             aside.display(),
             aside.display(),
             db_path.display()
-        ));
+        );
         format!("the job store {} is damaged ({why}); it was moved to {}", db_path.display(), aside.display())
     } else {
-        log::error(format_args!(
+        tracing::error!(
             "the job store {} is damaged: {why}, and could not be set aside: {}. Jobs are unavailable; \
              analysis is served. Move the files aside by hand and restart docmill.",
             db_path.display(),
             failed.join(", ")
-        ));
+        );
         format!("the job store {} is damaged ({why})", db_path.display())
     }
 }
@@ -365,7 +362,7 @@ fn set_aside(data_dir: &Path, why: &str) -> String {
 /// the sha256 taken while it was uploaded: it is not analysed, since what
 /// would be analysed is not what the client sent.
 fn damaged_document(job_id: &str, index: usize) -> ApiError {
-    log::error(format_args!("job {job_id}: the stored copy of document {index} does not match its sha256"));
+    tracing::error!("job {job_id}: the stored copy of document {index} does not match its sha256");
     ApiError {
         status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         code: "internal",

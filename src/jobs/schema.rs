@@ -9,7 +9,7 @@ use crate::ndjson::{parse_sha256, parse_simhash};
 
 /// The schema version this build writes. Version 0 is the original tables
 /// (`jobs`, `documents`), created by [`super::JobStore::open`].
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Why a store cannot be used by this build.
 #[derive(Debug)]
@@ -53,6 +53,7 @@ pub fn migrate(db: &mut Connection) -> Result<(), MigrationError> {
         match version {
             1 => separate_fingerprints(&tx)?,
             2 => owners(&tx)?,
+            3 => all_options(&tx)?,
             _ => unreachable!("a migration for every version up to SCHEMA_VERSION"),
         }
         tx.pragma_update(None, "user_version", version)?;
@@ -95,4 +96,11 @@ fn owners(tx: &Connection) -> rusqlite::Result<()> {
         "ALTER TABLE jobs ADD COLUMN owner TEXT;
          CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, seq);",
     )
+}
+
+/// Version 3: every option a job was created with, as JSON (Markdown,
+/// chunks, pages); jobs from before have only `include_text`, which is read
+/// when this is `NULL`.
+fn all_options(tx: &Connection) -> rusqlite::Result<()> {
+    tx.execute_batch("ALTER TABLE jobs ADD COLUMN options TEXT;")
 }

@@ -11,8 +11,6 @@ use docmill_engine::Options;
 use rusqlite::{params, ErrorCode, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::log;
-
 /// The database file under `--data-dir`; SQLite keeps `-wal` and `-shm`
 /// files next to it.
 pub const DB_FILE: &str = "jobs.sqlite3";
@@ -153,7 +151,7 @@ impl JobStore {
         let store = JobStore { db: Mutex::new(db), documents_dir };
         let removed = store.remove_orphan_files().map_err(classify)?;
         if removed > 0 {
-            log::info(format_args!("removed {removed} document directories that no unfinished job owns"));
+            tracing::info!("removed {removed} document directories that no unfinished job owns");
         }
         Ok(store)
     }
@@ -177,7 +175,7 @@ impl JobStore {
             let gone = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
             match gone {
                 Ok(()) => removed += 1,
-                Err(err) => log::error(format_args!("cannot remove {}: {err}", path.display())),
+                Err(err) => tracing::error!("cannot remove {}: {err}", path.display()),
             }
         }
         Ok(removed)
@@ -208,9 +206,9 @@ impl JobStore {
         let status = if refused == documents.len() { "done" } else { "queued" };
         let finished = (status == "done").then(now_ms);
         tx.execute(
-            "INSERT INTO jobs (id, seq, status, include_text, created_ms, finished_ms, total, done, failed, owner)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
-            params![job_id, seq, status, options.include_text, now_ms(), finished, documents.len(), refused, owner],
+            "INSERT INTO jobs (id, seq, status, include_text, created_ms, finished_ms, total, done, failed, owner, options)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+            params![job_id, seq, status, options.include_text, now_ms(), finished, documents.len(), refused, owner, serde_json::to_string(&options).expect("options serialise")],
         )?;
         for (index, document) in documents.iter().enumerate() {
             let line = &document.refusal;
@@ -290,7 +288,7 @@ impl JobStore {
     pub fn pending(&self) -> rusqlite::Result<Vec<PendingDocument>> {
         let db = self.db.lock().unwrap();
         let mut statement = db.prepare(
-            "SELECT d.job_id, d.idx, d.filename, j.include_text, d.sha256 FROM documents d JOIN jobs j ON j.id = d.job_id
+            "SELECT d.job_id, d.idx, d.filename, j.include_text, d.sha256, j.options FROM documents d JOIN jobs j ON j.id = d.job_id
              WHERE d.line IS NULL AND j.status IN ('queued', 'running') ORDER BY j.seq, d.idx",
         )?;
         let rows = statement.query_map([], |row| {
@@ -298,7 +296,10 @@ impl JobStore {
                 job_id: row.get(0)?,
                 index: row.get::<_, i64>(1)? as usize,
                 filename: row.get(2)?,
-                options: Options { include_text: row.get(3)? },
+                options: row
+                    .get::<_, Option<String>>(5)?
+                    .and_then(|json| serde_json::from_str(&json).ok())
+                    .unwrap_or(Options { include_text: row.get(3)?, ..Options::default() }),
                 sha256: row.get::<_, Option<String>>(4)?.as_deref().and_then(parse_sha256),
             })
         })?;

@@ -7,6 +7,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskError {
     ParseFailed(String),
+    /// The request's options do not fit the document (a page beyond its
+    /// last).
+    BadRequest(String),
     Crashed(String),
     TimedOut(Duration),
     /// The interactive lane is full.

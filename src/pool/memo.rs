@@ -19,7 +19,11 @@ use super::error::TaskError;
 const CACHE_BYTES: usize = 64 << 20;
 /// Estimated size of a report without its text.
 const REPORT_OVERHEAD_BYTES: usize = 4096;
-/// Crashes or timeouts after which a document is quarantined.
+/// Failed requests after which a document is quarantined. A strike is a
+/// request whose worker crashed or timed out and whose second try, on
+/// another worker, ended the same way (a first death alone may be a kill
+/// from outside); a timeout of a worker that kept a core busy strikes at
+/// once.
 pub const QUARANTINE_STRIKES: u32 = 2;
 /// Documents tracked for strikes; the oldest are forgotten first.
 const QUARANTINE_ENTRIES: usize = 10_000;

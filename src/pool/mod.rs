@@ -35,14 +35,13 @@ use docmill_engine::Options;
 use docmill_worker::protocol::FromSupervisor;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::log;
 use crate::supervisor::client::SupervisorClient;
 use crate::supervisor::SupervisorHandle;
 use memo::Memo;
 use registry::{describe_exit, resident_bytes, Exits};
 
 pub use error::TaskError;
-pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState};
+pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState, LATENCY_BUCKETS};
 
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
@@ -98,6 +97,14 @@ struct Queued {
     task: Task,
     enqueued: Instant,
     reply: Reply,
+    /// The request's span, so that what the worker side logs about this
+    /// task carries the request id.
+    span: tracing::Span,
+    lane: Lane,
+    /// A worker already died under this task (or was stopped or starved
+    /// past its deadline), and it was queued again for another worker. A
+    /// second such ending is the document's answer.
+    retried: bool,
 }
 
 /// Which lane a task waits in. Interactive tasks are taken first and shed
@@ -209,7 +216,8 @@ impl Pool {
             }
         }
         let (reply, result) = oneshot::channel();
-        let queued = Queued { task, enqueued: Instant::now(), reply };
+        let queued =
+            Queued { task, enqueued: Instant::now(), reply, span: tracing::Span::current(), lane, retried: false };
         self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = match lane {
             Lane::Interactive => self.interactive_tx.try_send(queued).map_err(|err| match err {
@@ -323,9 +331,29 @@ impl Pool {
         self.draining.load(Ordering::Relaxed)
     }
 
+    /// Queues a task again, in its lane, for another worker: its worker
+    /// ended before answering through no fault the task is known for. The
+    /// client already holds its place, so this waits for room instead of
+    /// shedding.
+    fn requeue(self: &Arc<Self>, queued: Queued) {
+        let lane = match queued.lane {
+            Lane::Interactive => self.interactive_tx.clone(),
+            Lane::Bulk => self.bulk_tx.clone(),
+        };
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let pool = Arc::clone(self);
+        tokio::spawn(async move {
+            // A closed lane drops the task, and with it the reply: its
+            // client then hears the pool stopped.
+            if lane.send(queued).await.is_err() {
+                pool.queued.fetch_sub(1, Ordering::Relaxed);
+            }
+        });
+    }
+
     fn kill(&self, worker_id: u64) {
         if let Err(err) = self.supervisor.kill(worker_id) {
-            log::error(format_args!("cannot ask the supervisor to kill worker {worker_id}: {err}"));
+            tracing::error!("cannot ask the supervisor to kill worker {worker_id}: {err}");
         }
     }
 
@@ -353,7 +381,7 @@ impl Pool {
                 Ok(Some(message)) => message,
                 Ok(None) => break,
                 Err(err) => {
-                    log::error(format_args!("control socket error: {err}"));
+                    tracing::error!("control socket error: {err}");
                     break;
                 }
             };
@@ -362,7 +390,7 @@ impl Pool {
                     self.counters.spawned.fetch_add(1, Ordering::Relaxed);
                     let mut fds = fds.into_iter();
                     let (Some(requests), Some(responses)) = (fds.next(), fds.next()) else {
-                        log::error(format_args!("worker {pid} arrived without its pipes"));
+                        tracing::error!("worker {pid} arrived without its pipes");
                         self.kill(worker_id);
                         continue;
                     };
@@ -383,7 +411,7 @@ impl Pool {
                         "workers fail at boot ({consecutive} in a row); next attempt in {:.1}s",
                         retry_in_ms as f64 / 1000.0
                     );
-                    log::error(format_args!("{trouble}"));
+                    tracing::error!("{trouble}");
                     *self.boot_trouble.lock().unwrap() = Some(trouble);
                     self.ready_changed.notify_waiters();
                 }
@@ -391,7 +419,7 @@ impl Pool {
         }
         self.supervisor_gone.store(true, Ordering::Relaxed);
         if !self.draining.load(Ordering::Relaxed) {
-            log::error(format_args!("the worker supervisor died; no worker can start again: exiting"));
+            tracing::error!("the worker supervisor died; no worker can start again: exiting");
             self.draining.store(true, Ordering::Relaxed);
             let mut lanes = self.lanes.lock().await;
             let (interactive, bulk) = &mut *lanes;

@@ -69,10 +69,14 @@ pub enum Restart {
     Recycled,
     /// Its client left mid-task, so it was killed to free the CPU.
     Cancelled,
+    /// It was idle and did not answer a ping in time: stopped (SIGSTOP) or
+    /// wedged. It was killed before a document was handed to it.
+    Unresponsive,
 }
 
 impl Restart {
-    pub const ALL: [Restart; 4] = [Restart::Crashed, Restart::TimedOut, Restart::Recycled, Restart::Cancelled];
+    pub const ALL: [Restart; 5] =
+        [Restart::Crashed, Restart::TimedOut, Restart::Recycled, Restart::Cancelled, Restart::Unresponsive];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,13 +84,14 @@ impl Restart {
             Restart::TimedOut => "timed_out",
             Restart::Recycled => "recycled",
             Restart::Cancelled => "cancelled",
+            Restart::Unresponsive => "unresponsive",
         }
     }
 }
 
 /// Restart counts by cause, as `/v1/pool` and `/metrics` report them.
 #[derive(Default)]
-pub struct Restarts([AtomicU64; 4]);
+pub struct Restarts([AtomicU64; Restart::ALL.len()]);
 
 impl Restarts {
     pub fn count(&self, restart: Restart) {
@@ -166,13 +171,33 @@ pub fn resident_bytes(pid: i32) -> Option<u64> {
     Some(pages * page_size)
 }
 
+/// CPU time a process has used so far, and whether it is stopped, from
+/// `/proc/PID/stat` (memory-only, like `statm`).
+pub fn cpu_and_stopped(pid: i32) -> Option<(Duration, bool)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain anything.
+    let mut fields = stat.get(stat.rfind(')')? + 2..)?.split(' ');
+    let state = fields.next()?;
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 after the state.
+    let mut fields = fields.skip(10);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as u64;
+    let cpu = Duration::from_micros((utime + stime) * 1_000_000 / ticks_per_second.max(1));
+    Some((cpu, matches!(state, "T" | "t")))
+}
+
 /// "worker 1234 was killed by SIGSEGV" or "worker 1234 exited with status 3".
 pub fn describe_exit(pid: i32, code: Option<i32>, signal: Option<i32>) -> String {
     match (code, signal) {
         (_, Some(number)) => {
             let name =
                 Signal::try_from(number).map(|s| s.as_str().to_owned()).unwrap_or_else(|_| format!("signal {number}"));
-            let hint = if number == libc::SIGKILL { " (killed from outside, or out of memory)" } else { "" };
+            let hint = match number {
+                libc::SIGKILL => " (killed from outside, or out of memory)",
+                libc::SIGSYS => " (it made a system call the sandbox forbids)",
+                _ => "",
+            };
             format!("worker {pid} was killed by {name}{hint}")
         }
         (Some(code), None) => format!("worker {pid} exited with status {code}"),
@@ -180,19 +205,23 @@ pub fn describe_exit(pid: i32, code: Option<i32>, signal: Option<i32>) -> String
     }
 }
 
-/// A latency histogram with the bucket bounds of
-/// [`crate::metrics::LATENCY_BUCKETS`] (cumulative counts, as Prometheus
-/// wants them).
+/// Latency bucket bounds in seconds: from a cached probe to a document that
+/// runs into the default job timeout.
+pub const LATENCY_BUCKETS: [f64; 14] =
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+/// A latency histogram with the bucket bounds of [`LATENCY_BUCKETS`]
+/// (cumulative counts, as Prometheus wants them).
 #[derive(Default, Clone)]
 pub struct Histogram {
-    pub counts: [u64; crate::metrics::LATENCY_BUCKETS.len()],
+    pub counts: [u64; LATENCY_BUCKETS.len()],
     pub count: u64,
     pub sum: f64,
 }
 
 impl Histogram {
     pub fn observe(&mut self, secs: f64) {
-        for (bound, count) in crate::metrics::LATENCY_BUCKETS.iter().zip(self.counts.iter_mut()) {
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(self.counts.iter_mut()) {
             if secs <= *bound {
                 *count += 1;
             }
@@ -226,5 +255,28 @@ impl Formats {
 
     pub fn snapshot(&self) -> Vec<(&'static str, FormatFigures)> {
         self.0.lock().unwrap().iter().map(|(format, figures)| (*format, figures.clone())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_and_state_come_from_proc_stat() {
+        let pid = std::process::id() as i32;
+        let (cpu, stopped) = cpu_and_stopped(pid).unwrap();
+        assert!(!stopped, "a running test reads itself as stopped");
+        let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).unwrap();
+        let rusage = Duration::from_micros(
+            (usage.user_time().tv_sec() + usage.system_time().tv_sec()) as u64 * 1_000_000
+                + (usage.user_time().tv_usec() + usage.system_time().tv_usec()) as u64,
+        );
+        // Both count the same time, /proc in whole clock ticks (10 ms), read
+        // first while other test threads may still run: a wrong unit would be
+        // off by orders of magnitude.
+        assert!(cpu <= rusage + Duration::from_millis(20), "/proc says {cpu:?}, getrusage {rusage:?}");
+        assert!(cpu + Duration::from_millis(500) >= rusage, "/proc says {cpu:?}, getrusage {rusage:?}");
+        assert!(cpu_and_stopped(i32::MAX).is_none());
     }
 }

@@ -8,15 +8,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use docmill_engine::report::Report;
-use docmill_worker::protocol::{self, AnalyzeRequest, ErrorCode, FromWorker, Outcome};
+use docmill_worker::protocol::{self, AnalyzeRequest, ErrorCode, FromWorker, Outcome, ToWorker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
+use tokio::time::Instant;
 
-use super::{Pool, Queued, Reply, Restart, TaskError, WorkerState};
-use crate::log;
+use super::registry::cpu_and_stopped;
+use super::{Document, Pool, Queued, Reply, Restart, TaskError, WorkerState};
 
 /// How long a freshly forked worker may take to say it is ready.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often an idle worker is asked whether it still answers. A worker
+/// stopped (SIGSTOP) or wedged while idle is found within this plus
+/// [`PING_TIMEOUT`], and replaced before work reaches it.
+const PING_INTERVAL: Duration = Duration::from_secs(2);
+/// How long a ping may go unanswered. An idle worker answers within
+/// microseconds; a second covers a machine whose cores are all busy (idle
+/// workers run at the same niceness as busy ones, so they are scheduled).
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+/// A worker out of work for longer than this is pinged before it is handed
+/// a task, so a worker stopped while idle does not swallow a document until
+/// the task deadline. Workers of a busy pool are never out of work this
+/// long, so this costs nothing under load.
+const PING_BEFORE_TASK_AFTER: Duration = Duration::from_millis(250);
+/// A worker that got less than this share of one core during a task that
+/// timed out was not running it (stopped, or starved by other processes):
+/// the document gets one more try on another worker. A document that really
+/// takes too long keeps its worker on a core all the time.
+const STARVED_CPU_SHARE: f64 = 0.1;
 
 pub(super) struct WorkerTask {
     pool: Arc<Pool>,
@@ -25,6 +44,16 @@ pub(super) struct WorkerTask {
     requests: pipe::Sender,
     responses: pipe::Receiver,
     tasks_done: u64,
+    /// CPU time the worker had used by its last message (boot, answer, pong).
+    cpu_at_last_answer: Duration,
+    /// When the worker last answered anything (a ping is due
+    /// [`PING_INTERVAL`] after).
+    last_heard: Instant,
+    /// When the worker booted or last finished a task: a worker that has
+    /// been out of work for [`PING_BEFORE_TASK_AFTER`] is pinged before it
+    /// takes one.
+    last_busy: Instant,
+    next_ping: u64,
     /// Tasks before this worker is recycled: `--max-jobs-per-worker` less a
     /// per-worker jitter, so workers started together do not all retire at
     /// once.
@@ -52,7 +81,7 @@ impl WorkerTask {
             match (pipe::Sender::from_owned_fd(requests), pipe::Receiver::from_owned_fd(responses)) {
                 (Ok(tx), Ok(rx)) => (tx, rx),
                 _ => {
-                    log::error(format_args!("worker {pid}: its pipes are not usable"));
+                    tracing::error!("worker {pid}: its pipes are not usable");
                     pool.kill(worker_id);
                     return;
                 }
@@ -60,7 +89,19 @@ impl WorkerTask {
         let max = pool.config.max_tasks_per_worker;
         let jitter = worker_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) % (max / 10 + 1);
         let quota = max.saturating_sub(jitter).max(1);
-        let mut worker = WorkerTask { pool, worker_id, pid, requests, responses, tasks_done: 0, quota };
+        let mut worker = WorkerTask {
+            pool,
+            worker_id,
+            pid,
+            requests,
+            responses,
+            tasks_done: 0,
+            cpu_at_last_answer: Duration::ZERO,
+            last_heard: Instant::now(),
+            last_busy: Instant::now(),
+            next_ping: 1,
+            quota,
+        };
         if !worker.boot().await {
             return;
         }
@@ -75,7 +116,9 @@ impl WorkerTask {
     /// Waits for the worker's `Ready`; false if it did not boot.
     async fn boot(&mut self) -> bool {
         match tokio::time::timeout(BOOT_TIMEOUT, read_message(&mut self.responses)).await {
-            Ok(Ok(FromWorker::Ready { .. })) => {
+            Ok(Ok(FromWorker::Ready { cpu_micros, .. })) => {
+                self.heard(cpu_micros);
+                self.last_busy = Instant::now();
                 self.pool.booted(self.worker_id);
                 true
             }
@@ -83,7 +126,7 @@ impl WorkerTask {
             // if it keeps happening.
             Ok(Err(WireError::Closed)) => false,
             _ => {
-                log::error(format_args!("worker {} did not boot properly; killing it", self.pid));
+                tracing::error!("worker {} did not boot properly; killing it", self.pid);
                 self.pool.kill(self.worker_id);
                 false
             }
@@ -92,10 +135,14 @@ impl WorkerTask {
 
     /// The next task for this worker. While idle, the response pipe is
     /// watched too: a worker that dies between tasks (killed from outside,
-    /// OOM) is noticed here, before a task is handed to it.
+    /// OOM) is noticed here, before a task is handed to it. An idle worker is
+    /// pinged every [`PING_INTERVAL`], and once more before it takes a task
+    /// after a quiet spell; one that does not answer is replaced, and the
+    /// task it was about to get goes back to the queue.
     async fn wait_for_task(&mut self) -> Option<Queued> {
         loop {
             let mut probe = [0u8; 1];
+            let ping_due = self.last_heard + PING_INTERVAL;
             let queued = tokio::select! {
                 queued = self.pool.next_task() => queued?,
                 read = self.responses.read(&mut probe) => {
@@ -103,15 +150,22 @@ impl WorkerTask {
                         Ok(0) | Err(_) if self.pool.is_draining() => {}
                         Ok(0) | Err(_) => {
                             let how = self.pool.exits.wait(self.worker_id).await;
-                            log::error(format_args!("idle worker {} died: {how}", self.pid));
+                            tracing::error!("idle worker {} died: {how}", self.pid);
                             self.retire(Restart::Crashed);
                         }
                         Ok(_) => {
-                            log::error(format_args!("idle worker {} wrote unasked; killing it", self.pid));
+                            tracing::error!("idle worker {} wrote unasked; killing it", self.pid);
                             self.retire(Restart::Crashed);
                         }
                     }
                     return None;
+                }
+                _ = tokio::time::sleep_until(ping_due) => {
+                    if let Err(restart) = self.ping().await {
+                        self.retire(restart);
+                        return None;
+                    }
+                    continue;
                 }
             };
             if queued.reply.is_closed() {
@@ -119,17 +173,72 @@ impl WorkerTask {
                 // nobody.
                 continue;
             }
+            if self.last_busy.elapsed() > PING_BEFORE_TASK_AFTER {
+                if let Err(restart) = self.ping().await {
+                    self.pool.requeue(queued);
+                    self.retire(restart);
+                    return None;
+                }
+            }
             return Some(queued);
         }
     }
 
+    /// Asks an idle worker whether it still answers. `Err` names why it
+    /// must be replaced.
+    async fn ping(&mut self) -> Result<(), Restart> {
+        let nonce = self.next_ping;
+        self.next_ping += 1;
+        let frame = protocol::encode_request(&ToWorker::Ping { nonce });
+        let exchange = async {
+            self.requests.write_all(&frame).await.map_err(|_| WireError::Closed)?;
+            read_message(&mut self.responses).await
+        };
+        match tokio::time::timeout(PING_TIMEOUT, exchange).await {
+            Ok(Ok(FromWorker::Pong { nonce: answered, cpu_micros })) if answered == nonce => {
+                self.heard(cpu_micros);
+                Ok(())
+            }
+            Ok(Err(WireError::Closed)) => {
+                let how = self.pool.exits.wait(self.worker_id).await;
+                tracing::error!("idle worker {} died: {how}", self.pid);
+                Err(Restart::Crashed)
+            }
+            Ok(_) => {
+                tracing::error!("idle worker {} answered a ping with something else; killing it", self.pid);
+                Err(Restart::Crashed)
+            }
+            Err(_) => {
+                tracing::error!(
+                    "idle worker {} did not answer a ping within {:?} (stopped or wedged); replacing it",
+                    self.pid,
+                    PING_TIMEOUT
+                );
+                Err(Restart::Unresponsive)
+            }
+        }
+    }
+
+    /// Records that the worker answered, with its CPU time so far.
+    fn heard(&mut self, cpu_micros: u64) {
+        self.cpu_at_last_answer = Duration::from_micros(cpu_micros);
+        self.last_heard = Instant::now();
+    }
+
     /// Runs one task on the worker and answers it. `Err` names why the
     /// worker must be replaced now.
+    ///
+    /// A worker that dies under a task, or that was stopped or starved
+    /// until the deadline, is not taken as the document's fault the first
+    /// time: the task goes back to the queue for another worker, and only a
+    /// second such ending answers the client (and counts against the
+    /// document in the quarantine).
     async fn serve(&mut self, mut queued: Queued) -> Result<(), Restart> {
         let pool = Arc::clone(&self.pool);
         pool.set_state(self.worker_id, WorkerState::Busy);
         let queue_ms = queued.enqueued.elapsed().as_millis() as u64;
-        let bytes = match queued.task.document.load().await {
+        let document = std::mem::replace(&mut queued.task.document, Document::Memory(bytes::Bytes::new()));
+        let bytes = match document.load().await {
             Ok(bytes) => bytes,
             Err(err) => {
                 let error = TaskError::Internal(format!("cannot read the spooled upload: {err}"));
@@ -138,19 +247,29 @@ impl WorkerTask {
                 return Ok(());
             }
         };
+        // Every way the worker fails this document is logged naming it, in
+        // the request's span, so an operator can find the file again.
+        let size = bytes.len();
+        let sha256 = queued.task.sha256.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
+        let (filename, span, pid) = (queued.task.filename.clone(), queued.span.clone(), self.pid);
+        let log_failure = |what: &str| tracing::error!(parent: span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}");
         let task_id = pool.next_task_id.fetch_add(1, Ordering::Relaxed);
-        let frame = protocol::encode_request(&AnalyzeRequest {
+        let frame = protocol::encode_request(&ToWorker::Analyze(AnalyzeRequest {
             task_id,
             filename: &queued.task.filename,
             declared_type: queued.task.declared_type.as_deref(),
             options: queued.task.options,
             sha256: queued.task.sha256,
             bytes: &bytes,
-        });
-        drop(bytes);
+        }));
+        // Kept (a reference-counted handle, not a copy) until the answer,
+        // for a second try should this worker die under the document.
+        queued.task.document = Document::Memory(bytes);
         let deadline = tokio::time::Instant::now() + pool.config.task_timeout;
         let exchange = async {
+            let frame = frame;
             self.requests.write_all(&frame).await.map_err(|_| WireError::Closed)?;
+            drop(frame);
             read_message(&mut self.responses).await
         };
         let ending = tokio::select! {
@@ -158,10 +277,11 @@ impl WorkerTask {
             _ = tokio::time::sleep_until(deadline) => Ending::Deadline,
             _ = queued.reply.closed() => Ending::ClientGone,
         };
-        drop(frame);
         match ending {
             Ending::Answer(Ok(FromWorker::Done(result))) if result.task_id == task_id => {
                 self.tasks_done += 1;
+                self.heard(result.cpu_micros);
+                self.last_busy = Instant::now();
                 let reply = match result.outcome {
                     Outcome::Report(json) => match serde_json::from_slice::<Report>(&json) {
                         Ok(mut report) => {
@@ -170,7 +290,15 @@ impl WorkerTask {
                         }
                         Err(err) => Err(TaskError::Internal(format!("worker sent an unreadable report: {err}"))),
                     },
-                    Outcome::Error { code: ErrorCode::ParseFailed, message } => Err(TaskError::ParseFailed(message)),
+                    Outcome::Error { code: ErrorCode::ParseFailed, message } => {
+                        // A worker asks to be replaced after a parse error
+                        // only when the parser panicked.
+                        if result.recycle {
+                            log_failure(&message);
+                        }
+                        Err(TaskError::ParseFailed(message))
+                    }
+                    Outcome::Error { code: ErrorCode::BadRequest, message } => Err(TaskError::BadRequest(message)),
                 };
                 pool.count_outcome(&reply);
                 let _ = queued.reply.send(reply);
@@ -186,25 +314,71 @@ impl WorkerTask {
             }
             Ending::Answer(Ok(_)) => {
                 let message = format!("worker {} sent an unexpected message and was replaced", self.pid);
-                fail(&pool, queued.reply, TaskError::Crashed(message));
+                log_failure(&message);
+                self.retry_or_fail(queued, TaskError::Crashed(message));
                 Err(Restart::Crashed)
             }
             Ending::Answer(Err(WireError::Garbage(why))) => {
                 let message = format!("worker {} sent a malformed response ({why}) and was replaced", self.pid);
-                fail(&pool, queued.reply, TaskError::Crashed(message));
+                log_failure(&message);
+                self.retry_or_fail(queued, TaskError::Crashed(message));
                 Err(Restart::Crashed)
             }
             Ending::Answer(Err(WireError::Closed)) => {
                 let how = pool.exits.wait(self.worker_id).await;
-                fail(&pool, queued.reply, TaskError::Crashed(format!("{how} while analysing this document")));
+                log_failure(&format!("{how} while analysing a document"));
+                self.retry_or_fail(queued, TaskError::Crashed(format!("{how} while analysing this document")));
                 Err(Restart::Crashed)
             }
             Ending::Deadline => {
-                fail(&pool, queued.reply, TaskError::TimedOut(pool.config.task_timeout));
+                let timeout = pool.config.task_timeout;
+                match self.starved(timeout) {
+                    Some(why) if !queued.retried => {
+                        tracing::error!(
+                            "worker {} {why} until the deadline; trying its document on another worker",
+                            self.pid
+                        );
+                        queued.retried = true;
+                        pool.requeue(queued);
+                    }
+                    _ => {
+                        log_failure(&format!(
+                            "analysis took longer than {:.3}s; worker {pid} was stopped",
+                            timeout.as_secs_f64()
+                        ));
+                        fail(&pool, queued.reply, TaskError::TimedOut(timeout));
+                    }
+                }
                 Err(Restart::TimedOut)
             }
             Ending::ClientGone => Err(Restart::Cancelled),
         }
+    }
+
+    /// The first time a worker fails under a task, the task is queued again
+    /// for another worker; the second time, `error` is its answer.
+    fn retry_or_fail(&self, mut queued: Queued, error: TaskError) {
+        if queued.retried {
+            fail(&self.pool, queued.reply, error);
+            return;
+        }
+        if let TaskError::Crashed(why) = &error {
+            tracing::error!("{why}; trying the document once more on another worker");
+        }
+        queued.retried = true;
+        self.pool.requeue(queued);
+    }
+
+    /// Why a worker that reached a task's deadline was not really running
+    /// it, if it was not: stopped, or given under [`STARVED_CPU_SHARE`] of a
+    /// core since its last answer.
+    fn starved(&self, timeout: Duration) -> Option<&'static str> {
+        let (cpu, stopped) = cpu_and_stopped(self.pid)?;
+        if stopped {
+            return Some("was stopped");
+        }
+        let used = cpu.saturating_sub(self.cpu_at_last_answer);
+        (used.as_secs_f64() < timeout.as_secs_f64() * STARVED_CPU_SHARE).then_some("got almost no CPU time")
     }
 
     /// Kills the worker (the supervisor reaps it and forks a replacement)
@@ -223,6 +397,11 @@ impl WorkerTask {
 fn fail(pool: &Pool, reply: Reply, error: TaskError) {
     pool.counters.documents_failed.fetch_add(1, Ordering::Relaxed);
     let _ = reply.send(Err(error));
+}
+
+/// Lower-case hex, as reports spell a sha256.
+fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 async fn read_message(responses: &mut pipe::Receiver) -> Result<FromWorker, WireError> {

@@ -17,7 +17,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use docmill_worker::protocol::{self, FromSupervisor, ToSupervisor};
-use docmill_worker::worker_loop::{self, WorkerConfig, EXIT_BOOT_FAILED};
+use docmill_worker::sandbox::{self, Confinement};
+use docmill_worker::worker_loop::{self, ProcFiles, WorkerConfig, EXIT_BOOT_FAILED};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -45,6 +46,8 @@ pub struct SupervisorConfig {
     pub worker_memory: u64,
     pub max_document_bytes: usize,
     pub recycle_private_bytes: u64,
+    /// How each worker is confined before its first document.
+    pub confinement: Confinement,
 }
 
 /// The server's end of the control socket, and the supervisor's pid.
@@ -291,6 +294,11 @@ impl Supervisor {
 }
 
 /// Runs in the forked child: confine it, then enter the worker loop.
+///
+/// The order matters. Everything a worker will ever need from the file
+/// system or the kernel's wider API is set up first, while it may; then
+/// `sandbox::confine` closes the door for good; only then does the worker
+/// announce itself ready and read its first document.
 fn boot_worker(config: &SupervisorConfig, supervisor: Pid, requests: OwnedFd, responses: OwnedFd) -> i32 {
     die_with_parent(supervisor);
     let _ = SigSet::all().thread_unblock();
@@ -303,9 +311,25 @@ fn boot_worker(config: &SupervisorConfig, supervisor: Pid, requests: OwnedFd, re
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS);
     }
+    let proc_files = match ProcFiles::open() {
+        Ok(files) => files,
+        Err(err) => {
+            eprintln!("docmill worker: cannot open its /proc/self accounting files: {err}");
+            return EXIT_BOOT_FAILED;
+        }
+    };
+    // ── Before the sandbox: per-worker initialisation that reads files,
+    // loads libraries or starts threads (OCR engines and their data) goes
+    // here. After `confine`, opening a file or mapping executable memory
+    // kills the worker.
+    if let Err(err) = sandbox::confine(&config.confinement, supervisor) {
+        eprintln!("docmill worker: {err}");
+        return EXIT_BOOT_FAILED;
+    }
+    // ── Confined from here on.
     let worker_config = WorkerConfig {
         max_document_bytes: config.max_document_bytes,
         recycle_private_bytes: config.recycle_private_bytes,
     };
-    worker_loop::run(File::from(requests), File::from(responses), &worker_config)
+    worker_loop::run(File::from(requests), File::from(responses), proc_files, &worker_config)
 }

@@ -44,6 +44,33 @@ pub fn inject(document: &[u8], responses: &mut File) {
                 hoard.push(vec![1u8; 64 << 20]);
             }
         }
+        // What the sandbox forbids: each of these kills the worker with
+        // SIGSYS under the seccomp filter. Without it they succeed and the
+        // document is analysed as usual.
+        "open" => {
+            let _ = std::fs::File::open("/etc/passwd");
+        }
+        "socket" => {
+            let _ = std::net::UdpSocket::bind("127.0.0.1:0");
+        }
+        "fork" => {
+            if let Ok(mut child) = std::process::Command::new("/bin/true").spawn() {
+                let _ = child.wait();
+            }
+        }
+        "exec" => {
+            let _ = nix::unistd::execv(c"/bin/true", &[c"/bin/true"]);
+        }
+        // What the sandbox allows: a thread with a large stack, as a parser
+        // that recurses deeply would use.
+        "thread" => {
+            let spawned = std::thread::Builder::new().name("deep".into()).stack_size(64 << 20).spawn(|| {
+                let depth = std::hint::black_box(1000u64);
+                (0..depth).sum::<u64>()
+            });
+            let sum = spawned.expect("a thread under the sandbox").join().expect("the thread finished");
+            assert_eq!(sum, 499_500);
+        }
         "garbage" => {
             let _ = responses.write_all(b"\x10\x00\x00\x00this is not a frame!");
             std::thread::sleep(Duration::from_secs(3600));

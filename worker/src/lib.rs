@@ -7,6 +7,8 @@
 //! - [`report`]: the report of the HTTP contract, as serde types.
 //! - [`protocol`]: length-prefixed bincode frames between server and worker;
 //!   the only module that knows the wire format.
+//! - [`sandbox`]: what confines a worker before its first document (uid,
+//!   capabilities, rlimits, no_new_privs, Landlock, the seccomp allow-list).
 //! - [`worker_loop`]: what a forked worker runs: read a request frame, analyse,
 //!   measure, answer, repeat.
 //! - `fault` (feature `fault-injection`, debug builds only): documents that make
@@ -18,4 +20,5 @@ compile_error!("the fault-injection feature is for tests and must never be in a 
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod protocol;
+pub mod sandbox;
 pub mod worker_loop;

@@ -75,20 +75,41 @@ pub struct AnalyzeRequest<'a> {
     pub bytes: &'a [u8],
 }
 
+/// Server → worker: one frame each.
+#[derive(Serialize, Deserialize, Debug)]
+// One value per frame, encoded or decoded and dropped at once: boxing the
+// request (its options hold an inline page selection) would only add an
+// allocation per task.
+#[allow(clippy::large_enum_variant)]
+pub enum ToWorker<'a> {
+    #[serde(borrow)]
+    Analyze(AnalyzeRequest<'a>),
+    /// Are you alive? Sent to idle workers; answered with
+    /// [`FromWorker::Pong`] carrying the same `nonce`.
+    Ping { nonce: u64 },
+}
+
 /// The typed failures a worker reports for one document.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
     /// The document could not be parsed (including an engine panic).
     ParseFailed,
+    /// The options do not fit the document (a page range beyond its end).
+    BadRequest,
 }
 
 /// Worker → server.
 #[derive(Serialize, Deserialize, Debug)]
 pub enum FromWorker {
-    /// Sent once after boot, before the first request is read.
-    Ready { pid: u32 },
+    /// Sent once after boot (and confinement), before the first request is
+    /// read. `cpu_micros` here and below is the worker's CPU time so far, so
+    /// the server can tell a worker that ran out of time from one that was
+    /// stopped or starved.
+    Ready { pid: u32, cpu_micros: u64 },
     /// The answer to one [`AnalyzeRequest`].
     Done(TaskResult),
+    /// The answer to a [`ToWorker::Ping`].
+    Pong { nonce: u64, cpu_micros: u64 },
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -100,6 +121,8 @@ pub struct TaskResult {
     /// The worker wants to be replaced (it caught a panic and its state can
     /// no longer be trusted).
     pub recycle: bool,
+    /// The worker's CPU time so far, after this task.
+    pub cpu_micros: u64,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -161,7 +184,7 @@ fn encode_frame<T: Serialize>(value: &T) -> Vec<u8> {
     frame
 }
 
-pub fn encode_request(request: &AnalyzeRequest<'_>) -> Vec<u8> {
+pub fn encode_request(request: &ToWorker<'_>) -> Vec<u8> {
     encode_frame(request)
 }
 
@@ -170,7 +193,7 @@ pub fn encode_response(response: &FromWorker) -> Vec<u8> {
 }
 
 /// Decodes a request body; borrows the document bytes from `body`.
-pub fn decode_request(body: &[u8]) -> Result<AnalyzeRequest<'_>, ProtocolError> {
+pub fn decode_request(body: &[u8]) -> Result<ToWorker<'_>, ProtocolError> {
     let (request, used) = bincode::serde::borrow_decode_from_slice(body, config())
         .map_err(|err| ProtocolError::Malformed(err.to_string()))?;
     if used != body.len() {
@@ -234,24 +257,58 @@ mod tests {
     #[test]
     fn request_round_trip_borrows_the_document() {
         let document = vec![7u8; 1 << 20];
-        let frame = encode_request(&AnalyzeRequest {
+        let frame = encode_request(&ToWorker::Analyze(AnalyzeRequest {
             task_id: 42,
             filename: "a.txt",
             declared_type: Some("text/plain"),
-            options: Options { include_text: true },
+            options: Options { include_text: true, ..Options::default() },
             sha256: None,
             bytes: &document,
-        });
+        }));
         // Raw bytes, not a sequence of varints: the frame is barely larger
         // than the document.
         assert!(frame.len() < document.len() + 64);
         let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
-        let request = decode_request(&body).unwrap();
+        let ToWorker::Analyze(request) = decode_request(&body).unwrap() else { panic!("not a request") };
         assert_eq!(request.task_id, 42);
         assert_eq!(request.filename, "a.txt");
         assert_eq!(request.declared_type, Some("text/plain"));
         assert!(request.options.include_text);
         assert_eq!(request.bytes, &document[..]);
+    }
+
+    #[test]
+    fn ping_and_pong_round_trip() {
+        let frame = encode_request(&ToWorker::Ping { nonce: 7 });
+        let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
+        assert!(matches!(decode_request(&body).unwrap(), ToWorker::Ping { nonce: 7 }));
+        let frame = encode_response(&FromWorker::Pong { nonce: 7, cpu_micros: 123 });
+        let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
+        assert!(matches!(decode_response(&body).unwrap(), FromWorker::Pong { nonce: 7, cpu_micros: 123 }));
+    }
+
+    #[test]
+    fn structure_options_round_trip_and_a_forged_page_selection_is_refused() {
+        let options = Options {
+            include_text: false,
+            markdown: true,
+            chunks: Some(docmill_engine::ChunkOptions { size: 512, overlap: 64 }),
+            pages: Some(docmill_engine::PageSelection::parse("2-3,7").unwrap()),
+        };
+        let request =
+            AnalyzeRequest { task_id: 1, filename: "a.pdf", declared_type: None, options, sha256: None, bytes: b"" };
+        let frame = encode_request(&ToWorker::Analyze(request));
+        let ToWorker::Analyze(decoded) = decode_request(&frame[FRAME_HEADER_LEN..]).unwrap() else {
+            panic!("not an analysis request");
+        };
+        assert_eq!(decoded.options, options);
+        // The selection's length is its last byte before the (absent)
+        // digest and the empty document: claim 200 ranges.
+        let mut forged = frame[FRAME_HEADER_LEN..].to_vec();
+        let len_at = forged.len() - 3;
+        assert_eq!(forged[len_at], 2, "the length byte of two ranges");
+        forged[len_at] = 200;
+        assert!(matches!(decode_request(&forged), Err(ProtocolError::Malformed(_))));
     }
 
     #[test]
@@ -263,7 +320,7 @@ mod tests {
 
     #[test]
     fn frame_cut_short_is_truncated_and_clean_eof_is_none() {
-        let frame = encode_response(&FromWorker::Ready { pid: 9 });
+        let frame = encode_response(&FromWorker::Ready { pid: 9, cpu_micros: 0 });
         assert!(read_frame(&mut &frame[..0], 1024).unwrap().is_none());
         let err = read_frame(&mut &frame[..frame.len() - 1], 1024).unwrap_err();
         assert!(matches!(err, ProtocolError::Truncated), "{err}");

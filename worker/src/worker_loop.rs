@@ -1,6 +1,6 @@
-//! What a forked worker runs: announce readiness, then read one request frame,
-//! analyse it, measure what it cost, answer, and repeat until the server closes
-//! the request pipe.
+//! What a forked, already confined worker runs: announce readiness, then read
+//! one request frame, analyse it (or answer a ping), measure what it cost,
+//! answer, and repeat until the server closes the request pipe.
 //!
 //! A panic inside the engine is caught here and answered as `ParseFailed`
 //! naming it; the worker then exits so the pool replaces it, because a panic
@@ -9,12 +9,13 @@
 
 use std::fs::File;
 use std::io::{BufReader, Write};
+use std::os::unix::fs::FileExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use nix::sys::resource::{getrusage, UsageWho};
 
-use crate::protocol::{self, ErrorCode, FromWorker, Outcome, TaskResult};
+use crate::protocol::{self, ErrorCode, FromWorker, Outcome, TaskResult, ToWorker};
 use docmill_engine::{self as engine, Input};
 
 /// Exit status of a worker that could not start; the supervisor backs off
@@ -34,8 +35,69 @@ pub struct WorkerConfig {
     pub recycle_private_bytes: u64,
 }
 
+/// The worker's own `/proc/self` files, opened at boot: once the sandbox is
+/// in place a worker cannot open anything, so its per-task accounting reads
+/// and writes these descriptors at offset 0 (each read of a `/proc` file at
+/// offset 0 renders it afresh).
+pub struct ProcFiles {
+    /// Writing `5` resets the peak resident set (`VmHWM`).
+    clear_refs: File,
+    status: File,
+    /// Private memory; absent on kernels without it.
+    smaps_rollup: Option<File>,
+}
+
+/// Largest `/proc/self` file read: `status` is about 1.5 KiB.
+const PROC_FILE_MAX: usize = 16 << 10;
+
+impl ProcFiles {
+    pub fn open() -> std::io::Result<ProcFiles> {
+        Ok(ProcFiles {
+            clear_refs: std::fs::OpenOptions::new().write(true).open("/proc/self/clear_refs")?,
+            status: File::open("/proc/self/status")?,
+            smaps_rollup: File::open("/proc/self/smaps_rollup").ok(),
+        })
+    }
+
+    fn reset_peak(&self) {
+        let _ = self.clear_refs.write_at(b"5", 0);
+    }
+
+    fn status(&self) -> String {
+        read_at_start(&self.status)
+    }
+
+    /// Memory this worker holds on its own: private pages, not the
+    /// copy-on-write pages it still shares with the supervisor it was forked
+    /// from.
+    fn private_bytes(&self) -> u64 {
+        let Some(rollup) = &self.smaps_rollup else {
+            return kib_field(&self.status(), "VmRSS:").unwrap_or(0) * 1024;
+        };
+        let rollup = read_at_start(rollup);
+        let clean = kib_field(&rollup, "Private_Clean:").unwrap_or(0);
+        let dirty = kib_field(&rollup, "Private_Dirty:").unwrap_or(0);
+        (clean + dirty) * 1024
+    }
+}
+
+fn read_at_start(file: &File) -> String {
+    let mut buf = vec![0u8; PROC_FILE_MAX];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], filled as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => filled += n,
+        }
+    }
+    buf.truncate(filled);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
 /// Runs the worker until the request pipe closes; returns the exit status.
-pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
+/// The caller has confined the process already: this reads and writes only
+/// the descriptors it is given.
+pub fn run(requests: File, mut responses: File, proc_files: ProcFiles, config: &WorkerConfig) -> i32 {
     #[cfg(feature = "fault-injection")]
     if std::env::var_os("DOCMILL_FAULT_BOOT").is_some() {
         eprintln!("docmill worker: boot failure injected by DOCMILL_FAULT_BOOT");
@@ -48,7 +110,7 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
         let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("docmill worker {pid}: parser panicked{location}");
     }));
-    let ready = protocol::encode_response(&FromWorker::Ready { pid });
+    let ready = protocol::encode_response(&FromWorker::Ready { pid, cpu_micros: cpu_micros() });
     if protocol::write_frame(&mut responses, &ready).is_err() {
         return EXIT_BOOT_FAILED;
     }
@@ -64,14 +126,21 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
             }
         };
         let request = match protocol::decode_request(&body) {
-            Ok(request) => request,
+            Ok(ToWorker::Analyze(request)) => request,
+            Ok(ToWorker::Ping { nonce }) => {
+                let pong = protocol::encode_response(&FromWorker::Pong { nonce, cpu_micros: cpu_micros() });
+                if responses.write_all(&pong).is_err() {
+                    return 0;
+                }
+                continue;
+            }
             Err(err) => {
                 eprintln!("docmill worker {pid}: bad request frame: {err}");
                 return EXIT_PROTOCOL;
             }
         };
         // Reset the peak-RSS high-water mark so VmHWM below is this task's.
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        proc_files.reset_peak();
         let cpu_before = cpu_micros();
         let started = Instant::now();
         let input = Input {
@@ -86,8 +155,9 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
             engine::analyze(&input, &request.options)
         }));
         let analysis_ms = started.elapsed().as_millis() as u64;
-        let cpu_ms = cpu_micros().saturating_sub(cpu_before) / 1000;
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let cpu_after = cpu_micros();
+        let cpu_ms = cpu_after.saturating_sub(cpu_before) / 1000;
+        let status = proc_files.status();
         let peak_rss_bytes = kib_field(&status, "VmHWM:").unwrap_or(0) * 1024;
         let rss_bytes = kib_field(&status, "VmRSS:").unwrap_or(0) * 1024;
 
@@ -100,7 +170,13 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
                 report.timing.worker_pid = pid;
                 encode_report(&mut report)
             }
-            Ok(Err(err)) => Outcome::Error { code: ErrorCode::ParseFailed, message: err.to_string() },
+            Ok(Err(err)) => {
+                let code = match err {
+                    docmill_engine::AnalyzeError::ParseFailed(_) => ErrorCode::ParseFailed,
+                    docmill_engine::AnalyzeError::BadRequest(_) => ErrorCode::BadRequest,
+                };
+                Outcome::Error { code, message: err.to_string() }
+            }
             Err(payload) => {
                 recycle = true;
                 let what = payload
@@ -117,8 +193,13 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
             // Private memory is at most the resident set; walking every
             // mapping for the exact figure is only worth it when the resident
             // set alone is over the cap.
-            private_bytes: if rss_bytes > config.recycle_private_bytes { private_bytes() } else { rss_bytes },
+            private_bytes: if rss_bytes > config.recycle_private_bytes {
+                proc_files.private_bytes()
+            } else {
+                rss_bytes
+            },
             recycle,
+            cpu_micros: cpu_after,
         });
         let frame = protocol::encode_response(&response);
         if responses.write_all(&frame).is_err() {
@@ -138,16 +219,34 @@ const FRAME_OVERHEAD: usize = 64 << 10;
 /// warning rather than sending a frame the server would refuse.
 fn encode_report(report: &mut docmill_engine::report::Report) -> Outcome {
     let limit = protocol::MAX_RESPONSE_FRAME - FRAME_OVERHEAD;
-    let json = serde_json::to_vec(&*report).expect("a report always serialises");
+    let mut json = serde_json::to_vec(&*report).expect("a report always serialises");
+    // The largest parts go first: the text, then the chunks (a copy of
+    // it), then the Markdown.
+    let mut dropped: Vec<&str> = Vec::new();
+    for field in ["text", "chunks", "markdown"] {
+        if json.len() <= limit {
+            break;
+        }
+        let removed = match field {
+            "text" => report.text.take().is_some(),
+            "chunks" => report.chunks.take().is_some(),
+            _ => report.markdown.take().is_some(),
+        };
+        if removed {
+            if !dropped.is_empty() {
+                report.warnings.pop();
+            }
+            dropped.push(field);
+            report.warnings.push(format!(
+                "{} omitted: with it the report would exceed {} MiB",
+                dropped.join(" and "),
+                limit >> 20
+            ));
+            json = serde_json::to_vec(&*report).expect("a report always serialises");
+        }
+    }
     if json.len() <= limit {
         return Outcome::Report(json);
-    }
-    if report.text.take().is_some() {
-        report.warnings.push(format!("text omitted: with it the report would exceed {} MiB", limit >> 20));
-        let json = serde_json::to_vec(&*report).expect("a report always serialises");
-        if json.len() <= limit {
-            return Outcome::Report(json);
-        }
     }
     Outcome::Error { code: ErrorCode::ParseFailed, message: format!("the report would exceed {} MiB", limit >> 20) }
 }
@@ -167,21 +266,22 @@ fn kib_field(text: &str, field: &str) -> Option<u64> {
     line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()
 }
 
-/// Memory this worker holds on its own: private pages, not the copy-on-write
-/// pages it still shares with the supervisor it was forked from.
-fn private_bytes() -> u64 {
-    let Ok(rollup) = std::fs::read_to_string("/proc/self/smaps_rollup") else {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        return kib_field(&status, "VmRSS:").unwrap_or(0) * 1024;
-    };
-    let clean = kib_field(&rollup, "Private_Clean:").unwrap_or(0);
-    let dirty = kib_field(&rollup, "Private_Dirty:").unwrap_or(0);
-    (clean + dirty) * 1024
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_files_opened_once_read_afresh_each_time() {
+        let files = ProcFiles::open().unwrap();
+        let before = kib_field(&files.status(), "VmRSS:").unwrap();
+        let hoard = vec![1u8; 64 << 20];
+        let after = kib_field(&files.status(), "VmRSS:").unwrap();
+        assert!(after >= before + (60 << 10), "VmRSS {before} kB, then {after} kB with 64 MiB more");
+        assert!(files.private_bytes() >= 60 << 20, "{}", files.private_bytes());
+        drop(hoard);
+        files.reset_peak();
+        assert!(kib_field(&files.status(), "VmHWM:").unwrap() < after, "the peak was reset");
+    }
 
     #[test]
     fn a_report_whose_escaped_text_overflows_a_frame_drops_the_text() {

@@ -4,11 +4,13 @@
 use super::text::decode_text;
 use super::{ExtractError, Extracted};
 use crate::detect::csv_delimiter;
+use crate::structure::{plain_inlines, Block, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
+use crate::Options;
 
 /// Rows read; past it the rest is counted only by the warning.
 const MAX_ROWS: usize = 5_000_000;
 
-pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let (text, encoding, warnings) = decode_text(bytes);
     let mut extracted = Extracted { warnings, ..Default::default() };
     extracted.set("encoding", encoding);
@@ -26,7 +28,21 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         out.push('\n');
     }
     extracted.text = out;
+    if options.wants_structure() && !rows.is_empty() {
+        if rows.len() > MAX_TABLE_ROWS {
+            extracted.warnings.push(super::html::table_cut_warning());
+        }
+        extracted.blocks.push(Block::Table(table_rows(&rows)));
+    }
     Ok(extracted)
+}
+
+/// Rows of text cells as table rows, within the table limits.
+pub(super) fn table_rows(rows: &[Vec<String>]) -> Vec<Vec<crate::structure::Cell>> {
+    rows.iter()
+        .take(MAX_TABLE_ROWS)
+        .map(|row| row.iter().take(MAX_TABLE_COLUMNS).map(|cell| plain_inlines(cell.trim())).collect())
+        .collect()
 }
 
 /// RFC 4180 fields: quotes around a field allow delimiters, newlines and

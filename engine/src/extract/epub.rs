@@ -9,8 +9,10 @@ use super::markup::{fallback, nesting_depth};
 use super::xmltext::{attribute, walk, Node};
 use super::zipsafe::{resolve_part, Container};
 use super::{ExtractError, Extracted};
+use crate::structure::{Builder, Style};
+use crate::Options;
 
-pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
     let manifest_xml = container
@@ -77,6 +79,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
 
     let mut text = String::new();
     let mut chapters = 0u64;
+    let mut builder = options.wants_structure().then(Builder::default);
     for idref in &spine {
         let Some(href) = items.get(idref) else {
             extracted.warnings.push(format!("spine item {idref:?} is not in the manifest"));
@@ -91,9 +94,21 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                         "chapter {path}: markup nested deeper than {MAX_PARSE_DEPTH} elements, too deep for a full \
                          parse: text read by stripping tags"
                     ));
-                    fallback(&source).text
+                    let text = fallback(&source).text;
+                    if let Some(builder) = builder.as_mut() {
+                        for paragraph in text.split("\n\n") {
+                            builder.text(paragraph, &Style::default());
+                            builder.flush();
+                        }
+                    }
+                    text
                 } else {
-                    visible_text(&scraper::Html::parse_document(&source)).0
+                    let document = scraper::Html::parse_document(&source);
+                    if let Some(builder) = builder.as_mut() {
+                        super::html_structure::blocks(&document, builder);
+                        builder.flush();
+                    }
+                    visible_text(&document).0
                 };
                 chapters += 1;
                 if !chapter_text.is_empty() {
@@ -107,5 +122,11 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     extracted.set("chapters", chapters);
     extracted.warnings.append(&mut container.warnings);
     extracted.text = text;
+    if let Some(builder) = builder {
+        if builder.tables_cut {
+            extracted.warnings.push(super::html::table_cut_warning());
+        }
+        extracted.blocks = builder.finish();
+    }
     Ok(extracted)
 }

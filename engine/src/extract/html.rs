@@ -7,6 +7,7 @@ use scraper::{Html, Node};
 
 use super::markup::{decode_markup, fallback, nesting_depth, newline, open_element, BLOCKS, HIDDEN, PARAGRAPHS};
 use super::{ExtractError, Extracted};
+use crate::Options;
 
 /// HTML parsed into a DOM. The tree costs several times the input, so a
 /// larger page is cut here, with a warning.
@@ -19,7 +20,7 @@ pub const MAX_HTML_BYTES: usize = 32 << 20;
 /// deeper ones get their text from a linear scan instead ([`fallback`]).
 pub const MAX_PARSE_DEPTH: usize = 4096;
 
-pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let (mut source, encoding) = decode_markup(bytes);
     let mut extracted = Extracted::default();
     extracted.set("encoding", encoding);
@@ -48,6 +49,14 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let document = Html::parse_document(&source);
     let (text, links, headings) = visible_text(&document);
     extracted.text = text;
+    if options.wants_structure() {
+        let mut builder = crate::structure::Builder::default();
+        super::html_structure::blocks(&document, &mut builder);
+        if builder.tables_cut {
+            extracted.warnings.push(table_cut_warning());
+        }
+        extracted.blocks = builder.finish();
+    }
     for element in document.root_element().descendants().filter_map(scraper::ElementRef::wrap) {
         let tag = element.value().name();
         match tag {
@@ -144,4 +153,9 @@ pub fn visible_text(document: &Html) -> (String, u64, u64) {
     let trimmed = text.trim_end().len();
     text.truncate(trimmed);
     (text, links, headings)
+}
+
+/// The warning for a table cut at [`crate::structure::MAX_TABLE_ROWS`].
+pub(super) fn table_cut_warning() -> String {
+    format!("truncated: tables in the Markdown cut at {} rows", crate::structure::MAX_TABLE_ROWS)
 }

@@ -6,8 +6,9 @@ use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 
 use super::text::decode_text;
 use super::{ExtractError, Extracted};
+use crate::Options;
 
-pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let (source, encoding, warnings) = decode_text(bytes);
     let mut extracted = Extracted { warnings, ..Default::default() };
     extracted.set("encoding", encoding);
@@ -73,6 +74,14 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     extracted.set("links", links);
     extracted.set("code_blocks", code_blocks);
     extracted.text = text;
+    if options.wants_structure() {
+        let mut builder = crate::structure::Builder::default();
+        super::markdown_structure::blocks(body, &mut builder);
+        if builder.tables_cut {
+            extracted.warnings.push(super::html::table_cut_warning());
+        }
+        extracted.blocks = builder.finish();
+    }
     Ok(extracted)
 }
 

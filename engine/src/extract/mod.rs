@@ -6,17 +6,24 @@ mod csv;
 mod email;
 mod epub;
 mod html;
+mod html_structure;
 pub(crate) mod json;
 mod markdown;
+mod markdown_structure;
 mod markup;
+mod odt_structure;
 mod office;
+mod office_structure;
 mod pdf;
+mod pdf_annotations;
 mod pdf_content;
 mod pdf_guard;
+mod pdf_headings;
 mod pdf_layout;
 mod pdf_meta;
 mod pdf_repair;
 mod rtf;
+mod slide_structure;
 pub mod text;
 mod xlsx;
 mod xml;
@@ -27,12 +34,22 @@ use serde_json::{Map, Value};
 
 use super::detect::{Detected, EMAIL};
 use crate::report::Format;
+use crate::structure::chunk::PageSpan;
+use crate::structure::Block;
+use crate::Options;
 
 #[derive(Debug, Default, Clone)]
 pub struct Extracted {
     pub text: String,
     pub metadata: Map<String, Value>,
     pub warnings: Vec<String>,
+    /// The document's shape, filled only when the options ask for Markdown
+    /// or chunks, and only by extractors of formats that have one.
+    pub blocks: Vec<Block>,
+    /// For paged formats: where each page read is in `text`, in bytes.
+    pub pages: Vec<PageSpan>,
+    /// For paged formats: how many pages the document has (read or not).
+    pub page_total: Option<u32>,
 }
 
 impl Extracted {
@@ -64,23 +81,23 @@ impl std::fmt::Display for ExtractError {
     }
 }
 
-pub fn extract(detected: &Detected, bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn extract(detected: &Detected, bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     match detected.format {
         Format::Binary => Ok(Extracted::default()),
         Format::Text if detected.media_type == EMAIL => email::extract(bytes),
         Format::Text => text::extract(bytes),
         Format::Json => json::extract(bytes),
-        Format::Csv => csv::extract(bytes),
-        Format::Html => html::extract(bytes),
+        Format::Csv => csv::extract(bytes, options),
+        Format::Html => html::extract(bytes, options),
         Format::Xml => xml::extract(bytes),
-        Format::Markdown => markdown::extract(bytes),
+        Format::Markdown => markdown::extract(bytes, options),
         Format::Rtf => rtf::extract(bytes),
-        Format::Pdf => pdf::extract(bytes),
-        Format::Docx => office::docx(bytes),
-        Format::Pptx => office::pptx(bytes),
-        Format::Xlsx => xlsx::xlsx(bytes),
-        Format::Odt => office::odt(bytes),
-        Format::Epub => epub::extract(bytes),
+        Format::Pdf => pdf::extract(bytes, options),
+        Format::Docx => office::docx(bytes, options),
+        Format::Pptx => office::pptx(bytes, options),
+        Format::Xlsx => xlsx::xlsx(bytes, options),
+        Format::Odt => office::odt(bytes, options),
+        Format::Epub => epub::extract(bytes, options),
     }
 }
 

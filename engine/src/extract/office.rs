@@ -6,6 +6,8 @@
 use super::xmltext::{attribute, walk, Node};
 use super::zipsafe::{resolve_part, Container};
 use super::{ExtractError, Extracted};
+use crate::structure::chunk::PageSpan;
+use crate::Options;
 
 /// Walks a WordprocessingML or DrawingML part into text: `t` elements hold
 /// text; paragraphs, rows and breaks become newlines, tabs and cells tabs.
@@ -183,7 +185,7 @@ pub(super) fn refuse_encrypted(bytes: &[u8]) -> Result<(), ExtractError> {
     Ok(())
 }
 
-pub fn docx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn docx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     refuse_encrypted(bytes)?;
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
@@ -192,6 +194,9 @@ pub fn docx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         .ok_or_else(|| ExtractError("not a Word document: word/document.xml is missing".into()))?;
     let mut text = String::new();
     ooxml_text(&body, &mut text, &mut extracted.warnings, "word/document.xml");
+    if options.wants_structure() {
+        extracted.blocks = super::office_structure::docx_blocks(&mut container, &body, &mut extracted.warnings);
+    }
     let names = container.names();
     let mut extra_parts =
         vec!["word/footnotes.xml".to_owned(), "word/endnotes.xml".to_owned(), "word/comments.xml".to_owned()];
@@ -214,33 +219,59 @@ pub fn docx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     Ok(extracted)
 }
 
-pub fn pptx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     refuse_encrypted(bytes)?;
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
     let names = container.names();
     let slides = slide_order(&mut container, &names);
-    // Each slide's speaker notes, in slide order, then any notes no slide
-    // names (a damaged deck).
-    let mut notes: Vec<String> = Vec::new();
+    // Each slide's speaker notes follow it (a slide is a page, notes and
+    // all); notes no slide names (a damaged deck) come last.
+    let mut notes: Vec<Vec<String>> = Vec::new();
     for slide in &slides {
         let (folder, file) = slide.rsplit_once('/').unwrap_or(("", slide));
         let rels = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder);
-        notes.extend(rels.into_iter().filter(|r| r.kind.ends_with("/notesSlide")).map(|r| r.target));
+        notes.push(rels.into_iter().filter(|r| r.kind.ends_with("/notesSlide")).map(|r| r.target).collect());
     }
-    for numbered in numbered_parts(&names, "ppt/notesSlides/notesSlide") {
-        if !notes.contains(&numbered) {
-            notes.push(numbered);
-        }
-    }
+    let orphans: Vec<String> = numbered_parts(&names, "ppt/notesSlides/notesSlide")
+        .into_iter()
+        .filter(|numbered| !notes.iter().flatten().any(|named| named == numbered))
+        .collect();
     let mut text = String::new();
-    for part in slides.iter().chain(&notes) {
-        if let Some(xml) = container.read_text(part) {
-            ooxml_text(&xml, &mut text, &mut extracted.warnings, part);
-            text.push('\n');
+    let mut builder = options.wants_structure().then(crate::structure::Builder::default);
+    for (i, (slide, slide_notes)) in slides.iter().zip(&notes).enumerate() {
+        let number = i as u32 + 1;
+        if options.pages.is_some_and(|selection| !selection.contains(number)) {
+            continue;
         }
+        let start = text.len();
+        for (k, part) in std::iter::once(slide).chain(slide_notes).enumerate() {
+            if let Some(xml) = container.read_text(part) {
+                ooxml_text(&xml, &mut text, &mut extracted.warnings, part);
+                text.push('\n');
+                if let Some(builder) = builder.as_mut() {
+                    let (folder, file) = part.rsplit_once('/').unwrap_or(("", part));
+                    let rels = container.read_text(&format!("{folder}/_rels/{file}.rels"));
+                    let links = rels.map(|rels| super::office_structure::external_targets(&rels)).unwrap_or_default();
+                    super::slide_structure::pptx_part(&xml, &links, k > 0, builder);
+                }
+            }
+        }
+        extracted.pages.push(PageSpan { number, start, end: text.len() });
+    }
+    if options.pages.is_none() {
+        for part in &orphans {
+            if let Some(xml) = container.read_text(part) {
+                ooxml_text(&xml, &mut text, &mut extracted.warnings, part);
+                text.push('\n');
+            }
+        }
+    }
+    if let Some(builder) = builder {
+        extracted.blocks = builder.finish();
     }
     extracted.set("slides", slides.len());
+    extracted.page_total = Some(slides.len().min(u32::MAX as usize) as u32);
     ooxml_properties(&mut container, &mut extracted);
     extracted.metadata.remove("pages");
     extracted.warnings.append(&mut container.warnings);
@@ -248,7 +279,7 @@ pub fn pptx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     Ok(extracted)
 }
 
-pub fn odt(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
     let content = container
@@ -295,6 +326,10 @@ pub fn odt(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     });
     if let Err(err) = walked {
         extracted.warnings.push(format!("content.xml: {}", err.0));
+    }
+    if options.wants_structure() {
+        let named_styles = container.read_text("styles.xml");
+        extracted.blocks = super::odt_structure::odt_blocks(&content, named_styles.as_deref());
     }
     if let Some(meta) = container.read_text("meta.xml") {
         let mut current = String::new();

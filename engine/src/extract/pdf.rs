@@ -14,7 +14,9 @@ use std::panic::{self, AssertUnwindSafe};
 use pdf_extract::{Dictionary, Document, Object, ObjectId};
 
 use super::pdf_layout::PageLines;
-use super::{pdf_guard, pdf_meta, pdf_repair, ExtractError, Extracted};
+use super::{pdf_annotations, pdf_guard, pdf_meta, pdf_repair, ExtractError, Extracted};
+use crate::structure::chunk::PageSpan;
+use crate::Options;
 
 /// Pages whose text is extracted; the rest are counted but skipped, with a
 /// `truncated` warning. Several thousand pages of text is already a book.
@@ -28,23 +30,23 @@ const MIN_PAGE_LETTERS: usize = 16;
 /// address space only, touched as it is used.
 const READER_STACK_BYTES: usize = 64 << 20;
 
-pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("pdf-reader".into())
             .stack_size(READER_STACK_BYTES)
-            .spawn_scoped(scope, || read(bytes));
+            .spawn_scoped(scope, || read(bytes, options));
         match reader {
             Ok(reader) => {
                 reader.join().unwrap_or_else(|_| Err(ExtractError("the PDF reader failed on this file".into())))
             }
             // No thread to be had (a process limit): read on this one.
-            Err(_) => read(bytes),
+            Err(_) => read(bytes, options),
         }
     })
 }
 
-fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+fn read(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let loaded = panic::catch_unwind(AssertUnwindSafe(|| Document::load_mem(bytes)))
         .map_err(|_| ExtractError("the PDF parser failed on this file".into()))?;
     let mut extracted = Extracted::default();
@@ -90,15 +92,18 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
             .push(format!("the page tree is damaged; {} pages were found by scanning the file", pages.len()));
     }
     extracted.set("pages", pages.len());
+    extracted.page_total = Some(pages.len().min(u32::MAX as usize) as u32);
     let read_pages = &pages[..pages.len().min(MAX_PAGES)];
     for page in read_pages {
         pdf_guard::settle_page(&mut document, *page);
+        pdf_annotations::draw_annotations(&mut document, *page);
     }
     let guarded = pdf_guard::guard_content(&mut document, read_pages);
     extracted.warnings.extend(guarded.warnings());
     let single = one_page_tree(&mut document);
     let mut text = String::new();
     let mut failed_pages = Vec::new();
+    let mut laid_out = Vec::new();
     let mut partial_pages = Vec::new();
     let mut empty_pages = EmptyPages::default();
     if pages.len() > MAX_PAGES {
@@ -106,6 +111,9 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     }
     for (index, page) in read_pages.iter().enumerate() {
         let page_number = index as u32 + 1;
+        if options.pages.is_some_and(|selection| !selection.contains(page_number)) {
+            continue;
+        }
         select_page(&mut document, single, *page);
         let mut lines = PageLines::default();
         // Page 1 of the one-page tree is this page.
@@ -113,6 +121,7 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         let rendered_ok = matches!(rendered, Ok(Ok(())));
         // A page the renderer gave up on keeps the text drawn before.
         let mut page_text = lines.text();
+        let mut from_layout = true;
         // pdf-extract misreads some font encodings (CID fonts without a
         // usable ToUnicode map, Type 3 fonts) and yields nothing or symbol
         // soup; lopdf's own extractor decodes some of those. Keep whichever
@@ -122,6 +131,7 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
             if let Ok(Ok(fallback)) = panic::catch_unwind(AssertUnwindSafe(|| document.extract_text(&[1]))) {
                 if letters(&fallback) > letters(&page_text) {
                     page_text = fallback;
+                    from_layout = false;
                 }
             }
         }
@@ -141,8 +151,27 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         } else if !rendered_ok {
             partial_pages.push(page_number);
         }
-        text.push_str(page_text.trim_matches('\n'));
-        text.push_str("\n\n");
+        // Each page is tidied on its own, so that its span in the text is
+        // known; a page with no text has an empty span.
+        let start = text.len();
+        let tidied = tidy(page_text.trim_matches('\n'));
+        let body = tidied.trim_matches('\n');
+        if !body.is_empty() {
+            text.push_str(body);
+            text.push_str("\n\n");
+        }
+        extracted.pages.push(PageSpan { number: page_number, start, end: text.len() });
+        if options.wants_structure() {
+            let sizes = if from_layout { lines.line_sizes() } else { Vec::new() };
+            laid_out.push(super::pdf_headings::LaidOutPage { number: page_number, text: body.to_owned(), sizes });
+        }
+    }
+    if options.wants_structure() {
+        let outline = panic::catch_unwind(AssertUnwindSafe(|| document.get_toc())).ok().and_then(Result::ok);
+        let outline: Vec<(usize, String, u32)> = outline
+            .map(|toc| toc.toc.into_iter().map(|entry| (entry.level, entry.title, entry.page as u32)).collect())
+            .unwrap_or_default();
+        extracted.blocks = super::pdf_headings::blocks(&laid_out, &outline);
     }
     let listed = |pages: &[u32]| {
         let shown: Vec<String> = pages.iter().take(10).map(u32::to_string).collect();
@@ -180,7 +209,7 @@ fn read(bytes: &[u8]) -> Result<Extracted, ExtractError> {
             listed(&empty_pages.damaged)
         ));
     }
-    let text = tidy(&text);
+    // Each page was tidied as it was read.
     if text.trim().is_empty() {
         // Say why a document came out empty, whatever the cause.
         if pages.is_empty() {

@@ -103,6 +103,18 @@ impl PageLines {
     }
 }
 
+impl PageLines {
+    /// The size of each line [`PageLines::text`] writes, in its order: the
+    /// font size its headings are told by.
+    pub fn line_sizes(&self) -> Vec<f64> {
+        self.lines
+            .iter()
+            .filter(|line| if line.rtl { !logical_order(line).trim().is_empty() } else { !line.text.trim().is_empty() })
+            .map(|line| line.size)
+            .collect()
+    }
+}
+
 impl OutputDev for PageLines {
     fn begin_page(&mut self, _: u32, _: &MediaBox, _: Option<(f64, f64, f64, f64)>) -> Result<(), OutputError> {
         Ok(())

@@ -14,6 +14,8 @@ use calamine::{DataRef, Reader, XlsxError};
 use super::office::{ooxml_properties, refuse_encrypted};
 use super::zipsafe::{Container, MAX_ENTRY_BYTES, MAX_TOTAL_BYTES};
 use super::{ExtractError, Extracted};
+use crate::structure::{plain_inlines, Block, Cell, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
+use crate::Options;
 
 /// Tabs written for the empty columns before a cell (one per column, up to
 /// this many). Ordinary sheets keep their columns aligned; a row with cells
@@ -35,7 +37,7 @@ pub const MAX_WORKBOOK_TEXT_BYTES: usize = MAX_ENTRY_BYTES as usize;
 /// sheets hold about a million rows).
 pub const MAX_DECLARED_SHARED_STRINGS: u64 = 16 << 20;
 
-pub fn xlsx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn xlsx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     refuse_encrypted(bytes)?;
     let mut container = Container::open(bytes)?;
     if container.declared > MAX_TOTAL_BYTES {
@@ -76,6 +78,19 @@ pub fn xlsx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                 "truncated: sheet {name:?} cut where the workbook's text passed {} MiB",
                 MAX_WORKBOOK_TEXT_BYTES >> 20
             ));
+        }
+        if options.wants_structure() {
+            // Each sheet a heading and a table, in the Markdown.
+            extracted.blocks.push(Block::Heading { level: 1, content: plain_inlines(name) });
+            let rows = sheet.table_rows();
+            if rows.len() > MAX_TABLE_ROWS {
+                extracted
+                    .warnings
+                    .push(format!("truncated: sheet {name:?} in the Markdown cut at {MAX_TABLE_ROWS} rows"));
+            }
+            if !rows.is_empty() {
+                extracted.blocks.push(Block::Table(rows.into_iter().take(MAX_TABLE_ROWS).collect()));
+            }
         }
         sheet.write_rows(&mut text);
         text.push('\n');
@@ -164,14 +179,53 @@ fn read_sheet(workbook: &mut calamine::Xlsx<Cursor<&[u8]>>, name: &str, budget: 
 }
 
 impl SheetCells {
-    /// The cells row by row, each row one line of tab-separated cells, the
-    /// columns counted from the leftmost cell of the sheet.
-    fn write_rows(mut self, out: &mut String) {
+    fn sort(&mut self) {
         // Sheets list their cells in order; a stable sort keeps the last of
         // two cells at one position last, and that one wins.
         if !self.cells.is_sorted_by_key(|(row, column, ..)| (*row, *column)) {
             self.cells.sort_by_key(|(row, column, ..)| (*row, *column));
         }
+    }
+
+    /// The rows as table rows for the block model (one more than
+    /// [`MAX_TABLE_ROWS`] at most, so the caller can tell it cut), empty
+    /// columns as empty cells as in the text.
+    fn table_rows(&mut self) -> Vec<Vec<Cell>> {
+        self.sort();
+        let first_column = self.cells.iter().map(|(_, column, ..)| *column).min().unwrap_or(0);
+        let mut rows: Vec<Vec<Cell>> = Vec::new();
+        let mut current: Option<(u32, u32)> = None;
+        for (index, &(row, column, start, end)) in self.cells.iter().enumerate() {
+            if self.cells.get(index + 1).is_some_and(|next| (next.0, next.1) == (row, column)) {
+                continue;
+            }
+            if current.is_none_or(|(current_row, _)| current_row != row) {
+                if rows.len() > MAX_TABLE_ROWS {
+                    break;
+                }
+                rows.push(Vec::new());
+                current = Some((row, first_column));
+            }
+            let (_, next_column) = current.expect("a row is open");
+            let cells = rows.last_mut().expect("a row is open");
+            let gap = (column - next_column).min(MAX_TABS_BETWEEN_CELLS);
+            for _ in 0..gap {
+                if cells.len() < MAX_TABLE_COLUMNS {
+                    cells.push(Vec::new());
+                }
+            }
+            if cells.len() < MAX_TABLE_COLUMNS {
+                cells.push(plain_inlines(self.text[start as usize..end as usize].trim()));
+            }
+            current = Some((row, column + 1));
+        }
+        rows
+    }
+
+    /// The cells row by row, each row one line of tab-separated cells, the
+    /// columns counted from the leftmost cell of the sheet.
+    fn write_rows(mut self, out: &mut String) {
+        self.sort();
         let first_column = self.cells.iter().map(|(_, column, ..)| *column).min().unwrap_or(0);
         let mut index = 0;
         while index < self.cells.len() {

@@ -13,6 +13,8 @@ mod pdf;
 mod pdf_fixtures;
 mod pdf_rtf;
 mod rtf;
+mod structure;
+mod structure_office;
 mod sweep;
 mod text;
 mod xlsx;
@@ -23,8 +25,13 @@ use serde_json::Value;
 
 /// Analyses `bytes` named `filename`, with the text included, as JSON.
 pub fn analyze(filename: &str, bytes: &[u8]) -> Result<Value, String> {
+    analyze_with(filename, bytes, Options { include_text: true, ..Options::default() })
+}
+
+/// Analyses `bytes` named `filename` with `options`, as JSON.
+pub fn analyze_with(filename: &str, bytes: &[u8], options: Options) -> Result<Value, String> {
     let input = Input { filename, declared_type: None, sha256: None, bytes };
-    engine::analyze(&input, &Options { include_text: true })
+    engine::analyze(&input, &options)
         .map(|report| serde_json::to_value(report).expect("report serialises"))
         .map_err(|err| err.to_string())
 }

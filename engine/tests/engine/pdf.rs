@@ -271,3 +271,27 @@ fn pages_without_text_say_why() {
     let report = check("text.pdf", &with_metadata("", None), &[("/metadata/pages_without_text", json!(0))]);
     assert_eq!(report["warnings"], json!([]), "{report:#}");
 }
+
+#[test]
+fn text_in_annotation_appearances_is_read() {
+    // A filled-in form field and a free-text note: their text is only in
+    // their appearance streams. A hidden annotation stays unread.
+    let field = form("<< /Font << /F1 5 0 R >> >>", "BT /F1 10 Tf 2 2 Td (Filled in field) Tj ET");
+    let note = form("<< /Font << /F1 5 0 R >> >>", "BT /F1 10 Tf 2 2 Td (A reviewer note) Tj ET");
+    let hidden = form("<< /Font << /F1 5 0 R >> >>", "BT /F1 10 Tf 2 2 Td (Never shown) Tj ET");
+    let pdf = pdf_fixtures::pdf(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> /Annots [6 0 R 8 0 R 10 0 R] >>".to_vec(),
+        stream("", show("Page body").as_bytes()),
+        pdf_fixtures::HELVETICA.to_vec(),
+        b"<< /Type /Annot /Subtype /Widget /Rect [72 600 300 620] /AP << /N 7 0 R >> >>".to_vec(),
+        field,
+        b"<< /Type /Annot /Subtype /FreeText /Rect [72 500 300 520] /AP << /N 9 0 R >> >>".to_vec(),
+        note,
+        b"<< /Type /Annot /Subtype /Widget /F 2 /Rect [72 400 300 420] /AP << /N 11 0 R >> >>".to_vec(),
+        hidden,
+    ]);
+    let report = check_text("annotated.pdf", &pdf, &["Page body", "Filled in field", "A reviewer note"]);
+    assert!(!report["text"].as_str().unwrap().contains("Never shown"), "{report:#}");
+}

@@ -1,0 +1,123 @@
+//! Markdown, chunks and pages through the real binary: the query options on
+//! `/v1/analyze`, `/v1/batch` and `/v1/jobs`, their 400s, and `docmill
+//! analyze --markdown`.
+
+use crate::util::{run_cli, write_file, Server};
+
+const PAGE: &str = "<html><body><h1>Guide</h1><p>Read <a href=\"https://example.com/\">this</a> first. \
+                    It explains everything you need to know about the product in some detail.</p>\
+                    <h2>Setup</h2><ul><li>Install it</li><li>Run it</li></ul></body></html>";
+
+#[test]
+fn markdown_and_chunks_on_analyze_and_batch() {
+    let server = Server::start(&["--workers", "1"]);
+    let response = server.put("/v1/analyze?filename=guide.html&markdown=true&chunks=200&text=true", PAGE.as_bytes());
+    assert_eq!(response.status, 200, "{}", response.text());
+    let report = response.json();
+    let markdown = report["markdown"].as_str().expect("markdown");
+    assert!(markdown.starts_with("# Guide\n\nRead [this](https://example.com/) first."), "{markdown}");
+    assert!(markdown.contains("\n## Setup\n\n- Install it\n- Run it\n"), "{markdown}");
+    let text: Vec<char> = report["text"].as_str().unwrap().chars().collect();
+    let chunks = report["chunks"].as_array().expect("chunks");
+    assert_eq!(chunks.len(), 2, "one chunk per section: {chunks:#?}");
+    for chunk in chunks {
+        let (start, end) = (chunk["start"].as_u64().unwrap() as usize, chunk["end"].as_u64().unwrap() as usize);
+        assert_eq!(chunk["text"], text[start..end].iter().collect::<String>());
+        assert!(end - start <= 200);
+    }
+    assert_eq!(chunks[1]["headings"], serde_json::json!(["Guide", "Setup"]));
+    assert!(report.get("pages").is_none(), "HTML has no pages: {report}");
+
+    let batch = server.post_files("/v1/batch?markdown=true", &[("a.html", PAGE.as_bytes()), ("b.txt", b"plain")]);
+    assert_eq!(batch.status, 200, "{}", batch.text());
+    let text = batch.text();
+    let lines: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let markdown_of =
+        |name: &str| lines.iter().find(|line| line["filename"] == name).map(|line| line["report"]["markdown"].clone());
+    assert!(markdown_of("a.html").unwrap().as_str().unwrap().starts_with("# Guide"), "{text}");
+    assert_eq!(markdown_of("b.txt").unwrap(), "plain\n");
+}
+
+#[test]
+fn bad_structure_options_are_400_on_every_endpoint() {
+    let server = Server::start(&["--workers", "1"]);
+    for query in [
+        "chunks=10",
+        "chunks=100001",
+        "chunks=abc",
+        "chunks=100&chunk_overlap=100",
+        "chunk_overlap=5",
+        "pages=0",
+        "pages=3-1",
+    ] {
+        let put = server.put(&format!("/v1/analyze?filename=a.txt&{query}"), b"some text");
+        assert_eq!((put.status, put.error_code()), (400, "bad_request".into()), "{query}: {}", put.text());
+        for path in ["/v1/analyze", "/v1/batch", "/v1/jobs"] {
+            let posted = server.post_files(&format!("{path}?{query}"), &[("a.txt", b"some text")]);
+            assert_eq!((posted.status, posted.error_code()), (400, "bad_request".into()), "{path}?{query}");
+        }
+    }
+}
+
+#[test]
+fn a_page_range_beyond_the_document_is_400_and_batch_says_so_per_document() {
+    let server = Server::start(&["--workers", "1"]);
+    let deck = two_page_pdf();
+    let response = server.put("/v1/analyze?filename=two.pdf&pages=2&text=true", &deck);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let report = response.json();
+    assert_eq!(
+        report["pages"],
+        serde_json::json!([{"number": 2, "start": 0, "end": report["text"].as_str().unwrap().chars().count()}])
+    );
+    assert_eq!(report["metadata"]["pages"], 2);
+    let beyond = server.put("/v1/analyze?filename=two.pdf&pages=1-3", &deck);
+    assert_eq!((beyond.status, beyond.error_code()), (400, "bad_request".into()), "{}", beyond.text());
+    assert!(beyond.json()["error"]["message"].as_str().unwrap().contains("the document has 2 pages"));
+    let batch = server.post_files("/v1/batch?pages=3", &[("two.pdf", &deck)]);
+    let first: serde_json::Value = serde_json::from_str(batch.text().lines().next().unwrap()).unwrap();
+    assert_eq!(first["error"]["code"], "bad_request", "{first}");
+}
+
+#[test]
+fn cli_analyze_markdown() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "guide.html", PAGE.as_bytes());
+    let output = run_cli(dir.path(), &["analyze", "--workers", "1", "--markdown", "guide.html"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(line["markdown"].as_str().unwrap().starts_with("# Guide\n"), "{line}");
+    assert!(line.get("text").is_none());
+}
+
+/// A PDF of two pages, each one line of Helvetica.
+fn two_page_pdf() -> Vec<u8> {
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [4 0 R 6 0 R] /Count 2 >>".to_owned(),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_owned(),
+    ];
+    for (i, text) in ["First page words.", "Second page words."].iter().enumerate() {
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {} 0 R /Resources << /Font << /F1 3 0 R >> >> >>",
+            5 + 2 * i
+        ));
+        let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
+        objects.push(format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()));
+    }
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
+    );
+    pdf
+}
