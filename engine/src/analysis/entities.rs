@@ -122,6 +122,12 @@ pub(super) fn count_phone_numbers(text: &str) -> u64 {
     let mut count = 0;
     let mut i = 0;
     while i < bytes.len() {
+        // Jump to the next byte that can begin a number: every other byte
+        // would only move on by one.
+        match bytes[i..].iter().position(|b| b.is_ascii_digit() || matches!(b, b'+' | b'(')) {
+            Some(skip) => i += skip,
+            None => break,
+        }
         let b = bytes[i];
         let starts = b.is_ascii_digit() || b == b'+' || b == b'(';
         let attached = i > 0

@@ -96,7 +96,13 @@ pub(super) fn detect_language(sample: &str) -> Option<Language> {
     // whatlang's confidence is about the language within its script, and is
     // 1.0 for most texts. A document half in another script is only half
     // this language: scale by the share of letters in the language's script.
-    let confidence = info.confidence() * script_share(sample, info.lang(), info.script());
+    // ASCII letters are all Latin, so an ASCII sample is wholly in its script.
+    let share = if sample.is_ascii() && info.script() == whatlang::Script::Latin {
+        1.0
+    } else {
+        script_share(sample, info.lang(), info.script())
+    };
+    let confidence = info.confidence() * share;
     let confidence = (confidence * 1000.0).round() / 1000.0;
     Some(Language { code: iso639_1(info.lang().code()).to_owned(), confidence })
 }

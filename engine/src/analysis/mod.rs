@@ -29,9 +29,10 @@ use crate::report::{Entities, Keyword, Language, Readability, Stats};
 use entities::entities;
 use keywords::{keywords, stopwords, STOPWORD_LANGUAGES};
 use language::detect_language;
-use readability::readability;
-use simhash::simhash;
+use readability::{readability, readability_of, SyllableCounts};
+use simhash::Shingler;
 use stats::stats;
+use words::{for_each_word, words_are_uax29};
 
 pub use simhash::{hamming, NEAR_DUPLICATE_MAX_DISTANCE};
 
@@ -61,11 +62,24 @@ pub fn warm_up() {
 }
 
 pub fn analyze_text(text: &str) -> TextAnalysis {
-    let mut analysis = TextAnalysis { stats: stats(text), entities: entities(text), ..Default::default() };
-    if analysis.stats.words == 0 {
+    // One pass over the words feeds the count, the fingerprint's shingles
+    // and, where the words are UAX #29's, readability's syllables.
+    let uax29 = words_are_uax29(text);
+    let mut words = 0u64;
+    let mut shingler = Shingler::new();
+    let mut syllables = SyllableCounts::default();
+    for_each_word(text, |word| {
+        words += 1;
+        shingler.add(word);
+        if uax29 {
+            syllables.add(word);
+        }
+    });
+    let mut analysis = TextAnalysis { stats: stats(text, words), entities: entities(text), ..Default::default() };
+    if words == 0 {
         return analysis;
     }
-    analysis.simhash = Some(simhash(text));
+    analysis.simhash = Some(shingler.finish());
 
     let language_sample = prefix(text, LANGUAGE_SAMPLE_BYTES);
     let detected = detect_language(language_sample);
@@ -87,7 +101,8 @@ pub fn analyze_text(text: &str) -> TextAnalysis {
     let code = detected.as_ref().map(|language| language.code.as_str());
     analysis.keywords = keywords(keyword_sample, code);
     if code == Some("en") {
-        analysis.readability = readability(text, &analysis.stats);
+        analysis.readability =
+            if uax29 { readability_of(&syllables, &analysis.stats) } else { readability(text, &analysis.stats) };
     }
     analysis.language = detected;
     analysis

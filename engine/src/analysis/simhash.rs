@@ -1,6 +1,6 @@
 //! The near-duplicate fingerprint: a 64-bit SimHash over word shingles.
 
-use super::words::for_each_word;
+use super::words::push_lowercase;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Words per SimHash shingle: long enough that reordered boilerplate does
@@ -12,47 +12,178 @@ pub(super) const SHINGLE_WORDS: usize = 3;
 /// unrelated texts land near 32 bits apart.
 pub const NEAR_DUPLICATE_MAX_DISTANCE: u32 = 6;
 
+/// Hashes added to the byte-wide lanes of [`BitCounts`] before they are
+/// flushed into the wide counters: a lane byte holds at most 255.
+const LANE_FLUSH_HASHES: u32 = 255;
+
 /// Bits that differ between two fingerprints.
 pub fn hamming(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
 }
 
-/// 64-bit SimHash over lowercase word shingles.
-pub(super) fn simhash(text: &str) -> u64 {
-    let mut counts = [0i64; 64];
-    let mut window: std::collections::VecDeque<String> = std::collections::VecDeque::with_capacity(SHINGLE_WORDS);
-    let mut shingle = String::new();
-    let add = |hash: u64, counts: &mut [i64; 64]| {
-        for (bit, count) in counts.iter_mut().enumerate() {
-            if hash >> bit & 1 == 1 {
-                *count += 1;
-            } else {
-                *count -= 1;
+/// For each byte value, a `u64` whose byte `k` is bit `k` of the value:
+/// adding it to a lane counts eight bits of a hash with one addition.
+const SPREAD: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut value = 0;
+    while value < 256 {
+        let mut bit = 0;
+        while bit < 8 {
+            if value >> bit & 1 == 1 {
+                table[value] |= 1 << (bit * 8);
             }
+            bit += 1;
         }
-    };
-    let mut total_words = 0usize;
-    for_each_word(text, |word| {
-        total_words += 1;
-        if window.len() == SHINGLE_WORDS {
-            window.pop_front();
+        value += 1;
+    }
+    table
+};
+
+/// How many of the hashes added so far have each of the 64 bits set.
+/// Eight lanes of eight byte counters take a hash in eight table additions
+/// instead of 64 increments; they are flushed before a byte can overflow.
+struct BitCounts {
+    lanes: [u64; 8],
+    in_lanes: u32,
+    ones: [u64; 64],
+    hashes: u64,
+}
+
+impl BitCounts {
+    fn new() -> Self {
+        BitCounts { lanes: [0; 8], in_lanes: 0, ones: [0; 64], hashes: 0 }
+    }
+
+    fn add(&mut self, hash: u64) {
+        for (lane, byte) in self.lanes.iter_mut().zip(hash.to_le_bytes()) {
+            *lane += SPREAD[byte as usize];
         }
-        window.push_back(word.to_lowercase());
-        if window.len() == SHINGLE_WORDS {
-            shingle.clear();
-            for (i, w) in window.iter().enumerate() {
-                if i > 0 {
-                    shingle.push(' ');
-                }
-                shingle.push_str(w);
-            }
-            add(xxh3_64(shingle.as_bytes()), &mut counts);
-        }
-    });
-    if total_words < SHINGLE_WORDS {
-        for word in window {
-            add(xxh3_64(word.as_bytes()), &mut counts);
+        self.hashes += 1;
+        self.in_lanes += 1;
+        if self.in_lanes == LANE_FLUSH_HASHES {
+            self.flush();
         }
     }
-    counts.iter().enumerate().fold(0u64, |hash, (bit, count)| if *count > 0 { hash | 1 << bit } else { hash })
+
+    fn flush(&mut self) {
+        for (byte_index, lane) in self.lanes.iter_mut().enumerate() {
+            for (bit, count) in lane.to_le_bytes().into_iter().enumerate() {
+                self.ones[byte_index * 8 + bit] += u64::from(count);
+            }
+            *lane = 0;
+        }
+        self.in_lanes = 0;
+    }
+
+    /// Bit `b` is set when more hashes had it set than not.
+    fn fingerprint(mut self) -> u64 {
+        self.flush();
+        let hashes = self.hashes;
+        self.ones
+            .iter()
+            .enumerate()
+            .fold(0u64, |hash, (bit, ones)| if 2 * ones > hashes { hash | 1 << bit } else { hash })
+    }
+}
+
+/// Builds the SimHash word by word: lowercase shingles of
+/// [`SHINGLE_WORDS`] words joined by a space, each hashed with XXH3. The
+/// shingle is kept in one buffer (the oldest word dropped from its front), so
+/// no word is allocated.
+pub(super) struct Shingler {
+    counts: BitCounts,
+    /// The last words, lowercase, joined by single spaces.
+    shingle: String,
+    /// Byte lengths of the words in `shingle`, oldest first.
+    lengths: [usize; SHINGLE_WORDS],
+    words: usize,
+}
+
+impl Shingler {
+    pub(super) fn new() -> Self {
+        Shingler { counts: BitCounts::new(), shingle: String::new(), lengths: [0; SHINGLE_WORDS], words: 0 }
+    }
+
+    pub(super) fn add(&mut self, word: &str) {
+        let held = self.words.min(SHINGLE_WORDS);
+        if held == SHINGLE_WORDS {
+            self.shingle.drain(..self.lengths[0] + 1);
+            self.lengths.rotate_left(1);
+        }
+        if held > 0 {
+            self.shingle.push(' ');
+        }
+        let before = self.shingle.len();
+        push_lowercase(&mut self.shingle, word);
+        self.lengths[held.min(SHINGLE_WORDS - 1)] = self.shingle.len() - before;
+        self.words += 1;
+        if self.words >= SHINGLE_WORDS {
+            self.counts.add(xxh3_64(self.shingle.as_bytes()));
+        }
+    }
+
+    /// The fingerprint. A text of fewer words than a shingle hashes each
+    /// of its words alone.
+    pub(super) fn finish(mut self) -> u64 {
+        if self.words < SHINGLE_WORDS {
+            let mut at = 0;
+            for length in &self.lengths[..self.words] {
+                self.counts.add(xxh3_64(&self.shingle.as_bytes()[at..at + length]));
+                at += length + 1;
+            }
+        }
+        self.counts.fingerprint()
+    }
+}
+
+/// 64-bit SimHash over lowercase word shingles.
+#[cfg(test)]
+pub(super) fn simhash(text: &str) -> u64 {
+    use super::words::for_each_word;
+    let mut shingler = Shingler::new();
+    for_each_word(text, |word| shingler.add(word));
+    shingler.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::words::for_each_word;
+    use super::*;
+
+    /// The fingerprint as first written: a counter per bit, one String per word.
+    fn simhash_reference(text: &str) -> u64 {
+        let mut counts = [0i64; 64];
+        let mut window: std::collections::VecDeque<String> = Default::default();
+        let add = |hash: u64, counts: &mut [i64; 64]| {
+            for (bit, count) in counts.iter_mut().enumerate() {
+                *count += if hash >> bit & 1 == 1 { 1 } else { -1 };
+            }
+        };
+        let mut total = 0;
+        for_each_word(text, |word| {
+            total += 1;
+            if window.len() == SHINGLE_WORDS {
+                window.pop_front();
+            }
+            window.push_back(word.to_lowercase());
+            if window.len() == SHINGLE_WORDS {
+                let shingle = window.iter().map(String::as_str).collect::<Vec<_>>().join(" ");
+                add(xxh3_64(shingle.as_bytes()), &mut counts);
+            }
+        });
+        if total < SHINGLE_WORDS {
+            for word in window {
+                add(xxh3_64(word.as_bytes()), &mut counts);
+            }
+        }
+        counts.iter().enumerate().fold(0, |hash, (bit, count)| if *count > 0 { hash | 1 << bit } else { hash })
+    }
+
+    #[test]
+    fn fingerprint_matches_the_per_bit_counters() {
+        let long = "Ein Haus am See, ΟΔΟΣ Σίσυφος; the quick brown fox 3.14 jumps. ".repeat(300);
+        for text in ["", "one", "two words", "Three Words Here", "four words are here", long.as_str()] {
+            assert_eq!(simhash(text), simhash_reference(text), "{text:.40}");
+        }
+    }
 }

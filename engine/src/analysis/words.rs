@@ -25,7 +25,7 @@ pub(super) fn is_dictionary_script(c: char) -> bool {
 /// iterator, whose ASCII fast path is twice as quick as classifying every
 /// piece.
 pub(super) fn for_each_word<'a>(text: &'a str, mut f: impl FnMut(&'a str)) {
-    if text.is_ascii() || !text.chars().any(is_dictionary_script) {
+    if words_are_uax29(text) {
         text.unicode_words().for_each(f);
     } else {
         for_each_piece(text, |piece, is_word| {
@@ -33,6 +33,28 @@ pub(super) fn for_each_word<'a>(text: &'a str, mut f: impl FnMut(&'a str)) {
                 f(piece)
             }
         });
+    }
+}
+
+/// Whether [`for_each_word`] finds the words of `text` by UAX #29 alone
+/// (as `unicode_words`), which it does unless a dictionary script is there.
+pub(super) fn words_are_uax29(text: &str) -> bool {
+    text.is_ascii() || !text.chars().any(is_dictionary_script)
+}
+
+/// Appends `word` lowercased to `out`, as `str::to_lowercase` would write
+/// it: ASCII byte by byte, other text by character, and words with a
+/// capital sigma (whose lowercase depends on where it stands) by the
+/// standard library itself.
+pub(super) fn push_lowercase(out: &mut String, word: &str) {
+    if word.is_ascii() {
+        let start = out.len();
+        out.push_str(word);
+        out[start..].make_ascii_lowercase();
+    } else if word.contains('\u{03A3}') {
+        out.push_str(&word.to_lowercase());
+    } else {
+        out.extend(word.chars().flat_map(char::to_lowercase));
     }
 }
 
