@@ -301,12 +301,18 @@ fn probe_p99_saturated(addr: &str, bodies: &[(Vec<u8>, usize)]) -> f64 {
 
 fn corpus_bodies() -> Vec<(Vec<u8>, usize)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.retain(|path| {
-        path.is_file() && path.file_name().is_some_and(|name| name != "manifest.json" && name != "LICENSES.md")
-    });
+    let mut files = Vec::new();
+    let mut pending = vec![dir];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for path in entries.filter_map(|entry| entry.ok().map(|entry| entry.path())) {
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().is_some_and(|name| name != "manifest.json" && name != "LICENSES.md") {
+                files.push(path);
+            }
+        }
+    }
     files.sort();
     files
         .iter()
