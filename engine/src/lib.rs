@@ -8,10 +8,12 @@
 pub mod analysis;
 pub mod detect;
 pub mod extract;
+pub mod ocr;
 mod options;
 pub mod report;
 
-pub use options::Options;
+pub use ocr::{OcrContext, Recognizer};
+pub use options::{OcrLanguages, OcrMode, Options};
 
 use sha2::{Digest, Sha256};
 
@@ -57,14 +59,25 @@ pub fn warm_up() {
     analysis::warm_up();
 }
 
+/// Analyses one document without OCR: images and scanned pages get a
+/// warning that OCR is unavailable.
 pub fn analyze(input: &Input<'_>, options: &Options) -> Result<Report, AnalyzeError> {
+    analyze_with(input, options, OcrContext::none())
+}
+
+/// Analyses one document, reading images and scanned PDF pages with the
+/// context's recogniser (see [`ocr`]).
+pub fn analyze_with(input: &Input<'_>, options: &Options, ocr: OcrContext<'_>) -> Result<Report, AnalyzeError> {
     let sha256 = match input.sha256 {
         Some(digest) => hex(&digest),
         None => hex(&Sha256::digest(input.bytes)),
     };
     let detected = detect::detect(input.filename, input.bytes);
-    let extracted = extract::extract(&detected, input.bytes)
+    let mut session =
+        ocr::Session::new(ocr, options.ocr.unwrap_or_default(), options.ocr_languages.unwrap_or_default());
+    let mut extracted = extract::extract(&detected, input.bytes, &mut session)
         .map_err(|err| AnalyzeError::ParseFailed(format!("{}: {err}", detected.format.as_str())))?;
+    session.finish(&mut extracted.metadata, &mut extracted.warnings);
     let mut text = extracted.text;
     let mut warnings = extracted.warnings;
     if text.len() > MAX_TEXT_BYTES {

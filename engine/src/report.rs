@@ -23,6 +23,7 @@ pub enum Format {
     Csv,
     Json,
     Rtf,
+    Image,
     #[default]
     Binary,
 }
@@ -43,6 +44,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Json => "json",
             Format::Rtf => "rtf",
+            Format::Image => "image",
             Format::Binary => "binary",
         }
     }

@@ -6,6 +6,7 @@ mod csv;
 mod email;
 mod epub;
 mod html;
+mod image;
 pub(crate) mod json;
 mod markdown;
 mod markup;
@@ -21,6 +22,7 @@ mod zipsafe;
 use serde_json::{Map, Value};
 
 use super::detect::{Detected, EMAIL};
+use crate::ocr::Session;
 use crate::report::Format;
 
 #[derive(Debug, Default, Clone)]
@@ -59,9 +61,11 @@ impl std::fmt::Display for ExtractError {
     }
 }
 
-pub fn extract(detected: &Detected, bytes: &[u8]) -> Result<Extracted, ExtractError> {
+/// Extracts text and metadata; images and scanned PDF pages go through `ocr`.
+pub fn extract(detected: &Detected, bytes: &[u8], ocr: &mut Session<'_>) -> Result<Extracted, ExtractError> {
     match detected.format {
         Format::Binary => Ok(Extracted::default()),
+        Format::Image => image::extract(bytes, &detected.media_type, ocr),
         Format::Text if detected.media_type == EMAIL => email::extract(bytes),
         Format::Text => text::extract(bytes),
         Format::Json => json::extract(bytes),
@@ -70,7 +74,7 @@ pub fn extract(detected: &Detected, bytes: &[u8]) -> Result<Extracted, ExtractEr
         Format::Xml => xml::extract(bytes),
         Format::Markdown => markdown::extract(bytes),
         Format::Rtf => rtf::extract(bytes),
-        Format::Pdf => pdf::extract(bytes),
+        Format::Pdf => pdf::extract(bytes, ocr),
         Format::Docx => office::docx(bytes),
         Format::Pptx => office::pptx(bytes),
         Format::Xlsx => office::xlsx(bytes),

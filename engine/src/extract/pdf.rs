@@ -9,6 +9,8 @@ use pdf_extract::{Document, Object};
 
 use super::pdf_layout::PageLines;
 use super::{iso_datetime, ExtractError, Extracted};
+use crate::ocr::{pdf_images, Session};
+use crate::options::OcrMode;
 
 /// Pages whose text is extracted; the rest are counted but skipped, with a
 /// `truncated` warning. Several thousand pages of text is already a book.
@@ -17,7 +19,7 @@ const MAX_PAGES: usize = 5000;
 /// lopdf's reading of the same page.
 const MIN_PAGE_LETTERS: usize = 16;
 
-pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn extract(bytes: &[u8], ocr: &mut Session<'_>) -> Result<Extracted, ExtractError> {
     let loaded = panic::catch_unwind(AssertUnwindSafe(|| Document::load_mem(bytes)))
         .map_err(|_| ExtractError("the PDF parser failed on this file".into()))?;
     let mut extracted = Extracted::default();
@@ -60,7 +62,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let mut text = String::new();
     let mut failed_pages = Vec::new();
     let mut partial_pages = Vec::new();
-    for (done, page_number) in pages.keys().enumerate() {
+    for (done, (page_number, page_id)) in pages.iter().enumerate() {
         if done == MAX_PAGES {
             extracted.warnings.push(format!("truncated: text of the first {MAX_PAGES} of {} pages", pages.len()));
             break;
@@ -80,6 +82,23 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
             if let Ok(Ok(fallback)) = panic::catch_unwind(AssertUnwindSafe(|| document.extract_text(&[*page_number]))) {
                 if letters(&fallback) > letters(&page_text) {
                     page_text = fallback;
+                }
+            }
+        }
+        // A scanned page: its image read by OCR when it has no text layer
+        // worth the name (or always, with `ocr=on`).
+        let wants_ocr = ocr.mode == OcrMode::On || letters(&page_text) < MIN_PAGE_LETTERS;
+        if wants_ocr {
+            if let Some(scan) = pdf_images::largest_image(&document, *page_id) {
+                if ocr.possible() {
+                    match pdf_images::decode_page_image(&document, *page_id, scan) {
+                        Ok(image) => {
+                            if let Some(read) = ocr.read_page(*page_number as usize, image) {
+                                page_text = read;
+                            }
+                        }
+                        Err(err) => ocr.warn(format!("page {page_number}: its image could not be read by OCR: {}", err.0)),
+                    }
                 }
             }
         }
