@@ -6,6 +6,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use docmill_engine::{OcrLanguages, OcrMode};
+use docmill_worker::worker_loop::OcrDefaults;
+
 use crate::pool::PoolConfig;
 use crate::supervisor::{self, SupervisorConfig, SupervisorHandle};
 
@@ -19,6 +22,10 @@ pub const DEFAULT_WORKER_MEMORY: u64 = 2 << 30;
 pub const DEFAULT_JOB_TIMEOUT_SECS: f64 = 60.0;
 pub const DEFAULT_MAX_JOBS_PER_WORKER: u64 = 1000;
 pub const DEFAULT_JOB_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Pages OCR reads per document by default (`--ocr-max-pages`): at a second
+/// or two a page on one core, a hundred pages already needs a longer
+/// `--job-timeout` than the default.
+pub const DEFAULT_OCR_MAX_PAGES: usize = 100;
 /// Queue slots per worker by default: enough to keep workers fed between
 /// uploads without letting latency grow unbounded.
 pub const QUEUE_PER_WORKER: usize = 4;
@@ -42,6 +49,8 @@ pub struct PoolFlags {
     pub job_timeout: Duration,
     pub max_jobs_per_worker: u64,
     pub worker_memory: u64,
+    /// OCR defaults for requests that do not say, and the page limit.
+    pub ocr: OcrDefaults,
 }
 
 impl PoolFlags {
@@ -69,6 +78,7 @@ impl PoolFlags {
             n_workers: self.workers,
             worker_memory: self.worker_memory,
             max_document_bytes: self.max_upload_bytes as usize,
+            ocr: self.ocr,
         })
     }
 }
@@ -191,8 +201,17 @@ fn parse_count(raw: &str) -> Option<usize> {
     raw.parse().ok().filter(|n| *n > 0)
 }
 
-pub const POOL_FLAGS: &[&str] =
-    &["workers", "queue", "max-upload-bytes", "job-timeout", "max-jobs-per-worker", "worker-memory"];
+pub const POOL_FLAGS: &[&str] = &[
+    "workers",
+    "queue",
+    "max-upload-bytes",
+    "job-timeout",
+    "max-jobs-per-worker",
+    "worker-memory",
+    "ocr",
+    "ocr-lang",
+    "ocr-max-pages",
+];
 
 pub fn pool_flags(args: &Args) -> Result<PoolFlags, UsageError> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -208,6 +227,11 @@ pub fn pool_flags(args: &Args) -> Result<PoolFlags, UsageError> {
             .parsed("max-jobs-per-worker", |raw| raw.parse().ok().filter(|n| *n > 0))?
             .unwrap_or(DEFAULT_MAX_JOBS_PER_WORKER),
         worker_memory: args.parsed("worker-memory", parse_bytes)?.unwrap_or(DEFAULT_WORKER_MEMORY),
+        ocr: OcrDefaults {
+            mode: args.parsed("ocr", OcrMode::parse)?.unwrap_or_default(),
+            languages: args.parsed("ocr-lang", |raw| OcrLanguages::parse(raw).ok())?.unwrap_or_default(),
+            max_pages: args.parsed("ocr-max-pages", parse_count)?.unwrap_or(DEFAULT_OCR_MAX_PAGES),
+        },
     })
 }
 

@@ -7,5 +7,6 @@ mod cli;
 mod http_api;
 mod jobs;
 mod lifecycle;
+mod ocr;
 mod pool_faults;
 mod submit;

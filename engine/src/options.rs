@@ -64,8 +64,11 @@ pub struct OcrLanguages {
 }
 
 impl OcrLanguages {
+    /// Names joined by `+`; spaces count as `+` too, since a `+` in a URL
+    /// query arrives as a space.
     pub fn parse(raw: &str) -> Result<OcrLanguages, String> {
-        let raw = raw.trim();
+        let joined = raw.trim().replace(' ', "+");
+        let raw = joined.as_str();
         if raw.is_empty() {
             return Err("an OCR language list cannot be empty".into());
         }
@@ -138,6 +141,7 @@ mod tests {
         assert_eq!(OcrLanguages::parse("eng+deu").unwrap().names().collect::<Vec<_>>(), ["eng", "deu"]);
         assert_eq!(OcrLanguages::parse(" chi_sim ").unwrap().as_str(), "chi_sim");
         assert!(OcrLanguages::parse("script/Latin").is_ok());
+        assert_eq!(OcrLanguages::parse("eng deu").unwrap().as_str(), "eng+deu");
         for bad in ["", "eng+", "../eng", "eng.traineddata", "a/b", "script/", &"x".repeat(200)] {
             assert!(OcrLanguages::parse(bad).is_err(), "{bad:?}");
         }

@@ -38,7 +38,7 @@ pub async fn analyze_files(
             pool.not_ready_reason().unwrap_or_default()
         );
     }
-    let options = Options { include_text };
+    let options = Options { include_text, ..Default::default() };
     let mut lines = futures_util::stream::iter(paths.iter())
         .map(|path| {
             let pool = &pool;

@@ -29,6 +29,10 @@ async fn analyze_multipart(
 ) -> Result<Json<Report>, ApiError> {
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
     let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
+    let options = match query.options() {
+        Ok(options) => options,
+        Err(err) => return Err(refuse(files, err).await),
+    };
     if state.pool.interactive_full() {
         files.drain().await;
         return Err(ApiError::overloaded());
@@ -56,7 +60,7 @@ async fn analyze_multipart(
     let spec = JobSpec {
         filename: first.filename,
         declared_type: first.declared_type,
-        options: query.options(),
+        options,
         sha256: Some(spooled.sha256),
         document: spooled.document,
         use_cache: query.use_cache(),
@@ -78,6 +82,13 @@ async fn analyze_raw(
     body: Body,
 ) -> Result<Json<Report>, ApiError> {
     let mut stream = body.into_data_stream().map_err(std::io::Error::other);
+    let options = match query.options() {
+        Ok(options) => options,
+        Err(err) => {
+            upload::drain(stream).await;
+            return Err(err);
+        }
+    };
     if state.pool.interactive_full() {
         upload::drain(stream).await;
         return Err(ApiError::overloaded());
@@ -104,7 +115,7 @@ async fn analyze_raw(
     let spec = JobSpec {
         filename,
         declared_type,
-        options: query.options(),
+        options,
         sha256: Some(spooled.sha256),
         document: spooled.document,
         use_cache: query.use_cache(),

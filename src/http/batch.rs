@@ -38,6 +38,13 @@ async fn batch(
     let started = Instant::now();
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
     let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
+    let options = match query.options() {
+        Ok(options) => options,
+        Err(err) => {
+            files.drain().await;
+            return Err(err);
+        }
+    };
     // The status is only known once there is a file part: a request with
     // none is a 400, not an empty stream.
     let first = match files.next_file().await {
@@ -49,7 +56,7 @@ async fn batch(
         }
     };
     let (line_tx, line_rx) = mpsc::channel::<Bytes>(LINE_BUFFER);
-    tokio::spawn(run_batch(state, files, first, query, line_tx, started));
+    tokio::spawn(run_batch(state, files, first, options, line_tx, started));
     let stream = futures_util::stream::unfold(line_rx, |mut rx| async move {
         rx.recv().await.map(|line| (Ok::<_, Infallible>(line), rx))
     });
@@ -60,7 +67,7 @@ async fn run_batch(
     state: Arc<AppState>,
     mut files: MultipartFiles,
     first: FilePart,
-    query: AnalyzeQuery,
+    options: docmill_engine::Options,
     line_tx: mpsc::Sender<Bytes>,
     started: Instant,
 ) {
@@ -119,7 +126,7 @@ async fn run_batch(
         let spec = JobSpec {
             filename: part.filename.clone(),
             declared_type: part.declared_type,
-            options: query.options(),
+            options,
             sha256: Some(spooled.sha256),
             document: spooled.document,
             use_cache: true,

@@ -42,6 +42,13 @@ pub async fn create(
     let jobs = Arc::clone(&state.jobs);
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
     let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
+    let options = match query.options() {
+        Ok(options) => options,
+        Err(err) => {
+            files.drain().await;
+            return Err(err);
+        }
+    };
     let job_id = new_job_id().map_err(|err| ApiError::internal(format!("no randomness: {err}")))?;
     let job_dir = jobs.store.job_dir(&job_id);
     let mut documents: Vec<(String, Option<String>)> = Vec::new();
@@ -77,7 +84,6 @@ pub async fn create(
         let _ = tokio::fs::remove_dir_all(&job_dir).await;
         return Err(ApiError::bad_request("no file part in the upload"));
     }
-    let options = query.options();
     {
         let (job_id, documents) = (job_id.clone(), documents.clone());
         let dir = job_dir.clone();

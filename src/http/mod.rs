@@ -26,7 +26,7 @@ use axum::http::{header, HeaderMap};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use docmill_engine::Options;
+use docmill_engine::{OcrLanguages, OcrMode, Options};
 use serde::Deserialize;
 
 use crate::config::ServeConfig;
@@ -79,6 +79,10 @@ pub struct AnalyzeQuery {
     /// `cache=true`: answer from the result cache when the same content was
     /// analysed recently (batches and jobs always do).
     cache: Option<String>,
+    /// `ocr=auto|on|off`; absent: the server's `--ocr`.
+    ocr: Option<String>,
+    /// `ocr_lang=eng+deu`; absent: the server's `--ocr-lang`.
+    ocr_lang: Option<String>,
 }
 
 fn truthy(value: Option<&str>) -> bool {
@@ -86,8 +90,20 @@ fn truthy(value: Option<&str>) -> bool {
 }
 
 impl AnalyzeQuery {
-    pub fn options(&self) -> Options {
-        Options { include_text: truthy(self.text.as_deref()) }
+    /// The engine options the query asks for; a bad `ocr` or `ocr_lang` is a
+    /// 400.
+    pub fn options(&self) -> Result<Options, ApiError> {
+        let ocr = match self.ocr.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(OcrMode::parse(raw).ok_or_else(|| {
+                ApiError::bad_request(format!("ocr must be auto, on or off, not {raw:?}"))
+            })?),
+        };
+        let ocr_languages = match self.ocr_lang.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(OcrLanguages::parse(raw).map_err(|why| ApiError::bad_request(format!("ocr_lang: {why}")))?),
+        };
+        Ok(Options { include_text: truthy(self.text.as_deref()), ocr, ocr_languages })
     }
 
     fn use_cache(&self) -> bool {

@@ -47,6 +47,15 @@ async fn pool_status(State(state): State<Arc<AppState>>) -> Json<serde_json::Val
     use std::sync::atomic::Ordering::Relaxed;
     let pool = &state.pool;
     let restarts = &pool.restarts;
+    let ocr = match pool.ocr_status() {
+        Some(status) => json!({
+            "available": status.engine.is_some(),
+            "engine": status.engine,
+            "languages": status.languages,
+            "unavailable": status.unavailable,
+        }),
+        None => serde_json::Value::Null,
+    };
     Json(json!({
         "workers": pool.workers(),
         "queue": {"depth": pool.queue_depth(), "capacity": pool.config().queue_capacity},
@@ -56,5 +65,6 @@ async fn pool_status(State(state): State<Arc<AppState>>) -> Json<serde_json::Val
             "recycled": restarts.recycled.load(Relaxed),
             "cancelled": restarts.cancelled.load(Relaxed),
         },
+        "ocr": ocr,
     }))
 }

@@ -154,7 +154,7 @@ impl JobStore {
                 job_id: row.get(0)?,
                 index: row.get::<_, i64>(1)? as usize,
                 filename: row.get(2)?,
-                options: Options { include_text: row.get(3)? },
+                options: Options { include_text: row.get(3)?, ..Default::default() },
             })
         })?;
         rows.collect()

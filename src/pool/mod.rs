@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use docmill_engine::report::Report;
-use docmill_worker::protocol::{self, AnalyzeRequest, ErrorCode, FromSupervisor, FromWorker, Options, Outcome};
+use docmill_worker::protocol::{
+    self, AnalyzeRequest, ErrorCode, FromSupervisor, FromWorker, OcrStatus, Options, Outcome,
+};
 use nix::sys::signal::Signal;
 use serde::Serialize;
 use tokio::io::unix::AsyncFd;
@@ -170,6 +172,8 @@ pub struct Pool {
     memo: Memo,
     /// Why workers cannot boot, while they cannot.
     boot_trouble: Mutex<Option<String>>,
+    /// What OCR the last worker to boot loaded, for `/v1/pool`.
+    ocr: Mutex<Option<OcrStatus>>,
     ready_changed: Notify,
     draining: AtomicBool,
     supervisor_gone: AtomicBool,
@@ -201,6 +205,7 @@ impl Pool {
             memo: Memo::default(),
             counters: Counters::default(),
             boot_trouble: Mutex::new(None),
+            ocr: Mutex::new(None),
             ready_changed: Notify::new(),
             draining: AtomicBool::new(false),
             supervisor_gone: AtomicBool::new(false),
@@ -275,6 +280,11 @@ impl Pool {
 
     pub fn queue_depth(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
+    }
+
+    /// OCR as the workers loaded it; `None` until one has booted.
+    pub fn ocr_status(&self) -> Option<OcrStatus> {
+        self.ocr.lock().unwrap().clone()
     }
 
     /// Each live worker, with its resident memory read now.
@@ -499,8 +509,9 @@ impl Pool {
                 }
             };
         match tokio::time::timeout(BOOT_TIMEOUT, read_message(&mut responses)).await {
-            Ok(Ok(FromWorker::Ready { .. })) => {
+            Ok(Ok(FromWorker::Ready { ocr, .. })) => {
                 *self.boot_trouble.lock().unwrap() = None;
+                *self.ocr.lock().unwrap() = Some(ocr);
                 self.set_state(worker_id, WorkerState::Idle);
             }
             Ok(Err(WireError::Closed)) => {

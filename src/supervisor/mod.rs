@@ -43,6 +43,8 @@ pub struct SupervisorConfig {
     pub worker_memory: u64,
     pub max_document_bytes: usize,
     pub recycle_private_bytes: u64,
+    /// OCR defaults; each worker loads Tesseract with them at boot.
+    pub ocr: docmill_worker::worker_loop::OcrDefaults,
 }
 
 /// The server's end of the control socket, and the supervisor's pid.
@@ -304,6 +306,7 @@ fn boot_worker(config: &SupervisorConfig, supervisor: Pid, requests: OwnedFd, re
     let worker_config = WorkerConfig {
         max_document_bytes: config.max_document_bytes,
         recycle_private_bytes: config.recycle_private_bytes,
+        ocr: config.ocr,
     };
     worker_loop::run(File::from(requests), File::from(responses), &worker_config)
 }

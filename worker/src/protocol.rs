@@ -86,9 +86,20 @@ pub enum ErrorCode {
 #[derive(Serialize, Deserialize, Debug)]
 pub enum FromWorker {
     /// Sent once after boot, before the first request is read.
-    Ready { pid: u32 },
+    Ready { pid: u32, ocr: OcrStatus },
     /// The answer to one [`AnalyzeRequest`].
     Done(JobResult),
+}
+
+/// What OCR a worker loaded at boot, for `/v1/pool`.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct OcrStatus {
+    /// `tesseract 5.3.0`, or `None` when OCR is unavailable.
+    pub engine: Option<String>,
+    /// Installed languages (traineddata), sorted.
+    pub languages: Vec<String>,
+    /// Why OCR is unavailable (the loader's error), when it is.
+    pub unavailable: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -238,7 +249,7 @@ mod tests {
             job_id: 42,
             filename: "a.txt",
             declared_type: Some("text/plain"),
-            options: Options { include_text: true },
+            options: Options { include_text: true, ..Default::default() },
             sha256: None,
             bytes: &document,
         });
@@ -255,6 +266,27 @@ mod tests {
     }
 
     #[test]
+    fn ocr_options_travel_and_a_bad_language_list_is_malformed() {
+        let languages = docmill_engine::OcrLanguages::parse("eng+deu").unwrap();
+        let options =
+            Options { include_text: false, ocr: Some(docmill_engine::OcrMode::Off), ocr_languages: Some(languages) };
+        let request = AnalyzeRequest {
+            job_id: 1,
+            filename: "scan.png",
+            declared_type: None,
+            options,
+            sha256: None,
+            bytes: b"",
+        };
+        let frame = encode_request(&request);
+        let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
+        assert_eq!(decode_request(&body).unwrap().options, options);
+        // The same frame with the list rewritten to a path is refused.
+        let forged: Vec<u8> = body.iter().map(|b| if *b == b'+' { b'/' } else { *b }).collect();
+        assert!(matches!(decode_request(&forged), Err(ProtocolError::Malformed(_))));
+    }
+
+    #[test]
     fn oversized_length_prefix_is_refused_before_allocating() {
         let header = u32::MAX.to_le_bytes();
         let err = read_frame(&mut &header[..], 1024).unwrap_err();
@@ -263,7 +295,7 @@ mod tests {
 
     #[test]
     fn frame_cut_short_is_truncated_and_clean_eof_is_none() {
-        let frame = encode_response(&FromWorker::Ready { pid: 9 });
+        let frame = encode_response(&FromWorker::Ready { pid: 9, ocr: OcrStatus::default() });
         assert!(read_frame(&mut &frame[..0], 1024).unwrap().is_none());
         let err = read_frame(&mut &frame[..frame.len() - 1], 1024).unwrap_err();
         assert!(matches!(err, ProtocolError::Truncated), "{err}");

@@ -14,8 +14,9 @@ use std::time::Instant;
 
 use nix::sys::resource::{getrusage, UsageWho};
 
-use crate::protocol::{self, ErrorCode, FromWorker, JobResult, Outcome};
-use docmill_engine::{self as engine, Input};
+use crate::ocr;
+use crate::protocol::{self, ErrorCode, FromWorker, JobResult, OcrStatus, Outcome};
+use docmill_engine::{self as engine, Input, OcrContext, OcrLanguages, OcrMode, Recognizer};
 
 /// Exit status of a worker that could not start; the supervisor backs off
 /// instead of forking replacements in a loop (gunicorn's `WORKER_BOOT_ERROR`).
@@ -32,6 +33,16 @@ pub struct WorkerConfig {
     pub max_document_bytes: usize,
     /// Private memory after a job above which the server recycles the worker.
     pub recycle_private_bytes: u64,
+    /// OCR for requests that do not say (`--ocr`, `--ocr-lang`), and its
+    /// page limit (`--ocr-max-pages`).
+    pub ocr: OcrDefaults,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OcrDefaults {
+    pub mode: OcrMode,
+    pub languages: OcrLanguages,
+    pub max_pages: usize,
 }
 
 /// Runs the worker until the request pipe closes; returns the exit status.
@@ -48,7 +59,21 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
         let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("docmill worker {pid}: parser panicked{location}");
     }));
-    let ready = protocol::encode_response(&FromWorker::Ready { pid });
+    // Tesseract and its models are loaded now, before the first document
+    // and before any confinement that forbids opening files.
+    let tesseract = ocr::init(&config.ocr.languages);
+    let ocr_status = match &tesseract {
+        Ok(tesseract) => {
+            OcrStatus { engine: Some(tesseract.engine()), languages: tesseract.languages(), unavailable: None }
+        }
+        Err(why) => OcrStatus { engine: None, languages: Vec::new(), unavailable: Some(why.clone()) },
+    };
+    let ocr_context = OcrContext {
+        recognizer: tesseract.as_ref().ok().map(|t| t as &dyn Recognizer),
+        unavailable: tesseract.as_ref().err().map_or("", String::as_str),
+        max_pages: config.ocr.max_pages,
+    };
+    let ready = protocol::encode_response(&FromWorker::Ready { pid, ocr: ocr_status });
     if protocol::write_frame(&mut responses, &ready).is_err() {
         return EXIT_BOOT_FAILED;
     }
@@ -83,7 +108,10 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             #[cfg(feature = "fault-injection")]
             crate::fault::inject(request.bytes, &mut responses);
-            engine::analyze(&input, &request.options)
+            let mut options = request.options;
+            options.ocr.get_or_insert(config.ocr.mode);
+            options.ocr_languages.get_or_insert(config.ocr.languages);
+            engine::analyze_with(&input, &options, ocr_context)
         }));
         let analysis_ms = started.elapsed().as_millis() as u64;
         let cpu_ms = cpu_micros().saturating_sub(cpu_before) / 1000;
