@@ -68,7 +68,8 @@ fn main() {
         let path = corpus.join(entry["path"].as_str().unwrap_or_default());
         let bytes = std::fs::read(&path).expect("corpus file");
         let input = Input { filename: "doc.pdf", declared_type: None, sha256: None, bytes: &bytes };
-        let ours = engine::analyze(&input, &Options { include_text: true }).ok().and_then(|r| r.text);
+        let ours =
+            engine::analyze(&input, &Options { include_text: true, ..Default::default() }).ok().and_then(|r| r.text);
         let reference = Command::new("pdftotext").args(["-enc", "UTF-8"]).arg(&path).arg("-").output();
         let reference =
             reference.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());

@@ -95,13 +95,16 @@ impl AnalyzeQuery {
     pub fn options(&self) -> Result<Options, ApiError> {
         let ocr = match self.ocr.as_deref() {
             None | Some("") => None,
-            Some(raw) => Some(OcrMode::parse(raw).ok_or_else(|| {
-                ApiError::bad_request(format!("ocr must be auto, on or off, not {raw:?}"))
-            })?),
+            Some(raw) => Some(
+                OcrMode::parse(raw)
+                    .ok_or_else(|| ApiError::bad_request(format!("ocr must be auto, on or off, not {raw:?}")))?,
+            ),
         };
         let ocr_languages = match self.ocr_lang.as_deref() {
             None | Some("") => None,
-            Some(raw) => Some(OcrLanguages::parse(raw).map_err(|why| ApiError::bad_request(format!("ocr_lang: {why}")))?),
+            Some(raw) => {
+                Some(OcrLanguages::parse(raw).map_err(|why| ApiError::bad_request(format!("ocr_lang: {why}")))?)
+            }
         };
         Ok(Options { include_text: truthy(self.text.as_deref()), ocr, ocr_languages })
     }

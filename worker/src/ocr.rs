@@ -144,8 +144,14 @@ pub fn init_from(name: &str, default_languages: &OcrLanguages) -> Result<Tessera
     if !version.starts_with('5') {
         return Err(format!("{name} is Tesseract {version}; docmill needs Tesseract 5"));
     }
-    let mut tesseract =
-        Tesseract { api, version, installed: Vec::new(), engines: RefCell::new(Vec::new()), osd: None, _library: library };
+    let mut tesseract = Tesseract {
+        api,
+        version,
+        installed: Vec::new(),
+        engines: RefCell::new(Vec::new()),
+        osd: None,
+        _library: library,
+    };
     // The orientation model comes with Debian's tesseract-ocr; it also tells
     // which languages are installed without loading any of them.
     tesseract.osd = tesseract.load("osd").ok();

@@ -270,14 +270,8 @@ mod tests {
         let languages = docmill_engine::OcrLanguages::parse("eng+deu").unwrap();
         let options =
             Options { include_text: false, ocr: Some(docmill_engine::OcrMode::Off), ocr_languages: Some(languages) };
-        let request = AnalyzeRequest {
-            job_id: 1,
-            filename: "scan.png",
-            declared_type: None,
-            options,
-            sha256: None,
-            bytes: b"",
-        };
+        let request =
+            AnalyzeRequest { job_id: 1, filename: "scan.png", declared_type: None, options, sha256: None, bytes: b"" };
         let frame = encode_request(&request);
         let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
         assert_eq!(decode_request(&body).unwrap().options, options);

@@ -61,14 +61,13 @@ thread_local! {
 fn with_ocr(test: impl FnOnce(&'static Tesseract, &'static Fixtures)) {
     let Some(fixtures) = fixtures() else { return };
     let tesseract = TESSERACT.with(|cell| {
-        cell.get_or_init(|| {
-            ocr::init(&OcrLanguages::parse("eng").unwrap()).map(|t| &*Box::leak(Box::new(t)))
-        })
-        .clone()
+        cell.get_or_init(|| ocr::init(&OcrLanguages::parse("eng").unwrap()).map(|t| &*Box::leak(Box::new(t)))).clone()
     });
     match tesseract {
         Ok(tesseract) => test(tesseract, fixtures),
-        Err(why) => eprintln!("SKIPPED: Tesseract is not installed ({why}); apt-get install tesseract-ocr tesseract-ocr-eng"),
+        Err(why) => {
+            eprintln!("SKIPPED: Tesseract is not installed ({why}); apt-get install tesseract-ocr tesseract-ocr-eng")
+        }
     }
 }
 

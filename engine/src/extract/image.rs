@@ -7,10 +7,21 @@ use crate::ocr::{raster, Session};
 pub fn extract(bytes: &[u8], media_type: &str, ocr: &mut Session<'_>) -> Result<Extracted, ExtractError> {
     let mut extracted = Extracted::default();
     let tiff = media_type == "image/tiff";
-    let pages = if tiff {
-        raster::tiff_pages(bytes).map_err(|err| ExtractError(format!("not a readable TIFF: {}", err.0)))?
-    } else {
-        vec![raster::dimensions(bytes).map_err(|err| ExtractError(format!("not a readable image: {}", err.0)))?]
+    let pages = if tiff { raster::tiff_pages(bytes) } else { raster::dimensions(bytes).map(|size| vec![size]) };
+    // An image whose header does not decode is still an image (its
+    // signature said so), reported with what could be read.
+    let pages = match pages {
+        Ok(pages) => pages,
+        Err(err) => match png_header_size(bytes) {
+            Some(size) => {
+                extracted.warnings.push(format!("the image is damaged: {}", err.0));
+                vec![size]
+            }
+            None => {
+                extracted.warnings.push(format!("the image could not be read: {}", err.0));
+                return Ok(extracted);
+            }
+        },
     };
     let (width, height) = pages[0];
     extracted.set("width", width);
@@ -44,4 +55,14 @@ pub fn extract(bytes: &[u8], media_type: &str, ocr: &mut Session<'_>) -> Result<
         extracted.text.push('\n');
     }
     Ok(extracted)
+}
+
+/// Width and height from a PNG's IHDR chunk alone, for a file cut short
+/// before the decoder would report them.
+fn png_header_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    let be = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    Some((be(16)?, be(20)?))
 }

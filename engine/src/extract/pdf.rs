@@ -97,7 +97,9 @@ pub fn extract(bytes: &[u8], ocr: &mut Session<'_>) -> Result<Extracted, Extract
                                 page_text = read;
                             }
                         }
-                        Err(err) => ocr.warn(format!("page {page_number}: its image could not be read by OCR: {}", err.0)),
+                        Err(err) => {
+                            ocr.warn(format!("page {page_number}: its image could not be read by OCR: {}", err.0))
+                        }
                     }
                 }
             }

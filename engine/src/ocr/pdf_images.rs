@@ -15,15 +15,17 @@ const POINTS_PER_INCH: f64 = 72.0;
 /// The page's largest image, as grey pixels at its resolution on the page.
 pub fn decode_page_image(document: &Document, page_id: ObjectId, stream: &Stream) -> Result<GrayImage, RasterError> {
     let dict = &stream.dict;
-    let int = |key: &[u8]| dict.get(key).ok().and_then(|o| document.dereference(o).ok()).and_then(|(_, o)| o.as_i64().ok());
+    let int =
+        |key: &[u8]| dict.get(key).ok().and_then(|o| document.dereference(o).ok()).and_then(|(_, o)| o.as_i64().ok());
     let width = int(b"Width").filter(|w| *w > 0 && *w <= u32::MAX as i64).ok_or_else(|| no("Width"))? as u32;
     let height = int(b"Height").filter(|h| *h > 0 && *h <= u32::MAX as i64).ok_or_else(|| no("Height"))? as u32;
     check_pixels(width, height)?;
-    let filters: Vec<Vec<u8>> = match dict.get(b"Filter").ok().and_then(|o| document.dereference(o).ok()).map(|(_, o)| o) {
-        Some(Object::Name(name)) => vec![name.clone()],
-        Some(Object::Array(items)) => items.iter().filter_map(|o| o.as_name().ok().map(<[u8]>::to_vec)).collect(),
-        _ => Vec::new(),
-    };
+    let filters: Vec<Vec<u8>> =
+        match dict.get(b"Filter").ok().and_then(|o| document.dereference(o).ok()).map(|(_, o)| o) {
+            Some(Object::Name(name)) => vec![name.clone()],
+            Some(Object::Array(items)) => items.iter().filter_map(|o| o.as_name().ok().map(<[u8]>::to_vec)).collect(),
+            _ => Vec::new(),
+        };
     let last = filters.last().map(Vec::as_slice);
     let mut image = match last {
         Some(b"DCTDecode") => {
@@ -60,7 +62,8 @@ pub fn largest_image(document: &Document, page_id: ObjectId) -> Option<&Stream> 
     resources.extend(inherited.iter().filter_map(|id| document.get_dictionary(*id).ok()));
     let mut best: Option<(u64, &Stream)> = None;
     for resource in resources {
-        let Ok(xobjects) = resource.get(b"XObject").and_then(|o| document.dereference(o)).and_then(|(_, o)| o.as_dict())
+        let Ok(xobjects) =
+            resource.get(b"XObject").and_then(|o| document.dereference(o)).and_then(|(_, o)| o.as_dict())
         else {
             continue;
         };
@@ -97,7 +100,9 @@ fn undo_leading_filters(stream: &Stream, filters: &[Vec<u8>]) -> Result<Vec<u8>,
                     .map_err(|err| RasterError(err.to_string()))?;
                 out
             }
-            other => return Err(RasterError(format!("filter {} before the image codec", String::from_utf8_lossy(other)))),
+            other => {
+                return Err(RasterError(format!("filter {} before the image codec", String::from_utf8_lossy(other))))
+            }
         };
     }
     Ok(bytes)
@@ -236,9 +241,7 @@ fn color_space(
     };
     match space {
         None => Ok((1, None)),
-        Some(Object::Name(name)) => {
-            named(name).map(|n| (n, None)).ok_or_else(|| unsupported_space(name))
-        }
+        Some(Object::Name(name)) => named(name).map(|n| (n, None)).ok_or_else(|| unsupported_space(name)),
         Some(Object::Array(items)) => {
             let family = items.first().and_then(|o| o.as_name().ok()).unwrap_or(b"");
             match family {
@@ -266,9 +269,7 @@ fn color_space(
                         .map(|p| match p {
                             [g] => *g,
                             [r, g, b] => luma(*r, *g, *b),
-                            [c, m, y, k] => {
-                                (luma(255 - c, 255 - m, 255 - y) as u32 * (255 - *k as u32) / 255) as u8
-                            }
+                            [c, m, y, k] => (luma(255 - c, 255 - m, 255 - y) as u32 * (255 - *k as u32) / 255) as u8,
                             _ => 255,
                         })
                         .collect();

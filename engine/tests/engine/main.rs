@@ -6,6 +6,7 @@ mod analysis;
 mod containers;
 mod detect;
 mod fuzz;
+mod images;
 mod markup;
 mod pdf_rtf;
 mod sweep;
@@ -18,7 +19,7 @@ use serde_json::Value;
 /// Analyses `bytes` named `filename`, with the text included, as JSON.
 pub fn analyze(filename: &str, bytes: &[u8]) -> Result<Value, String> {
     let input = Input { filename, declared_type: None, sha256: None, bytes };
-    engine::analyze(&input, &Options { include_text: true })
+    engine::analyze(&input, &Options { include_text: true, ..Default::default() })
         .map(|report| serde_json::to_value(report).expect("report serialises"))
         .map_err(|err| err.to_string())
 }
