@@ -115,6 +115,10 @@ struct Reading {
 }
 
 impl Reading {
+    fn is_confident(&self) -> bool {
+        self.confidence >= CONFIDENT && self.characters > 0
+    }
+
     /// Favours the reading with both confident and many characters: a page
     /// read sideways yields few characters at middling confidence.
     fn score(&self) -> f32 {
@@ -278,41 +282,44 @@ fn language_missing_warning(missing: &[&str], installed: &[String]) -> String {
     )
 }
 
-/// Reads a page in whichever orientation reads best: the engine's own
-/// orientation guess first when it is sure, then upright, then the other
-/// turns while no reading is confident.
+/// Reads a page in whichever orientation reads best. Upright first, since
+/// most scans are (and Tesseract reads many pages turned 90 degrees by
+/// itself); when that reading is not confident but found marks that might be
+/// letters, the recogniser's orientation guess next, then the other quarter
+/// turns until one reading is confident. A page with no marks at all (a
+/// photo, a blank page) is not turned.
 fn read_upright(recognizer: &dyn Recognizer, page: &GrayImage, languages: &OcrLanguages) -> Result<Reading, OcrError> {
-    let mut order: Vec<u16> = Vec::with_capacity(4);
+    let words = recognizer.recognize(page, languages)?;
+    let marks = words.iter().any(|word| word.text.chars().any(char::is_alphanumeric));
+    let upright = reading_of(words);
+    if upright.is_confident() || !marks {
+        return Ok(upright);
+    }
+    let mut order: Vec<u16> = Vec::with_capacity(3);
     if let Some(found) = recognizer.orientation(page) {
-        if found.confidence >= MIN_ORIENTATION_CONFIDENCE && found.degrees % 90 == 0 {
-            order.push(found.degrees % 360);
+        if found.confidence >= MIN_ORIENTATION_CONFIDENCE && matches!(found.degrees, 90 | 180 | 270) {
+            order.push(found.degrees);
         }
     }
-    for degrees in [0, 90, 270, 180] {
+    for degrees in [180, 90, 270] {
         if !order.contains(&degrees) {
             order.push(degrees);
         }
     }
-    let mut best: Option<Reading> = None;
+    let mut best = upright;
     for degrees in order {
-        let turned;
-        let upright = if degrees == 0 {
-            page
-        } else {
-            turned = page.rotated_counterclockwise(degrees);
-            &turned
-        };
-        let mut reading = reading_of(recognizer.recognize(upright, languages)?);
+        let turned = page.rotated_counterclockwise(degrees);
+        let mut reading = reading_of(recognizer.recognize(&turned, languages)?);
         reading.rotated = degrees;
-        let confident = reading.confidence >= CONFIDENT && reading.characters > 0;
-        if best.as_ref().is_none_or(|b| reading.score() > b.score()) {
-            best = Some(reading);
+        let confident = reading.is_confident();
+        if reading.score() > best.score() {
+            best = reading;
         }
         if confident {
             break;
         }
     }
-    Ok(best.unwrap_or_default())
+    Ok(best)
 }
 
 /// Text from words: confident words only, lines and paragraphs kept.
