@@ -58,8 +58,8 @@ impl PoolFlags {
         PoolConfig {
             n_workers: self.workers,
             queue_capacity: self.queue,
-            job_timeout: self.job_timeout,
-            max_jobs_per_worker: self.max_jobs_per_worker,
+            task_timeout: self.job_timeout,
+            max_tasks_per_worker: self.max_jobs_per_worker,
             recycle_private_bytes: self.recycle_private_bytes(),
         }
     }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::log;
-use crate::pool::JobError;
+use crate::pool::TaskError;
 
 /// Seconds a shed client is told to wait: about one typical analysis.
 pub const RETRY_AFTER_SECS: u64 = 1;
@@ -56,18 +56,18 @@ impl ApiError {
     }
 }
 
-impl From<JobError> for ApiError {
-    fn from(err: JobError) -> ApiError {
+impl From<TaskError> for ApiError {
+    fn from(err: TaskError) -> ApiError {
         match err {
-            JobError::ParseFailed(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "parse_failed", message),
-            JobError::Crashed(message) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "worker_crashed", message),
-            JobError::TimedOut(limit) => ApiError::new(
+            TaskError::ParseFailed(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "parse_failed", message),
+            TaskError::Crashed(message) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "worker_crashed", message),
+            TaskError::TimedOut(limit) => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "timeout",
                 format!("analysis took longer than {:.3}s; the worker was stopped", limit.as_secs_f64()),
             ),
-            JobError::Overloaded => ApiError::overloaded(),
-            JobError::Quarantined(failure) => {
+            TaskError::Overloaded => ApiError::overloaded(),
+            TaskError::Quarantined(failure) => {
                 let mut error = ApiError::from(*failure);
                 error.message = format!(
                     "not analysed again: this document crashed or stalled workers {} times; last time: {}",
@@ -76,11 +76,16 @@ impl From<JobError> for ApiError {
                 );
                 error
             }
-            JobError::Unavailable(why) => {
+            TaskError::Unavailable(why) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", format!("no worker can take work: {why}"))
             }
-            JobError::ShuttingDown => ApiError::shutting_down(),
-            JobError::Internal(detail) => ApiError::internal(detail),
+            TaskError::ShuttingDown => ApiError::shutting_down(),
+            TaskError::Abandoned => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the request was abandoned before its document was analysed",
+            ),
+            TaskError::Internal(detail) => ApiError::internal(detail),
         }
     }
 }

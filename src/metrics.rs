@@ -1,70 +1,101 @@
 //! Prometheus text exposition of the server's counters: requests and their
-//! latency by route, the queue, the workers and their restarts by cause.
+//! latency by route and method, the queue, the workers and their restarts by
+//! cause, documents by format (queue wait, analysis time, bytes), the build,
+//! and the process's own CPU, memory and descriptors.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::pool::{Pool, WorkerState};
+use crate::pool::{Histogram, Pool, Restart, WorkerState};
 
 /// Latency bucket bounds in seconds: from a cached probe to a document that
 /// runs into the default job timeout.
-const LATENCY_BUCKETS: [f64; 14] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+pub const LATENCY_BUCKETS: [f64; 14] =
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; LATENCY_BUCKETS.len()],
-    count: u64,
-    sum: f64,
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    started: Instant,
 }
 
-#[derive(Default)]
-pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics { requests: Mutex::default(), latency: Mutex::default(), started: Instant::now() }
+    }
+}
+
+/// A method as a label: the standard ones by name, anything else as
+/// `other`, so a client cannot grow the label set.
+fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        http::Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+fn write_histogram(out: &mut String, name: &str, labels: &str, histogram: &Histogram) {
+    let comma = if labels.is_empty() { "" } else { "," };
+    for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.counts.iter()) {
+        let _ = writeln!(out, "{name}_bucket{{{labels}{comma}le=\"{bound}\"}} {count}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels}{comma}le=\"+Inf\"}} {}", histogram.count);
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", histogram.sum);
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", histogram.count);
 }
 
 impl Metrics {
-    pub fn record(&self, route: &str, status: u16, elapsed: Duration) {
-        *self.requests.lock().unwrap().entry((route.to_owned(), status)).or_default() += 1;
-        let secs = elapsed.as_secs_f64();
-        let mut latency = self.latency.lock().unwrap();
-        let histogram = latency.entry(route.to_owned()).or_default();
-        for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.counts.iter_mut()) {
-            if secs <= *bound {
-                *count += 1;
-            }
-        }
-        histogram.count += 1;
-        histogram.sum += secs;
+    pub fn record(&self, route: &str, method: &http::Method, status: u16, elapsed: Duration) {
+        *self.requests.lock().unwrap().entry((route.to_owned(), method_label(method), status)).or_default() += 1;
+        self.latency.lock().unwrap().entry(route.to_owned()).or_default().observe(elapsed.as_secs_f64());
     }
 
     pub fn render(&self, pool: &Pool) -> String {
         let mut out = String::new();
-        out.push_str("# HELP docmill_http_requests_total HTTP requests by route and status.\n");
+        out.push_str("# HELP docmill_build_info The running build.\n# TYPE docmill_build_info gauge\n");
+        let _ = writeln!(out, "docmill_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+        out.push_str("# HELP docmill_http_requests_total HTTP requests by route, method and status.\n");
         out.push_str("# TYPE docmill_http_requests_total counter\n");
-        for ((route, status), count) in self.requests.lock().unwrap().iter() {
-            let _ = writeln!(out, "docmill_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}");
+        for ((route, method, status), count) in self.requests.lock().unwrap().iter() {
+            let _ = writeln!(
+                out,
+                "docmill_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}"
+            );
         }
         out.push_str("# HELP docmill_http_request_duration_seconds HTTP request latency by route.\n");
         out.push_str("# TYPE docmill_http_request_duration_seconds histogram\n");
         for (route, histogram) in self.latency.lock().unwrap().iter() {
-            for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.counts.iter()) {
-                let _ = writeln!(
-                    out,
-                    "docmill_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "docmill_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                histogram.count
+            write_histogram(
+                &mut out,
+                "docmill_http_request_duration_seconds",
+                &format!("route=\"{route}\""),
+                histogram,
             );
-            let _ = writeln!(out, "docmill_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", histogram.sum);
-            let _ =
-                writeln!(out, "docmill_http_request_duration_seconds_count{{route=\"{route}\"}} {}", histogram.count);
+        }
+        let formats = pool.formats.snapshot();
+        out.push_str("# HELP docmill_queue_wait_seconds Time documents waited for a worker, by format.\n");
+        out.push_str("# TYPE docmill_queue_wait_seconds histogram\n");
+        for (format, figures) in &formats {
+            write_histogram(&mut out, "docmill_queue_wait_seconds", &format!("format=\"{format}\""), &figures.queue);
+        }
+        out.push_str("# HELP docmill_analysis_seconds Time workers spent analysing documents, by format.\n");
+        out.push_str("# TYPE docmill_analysis_seconds histogram\n");
+        for (format, figures) in &formats {
+            write_histogram(&mut out, "docmill_analysis_seconds", &format!("format=\"{format}\""), &figures.analysis);
+        }
+        out.push_str("# HELP docmill_analysed_bytes_total Bytes of documents analysed, by format.\n");
+        out.push_str("# TYPE docmill_analysed_bytes_total counter\n");
+        for (format, figures) in &formats {
+            let _ = writeln!(out, "docmill_analysed_bytes_total{{format=\"{format}\"}} {}", figures.bytes);
         }
         let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
@@ -78,23 +109,19 @@ impl Metrics {
         );
         let workers = pool.workers();
         out.push_str("# HELP docmill_workers Worker processes by state.\n# TYPE docmill_workers gauge\n");
-        for state in [WorkerState::Booting, WorkerState::Idle, WorkerState::Busy, WorkerState::Retiring] {
+        for state in WorkerState::ALL {
             let n = workers.iter().filter(|w| w.state == state).count();
-            let label =
-                serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-            let _ = writeln!(out, "docmill_workers{{state=\"{label}\"}} {n}");
+            let _ = writeln!(out, "docmill_workers{{state=\"{}\"}} {n}", state.as_str());
         }
         out.push_str("# HELP docmill_worker_restarts_total Worker replacements by cause.\n");
         out.push_str("# TYPE docmill_worker_restarts_total counter\n");
-        let restarts = &pool.restarts;
-        for (cause, counter) in [
-            ("crashed", &restarts.crashed),
-            ("timed_out", &restarts.timed_out),
-            ("recycled", &restarts.recycled),
-            ("cancelled", &restarts.cancelled),
-        ] {
-            let _ =
-                writeln!(out, "docmill_worker_restarts_total{{cause=\"{cause}\"}} {}", counter.load(Ordering::Relaxed));
+        for restart in Restart::ALL {
+            let _ = writeln!(
+                out,
+                "docmill_worker_restarts_total{{cause=\"{}\"}} {}",
+                restart.as_str(),
+                pool.restarts.get(restart)
+            );
         }
         let counters = &pool.counters;
         out.push_str("# HELP docmill_documents_total Documents analysed by outcome.\n");
@@ -130,6 +157,63 @@ impl Metrics {
             "Log lines dropped because stderr was slow.",
             crate::log::dropped(),
         );
+        render_process(&mut out, self.started);
         out
     }
+}
+
+/// The `process_*` series Prometheus clients conventionally export, for the
+/// server process itself (not its workers), from `/proc/self`.
+fn render_process(out: &mut String, started: Instant) {
+    let page_size = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().unwrap_or(4096) as u64;
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: utime and stime are the 12th and 13th of them.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let jiffies: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let mut pages = statm.split_whitespace().map(|n| n.parse::<u64>().unwrap_or(0));
+    let (virtual_pages, resident_pages) = (pages.next().unwrap_or(0), pages.next().unwrap_or(0));
+    let open_fds = std::fs::read_dir("/proc/self/fd").map(|dir| dir.count() as u64).unwrap_or(0);
+    let max_fds =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map(|(soft, _)| soft).unwrap_or(0);
+    let start_time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| now.as_secs_f64() - started.elapsed().as_secs_f64())
+        .unwrap_or(0.0);
+    let _ = writeln!(
+        out,
+        "# HELP process_cpu_seconds_total CPU time of the server process.\n# TYPE process_cpu_seconds_total counter\n\
+         process_cpu_seconds_total {}",
+        jiffies as f64 / ticks
+    );
+    let _ = writeln!(
+        out,
+        "# HELP process_resident_memory_bytes Resident memory of the server process.\n\
+         # TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
+        resident_pages * page_size
+    );
+    let _ = writeln!(
+        out,
+        "# HELP process_virtual_memory_bytes Virtual memory of the server process.\n\
+         # TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes {}",
+        virtual_pages * page_size
+    );
+    let _ = writeln!(
+        out,
+        "# HELP process_open_fds Open descriptors of the server process.\n# TYPE process_open_fds gauge\n\
+         process_open_fds {open_fds}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP process_max_fds Descriptor limit of the server process.\n# TYPE process_max_fds gauge\n\
+         process_max_fds {max_fds}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP process_start_time_seconds When the server started, in seconds since the epoch.\n\
+         # TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {start_time:.3}"
+    );
 }

@@ -29,13 +29,40 @@ fn probes_and_pool_answer_in_contract_shape() {
         "docmill_queue_depth",
         "docmill_workers{state=\"idle\"}",
         "docmill_worker_restarts_total{cause=\"crashed\"}",
-        "docmill_http_requests_total{route=\"/healthz\",status=\"200\"} 1",
+        "docmill_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1",
     ] {
         assert!(text.contains(name), "metrics lack {name}:\n{text}");
     }
     let missing = server.get("/nope");
     assert_eq!(missing.status, 404);
     assert_eq!(missing.error_code(), "not_found");
+}
+
+#[test]
+fn metrics_tell_the_build_the_process_and_documents_by_format() {
+    let server = Server::start(&["--workers", "1"]);
+    let text = b"A short note about metrics, counted by format.\n";
+    assert_eq!(server.analyze("note.txt", text).status, 200);
+    assert_eq!(server.analyze("page.html", b"<html><body><p>Hello there, reader.</p></body></html>").status, 200);
+    let metrics = server.get("/metrics").text();
+    let value = |series: &str| -> f64 {
+        let line = metrics
+            .lines()
+            .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value(&format!("docmill_build_info{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"))), 1.0);
+    assert_eq!(value("docmill_analysed_bytes_total{format=\"text\"}"), text.len() as f64);
+    assert!(value("docmill_analysed_bytes_total{format=\"html\"}") > 0.0);
+    assert_eq!(value("docmill_queue_wait_seconds_count{format=\"text\"}"), 1.0);
+    assert_eq!(value("docmill_analysis_seconds_count{format=\"html\"}"), 1.0);
+    assert_eq!(value("docmill_analysis_seconds_bucket{format=\"text\",le=\"+Inf\"}"), 1.0);
+    assert_eq!(value("docmill_http_requests_total{route=\"/v1/analyze\",method=\"POST\",status=\"200\"}"), 2.0);
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_open_fds") > 3.0);
+    assert!(value("process_cpu_seconds_total") >= 0.0);
+    assert!(value("process_start_time_seconds") > 1.6e9);
 }
 
 #[test]
@@ -98,8 +125,9 @@ fn malformed_uploads_get_typed_errors() {
         b"garbage",
     );
     assert_eq!(response.status, 400, "{}", response.text());
-    // RFC 2231 filename* is refused rather than silently losing the name.
-    let body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''r%C3%A9sum%C3%A9.txt\r\n\r\nhello\r\n--b--\r\n";
+    // A filename* that cannot be decoded, with no plain filename, is refused
+    // rather than silently losing the name.
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename*=x-mac-roman''r%8Esum%8E.txt\r\n\r\nhello\r\n--b--\r\n";
     let response =
         request(&server.addr, "POST", "/v1/analyze", &[("Content-Type", "multipart/form-data; boundary=b")], body);
     assert_eq!((response.status, response.error_code().as_str()), (400, "bad_request"));
@@ -187,4 +215,41 @@ fn keep_alive_connection_serves_several_requests() {
     }
     write!(stream, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut stream).status, 200);
+}
+
+#[test]
+fn file_names_come_from_filename_star_and_from_a_put_content_disposition() {
+    let server = Server::start(&["--workers", "1"]);
+    let multipart = |disposition: &str| {
+        let body =
+            format!("--b\r\nContent-Disposition: form-data; name=\"f\"; {disposition}\r\n\r\nhello there\r\n--b--\r\n");
+        request(
+            &server.addr,
+            "POST",
+            "/v1/analyze",
+            &[("Content-Type", "multipart/form-data; boundary=b")],
+            body.as_bytes(),
+        )
+    };
+    // RFC 8187 alone, and beside a plain fallback as .NET clients send it.
+    let response = multipart("filename*=UTF-8''r%C3%A9sum%C3%A9.txt");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["filename"], "résumé.txt");
+    let response = multipart("filename=\"resume.txt\"; filename*=utf-8''r%C3%A9sum%C3%A9.txt");
+    assert_eq!(response.json()["filename"], "résumé.txt");
+    // PUT without ?filename= takes the body's Content-Disposition.
+    let put = |disposition: &str, path: &str| {
+        request(&server.addr, "PUT", path, &[("Content-Disposition", disposition)], b"a,b\n1,2\n")
+    };
+    let response = put("attachment; filename=\"data.csv\"", "/v1/analyze");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        (response.json()["filename"].as_str(), response.json()["format"].as_str()),
+        (Some("data.csv"), Some("csv"))
+    );
+    let response = put("attachment; filename*=UTF-8''%E2%82%AC.csv", "/v1/analyze");
+    assert_eq!(response.json()["filename"], "€.csv");
+    // ?filename= still wins.
+    let response = put("attachment; filename=\"data.csv\"", "/v1/analyze?filename=other.txt");
+    assert_eq!(response.json()["filename"], "other.txt");
 }

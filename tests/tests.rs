@@ -10,3 +10,4 @@ mod lifecycle;
 mod ocr;
 mod pool_faults;
 mod submit;
+mod web;

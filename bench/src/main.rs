@@ -3,6 +3,8 @@
 //! release binary (`target/release/docmill`, built first) over loopback HTTP.
 //!
 //! Run: `cargo build --release && cargo run --release -p docmill-bench`.
+//! `... -p docmill-bench -- suite` runs the side-by-side suite instead
+//! ([`suite`]): docmill against the Python design it replaces.
 //! Machines are shared and noisy: every figure is a median of several rounds,
 //! and the interesting numbers are the ratios measured in the same run.
 
@@ -26,8 +28,21 @@ const ROUND_TIME: Duration = Duration::from_secs(3);
 const CLIENTS: usize = 4;
 const WORKERS: usize = 2;
 
+mod suite;
+
 fn main() {
-    let binary = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/release/docmill"));
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let run_suite = args.first().is_some_and(|first| first == "suite");
+    if run_suite {
+        args.remove(0);
+    }
+    let binary = args.first().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/release/docmill"));
+    if run_suite {
+        assert!(binary.exists(), "{} not found: run `cargo build --release` first", binary.display());
+        let svg = args.get(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("docs/bench-concurrency.svg"));
+        suite::run(&binary, &svg);
+        return;
+    }
     assert!(binary.exists(), "{} not found: run `cargo build --release` first", binary.display());
     let document = one_kib_document();
 

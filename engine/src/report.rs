@@ -2,12 +2,13 @@
 //! serde types. The server adds `timing.queue_ms`; everything else is filled in
 //! the worker.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The `format` field: what the document is, decided by content for binary
 /// formats and by extension, then content, among the text formats.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Pdf,
@@ -50,7 +51,7 @@ impl Format {
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default)]
 pub struct Report {
     pub filename: String,
     pub size: u64,
@@ -78,14 +79,14 @@ pub struct Report {
     pub cached: bool,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct Language {
     /// ISO 639-1 where one exists, else ISO 639-3.
     pub code: String,
     pub confidence: f64,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub characters: u64,
     pub words: u64,
@@ -94,25 +95,25 @@ pub struct Stats {
     pub paragraphs: u64,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq)]
 pub struct Readability {
     pub flesch_reading_ease: f64,
     pub flesch_kincaid_grade: f64,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct Keyword {
     pub term: String,
     pub score: f64,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fingerprint {
     /// 64-bit SimHash as 16 lowercase hex digits; `None` when there is no text.
     pub simhash: Option<String>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Entities {
     pub emails: u64,
     pub urls: u64,
@@ -121,7 +122,7 @@ pub struct Entities {
 
 /// What the document cost. `queue_ms` is filled by the server; the rest is
 /// measured inside the worker around this document alone.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timing {
     pub queue_ms: u64,
     pub analysis_ms: u64,

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::config::{self, Args, UsageError};
 use crate::error::ApiError;
 use crate::log;
-use crate::pool::{Document, JobSpec, Lane, Pool, PoolConfig};
+use crate::pool::{Document, Lane, Pool, PoolConfig, Task};
 use crate::supervisor::SupervisorHandle;
 
 /// How long `analyze` waits for its workers to boot.
@@ -63,7 +63,7 @@ async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) 
         Ok(bytes) => bytes,
         Err(err) => return error_line(err),
     };
-    let spec = JobSpec {
+    let task = Task {
         filename: path.to_owned(),
         declared_type: None,
         options,
@@ -71,7 +71,7 @@ async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) 
         document: Document::Memory(bytes),
         use_cache: false,
     };
-    match pool.run(spec, Lane::Bulk).await {
+    match pool.run(task, Lane::Bulk).await {
         Ok(report) => (serde_json::to_string(&report).expect("a report serialises"), true),
         Err(err) => error_line(err.into()),
     }

@@ -6,16 +6,17 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::{Json, Router};
 use docmill_engine::report::Report;
 use futures_util::TryStreamExt;
 
+use super::disposition::{filename, Filename};
 use super::upload::{self, MultipartFiles, Spool, SpoolError};
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
-use crate::pool::{JobSpec, Lane};
+use crate::pool::{Lane, Task};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/v1/analyze", post(analyze_multipart).put(analyze_raw))
@@ -57,7 +58,7 @@ async fn analyze_multipart(
         }
         Err(err) => return Err(refuse(files, err).await),
     }
-    let spec = JobSpec {
+    let task = Task {
         filename: first.filename,
         declared_type: first.declared_type,
         options,
@@ -65,7 +66,7 @@ async fn analyze_multipart(
         document: spooled.document,
         use_cache: query.use_cache(),
     };
-    Ok(Json(state.pool.run(spec, Lane::Interactive).await?))
+    Ok(Json(state.pool.run(task, Lane::Interactive).await?))
 }
 
 /// Drains what is left of a refused upload before the refusal is sent, so
@@ -110,9 +111,19 @@ async fn analyze_raw(
         }
     }
     let spooled = spool.finish().await.map_err(|err| upload::spool_error(err, limit))?;
-    let filename = query.filename.clone().filter(|name| !name.is_empty()).unwrap_or_else(|| "document".into());
+    // `?filename=` first, then the body's own Content-Disposition.
+    let disposition = headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()).and_then(filename);
+    let filename = query
+        .filename
+        .clone()
+        .or(match disposition {
+            Some(Filename::Name(name)) => Some(name),
+            _ => None,
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "document".into());
     let declared_type = content_type(&headers).map(str::to_owned);
-    let spec = JobSpec {
+    let task = Task {
         filename,
         declared_type,
         options,
@@ -120,5 +131,5 @@ async fn analyze_raw(
         document: spooled.document,
         use_cache: query.use_cache(),
     };
-    Ok(Json(state.pool.run(spec, Lane::Interactive).await?))
+    Ok(Json(state.pool.run(task, Lane::Interactive).await?))
 }

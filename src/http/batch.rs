@@ -20,7 +20,7 @@ use super::upload::{FilePart, MultipartFiles};
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
 use crate::ndjson::{summary_line, ResultLine, SummaryEntry};
-use crate::pool::{JobError, JobSpec, Lane};
+use crate::pool::{Lane, Task, TaskError};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/v1/batch", post(batch))
@@ -123,7 +123,7 @@ async fn run_batch(
         if line_tx.is_closed() {
             break;
         }
-        let spec = JobSpec {
+        let task = Task {
             filename: part.filename.clone(),
             declared_type: part.declared_type,
             options,
@@ -137,8 +137,8 @@ async fn run_batch(
         tokio::spawn(async move {
             // A client that hangs up cancels the batch's outstanding work.
             let result = tokio::select! {
-                result = pool.run(spec, Lane::Bulk) => result,
-                _ = client.closed() => Err(JobError::ShuttingDown),
+                result = pool.run(task, Lane::Bulk) => result,
+                _ = client.closed() => Err(TaskError::Abandoned),
             };
             drop(permit);
             let _ = done_tx.send(ResultLine { index, filename: part.filename, result: result.map_err(ApiError::from) });

@@ -9,11 +9,15 @@
 //! - [`batch`]: `/v1/batch`, many documents, streamed NDJSON.
 //! - [`jobs`]: `/v1/jobs`, durable jobs (the work itself is in `crate::jobs`).
 //! - [`probes`]: `/healthz`, `/readyz`, `/metrics`, `/v1/pool`.
+//! - [`openapi`]: `/openapi.json` and `/docs`; [`page`]: the upload page at `/`.
 //! - [`upload`]: streaming multipart parsing, spooling and body limits.
 
 mod analyze;
 mod batch;
+mod disposition;
 mod jobs;
+pub mod openapi;
+mod page;
 mod probes;
 pub mod upload;
 
@@ -51,6 +55,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(batch::routes())
         .merge(jobs::routes())
         .merge(probes::routes())
+        .merge(openapi::routes())
+        .merge(page::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
@@ -66,9 +72,10 @@ async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next)
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
-    state.metrics.record(&route, response.status().as_u16(), started.elapsed());
+    state.metrics.record(&route, &method, response.status().as_u16(), started.elapsed());
     response
 }
 

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::AppState;
 use crate::error::RETRY_AFTER_SECS;
+use crate::pool::Restart;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -44,9 +45,9 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn pool_status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    use std::sync::atomic::Ordering::Relaxed;
     let pool = &state.pool;
-    let restarts = &pool.restarts;
+    let restarts: serde_json::Map<String, serde_json::Value> =
+        Restart::ALL.iter().map(|&restart| (restart.as_str().to_owned(), pool.restarts.get(restart).into())).collect();
     let ocr = match pool.ocr_status() {
         Some(status) => json!({
             "available": status.engine.is_some(),
@@ -59,12 +60,7 @@ async fn pool_status(State(state): State<Arc<AppState>>) -> Json<serde_json::Val
     Json(json!({
         "workers": pool.workers(),
         "queue": {"depth": pool.queue_depth(), "capacity": pool.config().queue_capacity},
-        "restarts": {
-            "crashed": restarts.crashed.load(Relaxed),
-            "timed_out": restarts.timed_out.load(Relaxed),
-            "recycled": restarts.recycled.load(Relaxed),
-            "cancelled": restarts.cancelled.load(Relaxed),
-        },
+        "restarts": restarts,
         "ocr": ocr,
     }))
 }

@@ -15,6 +15,7 @@ use futures_util::{Stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use super::disposition::{self, Filename};
 use crate::error::ApiError;
 use crate::pool::Document;
 
@@ -193,18 +194,21 @@ impl MultipartFiles {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_owned();
-            let rfc2231_name = disposition
-                .to_ascii_lowercase()
-                .find("filename*=")
-                .map(|at| disposition[at + "filename*=".len()..].split(';').next().unwrap_or("").trim().to_owned());
-            let Some(filename) = field.file_name().map(str::to_owned).or_else(|| rfc2231_name.clone()) else {
-                continue;
+            // multer reads only a plain `filename`; `filename*` (RFC 8187),
+            // which wins where both are given, is read here.
+            let named = disposition::filename(&disposition);
+            let (filename, undecodable) = match (named, field.file_name()) {
+                (Some(Filename::Name(name)), _) => (name, None),
+                (Some(Filename::Undecodable(raw)), _) => (raw.clone(), Some(raw)),
+                (None, Some(name)) => (name.to_owned(), None),
+                (None, None) => continue,
             };
             self.files_seen += 1;
             let declared_type = field.content_type().map(|mime| mime.to_string());
-            if rfc2231_name.is_some() {
-                let refusal =
-                    ApiError::bad_request("the filename* parameter (RFC 2231) is not supported; send filename=\"...\"");
+            if let Some(raw) = undecodable {
+                let refusal = ApiError::bad_request(format!(
+                    "the filename* parameter {raw:?} is not UTF-8 or ISO-8859-1 percent-encoding; send filename=\"...\" too"
+                ));
                 return Ok(Some(FilePart { filename, declared_type, content: Err(refusal) }));
             }
             if let Some(encoding) = field.headers().get("content-transfer-encoding") {

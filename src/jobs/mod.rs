@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -29,16 +29,12 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use crate::error::ApiError;
 use crate::log;
 use crate::ndjson::ResultLine;
-use crate::pool::{Document, JobSpec, Lane, Pool};
+use crate::pool::{Document, Lane, Pool, Task, TaskError};
 
 pub use store::{JobStore, PendingDocument};
 
 /// How often finished jobs past `--job-ttl` are looked for.
 const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
 
 /// 128 random bits as 32 hex digits.
 pub fn new_job_id() -> std::io::Result<String> {
@@ -151,7 +147,7 @@ impl Jobs {
         let result = match loaded {
             Err(err) => Err(ApiError::internal(format!("job {job_id} lost document {}: {err}", document.index))),
             Ok((bytes, sha256)) => {
-                let spec = JobSpec {
+                let task = Task {
                     filename: document.filename.clone(),
                     declared_type: None,
                     options: document.options,
@@ -159,17 +155,19 @@ impl Jobs {
                     document: Document::Memory(Bytes::from(bytes)),
                     use_cache: true,
                 };
-                tokio::select! {
-                    result = pool.run(spec, Lane::Bulk) => result.map_err(ApiError::from),
+                let result = tokio::select! {
+                    result = pool.run(task, Lane::Bulk) => result,
                     // Dropping the run kills the worker holding it.
                     _ = cancelled.wait_for(|cancel| *cancel) => return,
+                };
+                if matches!(result, Err(TaskError::ShuttingDown)) {
+                    // The server is draining: leave the document for the
+                    // next start.
+                    return;
                 }
+                result.map_err(ApiError::from)
             }
         };
-        if matches!(&result, Err(err) if err.code == "overloaded") {
-            // The server is draining: leave the document for the next start.
-            return;
-        }
         let failed = result.is_err();
         let outcome = ResultLine { index: document.index, filename: document.filename, result };
         let line = String::from_utf8(outcome.to_line().to_vec()).expect("lines are UTF-8");

@@ -4,13 +4,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use docmill_engine::Options;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
-use super::now_ms;
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
 
 /// A document waiting for analysis.
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use docmill_engine::report::Report;
 use docmill_engine::Options;
 
-use crate::pool::JobError;
+use super::error::TaskError;
 
 /// Memory the cache may hold, estimated from the reports' text and a fixed
 /// allowance per report: enough for tens of thousands of typical reports.
@@ -32,7 +32,7 @@ struct Cache {
 
 #[derive(Default)]
 struct Strikes {
-    by_document: HashMap<[u8; 32], (u32, JobError)>,
+    by_document: HashMap<[u8; 32], (u32, TaskError)>,
     order: VecDeque<[u8; 32]>,
 }
 
@@ -69,7 +69,7 @@ impl Memo {
     }
 
     /// The recorded failure of a quarantined document.
-    pub fn quarantined(&self, sha256: [u8; 32]) -> Option<JobError> {
+    pub fn quarantined(&self, sha256: [u8; 32]) -> Option<TaskError> {
         let strikes = self.strikes.lock().unwrap();
         match strikes.by_document.get(&sha256) {
             Some((count, error)) if *count >= QUARANTINE_STRIKES => Some(error.clone()),
@@ -78,7 +78,7 @@ impl Memo {
     }
 
     /// Counts a crash or timeout caused by this document.
-    pub fn strike(&self, sha256: [u8; 32], error: &JobError) {
+    pub fn strike(&self, sha256: [u8; 32], error: &TaskError) {
         let mut strikes = self.strikes.lock().unwrap();
         if !strikes.by_document.contains_key(&sha256) {
             if strikes.order.len() >= QUARANTINE_ENTRIES {

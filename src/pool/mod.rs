@@ -1,52 +1,58 @@
-//! The server's side of the worker pool: a bounded two-lane queue, one task per
-//! live worker that feeds it jobs over its pipes, and the bookkeeping behind
-//! `/v1/pool`, `/readyz` and `/metrics`.
+//! The server's side of the worker pool: a bounded two-lane queue of tasks,
+//! one tokio task per live worker that feeds it over its pipes
+//! ([`worker`]), and the bookkeeping behind `/v1/pool`, `/readyz` and
+//! `/metrics` ([`registry`]).
 //!
-//! Every way a job can end has its own path: a report, a typed parse error, a
-//! deadline (the worker is killed: `timed_out`), a client that left (killed:
-//! `cancelled`), a worker that died or spoke garbage (`crashed`), and a worker
-//! retired after its job quota, a panic or memory growth (`recycled`). The
-//! supervisor forks the replacement on its own; this side only asks it to kill.
+//! A task is one document on its way through a worker; "job" is kept for
+//! `/v1/jobs`. Every way a task can end has its own path: a report, a typed
+//! parse error, a deadline (the worker is killed: `timed_out`), a client that
+//! left (killed: `cancelled`), a worker that died or spoke garbage
+//! (`crashed`), and a worker retired after its task quota, a panic or memory
+//! growth (`recycled`). The supervisor forks the replacement on its own; this
+//! side only asks it to kill.
+//!
+//! # Layout
+//!
+//! - this module: [`Pool`], the queue and the public API;
+//! - [`worker`]: one worker's life, boot to retirement;
+//! - [`registry`]: worker states, restart causes and counters, exit reports;
+//! - [`memo`]: the result cache and the quarantine of poison documents;
+//! - `error`: [`TaskError`], why a task produced no report.
 
+mod error;
 pub mod memo;
+mod registry;
+mod worker;
 
-use std::collections::{BTreeMap, HashMap};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use docmill_engine::report::Report;
-use docmill_worker::protocol::{
-    self, AnalyzeRequest, ErrorCode, FromSupervisor, FromWorker, OcrStatus, Options, Outcome,
-};
-use nix::sys::signal::Signal;
-use serde::Serialize;
-use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::unix::pipe;
+use docmill_engine::Options;
+use docmill_worker::protocol::{FromSupervisor, OcrStatus};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::log;
-use crate::supervisor::{self, SupervisorHandle};
+use crate::supervisor::client::SupervisorClient;
+use crate::supervisor::SupervisorHandle;
 use memo::Memo;
+use registry::{describe_exit, resident_bytes, Exits};
 
-/// How long a freshly forked worker may take to say it is ready.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a worker task waits for the supervisor to report how a dead
-/// worker ended, to name the signal or exit status in the client's error.
-const EXIT_STATUS_WAIT: Duration = Duration::from_secs(2);
-/// Exit statuses kept for worker tasks that have not asked yet.
-const MAX_REMEMBERED_EXITS: usize = 1024;
+pub use error::TaskError;
+pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState};
 
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
     pub n_workers: usize,
     pub queue_capacity: usize,
-    pub job_timeout: Duration,
-    pub max_jobs_per_worker: u64,
-    /// Private memory after a job above which a worker is recycled.
+    /// How long a worker may spend on one task (`--job-timeout`).
+    pub task_timeout: Duration,
+    /// Tasks after which a worker is replaced (`--max-jobs-per-worker`).
+    pub max_tasks_per_worker: u64,
+    /// Private memory after a task above which a worker is recycled.
     pub recycle_private_bytes: u64,
 }
 
@@ -74,7 +80,8 @@ impl Document {
     }
 }
 
-pub struct JobSpec {
+/// One document to analyse, as the pool takes it.
+pub struct Task {
     pub filename: String,
     pub declared_type: Option<String>,
     pub options: Options,
@@ -84,91 +91,38 @@ pub struct JobSpec {
     pub use_cache: bool,
 }
 
-/// Why a job produced no report.
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobError {
-    ParseFailed(String),
-    Crashed(String),
-    TimedOut(Duration),
-    Overloaded,
-    /// No worker can take work (they fail at boot).
-    Unavailable(String),
-    /// This content crashed or timed out workers before; here is how.
-    Quarantined(Box<JobError>),
-    ShuttingDown,
-    Internal(String),
-}
+type Reply = oneshot::Sender<Result<Report, TaskError>>;
 
-type Reply = oneshot::Sender<Result<Report, JobError>>;
-
-struct Job {
-    spec: JobSpec,
+/// A task in the queue, with the channel its answer goes back on.
+struct Queued {
+    task: Task,
     enqueued: Instant,
     reply: Reply,
 }
 
-/// Which lane a job waits in. Interactive jobs are taken first and shed when
-/// their lane is full; bulk jobs (batch, jobs, CLI) wait for room instead.
+/// Which lane a task waits in. Interactive tasks are taken first and shed
+/// when their lane is full; bulk tasks (batch, jobs, CLI) wait for room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
     Interactive,
     Bulk,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorkerState {
-    Booting,
-    Idle,
-    Busy,
-    Retiring,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct WorkerInfo {
-    pub pid: i32,
-    pub state: WorkerState,
-    pub jobs_done: u64,
-    /// Resident memory, read from `/proc` when asked for.
-    pub rss_bytes: u64,
-}
-
-/// Restart counts by cause, as `/v1/pool` and `/metrics` report them.
-#[derive(Default)]
-pub struct Restarts {
-    pub crashed: AtomicU64,
-    pub timed_out: AtomicU64,
-    pub recycled: AtomicU64,
-    pub cancelled: AtomicU64,
-}
-
-#[derive(Default)]
-pub struct Counters {
-    pub documents_ok: AtomicU64,
-    pub documents_failed: AtomicU64,
-    pub boot_failures: AtomicU64,
-    pub spawned: AtomicU64,
-}
-
-enum ExitSlot {
-    Waiting(oneshot::Sender<String>),
-    Exited(String),
-}
-
 pub struct Pool {
     config: PoolConfig,
-    interactive_tx: mpsc::Sender<Job>,
-    bulk_tx: mpsc::Sender<Job>,
+    interactive_tx: mpsc::Sender<Queued>,
+    bulk_tx: mpsc::Sender<Queued>,
     /// Both lanes' receivers behind one lock: a worker task that holds it
-    /// waits for the next job, taking interactive work first.
-    lanes: tokio::sync::Mutex<(mpsc::Receiver<Job>, mpsc::Receiver<Job>)>,
+    /// waits for the next task, taking interactive work first.
+    lanes: tokio::sync::Mutex<(mpsc::Receiver<Queued>, mpsc::Receiver<Queued>)>,
     queued: AtomicUsize,
-    control: AsyncFd<OwnedFd>,
-    supervisor_pid: nix::unistd::Pid,
+    supervisor: SupervisorClient,
     workers: Mutex<BTreeMap<u64, WorkerInfo>>,
-    exits: Mutex<HashMap<u64, ExitSlot>>,
+    exits: Exits,
     pub restarts: Restarts,
     pub counters: Counters,
+    /// Documents analysed by format, for `/metrics`.
+    pub formats: Formats,
     memo: Memo,
     /// Why workers cannot boot, while they cannot.
     boot_trouble: Mutex<Option<String>>,
@@ -181,14 +135,14 @@ pub struct Pool {
     /// again in this process, so the server exits and lets its service
     /// manager start a fresh one.
     lost: Notify,
-    next_job_id: AtomicU64,
+    next_task_id: AtomicU64,
 }
 
 impl Pool {
     /// Takes over the supervisor's control socket and starts the task that
     /// listens to it. Must run inside the runtime.
     pub fn start(config: PoolConfig, supervisor: SupervisorHandle) -> std::io::Result<Arc<Pool>> {
-        let control = supervisor::register_control(supervisor.control)?;
+        let supervisor = SupervisorClient::connect(supervisor)?;
         let (interactive_tx, interactive_rx) = mpsc::channel(config.queue_capacity.max(1));
         let (bulk_tx, bulk_rx) = mpsc::channel(config.queue_capacity.max(1));
         let pool = Arc::new(Pool {
@@ -197,20 +151,20 @@ impl Pool {
             bulk_tx,
             lanes: tokio::sync::Mutex::new((interactive_rx, bulk_rx)),
             queued: AtomicUsize::new(0),
-            control,
-            supervisor_pid: supervisor.pid,
+            supervisor,
             workers: Mutex::new(BTreeMap::new()),
-            exits: Mutex::new(HashMap::new()),
+            exits: Exits::default(),
             restarts: Restarts::default(),
             memo: Memo::default(),
             counters: Counters::default(),
+            formats: Formats::default(),
             boot_trouble: Mutex::new(None),
             ocr: Mutex::new(None),
             ready_changed: Notify::new(),
             draining: AtomicBool::new(false),
             supervisor_gone: AtomicBool::new(false),
             lost: Notify::new(),
-            next_job_id: AtomicU64::new(1),
+            next_task_id: AtomicU64::new(1),
         });
         tokio::spawn(Arc::clone(&pool).listen_to_supervisor());
         Ok(pool)
@@ -220,60 +174,66 @@ impl Pool {
         &self.config
     }
 
-    /// Queues a job and waits for its result. Interactive jobs are refused
-    /// with [`JobError::Overloaded`] at once when their lane is full; bulk
-    /// jobs wait for room. Dropping the returned future cancels the job: a
-    /// queued job is skipped, a running one's worker is killed.
-    pub async fn run(&self, spec: JobSpec, lane: Lane) -> Result<Report, JobError> {
-        let Some(sha256) = spec.sha256 else { return self.dispatch(spec, lane).await };
+    /// Queues a task and waits for its result. Interactive tasks are refused
+    /// with [`TaskError::Overloaded`] at once when their lane is full; bulk
+    /// tasks wait for room. Dropping the returned future cancels the task: a
+    /// queued one is skipped, a running one's worker is killed.
+    pub async fn run(&self, task: Task, lane: Lane) -> Result<Report, TaskError> {
+        let Some(sha256) = task.sha256 else { return self.dispatch(task, lane).await };
         if let Some(failure) = self.memo.quarantined(sha256) {
-            return Err(JobError::Quarantined(Box::new(failure)));
+            return Err(TaskError::Quarantined(Box::new(failure)));
         }
-        let options = spec.options;
-        if spec.use_cache {
+        let options = task.options;
+        if task.use_cache {
             if let Some(mut report) = self.memo.cached(sha256, options) {
-                report.filename = spec.filename;
+                report.filename = task.filename;
                 report.cached = true;
                 report.timing.queue_ms = 0;
                 return Ok(report);
             }
         }
-        let result = self.dispatch(spec, lane).await;
+        let result = self.dispatch(task, lane).await;
         match &result {
             Ok(report) => self.memo.remember(sha256, options, report),
-            Err(failure @ (JobError::Crashed(_) | JobError::TimedOut(_))) => self.memo.strike(sha256, failure),
+            Err(failure @ (TaskError::Crashed(_) | TaskError::TimedOut(_))) => self.memo.strike(sha256, failure),
             Err(_) => {}
         }
         result
     }
 
-    async fn dispatch(&self, spec: JobSpec, lane: Lane) -> Result<Report, JobError> {
+    async fn dispatch(&self, task: Task, lane: Lane) -> Result<Report, TaskError> {
         if self.draining.load(Ordering::Relaxed) {
-            return Err(JobError::ShuttingDown);
+            return Err(TaskError::ShuttingDown);
         }
         if lane == Lane::Interactive && self.ready_workers() == 0 {
             if let Some(trouble) = self.boot_trouble.lock().unwrap().clone() {
-                return Err(JobError::Unavailable(trouble));
+                return Err(TaskError::Unavailable(trouble));
             }
         }
         let (reply, result) = oneshot::channel();
-        let job = Job { spec, enqueued: Instant::now(), reply };
+        let queued = Queued { task, enqueued: Instant::now(), reply };
         self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = match lane {
-            Lane::Interactive => self.interactive_tx.try_send(job).map_err(|err| match err {
-                mpsc::error::TrySendError::Full(_) => JobError::Overloaded,
-                mpsc::error::TrySendError::Closed(_) => JobError::ShuttingDown,
+            Lane::Interactive => self.interactive_tx.try_send(queued).map_err(|err| match err {
+                mpsc::error::TrySendError::Full(_) => TaskError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => TaskError::ShuttingDown,
             }),
-            Lane::Bulk => self.bulk_tx.send(job).await.map_err(|_| JobError::ShuttingDown),
+            Lane::Bulk => self.bulk_tx.send(queued).await.map_err(|_| TaskError::ShuttingDown),
         };
         if let Err(err) = sent {
             self.queued.fetch_sub(1, Ordering::Relaxed);
             return Err(err);
         }
-        result.await.unwrap_or(Err(JobError::ShuttingDown))
+        // A reply dropped unanswered means the pool stopped with the task
+        // still queued.
+        let result = result.await.unwrap_or(Err(TaskError::ShuttingDown));
+        if let Ok(report) = &result {
+            self.formats.observe(report);
+        }
+        result
     }
 
-    /// True when an interactive job would be refused right now.
+    /// True when an interactive task would be refused right now.
     pub fn interactive_full(&self) -> bool {
         self.interactive_tx.capacity() == 0
     }
@@ -323,7 +283,7 @@ impl Pool {
             });
         }
         if self.interactive_full() {
-            return Some(format!("queue full ({} jobs waiting)", self.queue_depth()));
+            return Some(format!("queue full ({} tasks waiting)", self.queue_depth()));
         }
         None
     }
@@ -351,7 +311,7 @@ impl Pool {
         }
     }
 
-    /// Stops taking jobs, waits (bounded by `grace`) for queued and running
+    /// Stops taking tasks, waits (bounded by `grace`) for queued and running
     /// ones, then stops the supervisor and its workers and reaps it.
     pub async fn shutdown(&self, grace: Duration) {
         self.draining.store(true, Ordering::Relaxed);
@@ -359,19 +319,19 @@ impl Pool {
         while (self.queue_depth() > 0 || self.busy_workers() > 0) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let _ = supervisor::send(self.control.get_ref().as_raw_fd(), &protocol::ToSupervisor::Shutdown);
-        let pid = self.supervisor_pid;
-        let _ = tokio::task::spawn_blocking(move || supervisor::wait_for_exit(pid)).await;
+        self.supervisor.shutdown().await;
     }
 
     fn busy_workers(&self) -> usize {
         self.workers.lock().unwrap().values().filter(|w| w.state == WorkerState::Busy).count()
     }
 
+    fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
     fn kill(&self, worker_id: u64) {
-        if let Err(err) =
-            supervisor::send(self.control.get_ref().as_raw_fd(), &protocol::ToSupervisor::Kill { worker_id })
-        {
+        if let Err(err) = self.supervisor.kill(worker_id) {
             log::error(format_args!("cannot ask the supervisor to kill worker {worker_id}: {err}"));
         }
     }
@@ -383,22 +343,28 @@ impl Pool {
         self.ready_changed.notify_waiters();
     }
 
+    fn set_tasks_done(&self, worker_id: u64, tasks_done: u64) {
+        if let Some(info) = self.workers.lock().unwrap().get_mut(&worker_id) {
+            info.tasks_done = tasks_done;
+        }
+    }
+
+    /// A worker sent `Ready`, with what OCR it loaded.
+    fn booted(&self, worker_id: u64, ocr: OcrStatus) {
+        *self.boot_trouble.lock().unwrap() = None;
+        *self.ocr.lock().unwrap() = Some(ocr);
+        self.set_state(worker_id, WorkerState::Idle);
+    }
+
     async fn listen_to_supervisor(self: Arc<Self>) {
         loop {
-            let mut guard = match self.control.readable().await {
-                Ok(guard) => guard,
-                Err(_) => break,
-            };
-            let received =
-                guard.try_io(|fd| supervisor::receive(fd.get_ref().as_raw_fd()).map_err(std::io::Error::from));
-            let message = match received {
-                Err(_would_block) => continue,
-                Ok(Err(err)) => {
+            let message = match self.supervisor.recv().await {
+                Ok(Some(message)) => message,
+                Ok(None) => break,
+                Err(err) => {
                     log::error(format_args!("control socket error: {err}"));
                     break;
                 }
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(message))) => message,
             };
             match message {
                 (FromSupervisor::Spawned { worker_id, pid }, fds) => {
@@ -409,30 +375,16 @@ impl Pool {
                         self.kill(worker_id);
                         continue;
                     };
-                    self.workers
-                        .lock()
-                        .unwrap()
-                        .insert(worker_id, WorkerInfo { pid, state: WorkerState::Booting, jobs_done: 0, rss_bytes: 0 });
-                    tokio::spawn(Arc::clone(&self).drive_worker(worker_id, pid, requests, responses));
+                    self.workers.lock().unwrap().insert(
+                        worker_id,
+                        WorkerInfo { pid, state: WorkerState::Booting, tasks_done: 0, rss_bytes: 0 },
+                    );
+                    tokio::spawn(worker::WorkerTask::run(Arc::clone(&self), worker_id, pid, requests, responses));
                 }
                 (FromSupervisor::Exited { worker_id, pid, code, signal }, _) => {
                     self.workers.lock().unwrap().remove(&worker_id);
                     self.ready_changed.notify_waiters();
-                    let how = describe_exit(pid, code, signal);
-                    let mut exits = self.exits.lock().unwrap();
-                    match exits.remove(&worker_id) {
-                        Some(ExitSlot::Waiting(waiter)) => {
-                            let _ = waiter.send(how);
-                        }
-                        _ => {
-                            if exits.len() >= MAX_REMEMBERED_EXITS {
-                                if let Some(oldest) = exits.keys().min().copied() {
-                                    exits.remove(&oldest);
-                                }
-                            }
-                            exits.insert(worker_id, ExitSlot::Exited(how));
-                        }
-                    }
+                    self.exits.record(worker_id, describe_exit(pid, code, signal));
                 }
                 (FromSupervisor::BootFailing { consecutive, retry_in_ms }, _) => {
                     self.counters.boot_failures.fetch_add(1, Ordering::Relaxed);
@@ -452,257 +404,32 @@ impl Pool {
             self.draining.store(true, Ordering::Relaxed);
             let mut lanes = self.lanes.lock().await;
             let (interactive, bulk) = &mut *lanes;
-            while let Ok(job) = interactive.try_recv().or_else(|_| bulk.try_recv()) {
+            while let Ok(queued) = interactive.try_recv().or_else(|_| bulk.try_recv()) {
                 self.queued.fetch_sub(1, Ordering::Relaxed);
-                let _ = job.reply.send(Err(JobError::Unavailable("the worker supervisor died".into())));
+                let _ = queued.reply.send(Err(TaskError::Unavailable("the worker supervisor died".into())));
             }
             self.lost.notify_one();
         }
     }
 
-    /// How a worker ended, once the supervisor has reaped it.
-    async fn exit_status(&self, worker_id: u64) -> String {
-        let waiter = {
-            let mut exits = self.exits.lock().unwrap();
-            match exits.remove(&worker_id) {
-                Some(ExitSlot::Exited(how)) => return how,
-                _ => {
-                    let (tx, rx) = oneshot::channel();
-                    exits.insert(worker_id, ExitSlot::Waiting(tx));
-                    rx
-                }
-            }
-        };
-        match tokio::time::timeout(EXIT_STATUS_WAIT, waiter).await {
-            Ok(Ok(how)) => how,
-            _ => {
-                self.exits.lock().unwrap().remove(&worker_id);
-                "worker died (exit status not known)".into()
-            }
-        }
-    }
-
-    async fn next_job(&self) -> Option<Job> {
+    /// The next task, interactive first; `None` once the pool is closed.
+    async fn next_task(&self) -> Option<Queued> {
         let mut lanes = self.lanes.lock().await;
         let (interactive, bulk) = &mut *lanes;
-        let job = tokio::select! {
+        let queued = tokio::select! {
             biased;
-            Some(job) = interactive.recv() => Some(job),
-            Some(job) = bulk.recv() => Some(job),
+            Some(queued) = interactive.recv() => Some(queued),
+            Some(queued) = bulk.recv() => Some(queued),
             else => None,
         };
-        if job.is_some() {
+        if queued.is_some() {
             self.queued.fetch_sub(1, Ordering::Relaxed);
         }
-        job
+        queued
     }
 
-    /// Feeds one worker until it dies or is retired.
-    async fn drive_worker(self: Arc<Self>, worker_id: u64, pid: i32, requests: OwnedFd, responses: OwnedFd) {
-        let (mut requests, mut responses) =
-            match (pipe::Sender::from_owned_fd(requests), pipe::Receiver::from_owned_fd(responses)) {
-                (Ok(tx), Ok(rx)) => (tx, rx),
-                _ => {
-                    log::error(format_args!("worker {pid}: its pipes are not usable"));
-                    self.kill(worker_id);
-                    return;
-                }
-            };
-        match tokio::time::timeout(BOOT_TIMEOUT, read_message(&mut responses)).await {
-            Ok(Ok(FromWorker::Ready { ocr, .. })) => {
-                *self.boot_trouble.lock().unwrap() = None;
-                *self.ocr.lock().unwrap() = Some(ocr);
-                self.set_state(worker_id, WorkerState::Idle);
-            }
-            Ok(Err(WireError::Closed)) => {
-                // It died during boot; the supervisor reports how and backs
-                // off if it keeps happening.
-                return;
-            }
-            _ => {
-                log::error(format_args!("worker {pid} did not boot properly; killing it"));
-                self.kill(worker_id);
-                return;
-            }
-        }
-
-        let jitter = worker_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) % (self.config.max_jobs_per_worker / 10 + 1);
-        let job_quota = self.config.max_jobs_per_worker.saturating_sub(jitter).max(1);
-        let mut jobs_done = 0u64;
-        loop {
-            // While idle, also watch the response pipe: a worker that dies
-            // between jobs (killed from outside, OOM) is noticed here, before
-            // a job is handed to it.
-            let mut probe = [0u8; 1];
-            let job = tokio::select! {
-                job = self.next_job() => job,
-                read = responses.read(&mut probe) => {
-                    match read {
-                        Ok(0) | Err(_) if self.draining.load(Ordering::Relaxed) => {}
-                        Ok(0) | Err(_) => {
-                            let how = self.exit_status(worker_id).await;
-                            log::error(format_args!("idle worker {pid} died: {how}"));
-                            self.restarts.crashed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(_) => {
-                            log::error(format_args!("idle worker {pid} wrote unasked; killing it"));
-                            self.restarts.crashed.fetch_add(1, Ordering::Relaxed);
-                            self.kill(worker_id);
-                        }
-                    }
-                    return;
-                }
-            };
-            let Some(mut job) = job else { return };
-            if job.reply.is_closed() {
-                // The client left while the job was queued: no CPU for nobody.
-                continue;
-            }
-            self.set_state(worker_id, WorkerState::Busy);
-            let queue_ms = job.enqueued.elapsed().as_millis() as u64;
-            let bytes = match job.spec.document.load().await {
-                Ok(bytes) => bytes,
-                Err(err) => {
-                    let _ = job.reply.send(Err(JobError::Internal(format!("cannot read the spooled upload: {err}"))));
-                    self.set_state(worker_id, WorkerState::Idle);
-                    continue;
-                }
-            };
-            let job_id = self.next_job_id.fetch_add(1, Ordering::Relaxed);
-            let frame = protocol::encode_request(&AnalyzeRequest {
-                job_id,
-                filename: &job.spec.filename,
-                declared_type: job.spec.declared_type.as_deref(),
-                options: job.spec.options,
-                sha256: job.spec.sha256,
-                bytes: &bytes,
-            });
-            drop(bytes);
-            let deadline = tokio::time::Instant::now() + self.config.job_timeout;
-            let exchange = async {
-                requests.write_all(&frame).await.map_err(|_| WireError::Closed)?;
-                read_message(&mut responses).await
-            };
-            let ending = tokio::select! {
-                answer = exchange => Ending::Answer(answer),
-                _ = tokio::time::sleep_until(deadline) => Ending::Deadline,
-                _ = job.reply.closed() => Ending::ClientGone,
-            };
-            drop(frame);
-            match ending {
-                Ending::Answer(Ok(FromWorker::Done(result))) if result.job_id == job_id => {
-                    jobs_done += 1;
-                    let reply = match result.outcome {
-                        Outcome::Report(json) => match serde_json::from_slice::<Report>(&json) {
-                            Ok(mut report) => {
-                                report.timing.queue_ms = queue_ms;
-                                Ok(report)
-                            }
-                            Err(err) => Err(JobError::Internal(format!("worker sent an unreadable report: {err}"))),
-                        },
-                        Outcome::Error { code: ErrorCode::ParseFailed, message } => Err(JobError::ParseFailed(message)),
-                    };
-                    self.count_outcome(&reply);
-                    let _ = job.reply.send(reply);
-                    if let Some(info) = self.workers.lock().unwrap().get_mut(&worker_id) {
-                        info.jobs_done = jobs_done;
-                    }
-                    let retire = result.recycle
-                        || jobs_done >= job_quota
-                        || result.private_bytes > self.config.recycle_private_bytes;
-                    if retire {
-                        self.set_state(worker_id, WorkerState::Retiring);
-                        self.restarts.recycled.fetch_add(1, Ordering::Relaxed);
-                        self.kill(worker_id);
-                        return;
-                    }
-                    self.set_state(worker_id, WorkerState::Idle);
-                }
-                Ending::Answer(Ok(_)) | Ending::Answer(Err(WireError::Garbage(_))) => {
-                    let why = match ending {
-                        Ending::Answer(Err(WireError::Garbage(why))) => why,
-                        _ => "an unexpected message".into(),
-                    };
-                    self.kill(worker_id);
-                    self.restarts.crashed.fetch_add(1, Ordering::Relaxed);
-                    let message = format!("worker {pid} sent a malformed response ({why}) and was replaced");
-                    self.fail(job.reply, JobError::Crashed(message));
-                    return;
-                }
-                Ending::Answer(Err(WireError::Closed)) => {
-                    self.restarts.crashed.fetch_add(1, Ordering::Relaxed);
-                    let how = self.exit_status(worker_id).await;
-                    self.fail(job.reply, JobError::Crashed(format!("{how} while analysing this document")));
-                    return;
-                }
-                Ending::Deadline => {
-                    self.kill(worker_id);
-                    self.restarts.timed_out.fetch_add(1, Ordering::Relaxed);
-                    self.fail(job.reply, JobError::TimedOut(self.config.job_timeout));
-                    return;
-                }
-                Ending::ClientGone => {
-                    self.kill(worker_id);
-                    self.restarts.cancelled.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn count_outcome(&self, result: &Result<Report, JobError>) {
+    fn count_outcome(&self, result: &Result<Report, TaskError>) {
         let counter = if result.is_ok() { &self.counters.documents_ok } else { &self.counters.documents_failed };
         counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn fail(&self, reply: Reply, error: JobError) {
-        self.counters.documents_failed.fetch_add(1, Ordering::Relaxed);
-        let _ = reply.send(Err(error));
-    }
-}
-
-enum Ending {
-    Answer(Result<FromWorker, WireError>),
-    Deadline,
-    ClientGone,
-}
-
-enum WireError {
-    /// The pipe closed: the worker is gone.
-    Closed,
-    /// The worker wrote something that is not a valid frame.
-    Garbage(String),
-}
-
-async fn read_message(responses: &mut pipe::Receiver) -> Result<FromWorker, WireError> {
-    let mut header = [0u8; protocol::FRAME_HEADER_LEN];
-    responses.read_exact(&mut header).await.map_err(|_| WireError::Closed)?;
-    let len =
-        protocol::body_len(header, protocol::MAX_RESPONSE_FRAME).map_err(|err| WireError::Garbage(err.to_string()))?;
-    let mut body = vec![0u8; len];
-    responses.read_exact(&mut body).await.map_err(|_| WireError::Closed)?;
-    protocol::decode_response(&body).map_err(|err| WireError::Garbage(err.to_string()))
-}
-
-/// Resident set size of a process, from `/proc/PID/statm` (a memory-only
-/// file: reading it does not touch the disk).
-fn resident_bytes(pid: i32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    let page_size = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().unwrap_or(4096) as u64;
-    Some(pages * page_size)
-}
-
-/// "worker 1234 was killed by SIGSEGV" or "worker 1234 exited with status 3".
-fn describe_exit(pid: i32, code: Option<i32>, signal: Option<i32>) -> String {
-    match (code, signal) {
-        (_, Some(number)) => {
-            let name =
-                Signal::try_from(number).map(|s| s.as_str().to_owned()).unwrap_or_else(|_| format!("signal {number}"));
-            let hint = if number == libc::SIGKILL { " (killed from outside, or out of memory)" } else { "" };
-            format!("worker {pid} was killed by {name}{hint}")
-        }
-        (Some(code), None) => format!("worker {pid} exited with status {code}"),
-        (None, None) => format!("worker {pid} ended"),
     }
 }

@@ -8,10 +8,12 @@
 //! received from the kernel into owned ones.
 #![allow(unsafe_code)]
 
+pub mod client;
+
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use docmill_worker::protocol::{self, FromSupervisor, ToSupervisor};
@@ -22,7 +24,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::signal::{self, SigHandler, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{self, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{self, ForkResult, Pid};
 
@@ -309,58 +311,4 @@ fn boot_worker(config: &SupervisorConfig, supervisor: Pid, requests: OwnedFd, re
         ocr: config.ocr,
     };
     worker_loop::run(File::from(requests), File::from(responses), &worker_config)
-}
-
-/// Receives one control message on the server's end; with `Spawned` come
-/// the worker's two pipe ends.
-pub fn receive(control: RawFd) -> nix::Result<Option<(FromSupervisor, Vec<OwnedFd>)>> {
-    let mut buf = [0u8; protocol::MAX_CONTROL_MESSAGE];
-    let mut cmsg_space = nix::cmsg_space!([RawFd; 2]);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let message = socket::recvmsg::<()>(control, &mut iov, Some(&mut cmsg_space), MsgFlags::MSG_CMSG_CLOEXEC)?;
-    let mut fds = Vec::new();
-    for cmsg in message.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(received) = cmsg {
-            for fd in received {
-                // SAFETY: the kernel just installed this descriptor for us and
-                // nothing else refers to it, so we may own it.
-                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
-            }
-        }
-    }
-    let len = message.bytes;
-    if len == 0 {
-        return Ok(None);
-    }
-    match protocol::decode_control::<FromSupervisor>(&buf[..len]) {
-        Ok(decoded) => Ok(Some((decoded, fds))),
-        Err(_) => Err(Errno::EBADMSG),
-    }
-}
-
-/// Registers the server's end of the control socket with the runtime, in
-/// non-blocking mode. Must run inside the runtime.
-pub fn register_control(control: OwnedFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
-    nix::fcntl::fcntl(&control, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
-    // SAFETY: the AsyncFd takes ownership of the descriptor, so it stays open
-    // for as long as it is registered and is deregistered before it closes.
-    unsafe { tokio::io::unix::AsyncFd::register_with_interest(control, tokio::io::Interest::READABLE) }
-        .map_err(std::io::Error::from)
-}
-
-/// Sends a command to the supervisor; small datagrams on a socket with room
-/// do not block.
-pub fn send(control: RawFd, message: &ToSupervisor) -> nix::Result<()> {
-    let bytes = protocol::encode_control(message);
-    socket::send(control, &bytes, MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT).map(|_| ())
-}
-
-/// Waits for the supervisor to exit (blocking; call off the runtime).
-pub fn wait_for_exit(pid: Pid) {
-    loop {
-        match waitpid(pid, None) {
-            Err(Errno::EINTR) => continue,
-            _ => return,
-        }
-    }
 }

@@ -62,7 +62,7 @@ pub use docmill_engine::Options;
 /// Server → worker: analyse one document.
 #[derive(Serialize, Deserialize, Debug)]
 pub struct AnalyzeRequest<'a> {
-    pub job_id: u64,
+    pub task_id: u64,
     pub filename: &'a str,
     /// The Content-Type the client declared; a hint only, never trusted over
     /// content sniffing.
@@ -88,7 +88,7 @@ pub enum FromWorker {
     /// Sent once after boot, before the first request is read.
     Ready { pid: u32, ocr: OcrStatus },
     /// The answer to one [`AnalyzeRequest`].
-    Done(JobResult),
+    Done(TaskResult),
 }
 
 /// What OCR a worker loaded at boot, for `/v1/pool`.
@@ -103,10 +103,10 @@ pub struct OcrStatus {
 }
 
 #[derive(Serialize, Deserialize, Debug)]
-pub struct JobResult {
-    pub job_id: u64,
+pub struct TaskResult {
+    pub task_id: u64,
     pub outcome: Outcome,
-    /// The worker's private (not shared copy-on-write) memory after the job.
+    /// The worker's private (not shared copy-on-write) memory after the task.
     pub private_bytes: u64,
     /// The worker wants to be replaced (it caught a panic and its state can
     /// no longer be trusted).
@@ -246,7 +246,7 @@ mod tests {
     fn request_round_trip_borrows_the_document() {
         let document = vec![7u8; 1 << 20];
         let frame = encode_request(&AnalyzeRequest {
-            job_id: 42,
+            task_id: 42,
             filename: "a.txt",
             declared_type: Some("text/plain"),
             options: Options { include_text: true, ..Default::default() },
@@ -258,7 +258,7 @@ mod tests {
         assert!(frame.len() < document.len() + 64);
         let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
         let request = decode_request(&body).unwrap();
-        assert_eq!(request.job_id, 42);
+        assert_eq!(request.task_id, 42);
         assert_eq!(request.filename, "a.txt");
         assert_eq!(request.declared_type, Some("text/plain"));
         assert!(request.options.include_text);
@@ -271,7 +271,7 @@ mod tests {
         let options =
             Options { include_text: false, ocr: Some(docmill_engine::OcrMode::Off), ocr_languages: Some(languages) };
         let request =
-            AnalyzeRequest { job_id: 1, filename: "scan.png", declared_type: None, options, sha256: None, bytes: b"" };
+            AnalyzeRequest { task_id: 1, filename: "scan.png", declared_type: None, options, sha256: None, bytes: b"" };
         let frame = encode_request(&request);
         let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
         assert_eq!(decode_request(&body).unwrap().options, options);

@@ -15,7 +15,7 @@ use std::time::Instant;
 use nix::sys::resource::{getrusage, UsageWho};
 
 use crate::ocr;
-use crate::protocol::{self, ErrorCode, FromWorker, JobResult, OcrStatus, Outcome};
+use crate::protocol::{self, ErrorCode, FromWorker, OcrStatus, Outcome, TaskResult};
 use docmill_engine::{self as engine, Input, OcrContext, OcrLanguages, OcrMode, Recognizer};
 
 /// Exit status of a worker that could not start; the supervisor backs off
@@ -31,7 +31,7 @@ pub const REQUEST_FRAME_SLACK: usize = 64 << 10;
 pub struct WorkerConfig {
     /// Largest document the server will send (`--max-upload-bytes`).
     pub max_document_bytes: usize,
-    /// Private memory after a job above which the server recycles the worker.
+    /// Private memory after a task above which the server recycles the worker.
     pub recycle_private_bytes: u64,
     /// OCR for requests that do not say (`--ocr`, `--ocr-lang`), and its
     /// page limit (`--ocr-max-pages`).
@@ -95,7 +95,7 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
                 return EXIT_PROTOCOL;
             }
         };
-        // Reset the peak-RSS high-water mark so VmHWM below is this job's.
+        // Reset the peak-RSS high-water mark so VmHWM below is this task's.
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let cpu_before = cpu_micros();
         let started = Instant::now();
@@ -139,8 +139,8 @@ pub fn run(requests: File, mut responses: File, config: &WorkerConfig) -> i32 {
                 Outcome::Error { code: ErrorCode::ParseFailed, message: format!("the parser panicked: {what}") }
             }
         };
-        let response = FromWorker::Done(JobResult {
-            job_id: request.job_id,
+        let response = FromWorker::Done(TaskResult {
+            task_id: request.task_id,
             outcome,
             // Private memory is at most the resident set; walking every
             // mapping for the exact figure is only worth it when the resident
