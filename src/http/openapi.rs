@@ -43,6 +43,17 @@ fn analysis_parameters() -> Vec<Value> {
     vec![
         boolean_query("text", "Add the extracted text to each report."),
         boolean_query("cache", "Answer from the result cache when the same content was analysed recently."),
+        query(
+            "ocr",
+            "When OCR reads images and scanned PDF pages: auto (images and pages without a text layer), on, off. \
+             Default: the server's --ocr.",
+            json!({"type": "string", "enum": ["auto", "on", "off"]}),
+        ),
+        query(
+            "ocr_lang",
+            "OCR languages in Tesseract's syntax (eng+deu). Default: the server's --ocr-lang, else eng.",
+            json!({"type": "string", "pattern": "^[A-Za-z0-9_/]+([+ ][A-Za-z0-9_/]+)*$"}),
+        ),
     ]
 }
 
