@@ -1,46 +1,328 @@
-//! Command-line and environment configuration. Every `serve` flag also reads
-//! an environment variable (`--max-upload-bytes` ↔ `DOCMILL_MAX_UPLOAD_BYTES`);
-//! a flag on the command line wins over the environment.
+//! The command line, declared with clap: every subcommand, flag, default and
+//! environment variable (`--max-upload-bytes` ↔ `DOCMILL_MAX_UPLOAD_BYTES`; a
+//! flag on the command line wins over the environment), the value parsers
+//! for durations, sizes and addresses, and the resolved configurations the
+//! rest of the program reads.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
+use clap::parser::ValueSource;
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use docmill_engine::{OcrLanguages, OcrMode};
 use docmill_worker::worker_loop::OcrDefaults;
 
+use crate::http::auth::ApiKeys;
 use crate::pool::PoolConfig;
 use crate::supervisor::{self, SupervisorConfig, SupervisorHandle};
 
 /// Default per-file upload limit: large scanned PDFs run to tens of MiB.
-pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 << 20;
+pub const DEFAULT_MAX_UPLOAD_BYTES: &str = "100MiB";
 /// Default limit of one batch or job request, which may carry many files.
-pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 2 << 30;
+pub const DEFAULT_MAX_REQUEST_BYTES: &str = "2GiB";
 /// Default address-space limit per worker: generous for real documents,
 /// small enough that a runaway parser dies long before the machine swaps.
-pub const DEFAULT_WORKER_MEMORY: u64 = 2 << 30;
-pub const DEFAULT_JOB_TIMEOUT_SECS: f64 = 60.0;
-pub const DEFAULT_MAX_JOBS_PER_WORKER: u64 = 1000;
-pub const DEFAULT_JOB_TTL_SECS: u64 = 7 * 24 * 3600;
+pub const DEFAULT_WORKER_MEMORY: &str = "2GiB";
+/// Default time one document may take in a worker: the slowest real
+/// documents (long scanned PDFs) take seconds, a hostile one forever.
+pub const DEFAULT_JOB_TIMEOUT: &str = "60";
+/// Default worker recycling: often enough to bound slow leaks, rare enough
+/// that a fork per thousand documents costs nothing.
+pub const DEFAULT_MAX_JOBS_PER_WORKER: &str = "1000";
+/// Default lifetime of a finished job: a week covers a weekend and a
+/// forgotten Monday.
+pub const DEFAULT_JOB_TTL: &str = "7d";
+/// A request body that makes no progress for this long while the server
+/// waits for it is cut off (408): long enough for a client on a slow link or
+/// a busy machine, short enough that stalled clients cannot pile up.
+pub const DEFAULT_BODY_TIMEOUT: &str = "30s";
+/// How long SIGTERM lets in-flight requests and running job documents
+/// finish before the pool stops: a long analysis usually ends within it, and
+/// a job document that does not is left for the next start.
+pub const DEFAULT_SHUTDOWN_GRACE: &str = "30s";
+/// Concurrent connections served by default. Each can hold a socket and a
+/// spool file; 1024 keeps well inside common descriptor limits (the server
+/// lowers it further when the limit is tight) while far exceeding what the
+/// worker pool can keep busy.
+pub const DEFAULT_MAX_CONNECTIONS: &str = "1024";
+/// Default uploads in flight from `docmill submit`: enough to keep a small
+/// server's workers busy without queueing far ahead of them.
+pub const DEFAULT_SUBMIT_CONCURRENCY: &str = "4";
+/// Default OCR mode for requests without `?ocr=`: images and PDF pages
+/// without a text layer are read, everything else is left alone.
+pub const DEFAULT_OCR: &str = "auto";
+/// Default OCR languages for requests without `?ocr_lang=`: English, the
+/// model Tesseract packages install with the engine.
+pub const DEFAULT_OCR_LANG: &str = "eng";
 /// Pages OCR reads per document by default (`--ocr-max-pages`): at a second
 /// or two a page on one core, a hundred pages already needs a longer
 /// `--job-timeout` than the default.
-pub const DEFAULT_OCR_MAX_PAGES: usize = 100;
+pub const DEFAULT_OCR_MAX_PAGES: &str = "100";
 /// Queue slots per worker by default: enough to keep workers fed between
 /// uploads without letting latency grow unbounded.
 pub const QUEUE_PER_WORKER: usize = 4;
+/// A worker below this address-space cap cannot even load its tables.
+const MIN_WORKER_MEMORY: u64 = 64 << 20;
+/// A document and its frame header must fit the wire's `u32` length.
+const MAX_UPLOAD_CEILING: u64 = u32::MAX as u64 - (1 << 20);
+/// Longest duration any flag accepts (about 31 years): beyond it the number
+/// is a typo, and `Instant` arithmetic could overflow.
+const MAX_DURATION_SECS: f64 = 1e9;
 
-#[derive(Debug)]
-pub struct UsageError(pub String);
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  docmill serve --bind :8080 --workers 4
+  docmill analyze --text report.pdf notes.docx
+  docmill submit --server http://localhost:8080 --out results.ndjson ~/documents
+  docmill completions bash > /etc/bash_completion.d/docmill
 
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+Every flag of serve, analyze and submit also reads an environment variable:
+--max-upload-bytes is DOCMILL_MAX_UPLOAD_BYTES; the flag wins.";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  docmill serve
+  docmill serve --bind :8080 --workers 8 --job-timeout 30s
+  DOCMILL_BIND=0.0.0.0:9000 DOCMILL_ACCESS_LOG=true docmill serve --log-format json";
+
+const ANALYZE_EXAMPLES: &str = "\
+Examples:
+  docmill analyze report.pdf
+  docmill analyze --text --workers 2 *.docx > reports.ndjson";
+
+const SUBMIT_EXAMPLES: &str = "\
+Examples:
+  docmill submit --server http://localhost:8080 --out results.ndjson ~/documents
+  docmill submit --server https://docs.example.com/docmill/ --api-key \"$KEY\" --include '*.pdf' .
+  docmill submit --server http://localhost:8080 --out results.ndjson --resume ~/documents";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "docmill",
+    version,
+    about = "Document analysis service: reports (format, metadata, text, language, keywords) for documents",
+    arg_required_else_help = true,
+    after_help = MAIN_EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-impl std::error::Error for UsageError {}
+/// In every subcommand a flag given twice takes its last value
+/// (`args_override_self`), so a script can append to a base command line.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server in front of a pool of worker processes.
+    #[command(after_help = SERVE_EXAMPLES, args_override_self = true)]
+    Serve(ServeArgs),
+    /// Analyse files locally (no server), one NDJSON report per line on stdout.
+    #[command(after_help = ANALYZE_EXAMPLES, args_override_self = true)]
+    Analyze(AnalyzeArgs),
+    /// Upload files and directories to a server, NDJSON results out, with progress.
+    #[command(after_help = SUBMIT_EXAMPLES, args_override_self = true)]
+    Submit(SubmitArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  docmill completions bash > ~/.local/share/bash-completion/completions/docmill\n  \
+                            docmill completions zsh > ~/.zfunc/_docmill\n  \
+                            docmill completions fish > ~/.config/fish/completions/docmill.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per subcommand into a directory.
+    #[command(after_help = "Examples:\n  docmill man | man -l -\n  docmill man --out-dir /usr/local/share/man/man1")]
+    Man {
+        /// Write docmill.1, docmill-serve.1, ... into DIR instead of printing docmill.1.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
 
+/// The flags of the worker pool, shared by `serve` and `analyze`.
+#[derive(Args, Debug, Clone)]
+pub struct PoolArgs {
+    /// Worker processes [default: the number of cores]. e.g. --workers 4
+    #[arg(long, env = "DOCMILL_WORKERS", value_name = "N", value_parser = parse_count)]
+    pub workers: Option<usize>,
+    /// Documents that may wait for a worker; more interactive requests get 503 [default: 4 x workers]. e.g. --queue 32
+    #[arg(long, env = "DOCMILL_QUEUE", value_name = "N", value_parser = parse_count)]
+    pub queue: Option<usize>,
+    /// Largest document accepted, per file (units: KiB, MiB, GiB). e.g. --max-upload-bytes 20MiB
+    #[arg(long, env = "DOCMILL_MAX_UPLOAD_BYTES", value_name = "BYTES", default_value = DEFAULT_MAX_UPLOAD_BYTES, value_parser = parse_bytes)]
+    pub max_upload_bytes: u64,
+    /// Time one document may take in a worker before it is stopped (504); counted from the hand-off to a worker.
+    /// Seconds or units: 0.5, 30s, 10m. e.g. --job-timeout 30s
+    #[arg(long, env = "DOCMILL_JOB_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_JOB_TIMEOUT, value_parser = parse_duration)]
+    pub job_timeout: Duration,
+    /// Documents after which a worker is replaced by a fresh one. e.g. --max-jobs-per-worker 500
+    #[arg(long, env = "DOCMILL_MAX_JOBS_PER_WORKER", value_name = "N", default_value = DEFAULT_MAX_JOBS_PER_WORKER, value_parser = parse_count_u64)]
+    pub max_jobs_per_worker: u64,
+    /// Address-space limit of each worker (units: MiB, GiB). e.g. --worker-memory 1GiB
+    #[arg(long, env = "DOCMILL_WORKER_MEMORY", value_name = "BYTES", default_value = DEFAULT_WORKER_MEMORY, value_parser = parse_bytes)]
+    pub worker_memory: u64,
+    /// OCR for requests without ?ocr=: auto (images and pages without text), on (every page with an image) or off.
+    /// e.g. --ocr off
+    #[arg(long, env = "DOCMILL_OCR", value_name = "MODE", default_value = DEFAULT_OCR, value_parser = parse_ocr_mode)]
+    pub ocr: OcrMode,
+    /// OCR languages for requests without ?ocr_lang=, in Tesseract's syntax; loaded by every worker at boot.
+    /// e.g. --ocr-lang eng+deu
+    #[arg(long, env = "DOCMILL_OCR_LANG", value_name = "LANGS", default_value = DEFAULT_OCR_LANG, value_parser = OcrLanguages::parse)]
+    pub ocr_lang: OcrLanguages,
+    /// Pages read by OCR per document; the rest get a truncated warning. e.g. --ocr-max-pages 20
+    #[arg(long, env = "DOCMILL_OCR_MAX_PAGES", value_name = "N", default_value = DEFAULT_OCR_MAX_PAGES, value_parser = parse_count)]
+    pub ocr_max_pages: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on; `:PORT` means all interfaces, port 0 a free port. e.g. --bind :8080
+    #[arg(long, env = "DOCMILL_BIND", value_name = "ADDR", default_value = "127.0.0.1:8080", value_parser = parse_bind)]
+    pub bind: String,
+    #[command(flatten)]
+    pub pool: PoolArgs,
+    /// Largest batch or job request, all its files together. e.g. --max-request-bytes 4GiB
+    #[arg(long, env = "DOCMILL_MAX_REQUEST_BYTES", value_name = "BYTES", default_value = DEFAULT_MAX_REQUEST_BYTES, value_parser = parse_bytes)]
+    pub max_request_bytes: u64,
+    /// Directory of the upload spool and the job store. e.g. --data-dir /var/lib/docmill
+    #[arg(long, env = "DOCMILL_DATA_DIR", value_name = "DIR", default_value = "./docmill-data")]
+    pub data_dir: PathBuf,
+    /// How long finished jobs are kept. Seconds or units: 3600, 12h, 7d. e.g. --job-ttl 1d
+    #[arg(long, env = "DOCMILL_JOB_TTL", value_name = "DURATION", default_value = DEFAULT_JOB_TTL, value_parser = parse_duration)]
+    pub job_ttl: Duration,
+    /// A request body that sends nothing for this long is cut off with 408. e.g. --body-timeout 10s
+    #[arg(long, env = "DOCMILL_BODY_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_BODY_TIMEOUT, value_parser = parse_duration)]
+    pub body_timeout: Duration,
+    /// After SIGTERM, how long in-flight requests and running job documents may finish. e.g. --shutdown-grace 1m
+    #[arg(long, env = "DOCMILL_SHUTDOWN_GRACE", value_name = "DURATION", default_value = DEFAULT_SHUTDOWN_GRACE, value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Connections served at once; past it only /healthz and /readyz are answered (lowered to what the
+    /// descriptor limit allows). e.g. --max-connections 256
+    #[arg(long, env = "DOCMILL_MAX_CONNECTIONS", value_name = "N", default_value = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
+    pub max_connections: usize,
+    /// Log line format on stderr: text, or json (one object per line). e.g. --log-format json
+    #[arg(long, env = "DOCMILL_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log one line per request (method, path, status, bytes, duration, request id). e.g. --access-log
+    #[arg(long, env = "DOCMILL_ACCESS_LOG", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub access_log: bool,
+    /// API keys, one per line (blank lines and # comments skipped), read again on SIGHUP; with it or
+    /// DOCMILL_API_KEYS (comma-separated) every /v1/* request needs `Authorization: Bearer KEY`
+    /// [default: none]. e.g. --api-key-file /etc/docmill/keys
+    #[arg(long, env = "DOCMILL_API_KEY_FILE", value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// /metrics needs `Authorization: Bearer KEY`; prefer the variable, as a command line is visible to
+    /// local users [default: /metrics is open]. e.g. --metrics-key "$KEY"
+    #[arg(long, env = "DOCMILL_METRICS_KEY", value_name = "KEY", hide_env_values = true)]
+    pub metrics_key: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub pool: PoolArgs,
+    /// Add the extracted text to each report. e.g. --text
+    #[arg(long, env = "DOCMILL_TEXT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub text: bool,
+    /// Files to analyse, reported in this order.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SubmitArgs {
+    /// The server's URL (required): http:// or https://, with a path prefix behind a reverse proxy.
+    /// e.g. --server https://docs.example.com/docmill/
+    #[arg(long, env = "DOCMILL_SERVER", value_name = "URL", value_parser = parse_server_url)]
+    pub server: reqwest::Url,
+    /// Uploads in flight at once. e.g. --concurrency 8
+    #[arg(long, env = "DOCMILL_CONCURRENCY", value_name = "N", default_value = DEFAULT_SUBMIT_CONCURRENCY, value_parser = parse_count)]
+    pub concurrency: usize,
+    /// Write the NDJSON lines to FILE instead of stdout [default: stdout]. e.g. --out results.ndjson
+    #[arg(long, env = "DOCMILL_OUT", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Append to --out, skipping every file that already has a line there. e.g. --resume
+    #[arg(long, env = "DOCMILL_RESUME", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new(), requires = "out")]
+    pub resume: bool,
+    /// Ask for the extracted text in each report. e.g. --text
+    #[arg(long, env = "DOCMILL_TEXT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub text: bool,
+    /// Also take hidden files and files that .gitignore/.ignore exclude. e.g. --no-ignore
+    #[arg(long, env = "DOCMILL_NO_IGNORE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub no_ignore: bool,
+    /// Take only files matching GLOB (a GLOB without / matches the file name); repeatable;
+    /// the variable takes a comma-separated list [default: every file]. e.g. --include '*.pdf' --include '*.{docx,odt}'
+    #[arg(long, env = "DOCMILL_INCLUDE", value_name = "GLOB", action = ArgAction::Append)]
+    pub include: Vec<String>,
+    /// Skip files matching GLOB; repeatable; the variable takes a comma-separated list [default: none].
+    /// e.g. --exclude '*.tmp'
+    #[arg(long, env = "DOCMILL_EXCLUDE", value_name = "GLOB", action = ArgAction::Append)]
+    pub exclude: Vec<String>,
+    /// Sent as `Authorization: Bearer KEY` to a server with API keys [default: none]. e.g. --api-key "$KEY"
+    #[arg(long, env = "DOCMILL_API_KEY", value_name = "KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Files and directories to submit; directories are walked.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `TIMESTAMP LEVEL message key=value ...`
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `message` and the fields.
+    Json,
+}
+
+/// Parses the command line and the environment; on a usage error, `--help`
+/// or `--version` prints and exits (2 for errors, 0 otherwise).
+pub fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    if let (Command::Submit(args), Some(submit)) = (&mut cli.command, matches.subcommand_matches("submit")) {
+        for (name, globs) in [("include", &mut args.include), ("exclude", &mut args.exclude)] {
+            if submit.value_source(name) == Some(ValueSource::EnvVariable) {
+                *globs = globs.iter().flat_map(|list| split_glob_list(list)).collect();
+            }
+        }
+    }
+    cli
+}
+
+/// A usage error found after parsing (two flags that do not fit together):
+/// reported like clap's own, exit status 2.
+pub fn usage_error(message: impl std::fmt::Display) -> ! {
+    Cli::command().error(clap::error::ErrorKind::ValueValidation, message).exit()
+}
+
+/// Splits `DOCMILL_INCLUDE=*.pdf,*.{doc,docx}` at the commas outside braces,
+/// so that a glob's own alternatives stay whole.
+fn split_glob_list(list: &str) -> Vec<String> {
+    let mut globs = Vec::new();
+    let mut depth = 0usize;
+    let mut current = String::new();
+    for c in list.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                globs.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    globs.push(current);
+    globs.into_iter().map(|glob| glob.trim().to_owned()).filter(|glob| !glob.is_empty()).collect()
+}
+
+/// The pool's settings with every default resolved.
 #[derive(Clone, Debug)]
 pub struct PoolFlags {
     pub workers: usize,
@@ -92,93 +374,71 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// How long finished jobs are kept before they are removed.
     pub job_ttl: Duration,
+    /// No body progress for this long closes the connection (408).
+    pub body_timeout: Duration,
+    /// SIGTERM's grace period for in-flight work.
+    pub shutdown_grace: Duration,
+    /// Connections served at once; past it only probes are answered.
+    pub max_connections: usize,
+    pub log_format: LogFormat,
+    /// One log line per request.
+    pub access_log: bool,
+    /// API keys (`DOCMILL_API_KEYS`, `--api-key-file`) and the metrics key.
+    pub api_keys: Arc<ApiKeys>,
 }
 
-/// Flags and positional arguments of one subcommand.
-pub struct Args {
-    values: Vec<(String, Option<String>)>,
-    pub positional: Vec<String>,
+pub fn pool_flags(args: &PoolArgs) -> Result<PoolFlags, String> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let workers = args.workers.unwrap_or(cores);
+    if args.max_upload_bytes > MAX_UPLOAD_CEILING {
+        return Err("--max-upload-bytes must be below 4 GiB".into());
+    }
+    if args.worker_memory < MIN_WORKER_MEMORY {
+        return Err("--worker-memory below 64 MiB leaves a worker unable to start".into());
+    }
+    Ok(PoolFlags {
+        workers,
+        queue: args.queue.unwrap_or(QUEUE_PER_WORKER * workers),
+        max_upload_bytes: args.max_upload_bytes,
+        job_timeout: args.job_timeout,
+        max_jobs_per_worker: args.max_jobs_per_worker,
+        worker_memory: args.worker_memory,
+        ocr: OcrDefaults { mode: args.ocr, languages: args.ocr_lang, max_pages: args.ocr_max_pages },
+    })
 }
 
-impl Args {
-    /// Splits `args` given which flags take a value (`--flag V` or
-    /// `--flag=V`) and which are switches.
-    pub fn parse(args: &[OsString], valued: &[&str], switches: &[&str]) -> Result<Args, UsageError> {
-        let mut values = Vec::new();
-        let mut positional = Vec::new();
-        let mut iter = args.iter();
-        let mut only_positional = false;
-        while let Some(arg) = iter.next() {
-            let arg = arg.to_str().ok_or_else(|| UsageError(format!("argument is not UTF-8: {arg:?}")))?;
-            if only_positional || !arg.starts_with("--") || arg == "-" {
-                positional.push(arg.to_owned());
-                continue;
-            }
-            if arg == "--" {
-                only_positional = true;
-                continue;
-            }
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) => (&name[2..], Some(value.to_owned())),
-                None => (&arg[2..], None),
-            };
-            if valued.contains(&name) {
-                let value = match inline {
-                    Some(value) => value,
-                    None => iter
-                        .next()
-                        .and_then(|v| v.to_str())
-                        .ok_or_else(|| UsageError(format!("--{name} needs a value")))?
-                        .to_owned(),
-                };
-                values.push((name.to_owned(), Some(value)));
-            } else if switches.contains(&name) {
-                if inline.is_some() {
-                    return Err(UsageError(format!("--{name} takes no value")));
-                }
-                values.push((name.to_owned(), None));
-            } else {
-                return Err(UsageError(format!("unknown flag --{name}")));
-            }
-        }
-        Ok(Args { values, positional })
-    }
-
-    /// Every value given for a repeatable flag, in order.
-    pub fn all(&self, name: &str) -> Vec<String> {
-        self.values.iter().filter(|(n, _)| n == name).filter_map(|(_, v)| v.clone()).collect()
-    }
-
-    pub fn switch(&self, name: &str) -> bool {
-        self.values.iter().any(|(n, _)| n == name)
-    }
-
-    /// The flag's value, else its environment variable's.
-    pub fn value(&self, name: &str) -> Option<String> {
-        let from_flag = self.values.iter().rev().find(|(n, _)| n == name).and_then(|(_, v)| v.clone());
-        from_flag.or_else(|| std::env::var(env_name(name)).ok().filter(|v| !v.is_empty()))
-    }
-
-    pub fn parsed<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, UsageError> {
-        match self.value(name) {
-            None => Ok(None),
-            Some(raw) => parse(raw.trim())
-                .map(Some)
-                .ok_or_else(|| UsageError(format!("invalid value for --{name} ({}): {raw:?}", env_name(name)))),
-        }
-    }
+pub fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {
+    let api_keys = Arc::new(api_keys(&args)?);
+    Ok(ServeConfig {
+        pool: pool_flags(&args.pool)?,
+        bind: args.bind,
+        max_request_bytes: args.max_request_bytes,
+        data_dir: args.data_dir,
+        job_ttl: args.job_ttl,
+        body_timeout: args.body_timeout,
+        shutdown_grace: args.shutdown_grace,
+        max_connections: args.max_connections,
+        log_format: args.log_format,
+        access_log: args.access_log,
+        api_keys,
+    })
 }
 
-/// `max-upload-bytes` → `DOCMILL_MAX_UPLOAD_BYTES`.
-pub fn env_name(flag: &str) -> String {
-    format!("DOCMILL_{}", flag.replace('-', "_").to_ascii_uppercase())
+/// Keys themselves are never taken as flags (a command line is visible to
+/// every local user): they come from `DOCMILL_API_KEYS` or the key file.
+/// `--metrics-key` is the exception a scraper's config needs.
+fn api_keys(args: &ServeArgs) -> Result<ApiKeys, String> {
+    let env_keys = std::env::var("DOCMILL_API_KEYS").ok().filter(|keys| !keys.is_empty());
+    ApiKeys::new(env_keys.as_deref(), args.api_key_file.clone(), args.metrics_key.as_deref())
 }
 
 /// A byte count: plain digits, or with a suffix K/M/G/T (powers of 1024;
 /// `KiB`, `MB`, ... read the same way).
-pub fn parse_bytes(raw: &str) -> Option<u64> {
+pub fn parse_bytes(raw: &str) -> Result<u64, String> {
+    let raw = raw.trim();
     let digits_end = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let number: u64 = raw[..digits_end].parse().ok()?;
+    let invalid = || format!("{raw:?} is not a size (e.g. 1048576, 512KiB, 100MiB, 2GiB)");
+    let number: u64 = raw[..digits_end].parse().map_err(|_| invalid())?;
     let unit = raw[digits_end..].trim().to_ascii_lowercase();
     let shift = match unit.trim_end_matches("ib").trim_end_matches('b') {
         "" => 0,
@@ -186,70 +446,80 @@ pub fn parse_bytes(raw: &str) -> Option<u64> {
         "m" => 20,
         "g" => 30,
         "t" => 40,
-        _ => return None,
+        _ => return Err(invalid()),
     };
-    number.checked_mul(1u64 << shift)
+    number.checked_mul(1u64 << shift).ok_or_else(|| format!("{raw:?} is too large"))
 }
 
-/// Seconds, decimals allowed (`0.5`); positive and finite.
-pub fn parse_seconds(raw: &str) -> Option<Duration> {
-    let secs: f64 = raw.parse().ok()?;
-    (secs.is_finite() && secs > 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
-}
-
-fn parse_count(raw: &str) -> Option<usize> {
-    raw.parse().ok().filter(|n| *n > 0)
-}
-
-pub const POOL_FLAGS: &[&str] = &[
-    "workers",
-    "queue",
-    "max-upload-bytes",
-    "job-timeout",
-    "max-jobs-per-worker",
-    "worker-memory",
-    "ocr",
-    "ocr-lang",
-    "ocr-max-pages",
-];
-
-pub fn pool_flags(args: &Args) -> Result<PoolFlags, UsageError> {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let workers = args.parsed("workers", parse_count)?.unwrap_or(cores);
-    Ok(PoolFlags {
-        workers,
-        queue: args.parsed("queue", parse_count)?.unwrap_or(QUEUE_PER_WORKER * workers),
-        max_upload_bytes: args.parsed("max-upload-bytes", parse_bytes)?.unwrap_or(DEFAULT_MAX_UPLOAD_BYTES),
-        job_timeout: args
-            .parsed("job-timeout", parse_seconds)?
-            .unwrap_or(Duration::from_secs_f64(DEFAULT_JOB_TIMEOUT_SECS)),
-        max_jobs_per_worker: args
-            .parsed("max-jobs-per-worker", |raw| raw.parse().ok().filter(|n| *n > 0))?
-            .unwrap_or(DEFAULT_MAX_JOBS_PER_WORKER),
-        worker_memory: args.parsed("worker-memory", parse_bytes)?.unwrap_or(DEFAULT_WORKER_MEMORY),
-        ocr: OcrDefaults {
-            mode: args.parsed("ocr", OcrMode::parse)?.unwrap_or_default(),
-            languages: args.parsed("ocr-lang", |raw| OcrLanguages::parse(raw).ok())?.unwrap_or_default(),
-            max_pages: args.parsed("ocr-max-pages", parse_count)?.unwrap_or(DEFAULT_OCR_MAX_PAGES),
-        },
-    })
-}
-
-pub fn serve_config(args: &Args) -> Result<ServeConfig, UsageError> {
-    let pool = pool_flags(args)?;
-    if pool.max_upload_bytes > u32::MAX as u64 - (1 << 20) {
-        return Err(UsageError("--max-upload-bytes must be below 4 GiB".into()));
+/// A positive duration: plain seconds with decimals (`0.5`), a number with
+/// one unit (`1.5s`, `250ms`, `10m`, `12h`, `7d`, `2w`), or humantime's
+/// compound forms (`1h 30m`).
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let invalid = || format!("{raw:?} is not a duration (e.g. 0.5, 30s, 1.5s, 10m, 7d)");
+    let number_end = raw.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(raw.len());
+    let seconds_per_unit = match raw[number_end..].trim() {
+        "" | "s" | "sec" | "secs" => Some(1.0),
+        "ms" => Some(0.001),
+        "m" | "min" | "mins" => Some(60.0),
+        "h" | "hr" | "hrs" => Some(3600.0),
+        "d" | "day" | "days" => Some(86_400.0),
+        "w" | "week" | "weeks" => Some(7.0 * 86_400.0),
+        _ => None,
+    };
+    let secs = match (raw[..number_end].parse::<f64>(), seconds_per_unit) {
+        (Ok(number), Some(unit)) => number * unit,
+        _ => humantime::parse_duration(raw).map_err(|_| invalid())?.as_secs_f64(),
+    };
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(format!("{raw:?}: a duration must be above zero"));
     }
-    if pool.worker_memory < 64 << 20 {
-        return Err(UsageError("--worker-memory below 64 MiB leaves a worker unable to start".into()));
+    if secs >= MAX_DURATION_SECS {
+        return Err(format!("{raw:?} is too long"));
     }
-    Ok(ServeConfig {
-        bind: args.value("bind").unwrap_or_else(|| "127.0.0.1:8080".into()),
-        pool,
-        max_request_bytes: args.parsed("max-request-bytes", parse_bytes)?.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
-        data_dir: args.value("data-dir").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./docmill-data")),
-        job_ttl: args.parsed("job-ttl", parse_seconds)?.unwrap_or(Duration::from_secs(DEFAULT_JOB_TTL_SECS)),
-    })
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// `HOST:PORT`; `:PORT` alone means every IPv4 interface (`0.0.0.0:PORT`).
+pub fn parse_bind(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let address = match raw.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => raw.to_owned(),
+    };
+    match address.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(address),
+        _ => Err(format!("{raw:?} is not HOST:PORT or :PORT (e.g. 127.0.0.1:8080, :8080, [::]:8080)")),
+    }
+}
+
+fn parse_ocr_mode(raw: &str) -> Result<OcrMode, String> {
+    OcrMode::parse(raw).ok_or_else(|| format!("{raw:?} is not auto, on or off"))
+}
+
+fn parse_count(raw: &str) -> Result<usize, String> {
+    raw.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("{raw:?} is not a whole number above zero"))
+}
+
+fn parse_count_u64(raw: &str) -> Result<u64, String> {
+    raw.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("{raw:?} is not a whole number above zero"))
+}
+
+/// An `http://` or `https://` URL; its path is the prefix the API lives
+/// under, always ending in `/` so that `v1/analyze` joins below it.
+fn parse_server_url(raw: &str) -> Result<reqwest::Url, String> {
+    let mut url = reqwest::Url::parse(raw.trim()).map_err(|err| format!("{raw:?} is not a URL: {err}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("{raw:?}: the server must be an http:// or https:// URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{raw:?}: the server URL takes no query or fragment"));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -258,32 +528,54 @@ mod tests {
 
     #[test]
     fn byte_counts_accept_binary_suffixes() {
-        assert_eq!(parse_bytes("100"), Some(100));
-        assert_eq!(parse_bytes("100MiB"), Some(100 << 20));
-        assert_eq!(parse_bytes("2G"), Some(2 << 30));
-        assert_eq!(parse_bytes("1kb"), Some(1024));
-        assert_eq!(parse_bytes("12x"), None);
-        assert_eq!(parse_bytes(""), None);
+        assert_eq!(parse_bytes("100"), Ok(100));
+        assert_eq!(parse_bytes("100MiB"), Ok(100 << 20));
+        assert_eq!(parse_bytes("2G"), Ok(2 << 30));
+        assert_eq!(parse_bytes("1kb"), Ok(1024));
+        assert!(parse_bytes("12x").is_err());
+        assert!(parse_bytes("").is_err());
     }
 
     #[test]
-    fn seconds_accept_decimals_and_refuse_nonsense() {
-        assert_eq!(parse_seconds("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_seconds("60"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_seconds("0"), None);
-        assert_eq!(parse_seconds("-1"), None);
-        assert_eq!(parse_seconds("NaN"), None);
+    fn durations_accept_seconds_and_units_and_refuse_nonsense() {
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        for bad in ["0", "-1", "NaN", "", "5 parsecs", "1e12"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]
-    fn flags_take_inline_and_separate_values() {
-        let raw: Vec<OsString> =
-            ["--workers", "3", "--queue=7", "--text", "a.pdf"].iter().map(OsString::from).collect();
-        let args = Args::parse(&raw, &["workers", "queue"], &["text"]).unwrap();
-        assert_eq!(args.value("workers").as_deref(), Some("3"));
-        assert_eq!(args.value("queue").as_deref(), Some("7"));
-        assert!(args.switch("text"));
-        assert_eq!(args.positional, vec!["a.pdf"]);
-        assert!(Args::parse(&[OsString::from("--nope")], &[], &[]).is_err());
+    fn bind_port_alone_means_all_interfaces() {
+        assert_eq!(parse_bind(":8080").as_deref(), Ok("0.0.0.0:8080"));
+        assert_eq!(parse_bind("127.0.0.1:0").as_deref(), Ok("127.0.0.1:0"));
+        assert_eq!(parse_bind("[::]:8080").as_deref(), Ok("[::]:8080"));
+        assert!(parse_bind("8080").is_err());
+        assert!(parse_bind(":http").is_err());
+    }
+
+    #[test]
+    fn server_urls_keep_their_prefix_and_default_port() {
+        let url = parse_server_url("http://host/docmill").unwrap();
+        assert_eq!(url.join("v1/analyze").unwrap().as_str(), "http://host/docmill/v1/analyze");
+        assert_eq!(parse_server_url("https://host").unwrap().port_or_known_default(), Some(443));
+        assert!(parse_server_url("ftp://host").is_err());
+        assert!(parse_server_url("host:8080").is_err());
+    }
+
+    #[test]
+    fn glob_lists_split_outside_braces() {
+        assert_eq!(split_glob_list("*.pdf, *.{doc,docx},"), ["*.pdf", "*.{doc,docx}"]);
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

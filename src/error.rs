@@ -6,7 +6,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::log;
 use crate::pool::TaskError;
 
 /// Seconds a shed client is told to wait: about one typical analysis.
@@ -32,6 +31,9 @@ impl ApiError {
     pub fn method_not_allowed() -> ApiError {
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
     }
+    pub fn request_timeout(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message)
+    }
     pub fn payload_too_large(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
     }
@@ -41,12 +43,56 @@ impl ApiError {
     pub fn overloaded() -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the queue is full; retry later")
     }
+    pub fn too_many_connections() -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many connections are open; retry later")
+    }
     pub fn shutting_down() -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the server is shutting down")
     }
+    /// The disk under `--data-dir` is full (or over quota): the request can
+    /// be retried once space returns.
+    pub fn insufficient_storage(what: &str) -> ApiError {
+        tracing::error!("{what}: no space left under the data directory");
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            format!("{what}: the server's disk is full; retry once space is freed"),
+        )
+    }
+    /// An I/O failure while storing something: 507 when the disk is full,
+    /// else an internal error.
+    pub fn from_io(what: &str, err: &std::io::Error) -> ApiError {
+        match err.raw_os_error() {
+            Some(libc::ENOSPC | libc::EDQUOT) => ApiError::insufficient_storage(what),
+            _ => ApiError::internal(format!("{what}: {err}")),
+        }
+    }
+    /// A framework error response (a rejected query string or path, a
+    /// method not allowed) in the contract's shape. Statuses outside the
+    /// contract's table become the nearest one in it (400 or 500).
+    pub fn from_status(status: StatusCode, message: impl Into<String>) -> ApiError {
+        let (status, code) = match status {
+            StatusCode::UNAUTHORIZED => (status, "unauthorized"),
+            StatusCode::NOT_FOUND => (status, "not_found"),
+            StatusCode::METHOD_NOT_ALLOWED => (status, "method_not_allowed"),
+            StatusCode::REQUEST_TIMEOUT => (status, "request_timeout"),
+            StatusCode::PAYLOAD_TOO_LARGE => (status, "payload_too_large"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (status, "unsupported_media_type"),
+            StatusCode::SERVICE_UNAVAILABLE => (status, "overloaded"),
+            StatusCode::INSUFFICIENT_STORAGE => (status, "insufficient_storage"),
+            status if status.is_server_error() => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            _ => (StatusCode::BAD_REQUEST, "bad_request"),
+        };
+        ApiError::new(status, code, message)
+    }
+    /// Jobs cannot be served (the job store is damaged or cannot be opened);
+    /// everything else can.
+    pub fn jobs_unavailable(why: &str) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", format!("jobs are unavailable: {why}"))
+    }
     pub fn internal(detail: impl Into<String>) -> ApiError {
         let detail = detail.into();
-        log::error(format_args!("internal error: {detail}"));
+        tracing::error!("internal error: {detail}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
     }
 

@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: flags, environment variables and their defaults.
+//! - [`config`]: the command line (clap): flags, environment variables,
+//!   defaults and value parsers.
 //! - [`supervisor`]: the fork server: forks, confines and reaps workers; the
 //!   only module with `unsafe`.
 //! - [`pool`]: the server's side of the pool: queue, dispatch, deadlines,
@@ -13,9 +14,10 @@
 //!   [`jobs`]: durable async jobs in SQLite; [`upload`]: streaming, spooling and
 //!   limits of request bodies; [`error`]: the contract's error responses.
 //! - [`memo`]: result cache and poison quarantine, by content.
-//! - [`metrics`]: Prometheus text; [`log`]: a logger that never blocks.
-//! - [`cli`]: `docmill analyze`, the pool without HTTP.
-//! - [`submit`]: `docmill submit`, a client that walks directories.
+//! - [`metrics`]: Prometheus text; [`log`]: `tracing` set up so that logging
+//!   never blocks (text or JSON lines), request ids and the access log.
+//! - [`cmd`]: `docmill analyze` (the pool without HTTP), `docmill submit` (a
+//!   client that walks directories) and `docmill man`.
 
 mod cmd;
 mod config;
@@ -29,52 +31,25 @@ mod pool;
 mod serve;
 mod supervisor;
 
-use std::ffi::OsString;
 use std::process::ExitCode;
 
-use config::UsageError;
-
-const USAGE: &str = "\
-docmill: document analysis service
-
-usage:
-  docmill serve   [--bind ADDR] [--workers N] [--queue N] [--max-upload-bytes N]
-                  [--max-request-bytes N] [--job-timeout SECS] [--max-jobs-per-worker N]
-                  [--worker-memory BYTES] [--data-dir DIR] [--job-ttl SECS]
-  docmill analyze [--text] [--workers N] [--job-timeout SECS] ... FILE...
-  docmill submit  --server URL [--concurrency N] [--out FILE] [--resume] [--text]
-                  [--no-ignore] [--include GLOB]... [--exclude GLOB]... PATH...
-
-Every flag also reads an environment variable: --max-upload-bytes is DOCMILL_MAX_UPLOAD_BYTES.
-";
+use clap::CommandFactory;
 
 fn main() -> ExitCode {
-    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    if args.is_empty() {
-        eprint!("{USAGE}");
-        return ExitCode::from(2);
-    }
-    let command = args.remove(0);
-    let result = match command.to_str() {
-        Some("serve") => serve::main(&args),
-        Some("analyze") => cmd::analyze::main(&args),
-        Some("submit") => cmd::submit::main(&args),
-        Some("-h" | "--help" | "help") => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
+    let cli = config::parse();
+    let result = match cli.command {
+        config::Command::Serve(args) => serve::main(args),
+        config::Command::Analyze(args) => cmd::analyze::main(args),
+        config::Command::Submit(args) => cmd::submit::main(args),
+        config::Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut config::Cli::command(), "docmill", &mut script);
+            cmd::man::print(&script)
         }
-        Some("-V" | "--version") => {
-            println!("docmill {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        _ => Err(anyhow::Error::new(UsageError(format!("unknown command {command:?}")))),
+        config::Command::Man { out_dir } => cmd::man::main(out_dir.as_deref()),
     };
     match result {
         Ok(code) => code,
-        Err(err) if err.is::<UsageError>() => {
-            eprintln!("docmill: {err}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
         Err(err) => {
             eprintln!("docmill: {err:#}");
             ExitCode::FAILURE

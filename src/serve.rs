@@ -1,38 +1,54 @@
 //! `docmill serve`: fork the supervisor, start the runtime, bind, wait for the
 //! workers, serve HTTP until SIGTERM or SIGINT, then drain.
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::config::{self, Args, UsageError};
+use crate::config::{self, ServeArgs};
 use crate::supervisor::SupervisorHandle;
 use crate::{http, jobs, log, pool};
 
 /// How long `serve` waits for the initial workers before it announces itself
 /// anyway (with `/readyz` saying why it is not ready).
 const BOOT_WAIT: Duration = Duration::from_secs(30);
-/// How long in-flight requests may run after SIGTERM before the pool stops.
-const DRAIN_GRACE: Duration = Duration::from_secs(30);
 /// A connection must deliver a request's headers within this long (and an
 /// idle keep-alive connection is closed after it), so clients that open
 /// connections and send nothing cannot pile up sockets.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections accepted past `--max-connections` that are still served, one
+/// request each, by the probe-only router: `/healthz` and `/readyz` keep
+/// answering when clients hold every regular connection; anything else
+/// there gets 503 at once. Past this margin a connection is closed at once.
+const PROBE_CONNECTIONS: usize = 32;
+/// A probe connection must send its request within this long: probes are
+/// tiny, and the margin must not be held by clients that send nothing.
+const PROBE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most hyper buffers per connection while it reads (its default is
+/// about 400 KiB). A request's head must fit, which 64 KiB does with room to
+/// spare; a smaller buffer keeps the memory of many slow connections low.
+const CONNECTION_READ_BUFFER: usize = 64 << 10;
+/// Descriptors kept out of the connection budget: worker pipes, the
+/// supervisor socket, the job store, the listener and the logs.
+const RESERVED_DESCRIPTORS: u64 = 128;
 
-pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
-    let mut valued = vec!["bind", "max-request-bytes", "data-dir", "job-ttl"];
-    valued.extend_from_slice(config::POOL_FLAGS);
-    let args = Args::parse(raw, &valued, &[])?;
-    if let Some(extra) = args.positional.first() {
-        return Err(UsageError(format!("serve takes no arguments, got {extra:?}")).into());
+pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = config::serve_config(args).unwrap_or_else(|err| config::usage_error(err));
+    let descriptors = raise_descriptor_limit();
+    // Each connection may hold a socket and a spool file.
+    let affordable = (descriptors.saturating_sub(RESERVED_DESCRIPTORS + PROBE_CONNECTIONS as u64) / 2).max(1) as usize;
+    let lowered = config.max_connections > affordable;
+    if lowered {
+        config.max_connections = affordable;
     }
-    let config = config::serve_config(&args)?;
-    raise_descriptor_limit();
     // Fork before any thread exists: see `supervisor`.
     let supervisor = config.pool.start_supervisor()?;
-    log::init();
+    let _log = log::init(config.log_format);
+    if lowered {
+        tracing::info!("serving at most {affordable} connections: the descriptor limit ({descriptors}) allows no more");
+    }
     crate::runtime()?.block_on(run_server(config, supervisor))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -43,61 +59,102 @@ async fn run_server(config: config::ServeConfig, supervisor: SupervisorHandle) -
         .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", config.bind))?;
     let pool = pool::Pool::start(config.pool.pool_config(), supervisor)?;
     if !pool.wait_ready(config.pool.workers, BOOT_WAIT).await {
-        log::error(format_args!(
+        tracing::error!(
             "only {} of {} workers booted in {}s; serving anyway",
             pool.ready_workers(),
             config.pool.workers,
             BOOT_WAIT.as_secs()
-        ));
+        );
     }
     let address = listener.local_addr()?;
+    http::auth::start(&config.api_keys, address);
     let spool_dir = config.data_dir.join("spool");
     std::fs::create_dir_all(&spool_dir)
         .map_err(|err| anyhow::anyhow!("cannot create the spool directory {}: {err}", spool_dir.display()))?;
-    let jobs = jobs::Jobs::start(&config.data_dir, Arc::clone(&pool), config.job_ttl, config.pool.workers)
-        .await
-        .map_err(|err| anyhow::anyhow!("cannot open the job store in {}: {err}", config.data_dir.display()))?;
-    let state =
-        Arc::new(http::AppState { pool: Arc::clone(&pool), metrics: Default::default(), config, spool_dir, jobs });
-    let app = http::router(state);
-
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        log::info(format_args!("draining: finishing in-flight requests, accepting no new ones"));
-        let _ = stop_tx.send(true);
+    // A damaged job store costs the jobs, not the service.
+    let jobs = jobs::Jobs::start(&config.data_dir, Arc::clone(&pool), config.job_ttl, config.pool.workers).await;
+    let grace = config.shutdown_grace;
+    let max_connections = config.max_connections;
+    let state = Arc::new(http::AppState {
+        pool: Arc::clone(&pool),
+        metrics: Default::default(),
+        config,
+        spool_dir,
+        jobs: jobs.clone(),
     });
-    let server = serve_http(listener, app, stop_rx.clone());
+    let app = http::router(Arc::clone(&state));
+    let probe_app = http::probe_router(state);
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<Instant>);
+    {
+        let jobs = jobs.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("draining: finishing in-flight requests, accepting no new ones");
+            // Job documents not yet started stay in the store for the next
+            // start; those running get the grace period.
+            if let Ok(jobs) = &jobs {
+                jobs.stop_starting();
+            }
+            let _ = stop_tx.send(Some(Instant::now()));
+        });
+    }
+    let server = serve_http(listener, app, probe_app, max_connections, stop_rx.clone());
     {
         let line = format!("listening on http://{address}\n");
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(line.as_bytes());
         let _ = stdout.flush();
     }
+    let stopped_at = async {
+        let stopped = stop_rx.wait_for(|stop| stop.is_some()).await.ok().and_then(|stop| *stop);
+        stopped.unwrap_or_else(Instant::now)
+    };
     tokio::select! {
         _ = server => {}
         _ = pool.supervisor_lost() => {
             anyhow::bail!("the worker supervisor died; exiting so that a service manager can restart docmill")
         }
-        _ = async {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-            tokio::time::sleep(DRAIN_GRACE).await;
-        } => log::error(format_args!("requests still running after {}s of draining; stopping", DRAIN_GRACE.as_secs())),
+        _ = async { tokio::time::sleep_until((stopped_at.await + grace).into()).await } => tracing::error!(
+            "requests still running after {:.1}s of draining; stopping",
+            grace.as_secs_f64()
+        ),
     }
-    pool.shutdown(Duration::from_secs(1)).await;
+    let deadline = stop_rx.borrow().unwrap_or_else(Instant::now) + grace;
+    if let Ok(jobs) = &jobs {
+        if !jobs.wait_idle(deadline).await {
+            tracing::info!("job documents still running at the end of the grace period are left for the next start");
+        }
+    }
+    pool.shutdown(deadline.saturating_duration_since(Instant::now())).await;
     Ok(())
 }
 
 /// Accepts connections until `stop`, then waits for the open ones to finish
-/// their requests. HTTP/1.1 with keep-alive and a header-read deadline.
+/// their requests. HTTP/1.1 with keep-alive and a header-read deadline. Past
+/// `max_connections`, a margin of [`PROBE_CONNECTIONS`] more is served by
+/// `probe_app`, and beyond that connections are closed as they come.
 async fn serve_http(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    probe_app: axum::Router,
+    max_connections: usize,
+    mut stop: tokio::sync::watch::Receiver<Option<Instant>>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(CONNECTION_READ_BUFFER);
+    let mut probe_builder = hyper::server::conn::http1::Builder::new();
+    probe_builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(PROBE_HEADER_TIMEOUT)
+        .max_buf_size(CONNECTION_READ_BUFFER)
+        .keep_alive(false);
+    let open = Arc::new(AtomicUsize::new(0));
+    let mut refused_logged = false;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -106,34 +163,77 @@ async fn serve_http(
                     Err(err) => {
                         // Out of descriptors, most likely: wait for some to
                         // close rather than spin.
-                        log::error(format_args!("accept failed: {err}"));
+                        tracing::error!("accept failed: {err}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
+                let count = OpenConnection::new(&open);
+                if count.n > max_connections + PROBE_CONNECTIONS {
+                    drop(stream);
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
+                let io = hyper_util::rt::TokioIo::new(stream);
+                if count.n > max_connections {
+                    if !refused_logged {
+                        tracing::error!(
+                            "{max_connections} connections open (--max-connections): answering only probes on new ones"
+                        );
+                        refused_logged = true;
+                    }
+                    let service = hyper_util::service::TowerToHyperService::new(probe_app.clone());
+                    let connection = graceful.watch(probe_builder.serve_connection(io, service));
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                        drop(count);
+                    });
+                    continue;
+                }
+                refused_logged = false;
                 let service = hyper_util::service::TowerToHyperService::new(app.clone());
-                let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
+                let connection = graceful.watch(builder.serve_connection(io, service));
                 tokio::spawn(async move {
                     let _ = connection.await;
+                    drop(count);
                 });
             }
-            _ = stop.wait_for(|stop| *stop) => break,
+            _ = stop.wait_for(|stop| stop.is_some()) => break,
         }
     }
     drop(listener);
     graceful.shutdown().await;
 }
 
+/// One open connection, counted while it lives.
+struct OpenConnection {
+    open: Arc<AtomicUsize>,
+    /// Connections open with this one.
+    n: usize,
+}
+
+impl OpenConnection {
+    fn new(open: &Arc<AtomicUsize>) -> OpenConnection {
+        let n = open.fetch_add(1, Ordering::AcqRel) + 1;
+        OpenConnection { open: Arc::clone(open), n }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Lets the server use every descriptor the hard limit allows: each
-/// connection, spooled upload and worker pipe takes one.
-fn raise_descriptor_limit() {
+/// connection, spooled upload and worker pipe takes one. Returns the limit
+/// now in force.
+fn raise_descriptor_limit() -> u64 {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        if soft < hard {
-            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-        }
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() => hard,
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::util::{request, Server};
+use crate::util::{peak_rss_bytes, request, Server};
 
 fn lines(response: &crate::util::Response) -> Vec<Value> {
     assert_eq!(response.status, 200, "{}", response.text());
@@ -78,4 +78,33 @@ fn batch_without_files_is_400() {
     assert_eq!((response.status, response.error_code().as_str()), (400, "bad_request"));
     let response = request(&server.addr, "POST", "/v1/batch", &[("Content-Type", "text/plain")], b"x");
     assert_eq!(response.status, 415);
+}
+
+/// Peak memory the server may reach for the batch below: a few times what
+/// it holds at rest. Comparing every pair of 10,000 copies took ~12 GB.
+const MANY_COPIES_RSS_LIMIT: u64 = 256 << 20;
+
+// Regression: near-duplicates were found pair by pair, so 10,000 copies of
+// one tiny file made the server build 49,995,000 pairs and abort.
+#[test]
+fn ten_thousand_copies_are_one_group_of_linear_size_in_bounded_memory() {
+    let server = Server::start(&["--workers", "2"]);
+    let names: Vec<String> = (0..10_000).map(|i| format!("copy-{i}.txt")).collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|name| (name.as_str(), &b"The same few words."[..])).collect();
+    let lines = lines(&server.post_files("/v1/batch", &files));
+    assert_eq!(lines.len(), 10_001);
+    let summary = &lines[10_000]["summary"];
+    assert_eq!((summary["documents"].as_u64(), summary["failed"].as_u64()), (Some(10_000), Some(0)));
+    let pairs = summary["near_duplicates"].as_array().unwrap();
+    assert_eq!(pairs.len(), 9_999, "a group of k gives k - 1 pairs");
+    for (at, pair) in pairs.iter().enumerate() {
+        assert_eq!(pair, &serde_json::json!([0, at + 1]), "each member is paired with the group's first");
+    }
+    let groups = summary["near_duplicate_groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "one group");
+    let members: Vec<u64> = groups[0].as_array().unwrap().iter().map(|m| m.as_u64().unwrap()).collect();
+    assert_eq!(members, (0..10_000).collect::<Vec<u64>>());
+    let peak = peak_rss_bytes(server.pid());
+    eprintln!("server peak RSS for 10,000 copies: {} MiB", peak >> 20);
+    assert!(peak < MANY_COPIES_RSS_LIMIT, "server peak RSS {} MiB", peak >> 20);
 }

@@ -2,12 +2,22 @@
 
 mod util;
 
+mod auth;
 mod batch;
+mod cache;
 mod cli;
+mod hostile;
+mod hostile_xlsx;
 mod http_api;
+mod job_store;
 mod jobs;
 mod lifecycle;
+mod logging;
 mod ocr;
 mod pool_faults;
+mod refusals;
+mod shutdown;
+mod stalls;
+mod storage;
 mod submit;
 mod web;

@@ -33,8 +33,15 @@ fn detected(format: Format, media_type: &str) -> Detected {
     Detected { format, media_type: media_type.to_owned() }
 }
 
+/// All that detection reads from a file name: its extension, lowercased
+/// (empty without one). A cache of reports keys on it, since the same bytes
+/// named `.csv` and `.md` are different documents.
+pub fn extension(filename: &str) -> String {
+    filename.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default()
+}
+
 pub fn detect(filename: &str, bytes: &[u8]) -> Detected {
-    let extension = filename.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
+    let extension = extension(filename);
     if let Some(found) = binary_by_magic(bytes, &extension) {
         return found;
     }

@@ -1,7 +1,6 @@
 //! `docmill analyze FILE...`: the same pool as the server, without HTTP. Files
 //! are analysed concurrently and printed as NDJSON in the order given.
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,8 +10,9 @@ use bytes::Bytes;
 use docmill_engine::Options;
 use futures_util::StreamExt;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
-use crate::config::{self, Args, UsageError};
+use crate::config::{self, AnalyzeArgs, LogFormat};
 use crate::error::ApiError;
 use crate::log;
 use crate::pool::{Document, Lane, Pool, PoolConfig, Task};
@@ -63,11 +63,14 @@ async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) 
         Ok(bytes) => bytes,
         Err(err) => return error_line(err),
     };
+    // Hashed here, as uploads are on arrival, so that a failure is logged
+    // with the document's sha256.
+    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
     let task = Task {
         filename: path.to_owned(),
         declared_type: None,
         options,
-        sha256: None,
+        sha256: Some(sha256),
         document: Document::Memory(bytes),
         use_cache: false,
     };
@@ -99,19 +102,15 @@ fn file_error(path: &Path, err: std::io::Error) -> ApiError {
     }
 }
 
-pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
-    let args = Args::parse(raw, config::POOL_FLAGS, &["text"])?;
-    if args.positional.is_empty() {
-        return Err(UsageError("analyze needs at least one FILE".into()).into());
-    }
-    let flags = config::pool_flags(&args)?;
+pub fn main(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let flags = config::pool_flags(&args.pool).unwrap_or_else(|err| config::usage_error(err));
     let supervisor = flags.start_supervisor()?;
-    log::init();
+    let _log = log::init(LogFormat::Text);
     let all_ok = crate::runtime()?.block_on(analyze_files(
         flags.pool_config(),
         supervisor,
-        &args.positional,
-        args.switch("text"),
+        &args.files,
+        args.text,
         flags.max_upload_bytes,
     ))?;
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })

@@ -1,97 +1,76 @@
 //! `docmill submit`: walks files and directories, uploads each document to a
 //! server with bounded concurrency, and writes one NDJSON line per file (a
-//! report or an error; never a silent skip), with progress on a terminal and
-//! `--resume` for interrupted runs.
+//! report or an error; never a silent skip), with a progress bar on a
+//! terminal and `--resume` for interrupted runs.
+//!
+//! A server that cannot be reached is found out before the walk starts, by
+//! one request to its `healthz`; one that goes away mid-run ends the run
+//! (the files not sent get no line, so `--resume` sends them later) instead
+//! of retrying every remaining file against nobody.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use reqwest::{header, StatusCode, Url};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Args, UsageError};
+use crate::config::{self, SubmitArgs};
 
 /// Attempts for one file when the server sheds it (503) before it gets an
 /// error line. With the backoff below that is several minutes of patience.
 const MAX_OVERLOAD_RETRIES: u32 = 30;
-/// Attempts after network errors (connection refused or reset).
+/// Attempts after a request failed in transit (reset, cut short) while the
+/// server still accepts connections.
 const MAX_NETWORK_RETRIES: u32 = 4;
+/// Attempts to connect before the server counts as gone: rides out a
+/// restart of a second or two, not an outage.
+const MAX_CONNECT_RETRIES: u32 = 3;
 /// Longest pause between retries of one file.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Progress is redrawn at most this often.
-const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
-
-pub struct SubmitOptions {
-    /// `host:port` of the server.
-    pub authority: String,
-    pub concurrency: usize,
-    pub out: Option<PathBuf>,
-    pub paths: Vec<String>,
-    pub no_ignore: bool,
-    pub include: globset::GlobSet,
-    pub has_include: bool,
-    pub exclude: globset::GlobSet,
-    pub resume: bool,
-    pub text: bool,
-}
-
-pub const VALUED: &[&str] = &["server", "concurrency", "out", "include", "exclude"];
-pub const SWITCHES: &[&str] = &["no-ignore", "resume", "text"];
-
-pub fn options(args: &Args) -> Result<SubmitOptions, UsageError> {
-    let server = args.value("server").ok_or_else(|| UsageError("submit needs --server URL".into()))?;
-    let authority = server
-        .strip_prefix("http://")
-        .ok_or_else(|| UsageError(format!("--server must be an http:// URL, got {server:?}")))?
-        .trim_end_matches('/')
-        .to_owned();
-    if authority.is_empty() || authority.contains('/') {
-        return Err(UsageError(format!("--server must be http://HOST:PORT, got {server:?}")));
-    }
-    if args.positional.is_empty() {
-        return Err(UsageError("submit needs at least one PATH".into()));
-    }
-    let globs = |name: &str| -> Result<globset::GlobSet, UsageError> {
-        let mut set = globset::GlobSetBuilder::new();
-        for pattern in args.all(name) {
-            let glob =
-                globset::Glob::new(&pattern).map_err(|err| UsageError(format!("--{name} {pattern:?}: {err}")))?;
-            set.add(glob);
-        }
-        set.build().map_err(|err| UsageError(err.to_string()))
-    };
-    let resume = args.switch("resume");
-    let out = args.value("out").map(PathBuf::from);
-    if resume && out.is_none() {
-        return Err(UsageError("--resume needs --out FILE (the results to resume from)".into()));
-    }
-    Ok(SubmitOptions {
-        authority,
-        concurrency: args.parsed("concurrency", |raw| raw.parse().ok().filter(|n: &usize| *n > 0))?.unwrap_or(4),
-        out,
-        paths: args.positional.clone(),
-        no_ignore: args.switch("no-ignore"),
-        has_include: !args.all("include").is_empty(),
-        include: globs("include")?,
-        exclude: globs("exclude")?,
-        resume,
-        text: args.switch("text"),
-    })
-}
+/// How long to wait for a TCP (and TLS) connection: a live server on any
+/// network answers in milliseconds; a firewall that drops packets would
+/// otherwise hold the first line for the kernel's two minutes.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the first request (to `healthz`) may take in all.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Progress is redrawn this often, whether or not a file finished, so the
+/// elapsed time and rate stay live while a slow document runs.
+const PROGRESS_TICK: Duration = Duration::from_millis(100);
+/// Exit status after Ctrl-C, as shells report a death by SIGINT.
+const EXIT_INTERRUPTED: u8 = 130;
 
 /// One file to submit, or a path the walk could not read.
 enum Entry {
     File(PathBuf),
     Unreadable(String, String),
+}
+
+/// How one file ended.
+enum Outcome {
+    /// A line for the output, and whether it is a report.
+    Line(Vec<u8>, bool),
+    /// `--resume` found its content already reported.
+    AlreadyDone,
+    /// The run cannot go on (the server stopped accepting connections, or
+    /// refuses our API key): the file gets no line, the run ends, and this
+    /// says why.
+    Stop(String),
+}
+
+struct Submitter {
+    client: reqwest::Client,
+    analyze_url: Url,
+    args: SubmitArgs,
+    include: globset::GlobSet,
+    exclude: globset::GlobSet,
 }
 
 /// A glob without `/` matches the file name, like an ignore-file pattern;
@@ -100,12 +79,31 @@ fn glob_matches(set: &globset::GlobSet, path: &Path) -> bool {
     set.is_match(path) || path.file_name().is_some_and(|name| set.is_match(name))
 }
 
-fn walk(options: &SubmitOptions) -> Vec<Entry> {
+fn glob_set(flag: &str, patterns: &[String]) -> globset::GlobSet {
+    let mut set = globset::GlobSetBuilder::new();
+    for pattern in patterns {
+        match globset::Glob::new(pattern) {
+            Ok(glob) => set.add(glob),
+            Err(err) => config::usage_error(format!("--{flag} {pattern:?}: {err}")),
+        };
+    }
+    set.build().unwrap_or_else(|err| config::usage_error(format!("--{flag}: {err}")))
+}
+
+/// Every file under the given paths, in order, less the run's own `--out`
+/// (a resumed run would otherwise submit its own results).
+fn walk(submitter: &Submitter) -> Vec<Entry> {
+    let own_output = submitter.args.out.as_deref().and_then(|out| Some((out.file_name()?, out.canonicalize().ok()?)));
+    let is_own_output = |path: &Path| {
+        own_output.as_ref().is_some_and(|(name, canonical)| {
+            path.file_name() == Some(name) && path.canonicalize().ok().as_ref() == Some(canonical)
+        })
+    };
     let mut entries = Vec::new();
-    for root in &options.paths {
+    for root in &submitter.args.paths {
         let mut builder = ignore::WalkBuilder::new(root);
         builder.sort_by_file_name(|a, b| a.cmp(b)).require_git(false);
-        if options.no_ignore {
+        if submitter.args.no_ignore {
             builder.standard_filters(false);
         }
         for result in builder.build() {
@@ -115,10 +113,10 @@ fn walk(options: &SubmitOptions) -> Vec<Entry> {
                         continue;
                     }
                     let path = entry.into_path();
-                    if options.has_include && !glob_matches(&options.include, &path) {
+                    if !submitter.args.include.is_empty() && !glob_matches(&submitter.include, &path) {
                         continue;
                     }
-                    if glob_matches(&options.exclude, &path) {
+                    if glob_matches(&submitter.exclude, &path) || is_own_output(&path) {
                         continue;
                     }
                     entries.push(Entry::File(path));
@@ -136,232 +134,318 @@ fn walk(options: &SubmitOptions) -> Vec<Entry> {
     entries
 }
 
-/// sha256 of every report already in the output file.
-fn done_hashes(out: &Path) -> HashSet<String> {
-    let Ok(file) = std::fs::File::open(out) else { return HashSet::new() };
-    std::io::BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
-        .filter_map(|value| value["report"]["sha256"].as_str().map(str::to_owned))
-        .collect()
+/// What an earlier run left in the output: every file name with a line
+/// (report or error), and the sha256 of every report.
+#[derive(Default)]
+struct Earlier {
+    filenames: HashSet<String>,
+    reported: HashSet<String>,
 }
 
-struct Progress {
-    total: usize,
-    done: AtomicUsize,
-    failed: AtomicUsize,
-    skipped: AtomicUsize,
-    bytes: AtomicU64,
-    started: Instant,
-    last_draw: Mutex<Instant>,
-    terminal: bool,
+fn earlier_lines(out: &Path) -> Earlier {
+    let mut earlier = Earlier::default();
+    let Ok(file) = std::fs::File::open(out) else { return earlier };
+    for line in std::io::BufReader::new(file).lines().map_while(Result::ok) {
+        let Ok(value) = serde_json::from_str::<Value>(&line) else { continue };
+        if let Some(name) = value["filename"].as_str() {
+            earlier.filenames.insert(name.to_owned());
+        }
+        if let Some(sha256) = value["report"]["sha256"].as_str() {
+            earlier.reported.insert(sha256.to_owned());
+        }
+    }
+    earlier
 }
 
-impl Progress {
-    fn draw(&self, force: bool) {
-        if !self.terminal {
-            return;
+impl Entry {
+    fn name(&self) -> String {
+        match self {
+            Entry::File(path) => path.display().to_string(),
+            Entry::Unreadable(path, _) => path.clone(),
         }
-        let mut last = self.last_draw.lock().unwrap();
-        if !force && last.elapsed() < PROGRESS_INTERVAL {
-            return;
-        }
-        *last = Instant::now();
-        let done = self.done.load(Ordering::Relaxed);
-        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = done as f64 / secs;
-        let megabytes = self.bytes.load(Ordering::Relaxed) as f64 / (1 << 20) as f64 / secs;
-        let eta = if rate > 0.0 { (self.total - done) as f64 / rate } else { 0.0 };
-        let width = 30;
-        let filled = (done * width).checked_div(self.total).unwrap_or(width);
-        eprint!(
-            "\r[{}{}] {done}/{} files  {rate:.1} docs/s  {megabytes:.1} MB/s  ETA {eta:.0}s  failed {}   ",
-            "#".repeat(filled),
-            " ".repeat(width - filled),
-            self.total,
-            self.failed.load(Ordering::Relaxed)
-        );
-        let _ = std::io::stderr().flush();
     }
 }
 
-/// Runs the submission; returns whether every file got a report.
-pub async fn run(options: SubmitOptions) -> anyhow::Result<bool> {
-    let entries = walk(&options);
-    let already = if options.resume { done_hashes(options.out.as_deref().expect("checked")) } else { HashSet::new() };
-    let mut sink: Box<dyn Write + Send> = match &options.out {
+/// The innermost cause of an error: "Connection refused (os error 111)"
+/// rather than reqwest's outer "error sending request for url".
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+fn progress_bar(total: usize) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    // Fits 80 columns: the bar takes whatever the counters leave.
+    let style = ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} {rate} ETA {eta} {msg}")
+        .expect("a valid template")
+        .with_key("rate", |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+            let secs = state.elapsed().as_secs_f64().max(1e-3);
+            let _ = write!(out, "{:.1}/s", state.pos() as f64 / secs);
+        })
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.enable_steady_tick(PROGRESS_TICK);
+    bar
+}
+
+/// Runs the submission; returns the exit code.
+async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
+    // Listening from the start, so a Ctrl-C during the walk is caught too.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let server = submitter.args.server.clone();
+    let healthz = server.join("healthz").expect("a relative path joins");
+    if let Err(err) = submitter.client.get(healthz).timeout(PROBE_TIMEOUT).send().await {
+        anyhow::bail!("cannot reach the server at {server}: {}", root_cause(&err));
+    }
+
+    let started = Instant::now();
+    let walk = walk(&submitter);
+    let walked = walk.len();
+    let earlier = match (&submitter.args.out, submitter.args.resume) {
+        (Some(out), true) => earlier_lines(out),
+        _ => Earlier::default(),
+    };
+    // Each file keeps its index in the whole walk, resumed or not.
+    let entries: Vec<(usize, Entry)> =
+        walk.into_iter().enumerate().filter(|(_, entry)| !earlier.filenames.contains(&entry.name())).collect();
+    let done_before = walked - entries.len();
+    let mut sink: Box<dyn Write + Send> = match &submitter.args.out {
         Some(path) => Box::new(
             std::fs::OpenOptions::new()
                 .create(true)
-                .append(options.resume)
+                .append(submitter.args.resume)
                 .write(true)
-                .truncate(!options.resume)
+                .truncate(!submitter.args.resume)
                 .open(path)
                 .map_err(|err| anyhow::anyhow!("cannot open {}: {err}", path.display()))?,
         ),
         None => Box::new(std::io::stdout()),
     };
-    let progress = Arc::new(Progress {
-        total: entries.len(),
-        done: AtomicUsize::new(0),
-        failed: AtomicUsize::new(0),
-        skipped: AtomicUsize::new(0),
-        bytes: AtomicU64::new(0),
-        started: Instant::now(),
-        last_draw: Mutex::new(Instant::now() - PROGRESS_INTERVAL),
-        terminal: std::io::stderr().is_terminal(),
-    });
+    let bar = progress_bar(entries.len());
+    let lines_to_terminal = submitter.args.out.is_none() && std::io::stdout().is_terminal();
     let (line_tx, mut line_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(256);
+    let writer_bar = bar.clone();
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         while let Some(line) = line_rx.blocking_recv() {
-            sink.write_all(&line)?;
-            // Each line is durable on its own, so an interrupted run resumes
-            // from everything it wrote.
-            sink.flush()?;
+            let mut write = || {
+                sink.write_all(&line)?;
+                // Each line is durable on its own, so an interrupted run
+                // resumes from everything it wrote.
+                sink.flush()
+            };
+            if lines_to_terminal {
+                writer_bar.suspend(write)?;
+            } else {
+                write()?;
+            }
         }
         Ok(())
     });
 
+    let tally = Arc::new(Tally::default());
     let entries = Arc::new(entries);
     let next = Arc::new(AtomicUsize::new(0));
-    let already = Arc::new(already);
-    let options = Arc::new(options);
-    let mut slots = Vec::new();
-    for _ in 0..options.concurrency {
-        let (entries, next, already, options, progress, line_tx) = (
+    let earlier = Arc::new(earlier.reported);
+    let submitter = Arc::new(submitter);
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped_by: Arc<Mutex<Option<String>>> = Arc::default();
+    let mut slots = tokio::task::JoinSet::new();
+    for _ in 0..submitter.args.concurrency {
+        let (entries, next, earlier, submitter, tally, bar, stop, stopped_by, line_tx) = (
             Arc::clone(&entries),
             Arc::clone(&next),
-            Arc::clone(&already),
-            Arc::clone(&options),
-            Arc::clone(&progress),
+            Arc::clone(&earlier),
+            Arc::clone(&submitter),
+            Arc::clone(&tally),
+            bar.clone(),
+            Arc::clone(&stop),
+            Arc::clone(&stopped_by),
             line_tx.clone(),
         );
-        slots.push(tokio::spawn(async move {
-            let mut connection: Option<SendRequest<Full<Bytes>>> = None;
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(entry) = entries.get(index) else { return };
-                let line = match entry {
-                    Entry::Unreadable(path, why) => Some(error_line(index, path, "bad_request", why)),
-                    Entry::File(path) => submit_one(&mut connection, &options, &already, &progress, index, path).await,
+        slots.spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let Some((index, entry)) = entries.get(next.fetch_add(1, Ordering::Relaxed)) else { return };
+                let index = *index;
+                let outcome = match entry {
+                    Entry::Unreadable(path, why) => Outcome::Line(error_line(index, path, "bad_request", why), false),
+                    Entry::File(path) => submitter.submit_one(&earlier, index, path).await,
                 };
-                match line {
-                    Some((line, ok)) => {
-                        if !ok {
-                            progress.failed.fetch_add(1, Ordering::Relaxed);
-                        }
+                match outcome {
+                    Outcome::Line(line, ok) => {
                         if line_tx.send(line).await.is_err() {
                             return;
                         }
+                        let counter = if ok { &tally.reports } else { &tally.errors };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        bar.inc(1);
+                        if !ok {
+                            bar.set_message(format!("{} failed", tally.errors.load(Ordering::Relaxed)));
+                        }
                     }
-                    None => {
-                        progress.skipped.fetch_add(1, Ordering::Relaxed);
+                    Outcome::AlreadyDone => {
+                        tally.already_done.fetch_add(1, Ordering::Relaxed);
+                        // Not done now: it leaves the count instead of
+                        // inflating the rate.
+                        bar.dec_length(1);
+                    }
+                    Outcome::Stop(why) => {
+                        stopped_by.lock().unwrap().get_or_insert(why);
+                        stop.store(true, Ordering::Relaxed);
                     }
                 }
-                progress.done.fetch_add(1, Ordering::Relaxed);
-                progress.draw(false);
             }
-        }));
+        });
     }
     drop(line_tx);
-    for slot in slots {
-        slot.await?;
-    }
-    writer.await??;
-    progress.draw(true);
-    if progress.terminal {
-        eprintln!();
-    }
-    let failed = progress.failed.load(Ordering::Relaxed);
-    let skipped = progress.skipped.load(Ordering::Relaxed);
-    eprintln!(
-        "docmill submit: {} files, {} reports, {failed} errors, {skipped} already done, in {:.1}s",
-        progress.total,
-        progress.total - failed - skipped,
-        progress.started.elapsed().as_secs_f64()
-    );
-    Ok(failed == 0)
-}
-
-fn error_line(index: usize, filename: &str, code: &str, message: &str) -> (Vec<u8>, bool) {
-    let mut line =
-        serde_json::to_vec(&json!({"index": index, "filename": filename, "error": {"code": code, "message": message}}))
-            .expect("a line serialises");
-    line.push(b'\n');
-    (line, false)
-}
-
-/// Uploads one file; `None` when `--resume` finds it already done.
-async fn submit_one(
-    connection: &mut Option<SendRequest<Full<Bytes>>>,
-    options: &SubmitOptions,
-    already: &HashSet<String>,
-    progress: &Progress,
-    index: usize,
-    path: &Path,
-) -> Option<(Vec<u8>, bool)> {
-    let filename = path.display().to_string();
-    let bytes = match tokio::fs::read(path).await {
-        Ok(bytes) => Bytes::from(bytes),
-        Err(err) => return Some(error_line(index, &filename, "bad_request", &format!("cannot read: {err}"))),
+    let interrupted = tokio::select! {
+        _ = async { while slots.join_next().await.is_some() {} } => false,
+        _ = interrupt.recv() => true,
     };
-    if !already.is_empty() {
-        let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-        if already.contains(&digest) {
-            return None;
-        }
+    // Uploads in flight when interrupted are dropped; their files get no
+    // line and a resumed run sends them again.
+    slots.shutdown().await;
+    writer.await??;
+    if interrupted {
+        // The terminal echoed `^C` onto the bar's line: clear it, and let
+        // the summary say where the run stopped.
+        bar.finish_and_clear();
+    } else {
+        bar.abandon();
     }
-    progress.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    let target =
-        format!("/v1/analyze?filename={}{}", percent_encode(&filename), if options.text { "&text=true" } else { "" });
-    let mut overloaded = 0;
-    let mut network_errors = 0;
-    loop {
-        match put(connection, &options.authority, &target, bytes.clone()).await {
-            Ok((200, _, body)) => {
-                let report: Value = match serde_json::from_slice(&body) {
-                    Ok(report) => report,
-                    Err(err) => {
-                        return Some(error_line(
-                            index,
-                            &filename,
-                            "bad_response",
-                            &format!("server sent no JSON: {err}"),
-                        ))
-                    }
-                };
-                let mut line = serde_json::to_vec(&json!({"index": index, "filename": filename, "report": report}))
-                    .expect("a line serialises");
-                line.push(b'\n');
-                return Some((line, true));
-            }
-            Ok((503, retry_after, _)) if overloaded < MAX_OVERLOAD_RETRIES => {
-                overloaded += 1;
-                let asked = Duration::from_secs(retry_after.unwrap_or(0)).min(MAX_BACKOFF);
-                tokio::time::sleep(backoff(overloaded).max(asked)).await;
-            }
-            Ok((status, _, body)) => {
-                let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let error = match parsed.get("error") {
-                    Some(error) => error.clone(),
-                    None => json!({"code": "http_error", "message": format!("HTTP {status}")}),
-                };
-                let mut line = serde_json::to_vec(&json!({"index": index, "filename": filename, "error": error}))
-                    .expect("a line serialises");
-                line.push(b'\n');
-                return Some((line, false));
-            }
+    let reports = tally.reports.load(Ordering::Relaxed);
+    let errors = tally.errors.load(Ordering::Relaxed);
+    let already_done = done_before + tally.already_done.load(Ordering::Relaxed);
+    let done = reports + errors + already_done;
+    let resume_hint = if submitter.args.out.is_some() { "; resume with --resume" } else { "" };
+    if interrupted {
+        eprintln!("interrupted: {done} of {walked} done{resume_hint}");
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    if let Some(why) = stopped_by.lock().unwrap().take() {
+        eprintln!("docmill submit: {why}: {done} of {walked} done{resume_hint}");
+        return Ok(ExitCode::FAILURE);
+    }
+    eprintln!(
+        "docmill submit: {walked} files, {reports} reports, {errors} errors, {already_done} already done, in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Files by how they ended in this run.
+#[derive(Default)]
+struct Tally {
+    reports: AtomicUsize,
+    errors: AtomicUsize,
+    already_done: AtomicUsize,
+}
+
+fn error_line(index: usize, filename: &str, code: &str, message: &str) -> Vec<u8> {
+    line(json!({"index": index, "filename": filename, "error": {"code": code, "message": message}}))
+}
+
+fn line(value: Value) -> Vec<u8> {
+    let mut line = serde_json::to_vec(&value).expect("a line serialises");
+    line.push(b'\n');
+    line
+}
+
+impl Submitter {
+    /// Uploads one file, retrying sheds (503) and failures in transit.
+    async fn submit_one(&self, earlier: &HashSet<String>, index: usize, path: &Path) -> Outcome {
+        let filename = path.display().to_string();
+        let bytes = match tokio::fs::read(path).await {
+            Ok(bytes) => Bytes::from(bytes),
             Err(err) => {
-                *connection = None;
+                return Outcome::Line(
+                    error_line(index, &filename, "bad_request", &format!("cannot read: {err}")),
+                    false,
+                )
+            }
+        };
+        if !earlier.is_empty() {
+            let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            if earlier.contains(&digest) {
+                return Outcome::AlreadyDone;
+            }
+        }
+        let mut url = self.analyze_url.clone();
+        url.query_pairs_mut().append_pair("filename", &filename);
+        if self.args.text {
+            url.query_pairs_mut().append_pair("text", "true");
+        }
+        let (mut overloaded, mut network_errors, mut connect_errors) = (0, 0, 0);
+        loop {
+            let mut request = self.client.put(url.clone()).body(bytes.clone());
+            if let Some(key) = &self.args.api_key {
+                request = request.bearer_auth(key);
+            }
+            let failure = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = response
+                        .headers()
+                        .get(header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse().ok());
+                    match response.bytes().await {
+                        Ok(body) if status == StatusCode::SERVICE_UNAVAILABLE && overloaded < MAX_OVERLOAD_RETRIES => {
+                            overloaded += 1;
+                            let asked = Duration::from_secs(retry_after.unwrap_or(0)).min(MAX_BACKOFF);
+                            tokio::time::sleep(backoff(overloaded).max(asked)).await;
+                            drop(body);
+                            continue;
+                        }
+                        // Every other file would be refused the same way,
+                        // and an error line would keep --resume from
+                        // sending it again once the key is right.
+                        Ok(body) if status == StatusCode::UNAUTHORIZED => {
+                            let why = String::from_utf8_lossy(&body);
+                            return Outcome::Stop(format!("the server refused the request ({status}: {})", why.trim()));
+                        }
+                        Ok(body) => {
+                            return Outcome::Line(answer_line(index, &filename, status, &body), status.is_success())
+                        }
+                        Err(err) => err,
+                    }
+                }
+                Err(err) => err,
+            };
+            if failure.is_connect() {
+                connect_errors += 1;
+                if connect_errors >= MAX_CONNECT_RETRIES {
+                    let server = &self.args.server;
+                    return Outcome::Stop(format!("lost the server at {server} ({})", root_cause(&failure)));
+                }
+            } else {
                 network_errors += 1;
                 if network_errors > MAX_NETWORK_RETRIES {
-                    return Some(error_line(index, &filename, "network_error", &err.to_string()));
+                    return Outcome::Line(error_line(index, &filename, "network_error", &root_cause(&failure)), false);
                 }
-                tokio::time::sleep(backoff(network_errors)).await;
             }
+            tokio::time::sleep(backoff(network_errors + connect_errors)).await;
         }
     }
+}
+
+/// The line for a server's answer: its report, its error, or what was
+/// wrong with the answer.
+fn answer_line(index: usize, filename: &str, status: StatusCode, body: &[u8]) -> Vec<u8> {
+    if status.is_success() {
+        return match serde_json::from_slice::<Value>(body) {
+            Ok(report) => line(json!({"index": index, "filename": filename, "report": report})),
+            Err(err) => error_line(index, filename, "bad_response", &format!("server sent no JSON: {err}")),
+        };
+    }
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let error = match parsed.get("error") {
+        Some(error) => error.clone(),
+        None => json!({"code": "http_error", "message": format!("HTTP {status}")}),
+    };
+    line(json!({"index": index, "filename": filename, "error": error}))
 }
 
 /// 250 ms doubling per attempt, at most [`MAX_BACKOFF`].
@@ -369,48 +453,18 @@ fn backoff(attempt: u32) -> Duration {
     (Duration::from_millis(250) * 2u32.saturating_pow(attempt.min(8))).min(MAX_BACKOFF)
 }
 
-async fn put(
-    connection: &mut Option<SendRequest<Full<Bytes>>>,
-    authority: &str,
-    target: &str,
-    body: Bytes,
-) -> anyhow::Result<(u16, Option<u64>, Bytes)> {
-    if connection.as_ref().is_none_or(|sender| sender.is_closed()) {
-        let stream = tokio::net::TcpStream::connect(authority).await?;
-        let (sender, driver) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-        tokio::spawn(driver);
-        *connection = Some(sender);
-    }
-    let sender = connection.as_mut().expect("connected above");
-    sender.ready().await?;
-    let request = hyper::Request::put(target).header(hyper::header::HOST, authority).body(Full::new(body))?;
-    let response = sender.send_request(request).await?;
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(hyper::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok());
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok((status, retry_after, body))
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn percent_encode(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for byte in raw.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-pub fn main(raw: &[OsString]) -> anyhow::Result<ExitCode> {
-    let args = Args::parse(raw, VALUED, SWITCHES)?;
-    let options = options(&args)?;
-    let all_ok = crate::runtime()?.block_on(run(options))?;
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+pub fn main(args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    let include = glob_set("include", &args.include);
+    let exclude = glob_set("exclude", &args.exclude);
+    // rustls is built without a default crypto provider (see
+    // ARCHITECTURE.md): ring is the one we link.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_max_idle_per_host(args.concurrency)
+        .user_agent(concat!("docmill-submit/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    let analyze_url = args.server.join("v1/analyze").expect("a relative path joins");
+    let submitter = Submitter { client, analyze_url, args, include, exclude };
+    crate::runtime()?.block_on(run(submitter))
 }

@@ -99,7 +99,7 @@ async fn analyze_raw(
     loop {
         match stream.try_next().await {
             Ok(Some(chunk)) => {
-                if let Err(err) = spool.push(&chunk).await {
+                if let Err(err) = spool.push(chunk).await {
                     if matches!(err, SpoolError::TooLarge) {
                         upload::drain(stream).await;
                     }
@@ -107,6 +107,7 @@ async fn analyze_raw(
                 }
             }
             Ok(None) => break,
+            Err(err) if super::body::is_stall(&err) => return Err(ApiError::request_timeout(err.to_string())),
             Err(err) => return Err(ApiError::bad_request(format!("the upload was cut short: {err}"))),
         }
     }

@@ -91,7 +91,16 @@ async fn run_batch(
                     return;
                 }
             }
-            let _ = line_tx.send(summary_line(documents, failed, &mut fingerprints, started)).await;
+            // Grouping near-duplicates is CPU work in the number of
+            // documents: keep it off the event loop.
+            let summary = tokio::task::spawn_blocking(move || {
+                let mut line = summary_line(documents, failed, &fingerprints, started.elapsed().as_millis() as u64);
+                line.push('\n');
+                Bytes::from(line)
+            });
+            if let Ok(summary) = summary.await {
+                let _ = line_tx.send(summary).await;
+            }
         })
     };
 

@@ -4,19 +4,22 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{Extension, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::Tenant;
 use super::upload::MultipartFiles;
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
-use crate::jobs::{blocking, new_job_id, persist, valid_job_id, PendingDocument};
-use crate::ndjson::{summary_from_lines, ResultLine};
+use crate::jobs::{blocking, new_job_id, persist, valid_job_id, PendingDocument, UploadedDocument};
+use crate::ndjson::ResultLine;
 
 /// Most jobs one `GET /v1/jobs` lists.
 const MAX_PAGE: u32 = 1000;
@@ -35,11 +38,12 @@ fn not_found(id: &str) -> ApiError {
 
 pub async fn create(
     State(state): State<Arc<AppState>>,
+    Extension(tenant): Extension<Tenant>,
     Query(query): Query<AnalyzeQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let jobs = Arc::clone(&state.jobs);
+    let jobs = Arc::clone(state.jobs()?);
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
     let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
     let options = match query.options() {
@@ -51,24 +55,26 @@ pub async fn create(
     };
     let job_id = new_job_id().map_err(|err| ApiError::internal(format!("no randomness: {err}")))?;
     let job_dir = jobs.store.job_dir(&job_id);
-    let mut documents: Vec<(String, Option<String>)> = Vec::new();
+    let mut documents: Vec<UploadedDocument> = Vec::new();
     let result: Result<(), ApiError> = async {
-        tokio::fs::create_dir_all(&job_dir).await.map_err(|err| ApiError::internal(format!("job dir: {err}")))?;
+        tokio::fs::create_dir_all(&job_dir).await.map_err(|err| ApiError::from_io("cannot create the job", &err))?;
         while let Some(part) = files.next_file().await? {
             let index = documents.len();
             match part.content {
                 Err(err) => {
                     let outcome = ResultLine { index, filename: part.filename.clone(), result: Err(err) };
                     let line = String::from_utf8(outcome.to_line().to_vec()).expect("UTF-8");
-                    documents.push((part.filename, Some(line.trim_end().to_owned())));
+                    let refusal = Some(line.trim_end().to_owned());
+                    documents.push(UploadedDocument { filename: part.filename, sha256: None, refusal });
                 }
                 Ok(spooled) => {
                     let path = job_dir.join(index.to_string());
+                    let sha256 = Some(spooled.sha256);
                     tokio::task::spawn_blocking(move || persist(spooled.document, &path))
                         .await
                         .map_err(|err| ApiError::internal(err.to_string()))?
-                        .map_err(|err| ApiError::internal(format!("cannot store the upload: {err}")))?;
-                    documents.push((part.filename, None));
+                        .map_err(|err| ApiError::from_io("cannot store the upload", &err))?;
+                    documents.push(UploadedDocument { filename: part.filename, sha256, refusal: None });
                 }
             }
         }
@@ -86,24 +92,30 @@ pub async fn create(
     }
     {
         let (job_id, documents) = (job_id.clone(), documents.clone());
-        let dir = job_dir.clone();
-        blocking(&jobs.store, move |store| {
+        let (dir, owner) = (job_dir.clone(), tenant.owner.clone());
+        let created = blocking(&jobs.store, move |store| {
             // The directory entries of the stored files are durable too.
             if let Ok(dir) = std::fs::File::open(&dir) {
                 let _ = dir.sync_all();
             }
-            store.create(&job_id, options, &documents)
+            store.create(&job_id, options, &documents, owner.as_deref())
         })
-        .await?;
+        .await;
+        if let Err(err) = created {
+            // No job owns the stored files.
+            let _ = tokio::fs::remove_dir_all(&job_dir).await;
+            return Err(err);
+        }
     }
-    for (index, (filename, line)) in documents.into_iter().enumerate() {
-        if line.is_none() {
-            let _ = jobs.queue.send(PendingDocument { job_id: job_id.clone(), index, filename, options });
+    for (index, document) in documents.into_iter().enumerate() {
+        if document.refusal.is_none() {
+            let UploadedDocument { filename, sha256, .. } = document;
+            let _ = jobs.queue.send(PendingDocument { job_id: job_id.clone(), index, filename, options, sha256 });
         }
     }
     let status = blocking(&jobs.store, {
-        let job_id = job_id.clone();
-        move |store| store.status(&job_id)
+        let (job_id, owner) = (job_id.clone(), tenant.owner.clone());
+        move |store| store.status(&job_id, owner.as_deref())
     })
     .await?
     .unwrap_or(Value::Null);
@@ -111,47 +123,68 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(status)).into_response())
 }
 
-pub async fn status(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
-    let jobs = &state.jobs;
+pub async fn status(
+    State(state): State<Arc<AppState>>,
+    Extension(tenant): Extension<Tenant>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let jobs = state.jobs()?;
     if !valid_job_id(&id) {
         return Err(not_found(&id));
     }
     let lookup = id.clone();
-    match blocking(&jobs.store, move |store| store.status(&lookup)).await? {
+    match blocking(&jobs.store, move |store| store.status(&lookup, tenant.owner.as_deref())).await? {
         Some(status) => Ok(Json(status)),
         None => Err(not_found(&id)),
     }
 }
 
-pub async fn results(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
-    let jobs = &state.jobs;
+pub async fn results(
+    State(state): State<Arc<AppState>>,
+    Extension(tenant): Extension<Tenant>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let jobs = state.jobs()?;
     if !valid_job_id(&id) {
         return Err(not_found(&id));
     }
     let lookup = id.clone();
-    let (status, lines) =
-        blocking(&jobs.store, move |store| Ok((store.status(&lookup)?, store.results(&lookup)?))).await?;
-    let Some(status) = status else { return Err(not_found(&id)) };
-    let mut body = String::new();
-    for line in &lines {
-        body.push_str(line);
-        body.push('\n');
-    }
-    // The summary closes the results of a job that is over.
-    if status["status"] != "queued" && status["status"] != "running" {
-        let elapsed_ms = status["finished_ms"].as_i64().unwrap_or(0) - status["created_ms"].as_i64().unwrap_or(0);
-        body.push_str(&summary_from_lines(&lines, elapsed_ms.max(0) as u64));
-    }
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+    let visible = blocking(&jobs.store, move |store| {
+        if store.status(&lookup, tenant.owner.as_deref())?.is_none() {
+            return Ok(None);
+        }
+        store.summary(&lookup).map(Some)
+    })
+    .await?;
+    let Some(summary) = visible else { return Err(not_found(&id)) };
+    // The lines stream from the store a page at a time; the summary that
+    // closes the results of a job that is over was computed when it ended.
+    let store = Arc::clone(&jobs.store);
+    let pages = futures_util::stream::try_unfold(-1, move |after| {
+        let (store, id) = (Arc::clone(&store), id.clone());
+        async move {
+            let page = blocking(&store, move |store| store.results_page(&id, after)).await?;
+            let Some(&(last, _)) = page.last() else { return Ok(None) };
+            let bytes: String = page.into_iter().map(|(_, line)| line).collect();
+            Ok::<_, ApiError>(Some((Bytes::from(bytes), last)))
+        }
+    });
+    let summary = futures_util::stream::iter(summary.map(|line| Ok(Bytes::from(line + "\n"))));
+    let body = pages.chain(summary).map_err(|err: ApiError| std::io::Error::other(err.message));
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(body)).into_response())
 }
 
-pub async fn cancel(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
-    let jobs = &state.jobs;
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    Extension(tenant): Extension<Tenant>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let jobs = state.jobs()?;
     if !valid_job_id(&id) {
         return Err(not_found(&id));
     }
-    let lookup = id.clone();
-    let Some(after) = blocking(&jobs.store, move |store| store.cancel(&lookup)).await? else {
+    let (lookup, owner) = (id.clone(), tenant.owner.clone());
+    let Some(after) = blocking(&jobs.store, move |store| store.cancel(&lookup, owner.as_deref())).await? else {
         return Err(not_found(&id));
     };
     if after == "cancelled" {
@@ -163,7 +196,9 @@ pub async fn cancel(State(state): State<Arc<AppState>>, UrlPath(id): UrlPath<Str
         let _ = tokio::task::spawn_blocking(move || store.drop_files(&job_id)).await;
     }
     let lookup = id.clone();
-    let status = blocking(&jobs.store, move |store| store.status(&lookup)).await?.unwrap_or(Value::Null);
+    let status = blocking(&jobs.store, move |store| store.status(&lookup, tenant.owner.as_deref()))
+        .await?
+        .unwrap_or(Value::Null);
     Ok(Json(status))
 }
 
@@ -173,19 +208,23 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-pub async fn list(State(state): State<Arc<AppState>>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
-    let jobs = &state.jobs;
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(tenant): Extension<Tenant>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let jobs = state.jobs()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let after_seq = match &query.after {
         None => 0,
         Some(id) => {
-            let lookup = id.clone();
-            blocking(&jobs.store, move |store| store.seq_of(&lookup))
+            let (lookup, owner) = (id.clone(), tenant.owner.clone());
+            blocking(&jobs.store, move |store| store.seq_of(&lookup, owner.as_deref()))
                 .await?
                 .ok_or_else(|| ApiError::bad_request(format!("after={id:?} is not a job")))?
         }
     };
-    let page = blocking(&jobs.store, move |store| store.list(after_seq, limit + 1)).await?;
+    let page = blocking(&jobs.store, move |store| store.list(after_seq, limit + 1, tenant.owner.as_deref())).await?;
     let more = page.len() > limit as usize;
     let jobs: Vec<Value> = page.into_iter().take(limit as usize).map(|(_, job)| job).collect();
     let next = if more { jobs.last().map(|job| job["id"].clone()) } else { None };

@@ -5,15 +5,22 @@
 //!
 //! # Layout
 //!
+//! - [`auth`]: API keys, and the tenant each request acts for.
+//! - [`access`]: request ids and the access log, around every route.
 //! - [`analyze`]: `/v1/analyze`, one document, interactive.
+//! - [`body`]: every request body: the progress deadline, and draining what
+//!   a handler left unread before its answer goes out.
 //! - [`batch`]: `/v1/batch`, many documents, streamed NDJSON.
 //! - [`jobs`]: `/v1/jobs`, durable jobs (the work itself is in `crate::jobs`).
 //! - [`probes`]: `/healthz`, `/readyz`, `/metrics`, `/v1/pool`.
 //! - [`openapi`]: `/openapi.json` and `/docs`; [`page`]: the upload page at `/`.
 //! - [`upload`]: streaming multipart parsing, spooling and body limits.
 
+mod access;
 mod analyze;
+pub mod auth;
 mod batch;
+mod body;
 mod disposition;
 mod jobs;
 pub mod openapi;
@@ -28,10 +35,10 @@ use std::time::Instant;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use docmill_engine::{OcrLanguages, OcrMode, Options};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;
@@ -45,9 +52,21 @@ pub struct AppState {
     /// `<data-dir>/spool`: uploads too large to keep in memory wait here,
     /// as unlinked files, until a worker is free.
     pub spool_dir: PathBuf,
-    /// Durable async jobs.
-    pub jobs: Arc<crate::jobs::Jobs>,
+    /// Durable async jobs, or why they are unavailable (a damaged job
+    /// store): the rest of the API is served either way.
+    pub jobs: Result<Arc<crate::jobs::Jobs>, String>,
 }
+
+impl AppState {
+    /// The jobs subsystem, or the 503 that says why there is none.
+    pub fn jobs(&self) -> Result<&Arc<crate::jobs::Jobs>, ApiError> {
+        self.jobs.as_ref().map_err(|why| ApiError::jobs_unavailable(why))
+    }
+}
+
+/// The most of a framework error's plain-text body kept as the message of
+/// its JSON replacement; axum's rejection texts are a line or two.
+const FRAMEWORK_MESSAGE_MAX: usize = 4 << 10;
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -59,10 +78,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(page::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state.config.api_keys), auth::require_key))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), body::guard))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), access::log_requests))
         // Bodies are streamed and bounded by our own limits, per file and per
         // request; axum's default 2 MB cap on buffered extractors is moot.
         .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// What connections past `--max-connections` are served: the probes, and
+/// a 503 for anything else, so a full server still says it is alive.
+pub fn probe_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(probes::routes())
+        .fallback(|| async { ApiError::too_many_connections() })
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), body::guard))
         .with_state(state)
 }
 
@@ -79,21 +113,62 @@ async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next)
     response
 }
 
+/// Gives every error response the contract's shape: the framework's own
+/// (a query string or path its extractor rejects, written as plain text)
+/// becomes `{"error": {"code", "message"}}` with the same status and text.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, FRAMEWORK_MESSAGE_MAX)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { text };
+    let mut replaced = ApiError::from_status(status, message).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER, header::CONNECTION] {
+        if let Some(value) = parts.headers.get(&name) {
+            replaced.headers_mut().insert(name, value.clone());
+        }
+    }
+    replaced
+}
+
+/// A boolean query parameter, strictly: `true`/`false`, `1`/`0`,
+/// `yes`/`no` (any case). Anything else is refused, never read as false.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Flag, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(Flag(true)),
+            "false" | "0" | "no" => Ok(Flag(false)),
+            _ => Err(serde::de::Error::custom(format!("expected true, false, 1, 0, yes or no, got {raw:?}"))),
+        }
+    }
+}
+
 #[derive(Deserialize, Default)]
 pub struct AnalyzeQuery {
-    text: Option<String>,
+    text: Option<Flag>,
     filename: Option<String>,
     /// `cache=true`: answer from the result cache when the same content was
     /// analysed recently (batches and jobs always do).
-    cache: Option<String>,
+    cache: Option<Flag>,
     /// `ocr=auto|on|off`; absent: the server's `--ocr`.
     ocr: Option<String>,
     /// `ocr_lang=eng+deu`; absent: the server's `--ocr-lang`.
     ocr_lang: Option<String>,
-}
-
-fn truthy(value: Option<&str>) -> bool {
-    matches!(value.map(str::to_ascii_lowercase).as_deref(), Some("true" | "1" | "yes"))
 }
 
 impl AnalyzeQuery {
@@ -113,11 +188,11 @@ impl AnalyzeQuery {
                 Some(OcrLanguages::parse(raw).map_err(|why| ApiError::bad_request(format!("ocr_lang: {why}")))?)
             }
         };
-        Ok(Options { include_text: truthy(self.text.as_deref()), ocr, ocr_languages })
+        Ok(Options { include_text: self.text.unwrap_or_default().0, ocr, ocr_languages })
     }
 
     fn use_cache(&self) -> bool {
-        truthy(self.cache.as_deref())
+        self.cache.unwrap_or_default().0
     }
 }
 

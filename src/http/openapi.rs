@@ -289,7 +289,7 @@ pub fn document() -> Value {
             "/readyz": {"get": {
                 "summary": "Readiness: workers can take work and the queue has room",
                 "responses": {
-                    "200": {"description": "Ready.", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ready"}}}}}},
+                    "200": {"description": "Ready; with a reason when jobs are unavailable (a damaged job store) while analysis is served.", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ready"}, "reason": {"type": "string"}}}}}},
                     "503": {"description": "Not ready, with the reason.", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "unavailable"}, "reason": {"type": "string"}}}}}},
                 },
             }},

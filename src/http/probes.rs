@@ -28,7 +28,14 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     match state.pool.not_ready_reason() {
-        None => Json(json!({"status": "ready"})).into_response(),
+        // Analysis is available without jobs: ready, with the reason jobs
+        // are not.
+        None => match &state.jobs {
+            Ok(_) => Json(json!({"status": "ready"})).into_response(),
+            Err(why) => {
+                Json(json!({"status": "ready", "reason": format!("jobs are unavailable: {why}")})).into_response()
+            }
+        },
         Some(reason) => {
             let mut response =
                 (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "reason": reason})))

@@ -1,11 +1,12 @@
 //! Uploads: request bodies are streamed, never buffered whole. Each file is
-//! spooled (memory up to [`SPOOL_MEMORY_BYTES`], an unlinked temporary file
-//! beyond), hashed as it arrives, and refused the moment it passes its limit,
-//! after which the rest of the body is read and discarded (up to a bound) so
-//! the client sees the status instead of a broken pipe.
+//! spooled (memory up to [`SPOOL_MEMORY_BYTES`] while all spools together stay
+//! within [`SPOOL_MEMORY_BUDGET`], an unlinked temporary file beyond), hashed
+//! as it arrives, and refused the moment it passes its limit, after which the
+//! rest of the body is read and discarded (up to a bound) so the client sees
+//! the status instead of a broken pipe.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use std::io::Write;
 
 use super::disposition::{self, Filename};
 use crate::error::ApiError;
@@ -22,6 +23,29 @@ use crate::pool::Document;
 /// Files up to this size stay in memory; larger ones go to a temporary file,
 /// so many concurrent large uploads cost disk, not RAM.
 pub const SPOOL_MEMORY_BYTES: usize = 4 << 20;
+/// All uploads being received keep at most this much in memory together;
+/// past it, further uploads spool to disk from their first byte. Without it,
+/// clients that stall mid-upload would each pin up to [`SPOOL_MEMORY_BYTES`]
+/// (100 of them: 400 MiB); with it, memory held by uploads stays bounded
+/// however many there are. 64 MiB keeps 16 maximal uploads in memory, more
+/// than the workers of a typical machine can take at once.
+pub const SPOOL_MEMORY_BUDGET: usize = 64 << 20;
+
+/// Bytes of [`SPOOL_MEMORY_BUDGET`] reserved by live spools.
+static SPOOL_MEMORY_IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+/// Reserves `bytes` of the shared budget; false when it would overflow.
+fn reserve_spool_memory(bytes: usize) -> bool {
+    SPOOL_MEMORY_IN_USE
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            used.checked_add(bytes).filter(|total| *total <= SPOOL_MEMORY_BUDGET)
+        })
+        .is_ok()
+}
+
+fn release_spool_memory(bytes: usize) {
+    SPOOL_MEMORY_IN_USE.fetch_sub(bytes, Ordering::AcqRel);
+}
 /// After a refusal (413, 503) at most this much of the rest of the body is
 /// read and thrown away before answering; a client sending more than this
 /// after being refused gets the status and a closed connection.
@@ -32,6 +56,12 @@ pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
 /// blank line without a bound of its own; this stops a client from making the
 /// server buffer megabytes of "headers".
 pub const MAX_PART_HEADER_BYTES: usize = 16 << 10;
+/// multer pulls from its stream until the stream has nothing ready, copying
+/// everything into its own buffer: fed by a fast client while the spool
+/// waits on the disk, it would buffer the whole upload. The stream in front
+/// of it yields after this many bytes, so multer hands them on (and the
+/// spool's pace reaches the client through TCP) before it reads more.
+pub const MULTIPART_READ_AHEAD_BYTES: usize = 64 << 10;
 
 /// A complete upload, ready to dispatch.
 pub struct Spooled {
@@ -52,49 +82,98 @@ pub struct Spool {
     size: u64,
     hasher: Sha256,
     memory: Vec<u8>,
-    file: Option<tokio::fs::File>,
+    /// Bytes of [`SPOOL_MEMORY_BUDGET`] this spool holds: `memory`'s
+    /// capacity, given back on drop or when the file is complete.
+    reserved: usize,
+    file: Option<std::fs::File>,
 }
 
 impl Spool {
     pub fn new(dir: &Path, limit: u64) -> Spool {
-        Spool { dir: dir.to_owned(), limit, size: 0, hasher: Sha256::new(), memory: Vec::new(), file: None }
+        Spool {
+            dir: dir.to_owned(),
+            limit,
+            size: 0,
+            hasher: Sha256::new(),
+            memory: Vec::new(),
+            reserved: 0,
+            file: None,
+        }
     }
 
-    pub async fn push(&mut self, chunk: &[u8]) -> Result<(), SpoolError> {
+    /// Makes room for `extra` more bytes in memory within the file's and
+    /// the shared budget; false when the upload must go to disk instead.
+    fn grow_memory(&mut self, extra: usize) -> bool {
+        let needed = self.memory.len() + extra;
+        if needed > SPOOL_MEMORY_BYTES {
+            return false;
+        }
+        if needed <= self.reserved {
+            return true;
+        }
+        // Grow geometrically, as a Vec would, but count every byte.
+        let capacity = needed.max(self.reserved * 2).clamp(64 << 10, SPOOL_MEMORY_BYTES);
+        if !reserve_spool_memory(capacity - self.reserved) {
+            return false;
+        }
+        self.memory.reserve_exact(capacity - self.memory.len());
+        self.reserved = capacity;
+        true
+    }
+
+    pub async fn push(&mut self, chunk: Bytes) -> Result<(), SpoolError> {
         self.size += chunk.len() as u64;
         if self.size > self.limit {
             return Err(SpoolError::TooLarge);
         }
-        self.hasher.update(chunk);
-        if self.file.is_none() && self.memory.len() + chunk.len() <= SPOOL_MEMORY_BYTES {
-            self.memory.extend_from_slice(chunk);
+        self.hasher.update(&chunk);
+        if self.file.is_none() && self.grow_memory(chunk.len()) {
+            self.memory.extend_from_slice(&chunk);
             return Ok(());
         }
-        if self.file.is_none() {
-            let dir = self.dir.clone();
-            let file = tokio::task::spawn_blocking(move || tempfile::tempfile_in(dir))
-                .await
-                .map_err(|err| SpoolError::Io(std::io::Error::other(err)))?
-                .map_err(SpoolError::Io)?;
-            let mut file = tokio::fs::File::from_std(file);
-            file.write_all(&self.memory).await.map_err(SpoolError::Io)?;
-            self.memory = Vec::new();
-            self.file = Some(file);
-        }
-        let file = self.file.as_mut().expect("file was just created");
-        file.write_all(chunk).await.map_err(SpoolError::Io)
+        // The chunk is written from a blocking thread that owns it, so no
+        // buffer outlives the write (a buffered async file would keep one
+        // per upload).
+        let file = self.file.take();
+        let dir = self.dir.clone();
+        let memory = std::mem::take(&mut self.memory);
+        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            let mut file = match file {
+                Some(file) => file,
+                None => {
+                    let mut file = tempfile::tempfile_in(dir)?;
+                    file.write_all(&memory)?;
+                    file
+                }
+            };
+            drop(memory);
+            file.write_all(&chunk)?;
+            Ok(file)
+        })
+        .await
+        .map_err(|err| SpoolError::Io(std::io::Error::other(err)))?
+        .map_err(SpoolError::Io)?;
+        release_spool_memory(std::mem::take(&mut self.reserved));
+        self.file = Some(file);
+        Ok(())
     }
 
-    pub async fn finish(self) -> Result<Spooled, SpoolError> {
-        let sha256: [u8; 32] = self.hasher.finalize().into();
-        let document = match self.file {
-            None => Document::Memory(Bytes::from(self.memory)),
-            Some(mut file) => {
-                file.flush().await.map_err(SpoolError::Io)?;
-                Document::File(file.into_std().await)
-            }
+    /// The complete file. Its memory leaves the budget: from here on it is
+    /// bounded by the queue it waits in, not by how many clients upload.
+    pub async fn finish(mut self) -> Result<Spooled, SpoolError> {
+        let sha256: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
+        release_spool_memory(std::mem::take(&mut self.reserved));
+        let document = match self.file.take() {
+            None => Document::Memory(Bytes::from(std::mem::take(&mut self.memory))),
+            Some(file) => Document::File(file),
         };
         Ok(Spooled { document, sha256 })
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        release_spool_memory(self.reserved);
     }
 }
 
@@ -103,13 +182,13 @@ pub fn spool_error(err: SpoolError, limit: u64) -> ApiError {
         SpoolError::TooLarge => {
             ApiError::payload_too_large(format!("a file exceeds the upload limit of {limit} bytes"))
         }
-        SpoolError::Io(err) => ApiError::internal(format!("cannot spool the upload: {err}")),
+        SpoolError::Io(err) => ApiError::from_io("cannot spool the upload", &err),
     }
 }
 
 /// Reads and discards what is left of a body, within [`DRAIN_MAX_BYTES`] and
-/// [`DRAIN_MAX_TIME`].
-pub async fn drain<S, E>(mut stream: S)
+/// [`DRAIN_MAX_TIME`]; true when the body ended within them.
+pub async fn drain<S, E>(mut stream: S) -> bool
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
@@ -119,9 +198,11 @@ where
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, stream.next()).await {
             Ok(Some(Ok(chunk))) => drained += chunk.len() as u64,
-            _ => return,
+            Ok(None) => return true,
+            _ => return false,
         }
     }
+    false
 }
 
 /// A file part of a multipart upload.
@@ -225,7 +306,7 @@ impl MultipartFiles {
             loop {
                 match field.chunk().await {
                     Ok(Some(chunk)) => {
-                        if let Err(err) = spool.push(&chunk).await {
+                        if let Err(err) = spool.push(chunk).await {
                             // The rest of this part is skipped by the next
                             // `next_field`, read but never stored.
                             let refusal = spool_error(err, self.per_file_limit);
@@ -242,6 +323,11 @@ impl MultipartFiles {
     }
 
     fn multer_error(&self, err: multer::Error) -> ApiError {
+        if super::body::is_stall(&err) {
+            return ApiError::request_timeout(
+                std::error::Error::source(&err).map_or(err.to_string(), |e| e.to_string()),
+            );
+        }
         if self.headers_too_large.load(Ordering::Relaxed) {
             return ApiError::bad_request(format!("a part's headers exceed {MAX_PART_HEADER_BYTES} bytes"));
         }
@@ -283,9 +369,12 @@ impl MultipartFiles {
 
 /// Passes a multipart body through unchanged while checking that no part's
 /// header block (from a boundary line to the blank line) exceeds
-/// [`MAX_PART_HEADER_BYTES`]; past it the stream ends with an error.
+/// [`MAX_PART_HEADER_BYTES`]; past it the stream ends with an error. It also
+/// pauses after [`MULTIPART_READ_AHEAD_BYTES`] (see there).
 struct HeaderCap<S> {
     inner: S,
+    /// Bytes yielded since the stream last paused.
+    since_pause: usize,
     delimiter: Vec<u8>,
     /// Bytes of header seen so far in the current part, when inside one.
     in_header: Option<usize>,
@@ -298,7 +387,7 @@ struct HeaderCap<S> {
 impl<S> HeaderCap<S> {
     fn new(inner: S, boundary: &str, flag: Arc<AtomicBool>) -> Self {
         let delimiter = format!("--{boundary}").into_bytes();
-        HeaderCap { inner, delimiter, in_header: None, carry: Vec::new(), flag }
+        HeaderCap { inner, since_pause: 0, delimiter, in_header: None, carry: Vec::new(), flag }
     }
 
     /// Updates the header state with `chunk`; false when a header block is
@@ -355,8 +444,18 @@ where
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
+        if self.since_pause >= MULTIPART_READ_AHEAD_BYTES {
+            // Ready again at once: this only ends multer's read loop.
+            self.since_pause = 0;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
         let polled = self.inner.poll_next_unpin(cx);
+        if polled.is_pending() {
+            self.since_pause = 0;
+        }
         if let std::task::Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.since_pause += chunk.len();
             let chunk = chunk.clone();
             if !self.check_chunk(&chunk) {
                 self.flag.store(true, Ordering::Relaxed);

@@ -10,29 +10,36 @@
 //!
 //! - this module: the executor, recovery at start, cancellation, the expiry
 //!   sweep;
-//! - [`store`]: the SQLite store.
+//! - [`store`]: the SQLite store;
+//! - [`schema`]: the store's versioned migrations.
 //!
 //! The HTTP handlers are in `crate::http::jobs`.
 
+mod schema;
 mod store;
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::ApiError;
-use crate::log;
-use crate::ndjson::ResultLine;
+use crate::ndjson::{parse_simhash, ResultLine};
 use crate::pool::{Document, Lane, Pool, Task, TaskError};
 
-pub use store::{JobStore, PendingDocument};
+pub use store::{JobStore, OpenError, PendingDocument, Recorded, UploadedDocument};
 
+/// How long a document whose result the store could not take (a full
+/// disk) waits before it runs again: long enough not to spin on a disk that
+/// stays full, short enough that jobs resume soon after space returns. A
+/// rerun is cheap: the result cache answers it.
+const STORE_RETRY_DELAY: Duration = Duration::from_secs(2);
 /// How often finished jobs past `--job-ttl` are looked for.
 const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -56,9 +63,22 @@ pub async fn blocking<T: Send + 'static>(
     let store = Arc::clone(store);
     match tokio::task::spawn_blocking(move || call(&store)).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(ApiError::internal(format!("job store: {err}"))),
+        Ok(Err(err)) => Err(store_error(&err)),
         Err(err) => Err(ApiError::internal(format!("job store task: {err}"))),
     }
+}
+
+/// What a client is told about a failed store call: 507 when the disk is
+/// full, 503 when the database turned out damaged, else an internal error.
+fn store_error(err: &rusqlite::Error) -> ApiError {
+    if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        return ApiError::insufficient_storage("cannot write to the job store");
+    }
+    if store::is_damage(err) {
+        tracing::error!("the job store is damaged ({err}); restart docmill to set it aside and keep serving jobs");
+        return ApiError::jobs_unavailable(&format!("the job store is damaged: {err}"));
+    }
+    ApiError::internal(format!("job store: {err}"))
 }
 
 /// The jobs subsystem: the store, the executor's queue and cancellation.
@@ -67,31 +87,89 @@ pub struct Jobs {
     pub queue: mpsc::UnboundedSender<PendingDocument>,
     /// One flag per job with work in flight; set on cancel.
     pub cancels: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// The executor's slots: one per document in flight.
+    slots: Arc<Semaphore>,
+    concurrency: usize,
+    /// Set when the server begins to shut down: no document starts after
+    /// it, and a document that fails after it is not recorded (our own
+    /// shutdown may be what stopped it); it stays for the next start.
+    stopping: AtomicBool,
 }
 
 impl Jobs {
     /// Opens the store, requeues every document left without a result (a
     /// previous run crashed or stopped), and starts the executor and the
-    /// expiry sweep.
+    /// expiry sweep. A store that cannot be opened is reported as why jobs
+    /// are unavailable; a damaged one is first set aside.
     pub async fn start(
         data_dir: &Path,
         pool: Arc<Pool>,
         ttl: Duration,
         concurrency: usize,
-    ) -> anyhow::Result<Arc<Jobs>> {
-        let store = Arc::new(JobStore::open(data_dir)?);
+    ) -> Result<Arc<Jobs>, String> {
+        let dir = data_dir.to_owned();
+        let opened = tokio::task::spawn_blocking(move || {
+            let store = JobStore::open(&dir)?;
+            // Reading every unfinished document also finds damage that
+            // opening did not.
+            let pending = store.pending().map_err(|err| {
+                if store::is_damage(&err) {
+                    OpenError::Damaged(err.to_string())
+                } else {
+                    OpenError::Unusable(err.to_string())
+                }
+            })?;
+            Ok((store, pending))
+        })
+        .await
+        .unwrap_or_else(|err| Err(OpenError::Unusable(format!("the job store task failed: {err}"))));
+        let (store, pending) = match opened {
+            Ok(opened) => opened,
+            Err(OpenError::Unusable(why)) => {
+                let why = format!("cannot open the job store in {}: {why}", data_dir.display());
+                tracing::error!("{why}; jobs are unavailable, analysis is served");
+                return Err(why);
+            }
+            Err(OpenError::Damaged(why)) => {
+                let dir = data_dir.to_owned();
+                let reason = tokio::task::spawn_blocking(move || set_aside(&dir, &why))
+                    .await
+                    .unwrap_or_else(|err| format!("the job store is damaged ({err})"));
+                return Err(reason);
+            }
+        };
+        let store = Arc::new(store);
         let (queue, receiver) = mpsc::unbounded_channel();
-        let jobs = Arc::new(Jobs { store: Arc::clone(&store), queue, cancels: Mutex::new(HashMap::new()) });
-        let pending = blocking(&store, |store| store.pending()).await.map_err(|err| anyhow::anyhow!(err.message))?;
+        let concurrency = concurrency.max(1);
+        let jobs = Arc::new(Jobs {
+            store: Arc::clone(&store),
+            queue,
+            cancels: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+            stopping: AtomicBool::new(false),
+        });
         if !pending.is_empty() {
-            log::info(format_args!("resuming {} documents of unfinished jobs", pending.len()));
+            tracing::info!("resuming {} documents of unfinished jobs", pending.len());
         }
         for document in pending {
             let _ = jobs.queue.send(document);
         }
-        tokio::spawn(Arc::clone(&jobs).execute(receiver, pool, concurrency));
+        tokio::spawn(Arc::clone(&jobs).execute(receiver, pool));
         tokio::spawn(Arc::clone(&jobs).sweep(ttl));
         Ok(jobs)
+    }
+
+    /// Starts no more documents: those not started stay in the store, and
+    /// the next start runs them.
+    pub fn stop_starting(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until no document is in flight, or `deadline`; true if none is.
+    pub async fn wait_idle(&self, deadline: Instant) -> bool {
+        let all = self.slots.acquire_many(self.concurrency as u32);
+        matches!(tokio::time::timeout_at(deadline.into(), all).await, Ok(Ok(_)))
     }
 
     fn cancel_flag(&self, job_id: &str) -> watch::Receiver<bool> {
@@ -99,15 +177,9 @@ impl Jobs {
         cancels.entry(job_id.to_owned()).or_insert_with(|| watch::channel(false).0).subscribe()
     }
 
-    async fn execute(
-        self: Arc<Self>,
-        mut receiver: mpsc::UnboundedReceiver<PendingDocument>,
-        pool: Arc<Pool>,
-        concurrency: usize,
-    ) {
-        let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    async fn execute(self: Arc<Self>, mut receiver: mpsc::UnboundedReceiver<PendingDocument>, pool: Arc<Pool>) {
         while let Some(document) = receiver.recv().await {
-            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
+            let Ok(slot) = Arc::clone(&self.slots).acquire_owned().await else { return };
             let jobs = Arc::clone(&self);
             let pool = Arc::clone(&pool);
             tokio::spawn(async move {
@@ -118,6 +190,9 @@ impl Jobs {
     }
 
     async fn run_document(&self, pool: &Pool, document: PendingDocument) {
+        if self.stopping.load(Ordering::SeqCst) {
+            return;
+        }
         let job_id = document.job_id.clone();
         let live = {
             let job_id = job_id.clone();
@@ -129,11 +204,13 @@ impl Jobs {
                 Ok(live)
             })
             .await
-            .unwrap_or(false)
         };
-        if !live {
-            return;
+        match live {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(_) => return self.retry_later(document),
         }
+        let retry = document.clone();
         let mut cancelled = self.cancel_flag(&job_id);
         let path = self.store.document_path(&job_id, document.index);
         let loaded = tokio::task::spawn_blocking(move || {
@@ -146,6 +223,11 @@ impl Jobs {
         .unwrap_or_else(|err| Err(std::io::Error::other(err)));
         let result = match loaded {
             Err(err) => Err(ApiError::internal(format!("job {job_id} lost document {}: {err}", document.index))),
+            // The digest taken at upload is the document's identity; the
+            // one taken on reading only checks the stored copy against it.
+            Ok((_, on_disk)) if document.sha256.is_some_and(|uploaded| uploaded != on_disk) => {
+                Err(damaged_document(&job_id, document.index))
+            }
             Ok((bytes, sha256)) => {
                 let task = Task {
                     filename: document.filename.clone(),
@@ -160,23 +242,35 @@ impl Jobs {
                     // Dropping the run kills the worker holding it.
                     _ = cancelled.wait_for(|cancel| *cancel) => return,
                 };
-                if matches!(result, Err(TaskError::ShuttingDown)) {
-                    // The server is draining: leave the document for the
-                    // next start.
+                // Once shutdown has begun, a failure may be our own doing (the
+                // pool stopped, its workers killed at the end of the grace
+                // period): only a report or a parse failure, which say
+                // something about the document, are recorded; anything else
+                // is left for the next start to run again.
+                let telling = matches!(result, Ok(_) | Err(TaskError::ParseFailed(_)));
+                if !telling && (self.stopping.load(Ordering::SeqCst) || matches!(result, Err(TaskError::ShuttingDown)))
+                {
                     return;
                 }
                 result.map_err(ApiError::from)
             }
         };
+        let (sha256, simhash) = match &result {
+            Ok(report) => (
+                crate::ndjson::parse_sha256(&report.sha256),
+                report.fingerprint.simhash.as_deref().and_then(parse_simhash),
+            ),
+            Err(_) => (None, None),
+        };
         let failed = result.is_err();
         let outcome = ResultLine { index: document.index, filename: document.filename, result };
         let line = String::from_utf8(outcome.to_line().to_vec()).expect("lines are UTF-8");
-        let line = line.trim_end().to_owned();
+        let recorded = Recorded { line: line.trim_end().to_owned(), failed, sha256, simhash };
         let index = document.index;
         let recorded = {
             let job_id = job_id.clone();
             blocking(&self.store, move |store| {
-                store.record(&job_id, index, &line, failed)?;
+                store.record(&job_id, index, &recorded)?;
                 let finished = !store.is_live(&job_id);
                 if finished {
                     store.drop_files(&job_id);
@@ -185,19 +279,96 @@ impl Jobs {
             })
             .await
         };
-        if let Ok(true) = recorded {
-            self.cancels.lock().unwrap().remove(&job_id);
+        match recorded {
+            Ok(true) => {
+                self.cancels.lock().unwrap().remove(&job_id);
+            }
+            Ok(false) => {}
+            // The store could not take the result (a full disk, most
+            // likely): the document is run again once it can.
+            Err(_) => self.retry_later(retry),
         }
+    }
+
+    /// Queues a document again after [`STORE_RETRY_DELAY`], unless the
+    /// server is stopping (the next start runs it then).
+    fn retry_later(&self, document: PendingDocument) {
+        if self.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let queue = self.queue.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(STORE_RETRY_DELAY).await;
+            let _ = queue.send(document);
+        });
     }
 
     async fn sweep(self: Arc<Self>, ttl: Duration) {
         loop {
             match blocking(&self.store, move |store| store.expire(ttl)).await {
                 Ok(0) | Err(_) => {}
-                Ok(n) => log::info(format_args!("removed {n} expired jobs")),
+                Ok(n) => tracing::info!("removed {n} expired jobs"),
             }
             tokio::time::sleep(EXPIRY_SWEEP_INTERVAL.min(ttl)).await;
         }
+    }
+}
+
+/// Moves a damaged store aside (the database, its WAL and index, and the
+/// document directory, under one timestamp), never deleting anything, and
+/// logs what to do. Returns why jobs are unavailable.
+fn set_aside(data_dir: &Path, why: &str) -> String {
+    let db_path = data_dir.join(store::DB_FILE);
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let aside = data_dir.join(format!("{}.damaged-{stamp}", store::DB_FILE));
+    let moves: Vec<(PathBuf, PathBuf)> = vec![
+        (db_path.clone(), aside.clone()),
+        (store::sidecar(&db_path, "-wal"), store::sidecar(&aside, "-wal")),
+        (store::sidecar(&db_path, "-shm"), store::sidecar(&aside, "-shm")),
+        (data_dir.join("jobs"), data_dir.join(format!("jobs.damaged-{stamp}"))),
+    ];
+    let mut failed = Vec::new();
+    for (from, to) in &moves {
+        if from.exists() {
+            if let Err(err) = std::fs::rename(from, to) {
+                failed.push(format!("{} ({err})", from.display()));
+            }
+        }
+    }
+    if failed.is_empty() {
+        tracing::error!(
+            "the job store {} is damaged: {why}. It was moved to {} (its documents to jobs.damaged-{stamp}); \
+             nothing was deleted. Jobs are unavailable until docmill restarts; analysis is served. \
+             To recover the jobs: `sqlite3 {} .recover | sqlite3 {}`, move jobs.damaged-{stamp} back to jobs, \
+             and restart; or restart as it is to begin with an empty job store.",
+            db_path.display(),
+            aside.display(),
+            aside.display(),
+            db_path.display()
+        );
+        format!("the job store {} is damaged ({why}); it was moved to {}", db_path.display(), aside.display())
+    } else {
+        tracing::error!(
+            "the job store {} is damaged: {why}, and could not be set aside: {}. Jobs are unavailable; \
+             analysis is served. Move the files aside by hand and restart docmill.",
+            db_path.display(),
+            failed.join(", ")
+        );
+        format!("the job store {} is damaged ({why})", db_path.display())
+    }
+}
+
+/// The error line of a job document whose stored bytes no longer hash to
+/// the sha256 taken while it was uploaded: it is not analysed, since what
+/// would be analysed is not what the client sent.
+fn damaged_document(job_id: &str, index: usize) -> ApiError {
+    tracing::error!("job {job_id}: the stored copy of document {index} does not match its sha256");
+    ApiError {
+        status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        code: "internal",
+        message: "the stored copy of this document no longer matches the sha256 taken at upload \
+                  (damaged on disk); it was not analysed"
+            .into(),
     }
 }
 

@@ -2,13 +2,56 @@
 //! line, in WAL mode with `synchronous=FULL`. Its calls block: the executor
 //! and the handlers call it through `spawn_blocking`.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use docmill_engine::Options;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, ErrorCode, OptionalExtension};
 use serde_json::{json, Value};
+
+/// The database file under `--data-dir`; SQLite keeps `-wal` and `-shm`
+/// files next to it.
+pub const DB_FILE: &str = "jobs.sqlite3";
+
+/// Why the store could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The files are not a sound database (overwritten, cut short, or the
+    /// write-ahead log lost after a crash): they are set aside, not reused.
+    Damaged(String),
+    /// Anything else (permissions, a full disk): the files may be fine.
+    Unusable(String),
+}
+
+/// True for the SQLite errors that mean the database itself is damaged.
+pub fn is_damage(err: &rusqlite::Error) -> bool {
+    matches!(err.sqlite_error_code(), Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt))
+}
+
+fn classify(err: rusqlite::Error) -> OpenError {
+    if is_damage(&err) {
+        OpenError::Damaged(err.to_string())
+    } else {
+        OpenError::Unusable(err.to_string())
+    }
+}
+
+/// `jobs.sqlite3` → `jobs.sqlite3-wal`.
+pub fn sidecar(db_path: &Path, suffix: &str) -> PathBuf {
+    let mut name = db_path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+use super::schema;
+use crate::ndjson::{parse_sha256, summary_line, SummaryEntry};
+
+/// A page of `GET /v1/jobs/{id}/results` stops after the first line that
+/// takes it past this many bytes: results stream from the store a page at a
+/// time, so a job of thousands of reports never sits whole in memory.
+pub const RESULTS_PAGE_BYTES: usize = 1 << 20;
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -21,6 +64,27 @@ pub struct PendingDocument {
     pub index: usize,
     pub filename: String,
     pub options: Options,
+    /// Taken while the upload streamed; `None` for documents stored before
+    /// sha256s were kept.
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// One file of a new job, as the upload left it.
+#[derive(Clone, Debug)]
+pub struct UploadedDocument {
+    pub filename: String,
+    /// Of the bytes stored on disk, taken while they streamed in.
+    pub sha256: Option<[u8; 32]>,
+    /// The error line of a file refused at upload (it is never analysed).
+    pub refusal: Option<String>,
+}
+
+/// What one analysed document leaves in the store.
+pub struct Recorded {
+    pub line: String,
+    pub failed: bool,
+    pub sha256: Option<[u8; 32]>,
+    pub simhash: Option<u64>,
 }
 
 /// The SQLite store. Its calls block: use them from `spawn_blocking`.
@@ -30,10 +94,26 @@ pub struct JobStore {
 }
 
 impl JobStore {
-    pub fn open(data_dir: &Path) -> anyhow::Result<JobStore> {
+    /// Opens (or creates) the store, checks it can be read, and removes
+    /// document directories no live job owns (left by a kill during an
+    /// upload, or by a job that is over).
+    pub fn open(data_dir: &Path) -> Result<JobStore, OpenError> {
         let documents_dir = data_dir.join("jobs");
-        std::fs::create_dir_all(&documents_dir)?;
-        let db = rusqlite::Connection::open(data_dir.join("jobs.sqlite3"))?;
+        std::fs::create_dir_all(&documents_dir)
+            .map_err(|err| OpenError::Unusable(format!("cannot create {}: {err}", documents_dir.display())))?;
+        let db_path = data_dir.join(DB_FILE);
+        // A crash leaves the WAL and its index (`-shm`) behind, and the next
+        // open replays the WAL. An index without its WAL means the WAL was
+        // deleted: the committed transactions it held are gone, and opening
+        // would silently serve an older store.
+        let (wal, shm) = (sidecar(&db_path, "-wal"), sidecar(&db_path, "-shm"));
+        if db_path.exists() && shm.exists() && !wal.exists() {
+            return Err(OpenError::Damaged(format!(
+                "its write-ahead log {} is missing (deleted after a crash?), so committed jobs may be lost",
+                wal.display()
+            )));
+        }
+        let mut db = rusqlite::Connection::open(&db_path).map_err(classify)?;
         // WAL with full sync: a committed transaction survives power loss.
         db.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -61,8 +141,44 @@ impl JobStore {
                  finished_seq INTEGER,
                  PRIMARY KEY (job_id, idx)
              );",
-        )?;
-        Ok(JobStore { db: Mutex::new(db), documents_dir })
+        )
+        .map_err(classify)?;
+        schema::migrate(&mut db).map_err(|err| match err {
+            schema::MigrationError::Sqlite(err) => classify(err),
+            // Not damage: the files are sound, only newer than this build.
+            too_new => OpenError::Unusable(too_new.to_string()),
+        })?;
+        let store = JobStore { db: Mutex::new(db), documents_dir };
+        let removed = store.remove_orphan_files().map_err(classify)?;
+        if removed > 0 {
+            tracing::info!("removed {removed} document directories that no unfinished job owns");
+        }
+        Ok(store)
+    }
+
+    /// Removes every entry of the documents directory that is not the
+    /// directory of a queued or running job.
+    fn remove_orphan_files(&self) -> rusqlite::Result<usize> {
+        let live: HashSet<String> = {
+            let db = self.db.lock().unwrap();
+            let mut statement = db.prepare("SELECT id FROM jobs WHERE status IN ('queued', 'running')")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let Ok(entries) = std::fs::read_dir(&self.documents_dir) else { return Ok(0) };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            if live.contains(entry.file_name().to_string_lossy().as_ref()) {
+                continue;
+            }
+            let path = entry.path();
+            let gone = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            match gone {
+                Ok(()) => removed += 1,
+                Err(err) => tracing::error!("cannot remove {}: {err}", path.display()),
+            }
+        }
+        Ok(removed)
     }
 
     pub fn job_dir(&self, job_id: &str) -> PathBuf {
@@ -75,35 +191,52 @@ impl JobStore {
 
     /// Records a job whose document files are already on disk. Documents
     /// refused at upload come with their error line and count as done.
+    /// `owner` is the creating tenant's key digest, `None` without keys.
     pub fn create(
         &self,
         job_id: &str,
         options: Options,
-        documents: &[(String, Option<String>)],
+        documents: &[UploadedDocument],
+        owner: Option<&str>,
     ) -> rusqlite::Result<()> {
         let mut db = self.db.lock().unwrap();
         let tx = db.transaction()?;
         let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs", [], |row| row.get(0))?;
-        let refused = documents.iter().filter(|(_, line)| line.is_some()).count();
+        let refused = documents.iter().filter(|document| document.refusal.is_some()).count();
         let status = if refused == documents.len() { "done" } else { "queued" };
         let finished = (status == "done").then(now_ms);
         tx.execute(
-            "INSERT INTO jobs (id, seq, status, include_text, created_ms, finished_ms, total, done, failed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-            params![job_id, seq, status, options.include_text, now_ms(), finished, documents.len(), refused],
+            "INSERT INTO jobs (id, seq, status, include_text, created_ms, finished_ms, total, done, failed, owner)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+            params![job_id, seq, status, options.include_text, now_ms(), finished, documents.len(), refused, owner],
         )?;
-        for (index, (filename, line)) in documents.iter().enumerate() {
+        for (index, document) in documents.iter().enumerate() {
+            let line = &document.refusal;
             tx.execute(
-                "INSERT INTO documents (job_id, idx, filename, line, failed, finished_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![job_id, index, filename, line, line.is_some(), line.as_ref().map(|_| index as i64)],
+                "INSERT INTO documents (job_id, idx, filename, line, failed, finished_seq, sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    job_id,
+                    index,
+                    document.filename,
+                    line,
+                    line.is_some(),
+                    line.as_ref().map(|_| index as i64),
+                    document.sha256.map(hex)
+                ],
             )?;
+        }
+        if status == "done" {
+            write_summary(&tx, job_id)?;
         }
         tx.commit()
     }
 
     /// Stores one document's result, once: a second result for the same
-    /// document (a run repeated after a crash) changes nothing.
-    pub fn record(&self, job_id: &str, index: usize, line: &str, failed: bool) -> rusqlite::Result<()> {
+    /// document (a run repeated after a crash) changes nothing. The result
+    /// that ends a job computes its summary, which is kept.
+    pub fn record(&self, job_id: &str, index: usize, recorded: &Recorded) -> rusqlite::Result<()> {
+        let Recorded { line, failed, sha256, simhash } = recorded;
         let mut db = self.db.lock().unwrap();
         let tx = db.transaction()?;
         let next: i64 = tx.query_row(
@@ -112,18 +245,25 @@ impl JobStore {
             |row| row.get(0),
         )?;
         let changed = tx.execute(
-            "UPDATE documents SET line = ?3, failed = ?4, finished_seq = ?5 WHERE job_id = ?1 AND idx = ?2 AND line IS NULL",
-            params![job_id, index, line, failed, next],
+            "UPDATE documents SET line = ?3, failed = ?4, finished_seq = ?5, sha256 = COALESCE(sha256, ?6), simhash = ?7
+             WHERE job_id = ?1 AND idx = ?2 AND line IS NULL",
+            params![job_id, index, line, failed, next, sha256.map(hex), simhash.map(|bits| bits as i64)],
         )?;
         if changed == 1 {
             tx.execute(
                 "UPDATE jobs SET done = done + 1, failed = failed + ?2 WHERE id = ?1",
-                params![job_id, failed as i64],
+                params![job_id, *failed as i64],
             )?;
             tx.execute(
                 "UPDATE jobs SET status = 'done', finished_ms = ?2 WHERE id = ?1 AND done = total AND status IN ('queued', 'running')",
                 params![job_id, now_ms()],
             )?;
+            // The job is over: this result finished it, or came in just
+            // after a cancel and belongs in the summary all the same.
+            let status: String = tx.query_row("SELECT status FROM jobs WHERE id = ?1", [job_id], |row| row.get(0))?;
+            if status != "queued" && status != "running" {
+                write_summary(&tx, job_id)?;
+            }
         }
         tx.commit()
     }
@@ -148,7 +288,7 @@ impl JobStore {
     pub fn pending(&self) -> rusqlite::Result<Vec<PendingDocument>> {
         let db = self.db.lock().unwrap();
         let mut statement = db.prepare(
-            "SELECT d.job_id, d.idx, d.filename, j.include_text FROM documents d JOIN jobs j ON j.id = d.job_id
+            "SELECT d.job_id, d.idx, d.filename, j.include_text, d.sha256 FROM documents d JOIN jobs j ON j.id = d.job_id
              WHERE d.line IS NULL AND j.status IN ('queued', 'running') ORDER BY j.seq, d.idx",
         )?;
         let rows = statement.query_map([], |row| {
@@ -157,53 +297,106 @@ impl JobStore {
                 index: row.get::<_, i64>(1)? as usize,
                 filename: row.get(2)?,
                 options: Options { include_text: row.get(3)?, ..Default::default() },
+                sha256: row.get::<_, Option<String>>(4)?.as_deref().and_then(parse_sha256),
             })
         })?;
         rows.collect()
     }
 
-    pub fn status(&self, job_id: &str) -> rusqlite::Result<Option<Value>> {
+    /// The status of a job `owner` may see: with keys, only its own jobs
+    /// (`owner` is its key digest); without (`None`), every job.
+    pub fn status(&self, job_id: &str, owner: Option<&str>) -> rusqlite::Result<Option<Value>> {
         let db = self.db.lock().unwrap();
         db.query_row(
-            "SELECT id, status, created_ms, started_ms, finished_ms, total, done, failed FROM jobs WHERE id = ?1",
-            [job_id],
+            "SELECT id, status, created_ms, started_ms, finished_ms, total, done, failed FROM jobs
+             WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+            params![job_id, owner],
             job_json,
         )
         .optional()
     }
 
-    pub fn list(&self, after_seq: i64, limit: u32) -> rusqlite::Result<Vec<(i64, Value)>> {
+    pub fn list(&self, after_seq: i64, limit: u32, owner: Option<&str>) -> rusqlite::Result<Vec<(i64, Value)>> {
         let db = self.db.lock().unwrap();
         let mut statement = db.prepare(
             "SELECT id, status, created_ms, started_ms, finished_ms, total, done, failed, seq FROM jobs
-             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+             WHERE seq > ?1 AND (?3 IS NULL OR owner = ?3) ORDER BY seq LIMIT ?2",
         )?;
-        let rows = statement.query_map(params![after_seq, limit], |row| Ok((row.get::<_, i64>(8)?, job_json(row)?)))?;
+        let rows =
+            statement.query_map(params![after_seq, limit, owner], |row| Ok((row.get::<_, i64>(8)?, job_json(row)?)))?;
         rows.collect()
     }
 
-    pub fn seq_of(&self, job_id: &str) -> rusqlite::Result<Option<i64>> {
+    pub fn seq_of(&self, job_id: &str, owner: Option<&str>) -> rusqlite::Result<Option<i64>> {
         let db = self.db.lock().unwrap();
-        db.query_row("SELECT seq FROM jobs WHERE id = ?1", [job_id], |row| row.get(0)).optional()
+        db.query_row(
+            "SELECT seq FROM jobs WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+            params![job_id, owner],
+            |row| row.get(0),
+        )
+        .optional()
     }
 
-    /// Result lines in the order they completed.
-    pub fn results(&self, job_id: &str) -> rusqlite::Result<Vec<String>> {
+    /// The next result lines in the order they completed, after the line
+    /// numbered `after` (start with -1), each with its number and newline;
+    /// the page ends once it holds [`RESULTS_PAGE_BYTES`]. Empty at the end.
+    pub fn results_page(&self, job_id: &str, after: i64) -> rusqlite::Result<Vec<(i64, String)>> {
         let db = self.db.lock().unwrap();
-        let mut statement =
-            db.prepare("SELECT line FROM documents WHERE job_id = ?1 AND line IS NOT NULL ORDER BY finished_seq")?;
-        let rows = statement.query_map([job_id], |row| row.get(0))?;
-        rows.collect()
-    }
-
-    /// Cancels a queued or running job; returns its status afterwards.
-    pub fn cancel(&self, job_id: &str) -> rusqlite::Result<Option<String>> {
-        let db = self.db.lock().unwrap();
-        db.execute(
-            "UPDATE jobs SET status = 'cancelled', finished_ms = ?2 WHERE id = ?1 AND status IN ('queued', 'running')",
-            params![job_id, now_ms()],
+        let mut statement = db.prepare_cached(
+            "SELECT finished_seq, line FROM documents WHERE job_id = ?1 AND line IS NOT NULL AND finished_seq > ?2
+             ORDER BY finished_seq",
         )?;
-        db.query_row("SELECT status FROM jobs WHERE id = ?1", [job_id], |row| row.get(0)).optional()
+        let mut rows = statement.query(params![job_id, after])?;
+        let (mut page, mut bytes) = (Vec::new(), 0);
+        while bytes < RESULTS_PAGE_BYTES {
+            let Some(row) = rows.next()? else { break };
+            let (seq, mut line): (i64, String) = (row.get(0)?, row.get(1)?);
+            line.push('\n');
+            bytes += line.len();
+            page.push((seq, line));
+        }
+        Ok(page)
+    }
+
+    /// The summary line of a job that is over, computed once and kept;
+    /// `None` while it runs (or when there is no such job).
+    pub fn summary(&self, job_id: &str) -> rusqlite::Result<Option<String>> {
+        let db = self.db.lock().unwrap();
+        let row: Option<(String, Option<String>)> = db
+            .query_row("SELECT status, summary FROM jobs WHERE id = ?1", [job_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((status, _)) if status == "queued" || status == "running" => Ok(None),
+            Some((_, Some(summary))) => Ok(Some(summary)),
+            // Ended before summaries were kept, or by a path that does not
+            // write one: compute it now, once.
+            Some((_, None)) => write_summary(&db, job_id).map(Some),
+        }
+    }
+
+    /// Cancels a queued or running job `owner` may see; returns its status
+    /// afterwards, `None` when there is no such job for it.
+    pub fn cancel(&self, job_id: &str, owner: Option<&str>) -> rusqlite::Result<Option<String>> {
+        let mut db = self.db.lock().unwrap();
+        let tx = db.transaction()?;
+        let cancelled = tx.execute(
+            "UPDATE jobs SET status = 'cancelled', finished_ms = ?2
+             WHERE id = ?1 AND status IN ('queued', 'running') AND (?3 IS NULL OR owner = ?3)",
+            params![job_id, now_ms(), owner],
+        )?;
+        if cancelled == 1 {
+            write_summary(&tx, job_id)?;
+        }
+        let status = tx
+            .query_row(
+                "SELECT status FROM jobs WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+                params![job_id, owner],
+                |row| row.get(0),
+            )
+            .optional()?;
+        tx.commit()?;
+        Ok(status)
     }
 
     /// Removes jobs that ended more than `ttl` ago, with their files.
@@ -227,6 +420,41 @@ impl JobStore {
     pub fn drop_files(&self, job_id: &str) {
         let _ = std::fs::remove_dir_all(self.job_dir(job_id));
     }
+}
+
+/// Computes a finished job's summary line from the documents' columns (no
+/// result line is parsed) and keeps it in the job's row.
+fn write_summary(db: &rusqlite::Connection, job_id: &str) -> rusqlite::Result<String> {
+    let (created_ms, finished_ms): (i64, Option<i64>) =
+        db.query_row("SELECT created_ms, finished_ms FROM jobs WHERE id = ?1", [job_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    let (mut documents, mut failed) = (0, 0);
+    let mut entries = Vec::new();
+    let mut statement =
+        db.prepare("SELECT idx, failed, sha256, simhash FROM documents WHERE job_id = ?1 AND line IS NOT NULL")?;
+    let mut rows = statement.query([job_id])?;
+    while let Some(row) = rows.next()? {
+        documents += 1;
+        if row.get::<_, bool>(1)? {
+            failed += 1;
+            continue;
+        }
+        entries.push(SummaryEntry {
+            index: row.get::<_, i64>(0)? as usize,
+            sha256: row.get::<_, Option<String>>(2)?.as_deref().and_then(parse_sha256),
+            simhash: row.get::<_, Option<i64>>(3)?.map(|bits| bits as u64),
+        });
+    }
+    let elapsed_ms = (finished_ms.unwrap_or_else(now_ms) - created_ms).max(0) as u64;
+    let summary = summary_line(documents, failed, &entries, elapsed_ms);
+    db.execute("UPDATE jobs SET summary = ?2 WHERE id = ?1", params![job_id, summary])?;
+    Ok(summary)
+}
+
+/// Lowercase hex, as reports spell a sha256.
+fn hex(digest: [u8; 32]) -> String {
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn job_json(row: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {

@@ -1,5 +1,8 @@
 //! What the pool remembers about documents by content: recent reports (a
-//! result cache keyed by sha256 and options) and documents that killed
+//! result cache keyed by everything that decides a report: sha256, options
+//! and the file name's extension, which decides among text formats; the
+//! declared Content-Type never does, so it is not part of the key) and
+//! documents that killed
 //! workers (a quarantine), so a resubmitted poison document is answered at
 //! once with its recorded failure instead of killing a third worker.
 
@@ -21,7 +24,9 @@ pub const QUARANTINE_STRIKES: u32 = 2;
 /// Documents tracked for strikes; the oldest are forgotten first.
 const QUARANTINE_ENTRIES: usize = 10_000;
 
-type Key = ([u8; 32], Options);
+/// sha256, options, and the file name's extension as
+/// `docmill_engine::detect::extension` reads it.
+type Key = ([u8; 32], Options, String);
 
 #[derive(Default)]
 struct Cache {
@@ -43,17 +48,21 @@ pub struct Memo {
 }
 
 impl Memo {
-    pub fn cached(&self, sha256: [u8; 32], options: Options) -> Option<Report> {
-        self.cache.lock().unwrap().reports.get(&(sha256, options)).map(|(report, _)| report.clone())
+    pub fn cached(&self, sha256: [u8; 32], options: Options, extension: &str) -> Option<Report> {
+        let key = (sha256, options, extension.to_owned());
+        self.cache.lock().unwrap().reports.get(&key).map(|(report, _)| report.clone())
     }
 
-    pub fn remember(&self, sha256: [u8; 32], options: Options, report: &Report) {
-        let size = REPORT_OVERHEAD_BYTES + report.text.as_ref().map_or(0, String::len);
+    pub fn remember(&self, sha256: [u8; 32], options: Options, extension: &str, report: &Report) {
+        // The extension counts too (twice: the map and the eviction order
+        // hold a copy), so that long made-up extensions cannot outgrow the
+        // budget.
+        let size = REPORT_OVERHEAD_BYTES + report.text.as_ref().map_or(0, String::len) + 2 * extension.len();
         if size > CACHE_BYTES / 4 {
             return;
         }
         let mut cache = self.cache.lock().unwrap();
-        let key = (sha256, options);
+        let key = (sha256, options, extension.to_owned());
         if cache.reports.contains_key(&key) {
             return;
         }
@@ -63,7 +72,7 @@ impl Memo {
                 cache.bytes -= freed;
             }
         }
-        cache.reports.insert(key, (report.clone(), size));
+        cache.reports.insert(key.clone(), (report.clone(), size));
         cache.order.push_back(key);
         cache.bytes += size;
     }

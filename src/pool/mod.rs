@@ -35,7 +35,6 @@ use docmill_engine::Options;
 use docmill_worker::protocol::{FromSupervisor, OcrStatus};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::log;
 use crate::supervisor::client::SupervisorClient;
 use crate::supervisor::SupervisorHandle;
 use memo::Memo;
@@ -98,6 +97,9 @@ struct Queued {
     task: Task,
     enqueued: Instant,
     reply: Reply,
+    /// The request's span, so that what the worker side logs about this
+    /// task carries the request id.
+    span: tracing::Span,
 }
 
 /// Which lane a task waits in. Interactive tasks are taken first and shed
@@ -184,8 +186,9 @@ impl Pool {
             return Err(TaskError::Quarantined(Box::new(failure)));
         }
         let options = task.options;
+        let extension = docmill_engine::detect::extension(&task.filename);
         if task.use_cache {
-            if let Some(mut report) = self.memo.cached(sha256, options) {
+            if let Some(mut report) = self.memo.cached(sha256, options, &extension) {
                 report.filename = task.filename;
                 report.cached = true;
                 report.timing.queue_ms = 0;
@@ -194,7 +197,7 @@ impl Pool {
         }
         let result = self.dispatch(task, lane).await;
         match &result {
-            Ok(report) => self.memo.remember(sha256, options, report),
+            Ok(report) => self.memo.remember(sha256, options, &extension, report),
             Err(failure @ (TaskError::Crashed(_) | TaskError::TimedOut(_))) => self.memo.strike(sha256, failure),
             Err(_) => {}
         }
@@ -211,7 +214,7 @@ impl Pool {
             }
         }
         let (reply, result) = oneshot::channel();
-        let queued = Queued { task, enqueued: Instant::now(), reply };
+        let queued = Queued { task, enqueued: Instant::now(), reply, span: tracing::Span::current() };
         self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = match lane {
             Lane::Interactive => self.interactive_tx.try_send(queued).map_err(|err| match err {
@@ -332,7 +335,7 @@ impl Pool {
 
     fn kill(&self, worker_id: u64) {
         if let Err(err) = self.supervisor.kill(worker_id) {
-            log::error(format_args!("cannot ask the supervisor to kill worker {worker_id}: {err}"));
+            tracing::error!("cannot ask the supervisor to kill worker {worker_id}: {err}");
         }
     }
 
@@ -362,7 +365,7 @@ impl Pool {
                 Ok(Some(message)) => message,
                 Ok(None) => break,
                 Err(err) => {
-                    log::error(format_args!("control socket error: {err}"));
+                    tracing::error!("control socket error: {err}");
                     break;
                 }
             };
@@ -371,7 +374,7 @@ impl Pool {
                     self.counters.spawned.fetch_add(1, Ordering::Relaxed);
                     let mut fds = fds.into_iter();
                     let (Some(requests), Some(responses)) = (fds.next(), fds.next()) else {
-                        log::error(format_args!("worker {pid} arrived without its pipes"));
+                        tracing::error!("worker {pid} arrived without its pipes");
                         self.kill(worker_id);
                         continue;
                     };
@@ -392,7 +395,7 @@ impl Pool {
                         "workers fail at boot ({consecutive} in a row); next attempt in {:.1}s",
                         retry_in_ms as f64 / 1000.0
                     );
-                    log::error(format_args!("{trouble}"));
+                    tracing::error!("{trouble}");
                     *self.boot_trouble.lock().unwrap() = Some(trouble);
                     self.ready_changed.notify_waiters();
                 }
@@ -400,7 +403,7 @@ impl Pool {
         }
         self.supervisor_gone.store(true, Ordering::Relaxed);
         if !self.draining.load(Ordering::Relaxed) {
-            log::error(format_args!("the worker supervisor died; no worker can start again: exiting"));
+            tracing::error!("the worker supervisor died; no worker can start again: exiting");
             self.draining.store(true, Ordering::Relaxed);
             let mut lanes = self.lanes.lock().await;
             let (interactive, bulk) = &mut *lanes;

@@ -13,7 +13,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 
 use super::{Pool, Queued, Reply, Restart, TaskError, WorkerState};
-use crate::log;
 
 /// How long a freshly forked worker may take to say it is ready.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -52,7 +51,7 @@ impl WorkerTask {
             match (pipe::Sender::from_owned_fd(requests), pipe::Receiver::from_owned_fd(responses)) {
                 (Ok(tx), Ok(rx)) => (tx, rx),
                 _ => {
-                    log::error(format_args!("worker {pid}: its pipes are not usable"));
+                    tracing::error!("worker {pid}: its pipes are not usable");
                     pool.kill(worker_id);
                     return;
                 }
@@ -83,7 +82,7 @@ impl WorkerTask {
             // if it keeps happening.
             Ok(Err(WireError::Closed)) => false,
             _ => {
-                log::error(format_args!("worker {} did not boot properly; killing it", self.pid));
+                tracing::error!("worker {} did not boot properly; killing it", self.pid);
                 self.pool.kill(self.worker_id);
                 false
             }
@@ -103,11 +102,11 @@ impl WorkerTask {
                         Ok(0) | Err(_) if self.pool.is_draining() => {}
                         Ok(0) | Err(_) => {
                             let how = self.pool.exits.wait(self.worker_id).await;
-                            log::error(format_args!("idle worker {} died: {how}", self.pid));
+                            tracing::error!("idle worker {} died: {how}", self.pid);
                             self.retire(Restart::Crashed);
                         }
                         Ok(_) => {
-                            log::error(format_args!("idle worker {} wrote unasked; killing it", self.pid));
+                            tracing::error!("idle worker {} wrote unasked; killing it", self.pid);
                             self.retire(Restart::Crashed);
                         }
                     }
@@ -138,6 +137,12 @@ impl WorkerTask {
                 return Ok(());
             }
         };
+        // Every way the worker fails this document is logged naming it, in
+        // the request's span, so an operator can find the file again.
+        let size = bytes.len();
+        let sha256 = queued.task.sha256.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
+        let (filename, span, pid) = (&queued.task.filename, &queued.span, self.pid);
+        let log_failure = |what: &str| tracing::error!(parent: span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}");
         let task_id = pool.next_task_id.fetch_add(1, Ordering::Relaxed);
         let frame = protocol::encode_request(&AnalyzeRequest {
             task_id,
@@ -170,7 +175,14 @@ impl WorkerTask {
                         }
                         Err(err) => Err(TaskError::Internal(format!("worker sent an unreadable report: {err}"))),
                     },
-                    Outcome::Error { code: ErrorCode::ParseFailed, message } => Err(TaskError::ParseFailed(message)),
+                    Outcome::Error { code: ErrorCode::ParseFailed, message } => {
+                        // A worker asks to be replaced after a parse error
+                        // only when the parser panicked.
+                        if result.recycle {
+                            log_failure(&message);
+                        }
+                        Err(TaskError::ParseFailed(message))
+                    }
                 };
                 pool.count_outcome(&reply);
                 let _ = queued.reply.send(reply);
@@ -186,20 +198,27 @@ impl WorkerTask {
             }
             Ending::Answer(Ok(_)) => {
                 let message = format!("worker {} sent an unexpected message and was replaced", self.pid);
+                log_failure(&message);
                 fail(&pool, queued.reply, TaskError::Crashed(message));
                 Err(Restart::Crashed)
             }
             Ending::Answer(Err(WireError::Garbage(why))) => {
                 let message = format!("worker {} sent a malformed response ({why}) and was replaced", self.pid);
+                log_failure(&message);
                 fail(&pool, queued.reply, TaskError::Crashed(message));
                 Err(Restart::Crashed)
             }
             Ending::Answer(Err(WireError::Closed)) => {
                 let how = pool.exits.wait(self.worker_id).await;
+                log_failure(&format!("{how} while analysing a document"));
                 fail(&pool, queued.reply, TaskError::Crashed(format!("{how} while analysing this document")));
                 Err(Restart::Crashed)
             }
             Ending::Deadline => {
+                log_failure(&format!(
+                    "analysis took longer than {:.3}s; worker {pid} was stopped",
+                    pool.config.task_timeout.as_secs_f64()
+                ));
                 fail(&pool, queued.reply, TaskError::TimedOut(pool.config.task_timeout));
                 Err(Restart::TimedOut)
             }
@@ -223,6 +242,11 @@ impl WorkerTask {
 fn fail(pool: &Pool, reply: Reply, error: TaskError) {
     pool.counters.documents_failed.fetch_add(1, Ordering::Relaxed);
     let _ = reply.send(Err(error));
+}
+
+/// Lower-case hex, as reports spell a sha256.
+fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 async fn read_message(responses: &mut pipe::Receiver) -> Result<FromWorker, WireError> {

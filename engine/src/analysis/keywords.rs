@@ -1,8 +1,11 @@
-//! Keywords: RAKE-style phrases between stop words for spaced scripts,
-//! character bigrams for Chinese and Japanese.
+//! Keywords: RAKE-style phrases of whole words between stop words, in every
+//! script. Words come from [`for_each_lexical_piece`]: UAX #29 for spaced
+//! scripts, ICU4X's dictionaries for Chinese, Japanese, Thai, Lao, Khmer and
+//! Burmese. Stop words follow the detected language, or, when none was
+//! detected, the text's script and its own function words.
 
-use super::words::{for_each_piece, is_cjk};
-use std::collections::HashMap;
+use super::words::{for_each_lexical_piece, is_cj, is_han, is_hangul, is_hiragana, is_thai};
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use crate::report::Keyword;
@@ -13,6 +16,15 @@ pub(super) const MAX_KEYWORDS: usize = 10;
 /// Longest keyword phrase, in words.
 pub(super) const MAX_PHRASE_WORDS: usize = 3;
 
+/// Words looked at to find a stop-word list when no language was detected:
+/// function words show within the first few sentences.
+pub(super) const EVIDENCE_WORDS: usize = 1000;
+
+/// Share of those words a language's stop list must hold to be used. Function
+/// words make up a third to a half of running text; a short title or a list
+/// of names holds few or none, and then no list is used.
+pub(super) const MIN_EVIDENCE_SHARE: f64 = 0.15;
+
 /// Languages with stop-word lists, by ISO 639-1 code.
 pub(super) const STOPWORD_LANGUAGES: &[&str] = &[
     "af", "ar", "bg", "bn", "ca", "cs", "da", "de", "el", "en", "eo", "es", "et", "fa", "fi", "fr", "he", "hi", "hr",
@@ -20,8 +32,41 @@ pub(super) const STOPWORD_LANGUAGES: &[&str] = &[
     "th", "tl", "tr", "uk", "ur", "vi", "zh",
 ];
 
-pub(super) fn stopwords(code: &str) -> Option<&'static std::collections::HashSet<&'static str>> {
-    static TABLES: OnceLock<HashMap<&'static str, std::collections::HashSet<&'static str>>> = OnceLock::new();
+/// Thai words the stop list holds that also begin nouns (การ-, ความ-, นัก-:
+/// "the act of", "the quality of", "one who"): glued to the next word they
+/// are part of it, not stop words.
+const THAI_NOUN_PREFIXES: [&str; 3] = ["การ", "ความ", "นัก"];
+
+/// Korean endings cut from the end of a word (서울은 → 서울, 수도입니다 →
+/// 수도), longest first: the copula and the particles that seldom end a
+/// noun themselves.
+const KOREAN_ENDINGS: [&str; 17] = [
+    "입니다",
+    "에서는",
+    "으로는",
+    "이다",
+    "에서",
+    "에게",
+    "으로",
+    "까지",
+    "부터",
+    "에는",
+    "에도",
+    "은",
+    "는",
+    "을",
+    "를",
+    "의",
+    "에",
+];
+
+/// Endings of Korean verbs and adjectives: formal (일합니다) and polite
+/// (성공이네요, 없지요) endings, and the common forms of 하다 (휴학하고). A
+/// word ending so is a predicate, not a keyword.
+const KOREAN_PREDICATE_ENDINGS: [&str; 8] = ["니다", "요", "하고", "하는", "하여", "해서", "했다", "한다"];
+
+pub(super) fn stopwords(code: &str) -> Option<&'static HashSet<&'static str>> {
+    static TABLES: OnceLock<HashMap<&'static str, HashSet<&'static str>>> = OnceLock::new();
     let tables = TABLES.get_or_init(|| {
         STOPWORD_LANGUAGES
             .iter()
@@ -35,107 +80,251 @@ pub(super) fn stopwords(code: &str) -> Option<&'static std::collections::HashSet
     tables.get(code)
 }
 
+/// The stop-word list a text of unknown language needs: by script for the
+/// scripts one language owns here (Hangul, kana, Thai, Chinese characters
+/// alone), otherwise the list holding the largest share of its first words,
+/// if that share is at least [`MIN_EVIDENCE_SHARE`].
+pub(super) fn stopwords_by_evidence(text: &str) -> Option<&'static HashSet<&'static str>> {
+    let (mut letters, mut hangul, mut kana, mut han, mut thai) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()).take(EVIDENCE_WORDS * 4) {
+        letters += 1;
+        match c {
+            _ if is_hangul(c) => hangul += 1,
+            _ if is_han(c) => han += 1,
+            _ if is_cj(c) => kana += 1,
+            _ if is_thai(c) => thai += 1,
+            _ => {}
+        }
+    }
+    let by_script = if hangul * 2 > letters {
+        Some("ko")
+    } else if kana > 0 && (kana + han) * 2 > letters {
+        Some("ja")
+    } else if han * 2 > letters {
+        Some("zh")
+    } else if thai * 2 > letters {
+        Some("th")
+    } else {
+        None
+    };
+    if let Some(code) = by_script {
+        return stopwords(code);
+    }
+    let tables: Vec<(&str, &HashSet<&str>)> = std::iter::once("en")
+        .chain(STOPWORD_LANGUAGES.iter().copied().filter(|code| *code != "en"))
+        .filter_map(|code| Some((code, stopwords(code)?)))
+        .collect();
+    let mut hits = vec![0usize; tables.len()];
+    let mut words = 0usize;
+    let mut lower = String::new();
+    for_each_lexical_piece(text, |piece, is_word| {
+        if !is_word || words >= EVIDENCE_WORDS {
+            return;
+        }
+        words += 1;
+        lower.clear();
+        lower.extend(piece.chars().flat_map(char::to_lowercase));
+        for (count, (_, table)) in hits.iter_mut().zip(&tables) {
+            *count += usize::from(table.contains(lower.as_str()));
+        }
+    });
+    // The first of equals wins: English, then alphabetical order.
+    let (best, count) = hits.iter().enumerate().fold((0, 0), |best, (i, n)| if *n > best.1 { (i, *n) } else { best });
+    (count > 0 && count as f64 >= MIN_EVIDENCE_SHARE * words as f64).then(|| tables[best].1)
+}
+
+/// A candidate phrase: its words (for the scores) and how it reads, words
+/// joined by a space, or by nothing in scripts written without spaces.
+#[derive(Default)]
+struct Phrase {
+    words: Vec<String>,
+    term: String,
+}
+
+/// Cuts text into candidate phrases at stop words, punctuation, tabs and
+/// blank lines.
+struct Phrases {
+    done: Vec<Phrase>,
+    current: Phrase,
+    /// Single Chinese characters in a row that are not stop words: a name
+    /// the dictionary lacks (埃利奥特) comes out one character at a time,
+    /// and is kept whole.
+    han_run: String,
+    han_run_glued: bool,
+    /// A Thai noun prefix waiting to see whether a word follows it.
+    thai_prefix: Option<String>,
+}
+
+impl Phrases {
+    fn end(&mut self) {
+        if !self.current.words.is_empty() {
+            self.done.push(std::mem::take(&mut self.current));
+        }
+    }
+
+    fn push(&mut self, word: String, glued: bool) {
+        // In scripts written without spaces, a space ends a clause.
+        let unspaced = |c: Option<char>| c.is_some_and(|c| is_cj(c) || is_thai(c));
+        let (before, after) = (self.current.term.chars().next_back(), word.chars().next());
+        let spaced_apart = !glued && (unspaced(after) || unspaced(before));
+        // Nor does a phrase run from Chinese or Japanese into Latin letters
+        // written against them (収入report).
+        let script_change = glued && unspaced(before) != unspaced(after);
+        if self.current.words.len() == MAX_PHRASE_WORDS || spaced_apart || script_change {
+            self.end();
+        }
+        if !self.current.words.is_empty() && !glued {
+            self.current.term.push(' ');
+        }
+        self.current.term.push_str(&word);
+        self.current.words.push(word);
+    }
+
+    fn flush_han_run(&mut self) {
+        let run = std::mem::take(&mut self.han_run);
+        match run.chars().count() {
+            0 => {}
+            // One character alone is too ambiguous to be a keyword.
+            1 => self.end(),
+            _ => self.push(run, self.han_run_glued),
+        }
+    }
+}
+
 /// Top keywords by a RAKE-style score: text is cut into candidate phrases at
 /// stop words and punctuation; a word scores its co-occurrence degree over
 /// its frequency, a phrase the sum of its words. Scores are scaled so the
 /// best is 1.0; higher is more relevant. Ties break alphabetically.
 pub(super) fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
-    // Chinese and Japanese have no spaces: frequent character bigrams stand
-    // in for words. (Thai, Lao, Khmer and Burmese are cut by a dictionary in
-    // `for_each_piece`.)
-    if matches!(language, Some("zh" | "ja")) {
-        return cjk_keywords(text);
-    }
-    let stop = language.and_then(stopwords);
-    let is_stop = |word: &str| stop.is_some_and(|set| set.contains(word)) || (stop.is_none() && word.len() < 3);
-    let mut phrases: Vec<Vec<String>> = Vec::new();
-    let mut current: Vec<String> = Vec::new();
+    let stop = language.and_then(stopwords).or_else(|| stopwords_by_evidence(text));
+    let is_stop = |word: &str| {
+        stop.is_some_and(|set| {
+            set.contains(word)
+                // A dictionary word of Chinese function characters (我的,
+                // 也不) is a function word too.
+                || (word.chars().all(is_han) && word.chars().all(|c| set.contains(c.encode_utf8(&mut [0; 4]) as &str)))
+        })
+            || (stop.is_none() && word.len() < 3)
+            // Words all in hiragana are particles, endings and auxiliaries.
+            || word.chars().all(is_hiragana)
+    };
+    let mut phrases = Phrases {
+        done: Vec::new(),
+        current: Phrase::default(),
+        han_run: String::new(),
+        han_run_glued: false,
+        thai_prefix: None,
+    };
     // Newlines since the last word: a blank line ends a paragraph, and a
     // phrase does not run from one paragraph (or table cell) into the next.
     let mut newlines = 0;
-    for_each_piece(text, |piece, is_word| {
+    // Whether the piece before was a word, with no space between.
+    let mut glued = false;
+    for_each_lexical_piece(text, |piece, is_word| {
         if !is_word {
+            phrases.flush_han_run();
+            phrases.thai_prefix = None;
             newlines += piece.matches('\n').count();
             let boundary = piece.chars().any(|c| !c.is_whitespace() || c == '\t') || newlines > 1;
-            if boundary && !current.is_empty() {
-                phrases.push(std::mem::take(&mut current));
+            if boundary {
+                phrases.end();
             }
+            glued = false;
             return;
         }
         newlines = 0;
+        let was_glued = std::mem::replace(&mut glued, true);
         // Underscores mark emphasis in plain-text books (`_Walton_`).
-        let word = piece.trim_matches('_').to_lowercase();
-        let useless = word.chars().count() < 2 || !word.chars().any(char::is_alphabetic) || is_stop(&word);
-        if useless || current.len() == MAX_PHRASE_WORDS {
-            if !current.is_empty() {
-                phrases.push(std::mem::take(&mut current));
+        let mut word = piece.trim_matches('_').to_lowercase();
+        let mut chars = word.chars();
+        let (first, second) = (chars.next().unwrap_or(' '), chars.next());
+        if is_han(first) && second.is_none() {
+            if is_stop(&word) {
+                phrases.flush_han_run();
+                phrases.end();
+            } else {
+                if phrases.han_run.is_empty() {
+                    phrases.han_run_glued = was_glued;
+                }
+                phrases.han_run.push(first);
             }
-            if useless {
+            return;
+        }
+        phrases.flush_han_run();
+        if is_hangul(first) {
+            strip_korean_ending(&mut word);
+            if KOREAN_PREDICATE_ENDINGS.iter().any(|ending| word.ends_with(ending)) {
+                phrases.end();
                 return;
             }
         }
-        current.push(word);
+        if let Some(prefix) = phrases.thai_prefix.take() {
+            if was_glued && is_thai(first) {
+                word.insert_str(0, &prefix);
+            }
+        }
+        let stop_word = is_stop(&word);
+        if stop_word && was_glued && THAI_NOUN_PREFIXES.contains(&word.as_str()) {
+            phrases.end();
+            phrases.thai_prefix = Some(word);
+            return;
+        }
+        let useless = stop_word || word.chars().nth(1).is_none() || !word.chars().any(char::is_alphabetic);
+        if useless {
+            phrases.end();
+            return;
+        }
+        phrases.push(word, was_glued);
     });
-    if !current.is_empty() {
-        phrases.push(current);
-    }
-    let mut frequency: HashMap<&str, f64> = HashMap::new();
-    let mut degree: HashMap<&str, f64> = HashMap::new();
-    for phrase in &phrases {
-        for word in phrase {
-            *frequency.entry(word).or_default() += 1.0;
-            *degree.entry(word).or_default() += phrase.len() as f64;
+    phrases.flush_han_run();
+    phrases.end();
+    rank(&phrases.done)
+}
+
+/// Cuts one of [`KOREAN_ENDINGS`] off the end of a Korean word when at
+/// least two syllables remain.
+fn strip_korean_ending(word: &mut String) {
+    for ending in KOREAN_ENDINGS {
+        if let Some(stem) = word.strip_suffix(ending) {
+            if stem.chars().count() >= 2 {
+                word.truncate(stem.len());
+                return;
+            }
         }
     }
-    let mut scored: HashMap<String, f64> = HashMap::new();
-    let mut seen: HashMap<String, u32> = HashMap::new();
-    for phrase in &phrases {
-        let joined = phrase.join(" ");
-        let score: f64 = phrase.iter().map(|w| degree[w.as_str()] / frequency[w.as_str()]).sum();
-        *seen.entry(joined.clone()).or_default() += 1;
-        scored.insert(joined, score);
+}
+
+/// RAKE scores of the phrases, the best [`MAX_KEYWORDS`] scaled to 1.0.
+fn rank(phrases: &[Phrase]) -> Vec<Keyword> {
+    let mut frequency: HashMap<&str, f64> = HashMap::new();
+    let mut degree: HashMap<&str, f64> = HashMap::new();
+    for phrase in phrases {
+        for word in &phrase.words {
+            *frequency.entry(word).or_default() += 1.0;
+            *degree.entry(word).or_default() += phrase.words.len() as f64;
+        }
+    }
+    let mut scored: HashMap<&str, f64> = HashMap::new();
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    for phrase in phrases {
+        let score: f64 = phrase.words.iter().map(|w| degree[w.as_str()] / frequency[w.as_str()]).sum();
+        *seen.entry(&phrase.term).or_default() += 1;
+        scored.insert(&phrase.term, score);
     }
     // A phrase seen once in a long text is noise: prefer repeated phrases.
     let repeated = seen.values().filter(|n| **n > 1).count() >= MAX_KEYWORDS;
-    let mut ranked: Vec<(String, f64)> = scored
+    let mut ranked: Vec<(&str, f64)> = scored
         .into_iter()
         .filter(|(phrase, _)| !repeated || seen[phrase] > 1)
-        .map(|(phrase, score)| {
-            let weight = score * (1.0 + (seen[&phrase] as f64).ln());
-            (phrase, weight)
-        })
+        .map(|(phrase, score)| (phrase, score * (1.0 + (seen[phrase] as f64).ln())))
         .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     ranked.truncate(MAX_KEYWORDS);
     let best = ranked.first().map(|(_, score)| *score).unwrap_or(1.0).max(f64::MIN_POSITIVE);
-    ranked.into_iter().map(|(term, score)| Keyword { term, score: (score / best * 1000.0).round() / 1000.0 }).collect()
-}
-
-/// Function characters that make bigrams meaningless ("的", "の", ...).
-pub(super) const CJK_STOP_CHARS: &str = "的一是了在不和有也这那就都而及与之其或个们上为着以于被把让从对向到这些了吗呢吧啊の にはをがでとも たしてるれかなこそうい。、";
-
-/// Keywords of Chinese or Japanese text: character bigrams inside runs of
-/// CJK characters, by frequency, without bigrams holding a function
-/// character; scaled so the best is 1.0.
-pub(super) fn cjk_keywords(text: &str) -> Vec<Keyword> {
-    let mut counts: HashMap<(char, char), u32> = HashMap::new();
-    let mut previous: Option<char> = None;
-    for c in text.chars() {
-        if is_cjk(c) && !CJK_STOP_CHARS.contains(c) {
-            if let Some(p) = previous {
-                *counts.entry((p, c)).or_default() += 1;
-            }
-            previous = Some(c);
-        } else {
-            previous = None;
-        }
-    }
-    let mut ranked: Vec<(String, u32)> =
-        counts.into_iter().filter(|(_, n)| *n > 1).map(|((a, b), n)| (format!("{a}{b}"), n)).collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    ranked.truncate(MAX_KEYWORDS);
-    let best = ranked.first().map(|(_, n)| *n).unwrap_or(1) as f64;
-    ranked.into_iter().map(|(term, n)| Keyword { term, score: (n as f64 / best * 1000.0).round() / 1000.0 }).collect()
+    ranked
+        .into_iter()
+        .map(|(term, score)| Keyword { term: term.to_owned(), score: (score / best * 1000.0).round() / 1000.0 })
+        .collect()
 }
 
 #[cfg(test)]
@@ -146,6 +335,17 @@ mod tests {
     fn every_listed_language_has_stop_words() {
         for code in STOPWORD_LANGUAGES {
             assert!(stopwords(code).is_some_and(|set| set.len() > 10), "no stop words for {code}");
+        }
+    }
+
+    #[test]
+    fn korean_endings_are_cut_only_when_a_stem_remains() {
+        for (word, stem) in
+            [("서울은", "서울"), ("한국어를", "한국어"), ("서울에서", "서울"), ("수도입니다", "수도"), ("나는", "나는")]
+        {
+            let mut word = word.to_owned();
+            strip_korean_ending(&mut word);
+            assert_eq!(word, stem);
         }
     }
 }

@@ -11,7 +11,8 @@
 //! - `stats`: characters, words, sentences, lines, paragraphs.
 //! - `language`: language detection and its confidence.
 //! - `readability`: Flesch scores for English.
-//! - `keywords`: RAKE-style phrases, CJK bigrams, stop words.
+//! - `keywords`: RAKE-style phrases of whole words, stop words by language
+//!   or by the text's own evidence.
 //! - [`simhash`]: the near-duplicate fingerprint and its distance.
 //! - `entities`: e-mail, URL and phone-number counts.
 

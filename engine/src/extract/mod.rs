@@ -12,9 +12,15 @@ mod markdown;
 mod markup;
 mod office;
 mod pdf;
+mod pdf_annotations;
+mod pdf_content;
+mod pdf_guard;
 mod pdf_layout;
+mod pdf_meta;
+mod pdf_repair;
 mod rtf;
 pub mod text;
+mod xlsx;
 mod xml;
 mod xmltext;
 mod zipsafe;
@@ -77,7 +83,7 @@ pub fn extract(detected: &Detected, bytes: &[u8], ocr: &mut Session<'_>) -> Resu
         Format::Pdf => pdf::extract(bytes, ocr),
         Format::Docx => office::docx(bytes),
         Format::Pptx => office::pptx(bytes),
-        Format::Xlsx => office::xlsx(bytes),
+        Format::Xlsx => xlsx::xlsx(bytes),
         Format::Odt => office::odt(bytes),
         Format::Epub => epub::extract(bytes),
     }

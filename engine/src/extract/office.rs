@@ -1,14 +1,10 @@
-//! Office documents in zip containers: DOCX and PPTX (OOXML), XLSX through
-//! calamine, ODT (OpenDocument). Body text in document order with paragraph
-//! breaks, tables as tab-separated rows, headers, footers and notes; document
-//! properties as metadata.
-
-use std::io::Cursor;
-
-use calamine::Reader;
+//! Office documents in zip containers: DOCX and PPTX (OOXML), ODT
+//! (OpenDocument). Body text in document order with paragraph breaks, tables
+//! as tab-separated rows, headers, footers and notes; document properties as
+//! metadata (XLSX shares the OOXML ones).
 
 use super::xmltext::{attribute, walk, Node};
-use super::zipsafe::{resolve_part, Container, MAX_TOTAL_BYTES};
+use super::zipsafe::{resolve_part, Container};
 use super::{ExtractError, Extracted};
 
 /// Walks a WordprocessingML or DrawingML part into text: `t` elements hold
@@ -68,7 +64,7 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
 }
 
 /// Dublin Core properties of `docProps/core.xml` and counts of `app.xml`.
-fn ooxml_properties(container: &mut Container<'_>, extracted: &mut Extracted) {
+pub(super) fn ooxml_properties(container: &mut Container<'_>, extracted: &mut Extracted) {
     if let Some(core) = container.read_text("docProps/core.xml") {
         let mut current = String::new();
         let _ = walk(&core, |node| match node {
@@ -180,7 +176,7 @@ fn relationships(container: &mut Container<'_>, rels: &str, folder: &str) -> Vec
 }
 
 /// A password-protected OOXML document is an OLE container, not a zip.
-fn refuse_encrypted(bytes: &[u8]) -> Result<(), ExtractError> {
+pub(super) fn refuse_encrypted(bytes: &[u8]) -> Result<(), ExtractError> {
     if bytes.starts_with(b"\xD0\xCF\x11\xE0") {
         return Err(ExtractError("encrypted: this Office document is password-protected".into()));
     }
@@ -250,77 +246,6 @@ pub fn pptx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     extracted.warnings.append(&mut container.warnings);
     extracted.text = text;
     Ok(extracted)
-}
-
-pub fn xlsx(bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    refuse_encrypted(bytes)?;
-    let mut container = Container::open(bytes)?;
-    if container.declared > MAX_TOTAL_BYTES {
-        return Err(ExtractError(format!(
-            "spreadsheet declares {} MiB of decompressed data, above the {} MiB limit",
-            container.declared >> 20,
-            MAX_TOTAL_BYTES >> 20
-        )));
-    }
-    let mut extracted = Extracted::default();
-    ooxml_properties(&mut container, &mut extracted);
-    extracted.metadata.remove("pages");
-    extracted.warnings.append(&mut container.warnings);
-    // The container's bytes: the file itself, or the zip rebuilt from a
-    // file cut short (its warnings already say so).
-    let mut workbook = calamine::Xlsx::new(Cursor::new(container.bytes()))
-        .map_err(|err| ExtractError(format!("unreadable workbook: {err}")))?;
-    let names = workbook.sheet_names();
-    let mut text = String::new();
-    for name in &names {
-        match workbook.worksheet_range(name) {
-            Ok(range) => {
-                text.push_str(name);
-                text.push('\n');
-                for row in range.rows() {
-                    let cells: Vec<String> = row.iter().map(cell_text).collect();
-                    let line = cells.join("\t");
-                    if !line.trim().is_empty() {
-                        text.push_str(line.trim_end_matches('\t'));
-                        text.push('\n');
-                    }
-                }
-                text.push('\n');
-            }
-            Err(err) => extracted.warnings.push(format!("sheet {name:?}: {err}")),
-        }
-    }
-    extracted.set("sheets", names.len());
-    extracted.set("sheet_names", names);
-    extracted.text = text;
-    Ok(extracted)
-}
-
-/// A cell as a reader of the sheet sees it. Dates and times are stored as
-/// day counts; they are written as ISO 8601 (`2024-03-01`, `2024-03-01
-/// 13:30:00`, `13:30:00`), durations as hours:minutes:seconds, so that a
-/// date reads as a date and not as 45352.
-fn cell_text(cell: &calamine::Data) -> String {
-    match cell {
-        calamine::Data::DateTime(when) if when.is_duration() => {
-            let seconds = (when.as_f64() * 86_400.0).round() as i64;
-            let sign = if seconds < 0 { "-" } else { "" };
-            let seconds = seconds.abs();
-            format!("{sign}{}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60)
-        }
-        calamine::Data::DateTime(when) => {
-            let (year, month, day, hour, minute, second, _) = when.to_ymd_hms_milli();
-            let time = format!("{hour:02}:{minute:02}:{second:02}");
-            if (0.0..1.0).contains(&when.as_f64()) {
-                time
-            } else if (hour, minute, second) == (0, 0, 0) {
-                format!("{year:04}-{month:02}-{day:02}")
-            } else {
-                format!("{year:04}-{month:02}-{day:02} {time}")
-            }
-        }
-        other => other.to_string(),
-    }
 }
 
 pub fn odt(bytes: &[u8]) -> Result<Extracted, ExtractError> {

@@ -2,14 +2,21 @@
 //! own extractor as a fallback for a page pdf-extract fails on; the Info
 //! dictionary for title, author, dates and producer. An encrypted PDF with an
 //! empty user password is read; any other is a typed "encrypted" error.
+//!
+//! Reading runs on a thread of its own with a stack of [`READER_STACK_BYTES`]:
+//! the parsers recurse (bounded by `pdf_guard.rs` and lopdf's own limits),
+//! and how deep they may go must not depend on the caller's thread (a test
+//! harness thread has 2 MiB, a worker's main thread 8 MiB).
 
+use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc;
 
-use pdf_extract::{Document, Object};
+use pdf_extract::{Dictionary, Document, Object, ObjectId};
 
 use super::pdf_layout::PageLines;
-use super::{iso_datetime, ExtractError, Extracted};
-use crate::ocr::{pdf_images, Session};
+use super::{pdf_annotations, pdf_guard, pdf_meta, pdf_repair, ExtractError, Extracted};
+use crate::ocr::{pdf_images, GrayImage, Session};
 use crate::options::OcrMode;
 
 /// Pages whose text is extracted; the rest are counted but skipped, with a
@@ -18,8 +25,106 @@ const MAX_PAGES: usize = 5000;
 /// A page reading with fewer letters and digits than this is compared with
 /// lopdf's reading of the same page.
 const MIN_PAGE_LETTERS: usize = 16;
+/// Stack of the reading thread. The deepest recursions left after the guards
+/// (lopdf's 100 levels of nested objects, forms nested [`pdf_guard::MAX_FORM_DEPTH`]
+/// deep in pdf-extract) need a few MiB; 64 MiB leaves a wide margin and is
+/// address space only, touched as it is used.
+const READER_STACK_BYTES: usize = 64 << 20;
 
+/// Reads the PDF; scanned pages go through `ocr`.
+///
+/// The recogniser holds native state bound to this thread (it is not
+/// `Sync`), so the reader thread asks this one to run OCR through a channel
+/// and waits for the answer: one page at a time, as before.
 pub fn extract(bytes: &[u8], ocr: &mut Session<'_>) -> Result<Extracted, ExtractError> {
+    let (sender, asks) = mpsc::channel();
+    let mut remote = RemoteOcr { mode: ocr.mode, asks: sender };
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("pdf-reader".into())
+            .stack_size(READER_STACK_BYTES)
+            .spawn_scoped(scope, move || read(bytes, &mut remote));
+        match reader {
+            Ok(reader) => {
+                // Ends when the reader drops its sender: done, failed or panicked.
+                for ask in asks {
+                    match ask {
+                        Ask::Possible(reply) => drop(reply.send(ocr.possible())),
+                        Ask::Read(number, image, reply) => drop(reply.send(ocr.read_page(number, image))),
+                        Ask::Warn(warning) => ocr.warn(warning),
+                    }
+                }
+                reader.join().unwrap_or_else(|_| Err(ExtractError("the PDF reader failed on this file".into())))
+            }
+            // No thread to be had (a process limit): read on this one.
+            Err(_) => read(bytes, ocr),
+        }
+    })
+}
+
+/// OCR as the page loop uses it: the [`Session`] itself on the calling
+/// thread, or [`RemoteOcr`] on the reader thread.
+trait PageOcr {
+    fn mode(&self) -> OcrMode;
+    fn possible(&mut self) -> bool;
+    fn read_page(&mut self, number: usize, image: GrayImage) -> Option<String>;
+    fn warn(&mut self, warning: String);
+}
+
+impl PageOcr for Session<'_> {
+    fn mode(&self) -> OcrMode {
+        self.mode
+    }
+    fn possible(&mut self) -> bool {
+        Session::possible(self)
+    }
+    fn read_page(&mut self, number: usize, image: GrayImage) -> Option<String> {
+        Session::read_page(self, number, image)
+    }
+    fn warn(&mut self, warning: String) {
+        Session::warn(self, warning)
+    }
+}
+
+/// A request from the reader thread to the thread that owns the session.
+enum Ask {
+    Possible(mpsc::Sender<bool>),
+    Read(usize, GrayImage, mpsc::Sender<Option<String>>),
+    Warn(String),
+}
+
+/// The session seen from the reader thread: every call is answered by the
+/// calling thread.
+struct RemoteOcr {
+    mode: OcrMode,
+    asks: mpsc::Sender<Ask>,
+}
+
+impl RemoteOcr {
+    fn ask<T>(&self, make: impl FnOnce(mpsc::Sender<T>) -> Ask) -> Option<T> {
+        let (reply, answer) = mpsc::channel();
+        self.asks.send(make(reply)).ok()?;
+        answer.recv().ok()
+    }
+}
+
+impl PageOcr for RemoteOcr {
+    fn mode(&self) -> OcrMode {
+        self.mode
+    }
+    fn possible(&mut self) -> bool {
+        self.ask(Ask::Possible).unwrap_or(false)
+    }
+    fn read_page(&mut self, number: usize, image: GrayImage) -> Option<String> {
+        self.ask(|reply| Ask::Read(number, image, reply)).flatten()
+    }
+    fn warn(&mut self, warning: String) {
+        // The caller outlives the reader: a send cannot fail while it runs.
+        let _ = self.asks.send(Ask::Warn(warning));
+    }
+}
+
+fn read(bytes: &[u8], ocr: &mut dyn PageOcr) -> Result<Extracted, ExtractError> {
     let loaded = panic::catch_unwind(AssertUnwindSafe(|| Document::load_mem(bytes)))
         .map_err(|_| ExtractError("the PDF parser failed on this file".into()))?;
     let mut extracted = Extracted::default();
@@ -32,7 +137,7 @@ pub fn extract(bytes: &[u8], ocr: &mut Session<'_>) -> Result<Extracted, Extract
             }
             // A damaged cross-reference table is the commonest breakage;
             // readers rebuild it by scanning for objects, and so do we.
-            let rebuilt = rebuild_xref(bytes)
+            let rebuilt = pdf_repair::rebuild_xref(bytes)
                 .and_then(|fixed| panic::catch_unwind(AssertUnwindSafe(|| Document::load_mem(&fixed))).ok()?.ok());
             match rebuilt {
                 Some(document) => {
@@ -54,22 +159,38 @@ pub fn extract(bytes: &[u8], ocr: &mut Session<'_>) -> Result<Extracted, Extract
         }
     }
     extracted.set("encrypted", encrypted);
-    inflate_streams(&mut document, &mut extracted.warnings);
-    map_unicode_cmaps(&mut document);
-    info_metadata(&document, &mut extracted);
-    let pages = document.get_pages();
+    let damaged = pdf_repair::inflate_streams(&mut document, &mut extracted.warnings);
+    pdf_repair::map_unicode_cmaps(&mut document);
+    pdf_meta::metadata(&document, &mut extracted);
+    let tree = pdf_guard::page_list(&document);
+    let pages = tree.pages;
+    if tree.scanned && !pages.is_empty() {
+        extracted
+            .warnings
+            .push(format!("the page tree is damaged; {} pages were found by scanning the file", pages.len()));
+    }
     extracted.set("pages", pages.len());
+    let read_pages = &pages[..pages.len().min(MAX_PAGES)];
+    for page in read_pages {
+        pdf_guard::settle_page(&mut document, *page);
+        pdf_annotations::draw_annotations(&mut document, *page);
+    }
+    let guarded = pdf_guard::guard_content(&mut document, read_pages);
+    extracted.warnings.extend(guarded.warnings());
+    let single = one_page_tree(&mut document);
     let mut text = String::new();
     let mut failed_pages = Vec::new();
     let mut partial_pages = Vec::new();
-    for (done, (page_number, page_id)) in pages.iter().enumerate() {
-        if done == MAX_PAGES {
-            extracted.warnings.push(format!("truncated: text of the first {MAX_PAGES} of {} pages", pages.len()));
-            break;
-        }
+    let mut empty_pages = EmptyPages::default();
+    if pages.len() > MAX_PAGES {
+        extracted.warnings.push(format!("truncated: text of the first {MAX_PAGES} of {} pages", pages.len()));
+    }
+    for (index, page) in read_pages.iter().enumerate() {
+        let page_number = index as u32 + 1;
+        select_page(&mut document, single, *page);
         let mut lines = PageLines::default();
-        let rendered =
-            panic::catch_unwind(AssertUnwindSafe(|| pdf_extract::output_doc_page(&document, &mut lines, *page_number)));
+        // Page 1 of the one-page tree is this page.
+        let rendered = panic::catch_unwind(AssertUnwindSafe(|| pdf_extract::output_doc_page(&document, &mut lines, 1)));
         let rendered_ok = matches!(rendered, Ok(Ok(())));
         // A page the renderer gave up on keeps the text drawn before.
         let mut page_text = lines.text();
@@ -79,7 +200,7 @@ pub fn extract(bytes: &[u8], ocr: &mut Session<'_>) -> Result<Extracted, Extract
         // reading has more letters and digits.
         let letters = |text: &str| text.chars().filter(|c| c.is_alphanumeric()).count();
         if !rendered_ok || letters(&page_text) < MIN_PAGE_LETTERS {
-            if let Ok(Ok(fallback)) = panic::catch_unwind(AssertUnwindSafe(|| document.extract_text(&[*page_number]))) {
+            if let Ok(Ok(fallback)) = panic::catch_unwind(AssertUnwindSafe(|| document.extract_text(&[1]))) {
                 if letters(&fallback) > letters(&page_text) {
                     page_text = fallback;
                 }
@@ -87,13 +208,13 @@ pub fn extract(bytes: &[u8], ocr: &mut Session<'_>) -> Result<Extracted, Extract
         }
         // A scanned page: its image read by OCR when it has no text layer
         // worth the name (or always, with `ocr=on`).
-        let wants_ocr = ocr.mode == OcrMode::On || letters(&page_text) < MIN_PAGE_LETTERS;
+        let wants_ocr = ocr.mode() == OcrMode::On || letters(&page_text) < MIN_PAGE_LETTERS;
         if wants_ocr {
-            if let Some(scan) = pdf_images::largest_image(&document, *page_id) {
+            if let Some(scan) = pdf_images::largest_image(&document, *page) {
                 if ocr.possible() {
-                    match pdf_images::decode_page_image(&document, *page_id, scan) {
+                    match pdf_images::decode_page_image(&document, *page, scan) {
                         Ok(image) => {
-                            if let Some(read) = ocr.read_page(*page_number as usize, image) {
+                            if let Some(read) = ocr.read_page(page_number as usize, image) {
                                 page_text = read;
                             }
                         }
@@ -104,10 +225,21 @@ pub fn extract(bytes: &[u8], ocr: &mut Session<'_>) -> Result<Extracted, Extract
                 }
             }
         }
-        if !rendered_ok && letters(&page_text) == 0 {
-            failed_pages.push(*page_number);
+        let drawn = guarded.pages.get(index).copied().unwrap_or_default();
+        if letters(&page_text) == 0 {
+            if damaged_content(&document, *page, &damaged) {
+                empty_pages.damaged.push(page_number);
+            } else if !rendered_ok {
+                failed_pages.push(page_number);
+            } else if drawn.text_operators > 0 {
+                empty_pages.unmapped.push(page_number);
+            } else if drawn.images > 0 {
+                empty_pages.images.push(page_number);
+            } else {
+                empty_pages.blank.push(page_number);
+            }
         } else if !rendered_ok {
-            partial_pages.push(*page_number);
+            partial_pages.push(page_number);
         }
         text.push_str(page_text.trim_matches('\n'));
         text.push_str("\n\n");
@@ -128,217 +260,100 @@ pub fn extract(bytes: &[u8], ocr: &mut Session<'_>) -> Result<Extracted, Extract
     if !pages.is_empty() && failed_pages.len() == pages.len() && text.trim().is_empty() {
         return Err(ExtractError("no page of this PDF could be read".into()));
     }
-    extracted.text = tidy(&text);
+    let without_text = failed_pages.len() + empty_pages.count();
+    extracted.set("pages_without_text", without_text);
+    if !empty_pages.images.is_empty() {
+        extracted.warnings.push(format!(
+            "no text layer on {}: they show only images; OCR is needed to read them",
+            listed(&empty_pages.images)
+        ));
+    }
+    if !empty_pages.unmapped.is_empty() {
+        extracted.warnings.push(format!(
+            "no text could be read from {}: their fonts have no Unicode mapping",
+            listed(&empty_pages.unmapped)
+        ));
+    }
+    if !empty_pages.damaged.is_empty() {
+        extracted.warnings.push(format!(
+            "no text could be read from {}: their content streams are damaged and cannot be decoded",
+            listed(&empty_pages.damaged)
+        ));
+    }
+    let text = tidy(&text);
+    if text.trim().is_empty() {
+        // Say why a document came out empty, whatever the cause.
+        if pages.is_empty() {
+            extracted.warnings.push("the PDF has no pages".into());
+        } else if !empty_pages.blank.is_empty() {
+            extracted.warnings.push(format!("{} draw neither text nor images", listed(&empty_pages.blank)));
+        }
+        if encrypted {
+            extracted.warnings.push("the PDF is encrypted; its content may not have been decrypted".into());
+        }
+    }
+    extracted.text = text;
     Ok(extracted)
 }
 
-/// Most bytes one stream may inflate to. Page content streams of text run to
-/// kilobytes, of dense drawings to a few megabytes; a stream of a gigabyte
-/// of operators is a decompression bomb aimed at the parser's memory.
-const MAX_STREAM_BYTES: usize = 32 << 20;
-/// Most bytes all streams together may inflate to.
-const MAX_INFLATED_BYTES: usize = 256 << 20;
+/// Pages that gave no text, by why.
+#[derive(Default)]
+struct EmptyPages {
+    /// Drawing images and no text: scans, OCR wanted.
+    images: Vec<u32>,
+    /// Showing text whose glyphs map to no characters.
+    unmapped: Vec<u32>,
+    /// With a content stream whose filters fail to decode it.
+    damaged: Vec<u32>,
+    /// Drawing neither.
+    blank: Vec<u32>,
+}
 
-/// Inflates every Flate-compressed stream text extraction may read (all but
-/// images), at most [`MAX_STREAM_BYTES`] each and [`MAX_INFLATED_BYTES`] in
-/// all, and stores it decoded, so that no later reader inflates a bomb. A
-/// stream past the limits is cut (or, past the total, emptied) with a
-/// `truncated` warning. Streams with further filters or predictors are left
-/// to the parser when they are within the limits.
-fn inflate_streams(document: &mut Document, warnings: &mut Vec<String>) {
-    use std::io::Read;
-
-    let mut total = 0usize;
-    let mut cut = 0usize;
-    for object in document.objects.values_mut() {
-        let Object::Stream(stream) = object else { continue };
-        if stream.dict.get(b"Subtype").and_then(Object::as_name).is_ok_and(|name| name == b"Image") {
-            continue;
-        }
-        let Ok(filters) = stream.filters() else { continue };
-        if filters.first() != Some(&&b"FlateDecode"[..]) {
-            continue;
-        }
-        let plain = filters.len() == 1
-            && stream
-                .dict
-                .get(b"DecodeParms")
-                .and_then(Object::as_dict)
-                .and_then(|params| params.get(b"Predictor"))
-                .and_then(Object::as_i64)
-                .map_or(true, |predictor| predictor <= 1);
-        let budget = MAX_STREAM_BYTES.min(MAX_INFLATED_BYTES.saturating_sub(total));
-        let mut output = Vec::new();
-        let inflated =
-            flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(budget as u64 + 1).read_to_end(&mut output);
-        if inflated.is_err() && output.is_empty() {
-            // Corrupt or raw deflate: the parser's own decoder retries these.
-            continue;
-        }
-        total += output.len().min(budget);
-        if output.len() > budget {
-            output.truncate(budget);
-            cut += 1;
-            stream.set_plain_content(output);
-        } else if plain {
-            stream.set_plain_content(output);
-        }
-    }
-    if cut > 0 {
-        warnings.push(format!(
-            "truncated: {cut} PDF streams inflate past {} MiB each or {} MiB in all; they were cut there",
-            MAX_STREAM_BYTES >> 20,
-            MAX_INFLATED_BYTES >> 20
-        ));
+impl EmptyPages {
+    fn count(&self) -> usize {
+        self.images.len() + self.unmapped.len() + self.damaged.len() + self.blank.len()
     }
 }
 
-/// Gives Type0 fonts encoded by a predefined Unicode CMap (`UniJIS-UCS2-H`,
-/// `UniGB-UTF16-V`, ...), common in Chinese, Japanese and Korean PDFs whose
-/// fonts are not embedded, what the text extractor understands: such codes
-/// are UTF-16 code units already, so the font becomes `Identity-H` (or `-V`)
-/// with a ToUnicode map from each code to itself. Without it the extractor
-/// refuses these fonts and their pages give no text.
-fn map_unicode_cmaps(document: &mut Document) {
-    let mut fonts = Vec::new();
-    for (id, object) in &document.objects {
-        let Object::Dictionary(font) = object else { continue };
-        let is_type0 = font.get(b"Subtype").and_then(Object::as_name).is_ok_and(|name| name == b"Type0");
-        let Ok(encoding) = font.get(b"Encoding").and_then(Object::as_name) else { continue };
-        let unicode = encoding.starts_with(b"Uni")
-            && (memfind(encoding, b"-UCS2-").is_some() || memfind(encoding, b"-UTF16-").is_some());
-        if is_type0 && unicode && !font.has(b"ToUnicode") {
-            let vertical = encoding.ends_with(b"-V");
-            fonts.push((*id, vertical));
-        }
-    }
-    if fonts.is_empty() {
-        return;
-    }
-    let mut cmap = String::from(
-        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CMapName /Identity-UCS2 def\n/CMapType 2 def\n\
-         1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
-    );
-    // Every high byte but the surrogates', 100 ranges a section at most.
-    let highs: Vec<u32> = (0..=0xFFu32).filter(|high| !(0xD8..=0xDF).contains(high)).collect();
-    for chunk in highs.chunks(100) {
-        cmap.push_str(&format!("{} beginbfrange\n", chunk.len()));
-        for high in chunk {
-            cmap.push_str(&format!("<{high:02X}00> <{high:02X}FF> <{high:02X}00>\n"));
-        }
-        cmap.push_str("endbfrange\n");
-    }
-    cmap.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
-    let to_unicode = document.add_object(pdf_extract::Stream::new(pdf_extract::Dictionary::new(), cmap.into_bytes()));
-    for (id, vertical) in fonts {
-        if let Ok(Object::Dictionary(font)) = document.get_object_mut(id) {
-            let identity = if vertical { "Identity-V" } else { "Identity-H" };
-            font.set("Encoding", Object::Name(identity.as_bytes().to_vec()));
-            font.set("ToUnicode", Object::Reference(to_unicode));
-        }
-    }
+/// Whether one of the page's content streams is among the `damaged`, or
+/// has other filters that fail on it.
+fn damaged_content(document: &Document, page: ObjectId, damaged: &HashSet<ObjectId>) -> bool {
+    document.get_page_contents(page).into_iter().any(|id| {
+        damaged.contains(&id)
+            || document.get_object(id).and_then(Object::as_stream).is_ok_and(|stream| {
+                stream.filters().is_ok_and(|filters| !filters.is_empty()) && stream.decompressed_content().is_err()
+            })
+    })
 }
 
-/// Most objects a rebuilt cross-reference table may list: far above real
-/// documents, low enough that a forged object number cannot make the table
-/// huge.
-const MAX_REBUILT_OBJECTS: u32 = 2_000_000;
-
-/// The document with a fresh cross-reference table and trailer appended,
-/// built from every `N G obj` found in the bytes (later ones win, as in an
-/// incremental update).
-fn rebuild_xref(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut offsets: std::collections::BTreeMap<u32, (u64, u16)> = std::collections::BTreeMap::new();
-    let mut i = 0;
-    while let Some(found) = memfind(&bytes[i..], b"obj") {
-        let at = i + found;
-        i = at + 3;
-        // Walk back over "N G " before "obj".
-        let mut j = at;
-        let mut numbers = Vec::new();
-        for _ in 0..2 {
-            while j > 0 && bytes[j - 1].is_ascii_whitespace() {
-                j -= 1;
-            }
-            let end = j;
-            while j > 0 && bytes[j - 1].is_ascii_digit() && end - j < 10 {
-                j -= 1;
-            }
-            if j == end {
-                break;
-            }
-            numbers.push(std::str::from_utf8(&bytes[j..end]).ok()?.parse::<u64>().ok()?);
-        }
-        let starts_line = j == 0 || bytes[j - 1].is_ascii_whitespace();
-        if numbers.len() == 2 && starts_line && numbers[1] <= u16::MAX as u64 && numbers[0] < MAX_REBUILT_OBJECTS as u64
-        {
-            offsets.insert(numbers[1] as u32, (j as u64, numbers[0] as u16));
-        }
+/// Points the catalog at a new page tree node of one kid, made a page at a
+/// time by [`select_page`]. The readers look a page up by its number with a
+/// walk of the whole tree on every call, which made reading quadratic in
+/// the pages; a one-page tree makes each lookup constant, and the page keeps
+/// its own `/Parent` (its inherited attributes are on it already).
+fn one_page_tree(document: &mut Document) -> ObjectId {
+    let mut node = Dictionary::new();
+    node.set("Type", Object::Name(b"Pages".to_vec()));
+    node.set("Kids", Object::Array(Vec::new()));
+    node.set("Count", Object::Integer(1));
+    let single = document.add_object(node);
+    if let Ok(catalog) = document.catalog_mut() {
+        catalog.set("Pages", Object::Reference(single));
+    } else {
+        // No catalog (pages found by scanning): make one.
+        let mut catalog = Dictionary::new();
+        catalog.set("Type", Object::Name(b"Catalog".to_vec()));
+        catalog.set("Pages", Object::Reference(single));
+        let catalog = document.add_object(catalog);
+        document.trailer.set("Root", Object::Reference(catalog));
     }
-    // A file cut short (an interrupted download) has lost its trailer, and
-    // with it /Root: the catalog is then the object typed /Catalog.
-    let root = last_reference(bytes, b"/Root").or_else(|| catalog_object(bytes, &offsets))?;
-    let info = last_reference(bytes, b"/Info");
-    let size = offsets.keys().next_back()? + 1;
-    let mut fixed = bytes.to_vec();
-    fixed.push(b'\n');
-    let xref_at = fixed.len();
-    fixed.extend_from_slice(format!("xref\n0 {size}\n").as_bytes());
-    for number in 0..size {
-        match offsets.get(&number) {
-            Some((offset, generation)) => {
-                fixed.extend_from_slice(format!("{offset:010} {generation:05} n \n").as_bytes())
-            }
-            None => fixed.extend_from_slice(b"0000000000 65535 f \n"),
-        }
-    }
-    let info = info.map(|(n, g)| format!(" /Info {n} {g} R")).unwrap_or_default();
-    fixed.extend_from_slice(
-        format!("trailer\n<< /Size {size} /Root {} {} R{info} >>\nstartxref\n{xref_at}\n%%EOF\n", root.0, root.1)
-            .as_bytes(),
-    );
-    Some(fixed)
+    single
 }
 
-/// The object holding the last `/Type /Catalog` of the bytes: the one that
-/// starts closest before it.
-fn catalog_object(bytes: &[u8], offsets: &std::collections::BTreeMap<u32, (u64, u16)>) -> Option<(u32, u16)> {
-    let mut found = None;
-    let mut i = 0;
-    while let Some(at) = memfind(&bytes[i..], b"/Catalog") {
-        let at = i + at;
-        i = at + 8;
-        let before = bytes[..at].trim_ascii_end();
-        if before.ends_with(b"/Type") {
-            found = Some(at as u64);
-        }
+fn select_page(document: &mut Document, single: ObjectId, page: ObjectId) {
+    if let Ok(node) = document.get_dictionary_mut(single) {
+        node.set("Kids", Object::Array(vec![Object::Reference(page)]));
     }
-    let at = found?;
-    offsets
-        .iter()
-        .filter(|(_, (offset, _))| *offset <= at)
-        .max_by_key(|(_, (offset, _))| *offset)
-        .map(|(number, (_, generation))| (*number, *generation))
-}
-
-fn memfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The last `KEY N G R` in the bytes.
-fn last_reference(bytes: &[u8], key: &[u8]) -> Option<(u32, u16)> {
-    let at = bytes.windows(key.len()).rposition(|w| w == key)?;
-    let rest =
-        std::str::from_utf8(&bytes[at + key.len()..bytes.len().min(at + key.len() + 32)]).ok().or_else(|| {
-            let end = (at + key.len() + 32).min(bytes.len());
-            let slice = &bytes[at + key.len()..end];
-            let valid = slice.iter().position(|b| !b.is_ascii()).unwrap_or(slice.len());
-            std::str::from_utf8(&slice[..valid]).ok()
-        })?;
-    let mut parts = rest.split_whitespace();
-    let number = parts.next()?.parse().ok()?;
-    let generation = parts.next()?.parse().ok()?;
-    (parts.next()?.starts_with('R')).then_some((number, generation))
 }
 
 /// Undoes what PDF text extraction tends to leave: ligature characters,
@@ -375,67 +390,4 @@ fn tidy(text: &str) -> String {
         result.push('\n');
     }
     result
-}
-
-fn info_metadata(document: &Document, extracted: &mut Extracted) {
-    let Ok(info) = document.trailer.get(b"Info") else { return };
-    let info = match info {
-        Object::Reference(id) => document.get_object(*id).ok(),
-        other => Some(other),
-    };
-    let Some(Object::Dictionary(info)) = info else { return };
-    let string = |key: &[u8]| -> Option<String> {
-        match info.get(key).ok()? {
-            Object::String(bytes, _) => Some(pdf_text_string(bytes)),
-            Object::Reference(id) => match document.get_object(*id).ok()? {
-                Object::String(bytes, _) => Some(pdf_text_string(bytes)),
-                _ => None,
-            },
-            _ => None,
-        }
-    };
-    for (key, field) in [
-        (&b"Title"[..], "title"),
-        (b"Author", "author"),
-        (b"Subject", "subject"),
-        (b"Producer", "producer"),
-        (b"Creator", "creator"),
-    ] {
-        if let Some(value) = string(key) {
-            extracted.set(field, value.trim_matches('\0'));
-        }
-    }
-    for (key, field) in [(&b"CreationDate"[..], "created"), (b"ModDate", "modified")] {
-        if let Some(date) = string(key).and_then(|raw| pdf_date(&raw)) {
-            extracted.set(field, date);
-        }
-    }
-}
-
-/// PDF text strings are UTF-16BE with a BOM, or PDFDocEncoding (close enough
-/// to Latin-1 for metadata).
-fn pdf_text_string(bytes: &[u8]) -> String {
-    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        let units: Vec<u16> = rest.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])).collect();
-        return String::from_utf16_lossy(&units);
-    }
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return String::from_utf8_lossy(rest).into_owned();
-    }
-    bytes.iter().map(|b| *b as char).collect()
-}
-
-/// `D:YYYYMMDDHHmmSS...` to ISO 8601; missing parts default to the start.
-fn pdf_date(raw: &str) -> Option<String> {
-    let digits: String = raw.trim().trim_start_matches("D:").chars().take_while(char::is_ascii_digit).collect();
-    let part = |from: usize, len: usize, default: u32| -> Option<u32> {
-        match digits.get(from..from + len) {
-            Some(s) => s.parse().ok(),
-            None => Some(default),
-        }
-    };
-    if digits.len() < 4 {
-        return None;
-    }
-    iso_datetime(part(0, 4, 0)?, part(4, 2, 1)?, part(6, 2, 1)?, part(8, 2, 0)?, part(10, 2, 0)?, part(12, 2, 0)?)
 }

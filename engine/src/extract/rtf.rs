@@ -84,6 +84,78 @@ struct Group {
     font: Option<i32>,
     /// Inside the font table, where `\fN` defines a font instead.
     font_table: bool,
+    /// Inside a `\upr` group but not its `\ud` part: the ANSI copy of text
+    /// written again in Unicode, held back in case the Unicode copy is
+    /// missing.
+    upr_ansi: bool,
+}
+
+/// Where text goes: the body, the `\info` fields, or the ANSI copy of a
+/// `\upr` group.
+struct Output {
+    text: String,
+    info: std::collections::BTreeMap<&'static str, String>,
+    /// `\info` fields whose group has closed with a value: a second group
+    /// for the same field (Word writes `\author` in `\upr` and plain) adds
+    /// nothing to it.
+    info_done: std::collections::HashSet<&'static str>,
+    /// The open `\upr` groups, innermost last.
+    upr: Vec<Upr>,
+}
+
+/// An open `\upr` group: its depth in the group stack, whether its `\ud`
+/// (Unicode) part was seen, and its ANSI copy as `(info field or body,
+/// text)` pieces.
+struct Upr {
+    depth: usize,
+    saw_unicode: bool,
+    held: Vec<(Option<&'static str>, String)>,
+}
+
+impl Output {
+    /// Sends text to the document body or to the `\info` field being read.
+    fn emit(&mut self, stack: &[Group], s: &str) {
+        let Some(group) = stack.last() else { return };
+        if group.upr_ansi {
+            if let Some(upr) = self.upr.last_mut() {
+                if group.info.is_some() || !group.skip {
+                    upr.held.push((group.info, s.to_owned()));
+                }
+                return;
+            }
+        }
+        if let Some(field) = group.info {
+            if !self.info_done.contains(field) {
+                self.info.entry(field).or_default().push_str(s);
+            }
+        } else if !group.skip {
+            self.text.push_str(s);
+        }
+    }
+
+    /// A group closes: an `\info` field it filled is done, and a `\upr`
+    /// group without a Unicode part gives its ANSI copy after all.
+    fn close(&mut self, closed: &Group, depth: usize) {
+        if let Some(field) = closed.info.filter(|_| !closed.upr_ansi) {
+            if self.info.get(field).is_some_and(|value| !value.trim().is_empty()) {
+                self.info_done.insert(field);
+            }
+        }
+        if self.upr.last().is_some_and(|upr| upr.depth == depth) {
+            let upr = self.upr.pop().expect("just checked");
+            if !upr.saw_unicode {
+                for (field, s) in upr.held {
+                    match field {
+                        Some(field) if !self.info_done.contains(field) => {
+                            self.info.entry(field).or_default().push_str(&s)
+                        }
+                        Some(_) => {}
+                        None => self.text.push_str(&s),
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
@@ -92,11 +164,12 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     }
     let mut extracted = Extracted::default();
     let mut encoding: &'static Encoding = encoding_rs::WINDOWS_1252;
-    let mut text = String::new();
-    let mut info = std::collections::BTreeMap::<&'static str, String>::new();
+    let mut out =
+        Output { text: String::new(), info: Default::default(), info_done: Default::default(), upr: Vec::new() };
     let mut dates: Vec<(&'static str, [u32; 5])> = Vec::new();
     let mut date_target: Option<usize> = None;
-    let mut stack: Vec<Group> = vec![Group { skip: false, info: None, unicode_skip: 1, font: None, font_table: false }];
+    let mut stack: Vec<Group> =
+        vec![Group { skip: false, info: None, unicode_skip: 1, font: None, font_table: false, upr_ansi: false }];
     // Code pages of the fonts whose `\fcharset` names one; the default font
     // (`\deffN`); the font being defined in the font table.
     let mut font_encodings = std::collections::HashMap::<i32, &'static Encoding>::new();
@@ -115,7 +188,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                 let font = stack.last().and_then(|group| group.font).or(default_font);
                 let current = font.and_then(|font| font_encodings.get(&font)).copied().unwrap_or(encoding);
                 let (decoded, _) = current.decode_without_bom_handling(&pending_bytes);
-                emit(&stack, &mut text, &mut info, &decoded);
+                out.emit(&stack, &decoded);
                 pending_bytes.clear();
             }
         };
@@ -138,7 +211,9 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
             b'}' => {
                 flush!();
                 if stack.len() > 1 {
-                    stack.pop();
+                    let depth = stack.len();
+                    let closed = stack.pop().expect("more than the root group");
+                    out.close(&closed, depth);
                 }
                 date_target = None;
                 i += 1;
@@ -183,7 +258,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                                 (_, code) => char::from_u32(code),
                             };
                             if let Some(c) = code {
-                                emit(&stack, &mut text, &mut info, c.encode_utf8(&mut [0; 4]));
+                                out.emit(&stack, c.encode_utf8(&mut [0; 4]));
                             }
                             skip_chars = stack.last().map(|g| g.unicode_skip).unwrap_or(1);
                         }
@@ -206,18 +281,33 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                             encoding = found;
                         }
                     }
-                    "par" | "line" | "sect" | "page" | "row" => emit(&stack, &mut text, &mut info, "\n"),
-                    "tab" | "cell" => emit(&stack, &mut text, &mut info, "\t"),
-                    "emdash" => emit(&stack, &mut text, &mut info, "—"),
-                    "endash" => emit(&stack, &mut text, &mut info, "–"),
-                    "bullet" => emit(&stack, &mut text, &mut info, "•"),
-                    "lquote" => emit(&stack, &mut text, &mut info, "‘"),
-                    "rquote" => emit(&stack, &mut text, &mut info, "’"),
-                    "ldblquote" => emit(&stack, &mut text, &mut info, "“"),
-                    "rdblquote" => emit(&stack, &mut text, &mut info, "”"),
-                    "~" => emit(&stack, &mut text, &mut info, "\u{a0}"),
-                    "\\" | "{" | "}" => emit(&stack, &mut text, &mut info, &word),
+                    "par" | "line" | "sect" | "page" | "row" => out.emit(&stack, "\n"),
+                    "tab" | "cell" => out.emit(&stack, "\t"),
+                    "emdash" => out.emit(&stack, "—"),
+                    "endash" => out.emit(&stack, "–"),
+                    "bullet" => out.emit(&stack, "•"),
+                    "lquote" => out.emit(&stack, "‘"),
+                    "rquote" => out.emit(&stack, "’"),
+                    "ldblquote" => out.emit(&stack, "“"),
+                    "rdblquote" => out.emit(&stack, "”"),
+                    "~" => out.emit(&stack, "\u{a0}"),
+                    "\\" | "{" | "}" => out.emit(&stack, &word),
                     "info" => group.skip = true,
+                    "upr" => {
+                        group.upr_ansi = true;
+                        out.upr.push(Upr { depth: stack.len(), saw_unicode: false, held: Vec::new() });
+                    }
+                    // The Unicode part of a `\upr` group (`{\*\ud ...}`): read
+                    // as its parent is, despite the `\*`.
+                    "ud" if group.upr_ansi => {
+                        let parent_skip = stack.len() >= 2 && stack[stack.len() - 2].skip;
+                        let group = stack.last_mut().expect("the root group is never popped");
+                        group.upr_ansi = false;
+                        group.skip = parent_skip;
+                        if let Some(upr) = out.upr.last_mut() {
+                            upr.saw_unicode = true;
+                        }
+                    }
                     "title" | "author" | "subject" | "company" | "operator" | "keywords" => {
                         group.info = Some(match word.as_str() {
                             "title" => "title",
@@ -261,7 +351,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         first_in_group = false;
     }
     flush!();
-    for (field, value) in info {
+    for (field, value) in out.info {
         extracted.set(field, value);
     }
     for (field, [year, month, day, hour, minute]) in dates {
@@ -270,18 +360,8 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         }
     }
     extracted.set("encoding", encoding.name());
-    extracted.text = text;
+    extracted.text = out.text;
     Ok(extracted)
-}
-
-/// Sends text to the document body or to the `\info` field being read.
-fn emit(stack: &[Group], text: &mut String, info: &mut std::collections::BTreeMap<&'static str, String>, s: &str) {
-    let Some(group) = stack.last() else { return };
-    if let Some(field) = group.info {
-        info.entry(field).or_default().push_str(s);
-    } else if !group.skip {
-        text.push_str(s);
-    }
 }
 
 /// Reads a control word or symbol after a backslash: its name, numeric

@@ -121,6 +121,17 @@ impl<'a> Container<'a> {
         Some(bytes)
     }
 
+    /// The first `max` decompressed bytes of an entry (its root element's
+    /// attributes, say), without inflating the rest; `None` when it is
+    /// absent or unreadable. Counts against no budget: it reads little.
+    pub fn read_head(&mut self, name: &str, max: u64) -> Option<Vec<u8>> {
+        let entry = self.archive.by_name(name).ok()?;
+        let mut bytes = Vec::new();
+        // A damaged entry still gives what came before the damage.
+        let _ = entry.take(max).read_to_end(&mut bytes);
+        Some(bytes)
+    }
+
     /// An entry as text (XML parts are UTF-8 or declare otherwise).
     pub fn read_text(&mut self, name: &str) -> Option<String> {
         let bytes = self.read(name)?;

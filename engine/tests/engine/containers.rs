@@ -1,5 +1,4 @@
-//! Engine tests: DOCX, XLSX, PPTX, ODT and EPUB built in the tests, and zip
-//! bombs.
+//! Engine tests: DOCX, PPTX, ODT and EPUB built in the tests, and zip bombs.
 
 use std::io::Write;
 
@@ -126,32 +125,6 @@ fn pptx_slides_in_the_order_the_deck_shows_them() {
     assert!(at("Title page") < at("Agenda") && at("Agenda") < at("Figures"), "deck order: {text:?}");
     assert!(at("Figures") < at("Notes on the title"), "{text:?}");
     assert_eq!(text.matches("Notes on the title").count(), 1, "{text:?}");
-}
-
-#[test]
-fn xlsx_cells_by_sheet() {
-    let workbook = br#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Budget" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
-    let rels = br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
-    let sheet = br#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Item</t></is></c><c r="B1" t="inlineStr"><is><t>Cost</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>Paper</t></is></c><c r="B2"><v>12.5</v></c></row><row r="3"><c r="A3" s="1"><v>45352</v></c><c r="B3" s="2"><v>45352.5625</v></c><c r="C3" s="3"><v>0.75</v></c></row></sheetData></worksheet>"#;
-    // Styles 1-3: the built-in date, date-time and time formats.
-    let styles = br#"<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="22"/><xf numFmtId="21"/></cellXfs></styleSheet>"#;
-    let content_types = br#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#;
-    let bytes = zip(&[
-        ("[Content_Types].xml", content_types),
-        ("_rels/.rels", br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#),
-        ("xl/workbook.xml", workbook),
-        ("xl/_rels/workbook.xml.rels", rels),
-        ("xl/worksheets/sheet1.xml", sheet),
-        ("xl/styles.xml", styles),
-    ]);
-    let report = check(
-        "budget.xlsx",
-        &bytes,
-        &[("/format", json!("xlsx")), ("/metadata/sheets", json!(1)), ("/metadata/sheet_names", json!(["Budget"]))],
-    );
-    let text = report["text"].as_str().unwrap();
-    assert!(text.contains("Item\tCost\nPaper\t12.5"), "{text:?}");
-    assert!(text.contains("2024-03-01\t2024-03-01 13:30:00\t18:00:00\n"), "dates read as dates: {text:?}");
 }
 
 #[test]

@@ -5,12 +5,18 @@
 mod analysis;
 mod containers;
 mod detect;
+mod entities;
 mod fuzz;
 mod images;
+mod keywords;
 mod markup;
+mod pdf;
+mod pdf_fixtures;
 mod pdf_rtf;
+mod rtf;
 mod sweep;
 mod text;
+mod xlsx;
 
 use docmill_engine::Options;
 use docmill_engine::{self as engine, Input};

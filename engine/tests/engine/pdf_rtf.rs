@@ -63,7 +63,7 @@ fn pdf_text_and_info() {
             ("/format", json!("pdf")),
             ("/metadata/title", json!("Q3 Report")),
             ("/metadata/author", json!("Ada Lovelace")),
-            ("/metadata/created", json!("2024-01-02T03:04:05")),
+            ("/metadata/created", json!("2024-01-02T03:04:05Z")),
             ("/metadata/pages", json!(1)),
             ("/metadata/encrypted", json!(false)),
         ],

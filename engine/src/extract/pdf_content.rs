@@ -1,0 +1,259 @@
+//! A lexical scan of PDF content streams (no parsing into objects): how many
+//! tokens a stream holds, where it draws XObjects (`/Name Do`), how deep it
+//! nests graphics states and operands; and the rewrite that drops what the
+//! guards in `pdf_guard.rs` refuse. The text readers decode a content stream
+//! into one operation per operator, copy the graphics state at every `q` and
+//! give up on a whole stream whose operands nest past lopdf's limit, so these
+//! are the numbers that bound their memory and decide whether they read on.
+
+use std::ops::Range;
+
+/// Graphics states (`q`) nested deeper than this are flattened: their `q` and
+/// the matching `Q` are dropped. The reader copies the whole state at every
+/// `q`, so a stream of millions of `q` is gigabytes; PDF 1.7's implementation
+/// limits (Annex C) give 28 levels, and real documents stay far below 256.
+pub const MAX_SAVE_DEPTH: usize = 256;
+/// Arrays and dictionaries among one operation's operands nested deeper
+/// than this end the stream there. lopdf refuses operands nested past 100
+/// levels and then drops the whole stream; cutting before the operation
+/// keeps the text drawn before it. Real operands nest two or three levels.
+pub const MAX_OPERAND_DEPTH: usize = 32;
+/// Tokens (operators and operands) of one content stream past which it is
+/// cut. The readers hold a decoded stream whole, and were measured at about
+/// 550 bytes and 3 µs a token at their peak (a million `BT` operators: 580
+/// MB, 5.9 s), so this bounds one stream to about half a GiB of a worker's 2
+/// GiB. A dense page of text is a few tens of thousands of tokens.
+pub const MAX_CONTENT_TOKENS: usize = 1_000_000;
+
+/// What [`scan`] found in one content stream.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Tokens up to the cut, if any.
+    pub tokens: usize,
+    /// Each `Do`: the bytes of its operands and operator, and the XObject
+    /// name when the operands are exactly one name.
+    pub invocations: Vec<(Range<usize>, Option<Vec<u8>>)>,
+    /// Operators that show text (`Tj`, `TJ`, `'`, `"`).
+    pub text_operators: usize,
+    /// Inline images (`BI`).
+    pub inline_images: usize,
+    /// `q` operators nested past [`MAX_SAVE_DEPTH`] and the `Q` closing them.
+    pub excess_saves: Vec<Range<usize>>,
+    /// Where the stream must end: at the token past [`MAX_CONTENT_TOKENS`],
+    /// or at the operation whose operands nest past [`MAX_OPERAND_DEPTH`].
+    pub cut: Option<usize>,
+}
+
+fn is_white(c: u8) -> bool {
+    matches!(c, b'\0' | b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
+}
+
+fn is_delimiter(c: u8) -> bool {
+    matches!(c, b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%')
+}
+
+fn is_regular(c: u8) -> bool {
+    !is_white(c) && !is_delimiter(c)
+}
+
+/// The end of the literal string opening at `at` (balanced parentheses,
+/// backslash escapes), or the end of the bytes.
+fn literal_end(bytes: &[u8], at: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = at;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// The end of an inline image's data, which starts after `ID` and one white
+/// byte and runs to an `EI` between white bytes (or the end of the stream).
+fn inline_image_end(bytes: &[u8], data_start: usize) -> usize {
+    let mut i = data_start;
+    while let Some(found) = memchr::memmem::find(&bytes[i.min(bytes.len())..], b"EI") {
+        let at = i + found;
+        let white_before = at > 0 && is_white(bytes[at - 1]);
+        let white_after = bytes.get(at + 2).is_none_or(|c| is_white(*c));
+        if white_before && white_after {
+            return at + 2;
+        }
+        i = at + 2;
+    }
+    bytes.len()
+}
+
+/// Scans `bytes` as a content stream, token by token, in one pass.
+pub fn scan(bytes: &[u8]) -> Scan {
+    let mut found = Scan::default();
+    // Where the operands of the coming operator start, how many tokens they
+    // are, and the last one when it is a name.
+    let mut operands_start: Option<usize> = None;
+    let mut operand_tokens = 0usize;
+    let mut last_name: Option<Range<usize>> = None;
+    let mut nesting = 0usize;
+    let mut saves = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if is_white(c) {
+            i += 1;
+            continue;
+        }
+        if c == b'%' {
+            while i < bytes.len() && !matches!(bytes[i], b'\r' | b'\n') {
+                i += 1;
+            }
+            continue;
+        }
+        let start = i;
+        let mut name = None;
+        let mut operator = None;
+        match c {
+            b'(' => i = literal_end(bytes, i),
+            b'<' if bytes.get(i + 1) == Some(&b'<') => {
+                i += 2;
+                nesting += 1;
+            }
+            b'<' => i = memchr::memchr(b'>', &bytes[i..]).map_or(bytes.len(), |end| i + end + 1),
+            b'>' if bytes.get(i + 1) == Some(&b'>') => {
+                i += 2;
+                nesting = nesting.saturating_sub(1);
+            }
+            b'[' => {
+                i += 1;
+                nesting += 1;
+            }
+            b']' => {
+                i += 1;
+                nesting = nesting.saturating_sub(1);
+            }
+            b'/' => {
+                i += 1;
+                while i < bytes.len() && is_regular(bytes[i]) {
+                    i += 1;
+                }
+                name = Some(start + 1..i);
+            }
+            c if is_delimiter(c) => i += 1,
+            _ => {
+                while i < bytes.len() && is_regular(bytes[i]) {
+                    i += 1;
+                }
+                let word = &bytes[start..i];
+                let keyword = word[0].is_ascii_alphabetic() || matches!(word[0], b'\'' | b'"');
+                if keyword && nesting == 0 && !matches!(word, b"true" | b"false" | b"null") {
+                    operator = Some(word);
+                }
+            }
+        }
+        found.tokens += 1;
+        if found.tokens > MAX_CONTENT_TOKENS {
+            found.tokens -= 1;
+            found.cut = Some(operands_start.unwrap_or(start));
+            return found;
+        }
+        if nesting > MAX_OPERAND_DEPTH {
+            found.cut = Some(operands_start.unwrap_or(start));
+            return found;
+        }
+        let Some(operator) = operator else {
+            operands_start.get_or_insert(start);
+            operand_tokens += 1;
+            last_name = name;
+            continue;
+        };
+        match operator {
+            b"Do" => {
+                let name = match (&last_name, operand_tokens) {
+                    (Some(range), 1) => Some(bytes[range.clone()].to_vec()),
+                    _ => None,
+                };
+                found.invocations.push((operands_start.unwrap_or(start)..i, name));
+            }
+            b"q" => {
+                saves += 1;
+                if saves > MAX_SAVE_DEPTH {
+                    found.excess_saves.push(start..i);
+                }
+            }
+            b"Q" => {
+                if saves > MAX_SAVE_DEPTH {
+                    found.excess_saves.push(start..i);
+                }
+                saves = saves.saturating_sub(1);
+            }
+            b"ID" => i = inline_image_end(bytes, i + 1),
+            b"BI" => found.inline_images += 1,
+            b"Tj" | b"TJ" | b"'" | b"\"" => found.text_operators += 1,
+            _ => {}
+        }
+        operands_start = None;
+        operand_tokens = 0;
+        last_name = None;
+    }
+    found
+}
+
+/// `bytes` with each of `drops` (sorted, not overlapping) replaced by a
+/// space and everything from `cut` on left out.
+pub fn rewrite(bytes: &[u8], drops: &[Range<usize>], cut: Option<usize>) -> Vec<u8> {
+    let end = cut.unwrap_or(bytes.len()).min(bytes.len());
+    let mut out = Vec::with_capacity(end);
+    let mut at = 0;
+    for drop in drops.iter().filter(|drop| drop.end <= end) {
+        if drop.start < at {
+            continue;
+        }
+        out.extend_from_slice(&bytes[at..drop.start]);
+        out.push(b' ');
+        at = drop.end;
+    }
+    out.extend_from_slice(&bytes[at..end]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_invocations_outside_strings_and_inline_images() {
+        let content = b"q (a /X Do in a string \\) still) Tj /Im1 Do BI /W 1 ID \x00 EI Q /F0 Do 1 2 Do";
+        let scan = scan(content);
+        let names: Vec<_> = scan.invocations.iter().map(|(_, name)| name.clone()).collect();
+        assert_eq!(names, vec![Some(b"Im1".to_vec()), Some(b"F0".to_vec()), None]);
+        let (range, _) = &scan.invocations[0];
+        assert_eq!(&content[range.clone()], b"/Im1 Do");
+    }
+
+    #[test]
+    fn deep_saves_are_dropped_in_pairs() {
+        let mut content = b"q ".repeat(MAX_SAVE_DEPTH + 2);
+        content.extend_from_slice(&b"Q ".repeat(MAX_SAVE_DEPTH + 2));
+        let scan = scan(&content);
+        assert_eq!(scan.excess_saves.len(), 4);
+        let kept = rewrite(&content, &scan.excess_saves, None);
+        assert_eq!(kept.iter().filter(|c| **c == b'q').count(), MAX_SAVE_DEPTH);
+        assert_eq!(kept.iter().filter(|c| **c == b'Q').count(), MAX_SAVE_DEPTH);
+    }
+
+    #[test]
+    fn deep_operands_cut_before_their_operation() {
+        let mut content = b"(kept) Tj 1 ".to_vec();
+        content.extend_from_slice(&b"[".repeat(MAX_OPERAND_DEPTH + 1));
+        let scan = scan(&content);
+        assert_eq!(rewrite(&content, &[], scan.cut), b"(kept) Tj ");
+    }
+}

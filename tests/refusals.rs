@@ -1,0 +1,101 @@
+//! Early refusals reach clients that write the whole body before reading
+//! (as Python's `http.client` does), and every error, the framework's own
+//! included, has the contract's JSON shape.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::util::{read_response, request, Response, Server};
+
+/// Big enough that the kernel's socket buffers cannot take it all: a server
+/// that answers without reading makes the client's write fail.
+const BODY_BYTES: usize = 8 << 20;
+
+/// Writes the request head and the whole body, failing the test if the
+/// server broke the connection meanwhile, and only then reads the answer.
+fn send_all_then_read(addr: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    if let Err(err) = stream.write_all(body) {
+        panic!("{method} {path} ({content_type}): the server broke the connection mid-body: {err}");
+    }
+    read_response(&mut stream)
+}
+
+/// Method, path, Content-Type, body; the status and code expected.
+type Case<'a> = (&'a str, &'a str, &'a str, &'a [u8], u16, &'a str);
+
+fn multipart_body(part_headers: &str, filler: usize, line_end: &str) -> Vec<u8> {
+    let boundary = "docmill-test-boundary-7d1f";
+    let mut body = format!("--{boundary}{line_end}{part_headers}{line_end}{line_end}").into_bytes();
+    body.resize(body.len() + filler, b'x');
+    body.extend_from_slice(format!("{line_end}--{boundary}--{line_end}").as_bytes());
+    body
+}
+
+#[test]
+fn early_refusals_read_the_body_first_so_a_client_writing_it_all_sees_the_status() {
+    let server = Server::start(&["--workers", "1"]);
+    let multipart = "multipart/form-data; boundary=docmill-test-boundary-7d1f";
+    let file_headers = "Content-Disposition: form-data; name=\"file\"; filename=\"a.bin\"";
+    let plain = vec![b'x'; BODY_BYTES];
+    let well_formed = multipart_body(file_headers, BODY_BYTES, "\r\n");
+    let huge_headers =
+        multipart_body(&format!("{file_headers}\r\nX-Pad: {}", "p".repeat(20 << 10)), BODY_BYTES, "\r\n");
+    let lf_only = multipart_body(file_headers, BODY_BYTES, "\n");
+    let cases: Vec<Case> = vec![
+        ("POST", "/v1/analyze", "text/plain", &plain, 415, "unsupported_media_type"),
+        ("POST", "/v1/batch", "application/octet-stream", &plain, 415, "unsupported_media_type"),
+        ("POST", "/v1/jobs", "text/plain", &plain, 415, "unsupported_media_type"),
+        ("POST", "/v1/nowhere", multipart, &well_formed, 404, "not_found"),
+        ("PATCH", "/v1/analyze", multipart, &well_formed, 405, "method_not_allowed"),
+        ("POST", "/healthz", "text/plain", &plain, 405, "method_not_allowed"),
+        ("POST", "/v1/analyze", "multipart/form-data", &well_formed, 400, "bad_request"),
+        ("POST", "/v1/analyze", multipart, &huge_headers, 400, "bad_request"),
+        ("POST", "/v1/batch", multipart, &huge_headers, 400, "bad_request"),
+        ("POST", "/v1/analyze", multipart, &lf_only, 400, "bad_request"),
+        ("POST", "/v1/jobs", multipart, &lf_only, 400, "bad_request"),
+        ("POST", "/v1/analyze?text=maybe", multipart, &well_formed, 400, "bad_request"),
+    ];
+    for (method, path, content_type, body, status, code) in cases {
+        let response = send_all_then_read(&server.addr, method, path, content_type, body);
+        assert_eq!(response.status, status, "{method} {path} ({content_type}): {}", response.text());
+        assert_eq!(response.error_code(), code, "{method} {path}");
+    }
+    // Nothing was left behind by the refused job uploads.
+    let jobs_dir = server.dir.path().join("docmill-data/jobs");
+    assert_eq!(std::fs::read_dir(&jobs_dir).map(|dir| dir.count()).unwrap_or(0), 0);
+}
+
+#[test]
+fn framework_errors_are_json_and_booleans_are_strict() {
+    let server = Server::start(&["--workers", "1"]);
+    for path in ["/v1/analyze?filename=a.txt&text=maybe", "/v1/analyze?filename=a.txt&cache=2"] {
+        let response = request(&server.addr, "PUT", path, &[], b"Some text.");
+        assert_eq!(response.status, 400, "{path}: {}", response.text());
+        assert_eq!(response.error_code(), "bad_request");
+        assert!(response.json()["error"]["message"].as_str().unwrap().contains("expected true, false"));
+    }
+    for (value, has_text) in [("true", true), ("YES", true), ("1", true), ("false", false), ("no", false), ("0", false)]
+    {
+        let response = server.put(&format!("/v1/analyze?filename=a.txt&text={value}"), b"Some text.");
+        assert_eq!(response.status, 200, "text={value}: {}", response.text());
+        assert_eq!(response.json()["text"].is_string(), has_text, "text={value}");
+    }
+    let bad_limit = server.get("/v1/jobs?limit=abc");
+    assert_eq!(bad_limit.status, 400, "{}", bad_limit.text());
+    assert_eq!(bad_limit.error_code(), "bad_request");
+    assert_eq!(bad_limit.header("content-type"), Some("application/json"));
+    let not_allowed = request(&server.addr, "DELETE", "/v1/analyze", &[], b"");
+    assert_eq!(not_allowed.status, 405, "{}", not_allowed.text());
+    assert_eq!(not_allowed.error_code(), "method_not_allowed");
+    let not_found = server.get("/nope");
+    assert_eq!(not_found.status, 404);
+    assert_eq!(not_found.error_code(), "not_found");
+}
