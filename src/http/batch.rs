@@ -39,14 +39,10 @@ async fn batch(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
+    // A bad query is refused before the body is read; the body guard
+    // drains what is left unread, so the client still sees the 400.
+    let options = query.options()?;
     let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
-    let options = match query.options() {
-        Ok(options) => options,
-        Err(err) => {
-            files.drain().await;
-            return Err(err);
-        }
-    };
     // The status is only known once there is a file part: a request with
     // none is a 400, not an empty stream.
     let first = match files.next_file().await {

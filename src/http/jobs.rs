@@ -45,14 +45,10 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let jobs = Arc::clone(state.jobs()?);
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
+    // A bad query is refused before the body is read; the body guard
+    // drains what is left unread, so the client still sees the 400.
+    let options = query.options()?;
     let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
-    let options = match query.options() {
-        Ok(options) => options,
-        Err(err) => {
-            files.drain().await;
-            return Err(err);
-        }
-    };
     let job_id = new_job_id().map_err(|err| ApiError::internal(format!("no randomness: {err}")))?;
     let job_dir = jobs.store.job_dir(&job_id);
     let mut documents: Vec<UploadedDocument> = Vec::new();
