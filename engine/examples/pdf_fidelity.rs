@@ -3,7 +3,10 @@
 //! median and the worst cases, and how the paragraph counts compare (the
 //! median of ours over pdftotext's, blocks between blank lines). A measuring tool, not a test:
 //! `cargo run --release -p docmill-engine --example pdf_fidelity`
-//! (`DOCMILL_CORPUS=DIR` reads another corpus).
+//! (`DOCMILL_CORPUS=DIR` reads another corpus; `DOCMILL_PDF_DIR=DIR` reads
+//! every `*.pdf` of a folder instead, such as the set `bench/pdf_producers.py` writes;
+//! `DOCMILL_DUMP=DIR` writes both readings of each file there, to compare, with
+//! docmill's warnings or error).
 //! `pdftotext` (Debian's poppler-utils) is only a reference here, never a
 //! runtime dependency of docmill.
 
@@ -37,6 +40,46 @@ fn f1(ours: &str, reference: &str) -> f64 {
     2.0 * precision * recall / (precision + recall)
 }
 
+/// The PDFs to read, with their labels: every `*.pdf` of `DOCMILL_PDF_DIR`,
+/// or the PDFs of the corpus manifest (`../shared/corpus` beside the
+/// repository, or where `DOCMILL_CORPUS` says).
+fn pdf_files() -> Option<Vec<(PathBuf, String)>> {
+    if let Some(dir) = std::env::var_os("DOCMILL_PDF_DIR").map(PathBuf::from) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            println!("DID NOT RUN: {} is absent", dir.display());
+            return None;
+        };
+        let mut files: Vec<(PathBuf, String)> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "pdf"))
+            .map(|path| {
+                let label = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                (path, label)
+            })
+            .collect();
+        files.sort();
+        return Some(files);
+    }
+    let corpus = std::env::var_os("DOCMILL_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
+    let Ok(manifest) = std::fs::read_to_string(corpus.join("manifest.json")) else {
+        println!("DID NOT RUN: {} is absent", corpus.display());
+        return None;
+    };
+    let manifest: Vec<serde_json::Value> = serde_json::from_str(&manifest).expect("manifest.json parses");
+    let files = manifest
+        .iter()
+        .filter(|entry| entry["format_guess"] == "pdf")
+        .map(|entry| {
+            let label = entry["path"].as_str().unwrap_or_default().to_owned();
+            (corpus.join(&label), label)
+        })
+        .collect();
+    Some(files)
+}
+
 /// Blocks of text between blank lines.
 fn paragraphs(text: &str) -> usize {
     let mut count = 0;
@@ -53,37 +96,37 @@ fn paragraphs(text: &str) -> usize {
 
 fn main() {
     std::panic::set_hook(Box::new(|_| {}));
-    // `../shared/corpus` beside the repository, or where DOCMILL_CORPUS says.
-    let corpus = std::env::var_os("DOCMILL_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
-    let Ok(manifest) = std::fs::read_to_string(corpus.join("manifest.json")) else {
-        println!("DID NOT RUN: {} is absent", corpus.display());
-        return;
-    };
+    let Some(files) = pdf_files() else { return };
     if Command::new("pdftotext").arg("-v").output().is_err() {
         println!("DID NOT RUN: pdftotext is not installed (apt-get install poppler-utils)");
         return;
     }
-    let manifest: Vec<serde_json::Value> = serde_json::from_str(&manifest).expect("manifest.json parses");
     let mut scores = Vec::new();
     let mut paragraph_ratios = Vec::new();
     let (mut our_time, mut their_time, mut total_bytes) = (std::time::Duration::ZERO, std::time::Duration::ZERO, 0);
-    for entry in manifest.iter().filter(|e| e["format_guess"] == "pdf") {
-        let path = corpus.join(entry["path"].as_str().unwrap_or_default());
+    for (path, label) in files {
         let bytes = std::fs::read(&path).expect("corpus file");
         let input = Input { filename: "doc.pdf", declared_type: None, sha256: None, bytes: &bytes };
         let started = std::time::Instant::now();
-        let ours =
-            engine::analyze(&input, &Options { include_text: true, ..Options::default() }).ok().and_then(|r| r.text);
+        let report = engine::analyze(&input, &Options { include_text: true, ..Options::default() });
         our_time += started.elapsed();
+        let warnings = match &report {
+            Ok(report) => report.warnings.join("\n"),
+            Err(err) => err.to_string(),
+        };
+        let ours = report.ok().and_then(|r| r.text);
         let started = std::time::Instant::now();
         let reference = Command::new("pdftotext").args(["-enc", "UTF-8"]).arg(&path).arg("-").output();
         their_time += started.elapsed();
         total_bytes += bytes.len();
         let reference =
             reference.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        let label = entry["path"].as_str().unwrap_or_default().to_owned();
+        if let Some(dump) = std::env::var_os("DOCMILL_DUMP").map(PathBuf::from) {
+            let name = label.replace('/', "_");
+            let _ = std::fs::write(dump.join(format!("{name}.ours.txt")), ours.as_deref().unwrap_or_default());
+            let _ = std::fs::write(dump.join(format!("{name}.poppler.txt")), reference.as_deref().unwrap_or_default());
+            let _ = std::fs::write(dump.join(format!("{name}.warnings.txt")), &warnings);
+        }
         match (ours, reference) {
             // Nothing to compare with: poppler reads no words at all.
             (ours, Some(reference)) if words(&reference).is_empty() => {

@@ -14,7 +14,7 @@ use std::panic::{self, AssertUnwindSafe};
 use pdf_extract::{Dictionary, Document, Object, ObjectId};
 
 use super::pdf_layout::PageLines;
-use super::{pdf_annotations, pdf_guard, pdf_meta, pdf_repair, ExtractError, Extracted};
+use super::{pdf_annotations, pdf_fonts, pdf_guard, pdf_meta, pdf_repair, pdf_truetype, ExtractError, Extracted};
 use crate::structure::chunk::PageSpan;
 use crate::Options;
 
@@ -83,6 +83,8 @@ fn read(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     extracted.set("encrypted", encrypted);
     let damaged = pdf_repair::inflate_streams(&mut document, &mut extracted.warnings);
     pdf_repair::map_unicode_cmaps(&mut document);
+    pdf_fonts::sanitize(&mut document);
+    pdf_truetype::map_truetype_glyphs(&mut document);
     pdf_meta::metadata(&document, &mut extracted);
     let tree = pdf_guard::page_list(&document);
     let pages = tree.pages;

@@ -11,6 +11,7 @@ mod keywords;
 mod markup;
 mod pdf;
 mod pdf_fixtures;
+mod pdf_fonts;
 mod pdf_rtf;
 mod rtf;
 mod structure;

@@ -1,0 +1,168 @@
+//! Engine tests: fonts the PDF reader's own parsers fail on or cannot map to
+//! characters. Each used to lose its page's text (a panic inside the reader,
+//! or glyphs without Unicode); now the text the font encodes is read, with
+//! no warning.
+
+use serde_json::json;
+
+use crate::check;
+use crate::pdf_fixtures::{self, stream};
+
+/// One page showing `content` in font F1 (object 5) next to Helvetica (F2),
+/// with `font` as object 5 and `more` from object 6 on.
+fn page_with_font(font: &str, content: &str, more: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R /F2 7 0 R >> >> >>".to_vec(),
+        stream("", content.as_bytes()),
+        font.as_bytes().to_vec(),
+    ];
+    objects.extend(more);
+    pdf_fixtures::pdf(&objects)
+}
+
+/// Widths for every one-byte code.
+fn widths() -> String {
+    format!("/FirstChar 0 /LastChar 255 /Widths [{}]", vec!["500"; 256].join(" "))
+}
+
+fn assert_reads(name: &str, pdf: &[u8], words: &str) {
+    let report = check(name, pdf, &[("/metadata/pages_without_text", json!(0))]);
+    let text = report["text"].as_str().unwrap_or_default();
+    assert_eq!(text.split_whitespace().collect::<Vec<_>>().join(" "), words, "{name}: {report:#}");
+    assert_eq!(report["warnings"], json!([]), "{name}: {report:#}");
+}
+
+#[test]
+fn type1_program_in_binary_segments_keeps_the_font_encoding() {
+    // An embedded Type 1 program as a PFB file (binary segment headers
+    // before the clear text), whose encoding vector gives codes 1 to 5 the
+    // letters of "Hello"; the font's /Differences add "World" at 6 to 10.
+    let mut program = b"\x80\x01\x90\x00\x00\x00%!PS-AdobeFont-1.0: ABCDEF+Custom 001.000\n".to_vec();
+    program.extend_from_slice(
+        b"/FontName /ABCDEF+Custom def\n/Encoding 256 array\n0 1 255 {1 index exch /.notdef put} for\n",
+    );
+    program
+        .extend_from_slice(b"dup 1 /H put\ndup 2 /e put\ndup 3 /l put\ndup 4 /o put\ndup 5 /space put\nreadonly def\n");
+    program.extend_from_slice(
+        b"currentfile eexec\n\x80\x02\x10\x00\x00\x00\xd9\xd6\x6f\x63\x3b\x84\x6a\x98\x9b\x99\x74\xef",
+    );
+    let font = format!("<< /Type /Font /Subtype /Type1 /BaseFont /ABCDEF+Custom {} /FontDescriptor 6 0 R >>", widths());
+    let descriptor = b"<< /Type /FontDescriptor /FontName /ABCDEF+Custom /Flags 32 /FontBBox [0 0 1000 1000] /ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 /FontFile 8 0 R >>".to_vec();
+    let pdf = page_with_font(
+        &font,
+        "BT /F1 12 Tf 72 720 Td <0102030304> Tj ET\nBT /F2 12 Tf 72 700 Td (World) Tj ET\n",
+        vec![descriptor, pdf_fixtures::HELVETICA.to_vec(), stream(" /Length1 200 /Length2 16 /Length3 0", &program)],
+    );
+    assert_reads("pfb.pdf", &pdf, "Hello World");
+}
+
+#[test]
+fn differences_past_one_byte_and_odd_encodings_are_read_around() {
+    // /Differences with a code past 255 and a string among the names; the
+    // codes in range still read.
+    let font = format!(
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Custom {} /Encoding << /Type /Encoding /Differences [1 /H /e /l /o (junk) 300 /x /y] >> >>",
+        widths()
+    );
+    let pdf = page_with_font(
+        &font,
+        "BT /F1 12 Tf 72 720 Td <01020303> Tj ET\nBT /F1 12 Tf 90 720 Td <04> Tj ET\nBT /F2 12 Tf 72 700 Td (World) Tj ET\n",
+        vec![b"<< >>".to_vec(), pdf_fixtures::HELVETICA.to_vec()],
+    );
+    assert_reads("differences.pdf", &pdf, "Hello World");
+    // An /Encoding that is a number: the font's standard encoding is used.
+    let font = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding 42 >>";
+    let pdf = page_with_font(
+        font,
+        "BT /F1 12 Tf 72 720 Td (Hello) Tj ET\nBT /F2 12 Tf 72 700 Td (World) Tj ET\n",
+        vec![b"<< >>".to_vec(), pdf_fixtures::HELVETICA.to_vec()],
+    );
+    assert_reads("encoding-number.pdf", &pdf, "Hello World");
+}
+
+#[test]
+fn references_to_missing_objects_read_as_null() {
+    // The font's descriptor and the encoding's differences point at objects
+    // the file does not have.
+    let font = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding 40 0 R /FontDescriptor 41 0 R >>";
+    let pdf = page_with_font(
+        font,
+        "BT /F1 12 Tf 72 720 Td (Hello) Tj ET\nBT /F2 12 Tf 72 700 Td (World) Tj ET\n",
+        vec![b"<< >>".to_vec(), pdf_fixtures::HELVETICA.to_vec()],
+    );
+    assert_reads("dangling.pdf", &pdf, "Hello World");
+}
+
+/// A TrueType program of `chars.len()` glyphs (glyph 1 draws `chars[0]`,
+/// ...): the tables a reader needs to map characters, no outlines.
+fn truetype(chars: &[char]) -> Vec<u8> {
+    let mut head = vec![0u8; 54];
+    head[0..4].copy_from_slice(&0x0001_0000u32.to_be_bytes());
+    head[12..16].copy_from_slice(&0x5F0F_3CF5u32.to_be_bytes());
+    head[18..20].copy_from_slice(&1000u16.to_be_bytes());
+    let mut hhea = vec![0u8; 36];
+    hhea[0..4].copy_from_slice(&0x0001_0000u32.to_be_bytes());
+    hhea[34..36].copy_from_slice(&1u16.to_be_bytes());
+    let glyphs = chars.len() as u16 + 1;
+    let mut maxp = 0x0000_5000u32.to_be_bytes().to_vec();
+    maxp.extend_from_slice(&glyphs.to_be_bytes());
+    // cmap: one Unicode subtable of format 12, a group per character.
+    let mut sub = Vec::new();
+    sub.extend_from_slice(&12u16.to_be_bytes());
+    sub.extend_from_slice(&0u16.to_be_bytes());
+    sub.extend_from_slice(&(16 + 12 * chars.len() as u32).to_be_bytes());
+    sub.extend_from_slice(&0u32.to_be_bytes());
+    sub.extend_from_slice(&(chars.len() as u32).to_be_bytes());
+    // Groups in the order of their characters, as readers search them.
+    let mut groups: Vec<(u32, u32)> = chars.iter().enumerate().map(|(i, c)| (*c as u32, i as u32 + 1)).collect();
+    groups.sort_unstable();
+    for (c, glyph) in groups {
+        sub.extend_from_slice(&c.to_be_bytes());
+        sub.extend_from_slice(&c.to_be_bytes());
+        sub.extend_from_slice(&glyph.to_be_bytes());
+    }
+    let mut cmap = Vec::new();
+    cmap.extend_from_slice(&0u16.to_be_bytes());
+    cmap.extend_from_slice(&1u16.to_be_bytes());
+    cmap.extend_from_slice(&0u16.to_be_bytes());
+    cmap.extend_from_slice(&4u16.to_be_bytes());
+    cmap.extend_from_slice(&12u32.to_be_bytes());
+    cmap.extend_from_slice(&sub);
+    let tables: [(&[u8; 4], Vec<u8>); 4] = [(b"cmap", cmap), (b"head", head), (b"hhea", hhea), (b"maxp", maxp)];
+    let mut out = 0x0001_0000u32.to_be_bytes().to_vec();
+    out.extend_from_slice(&[0, 4, 0, 64, 0, 2, 0, 0]);
+    let mut offset = 12 + 16 * tables.len();
+    let mut body = Vec::new();
+    for (tag, data) in &tables {
+        out.extend_from_slice(*tag);
+        out.extend_from_slice(&0u32.to_be_bytes());
+        out.extend_from_slice(&(offset as u32).to_be_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        body.extend_from_slice(data);
+        while body.len() % 4 != 0 {
+            body.push(0);
+        }
+        offset = 12 + 16 * tables.len() + body.len();
+    }
+    out.extend_from_slice(&body);
+    out
+}
+
+#[test]
+fn identity_cid_truetype_without_to_unicode_reads_through_the_font_cmap() {
+    // Glyphs 1 to 8 draw "HeloWrd" and a space; the page shows glyph
+    // numbers only, as CIDs through an Identity map.
+    let program = truetype(&['H', 'e', 'l', 'o', ' ', 'W', 'r', 'd']);
+    let font =
+        "<< /Type /Font /Subtype /Type0 /BaseFont /ABCDEF+Sans /Encoding /Identity-H /DescendantFonts [6 0 R] >>";
+    let descendant = b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /ABCDEF+Sans /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /CIDToGIDMap /Identity /FontDescriptor 8 0 R /DW 500 >>".to_vec();
+    let descriptor = b"<< /Type /FontDescriptor /FontName /ABCDEF+Sans /Flags 4 /FontBBox [0 0 1000 1000] /ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 /FontFile2 9 0 R >>".to_vec();
+    let pdf = page_with_font(
+        font,
+        "BT /F1 12 Tf 72 720 Td <00010002000300030004000500060004000700030008> Tj ET\n",
+        vec![descendant, pdf_fixtures::HELVETICA.to_vec(), descriptor, stream("", &program)],
+    );
+    assert_reads("identity-truetype.pdf", &pdf, "Hello World");
+}
