@@ -1,5 +1,6 @@
 //! Text fidelity of the PDF extractor against poppler's `pdftotext`: word-level
-//! F1 (bags of lowercase words) for every PDF of `../shared/corpus`, then the
+//! F1 (bags of lowercase words; a character a word in scripts written without
+//! spaces) for every PDF of `../shared/corpus`, then the
 //! median and the worst cases, and how the paragraph counts compare (the
 //! median of ours over pdftotext's, blocks between blank lines). A measuring tool, not a test:
 //! `cargo run --release -p docmill-engine --example pdf_fidelity`
@@ -17,10 +18,34 @@ use std::process::Command;
 use docmill_engine::Options;
 use docmill_engine::{self as engine, Input};
 
+/// Whether `c` belongs to a script written without spaces between words
+/// (Han, kana, Thai, Lao, Khmer, Burmese): each such character counts as a
+/// word of its own, so that a line break in another place does not make a
+/// whole line of Chinese one wrong word.
+fn unspaced(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF | 0x1000..=0x109F | 0x1780..=0x17FF | 0x2E80..=0x2FDF | 0x3040..=0x30FF
+        | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3FFFF)
+}
+
 fn words(text: &str) -> HashMap<String, usize> {
     let mut bag = HashMap::new();
     for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-        *bag.entry(word.to_lowercase()).or_insert(0) += 1;
+        let mut rest = String::new();
+        for c in word.chars() {
+            if unspaced(c) {
+                *bag.entry(c.to_string()).or_insert(0) += 1;
+            } else {
+                rest.extend(c.to_lowercase());
+                continue;
+            }
+            if !rest.is_empty() {
+                *bag.entry(std::mem::take(&mut rest)).or_insert(0) += 1;
+            }
+        }
+        if !rest.is_empty() {
+            *bag.entry(rest).or_insert(0) += 1;
+        }
     }
     bag
 }

@@ -288,8 +288,8 @@ fn select_page(document: &mut Document, single: ObjectId, page: ObjectId) {
 }
 
 /// Undoes what PDF text extraction tends to leave: ligature characters,
-/// soft hyphens, control characters from unmapped glyphs and runs of blank
-/// lines.
+/// soft hyphens, control characters from unmapped glyphs, CJK radicals for
+/// the ideographs they stand for, and runs of blank lines.
 fn tidy(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -303,7 +303,7 @@ fn tidy(text: &str) -> String {
             // Glyphs without a Unicode mapping come out as NUL or other
             // control characters: they are not text.
             c if c.is_control() && !matches!(c, '\n' | '\t') => {}
-            c => out.push(c),
+            c => out.push(super::cjk_radicals::unify(c)),
         }
     }
     let mut result = String::with_capacity(out.len());

@@ -39,6 +39,10 @@ pub struct Scan {
     pub inline_images: usize,
     /// `q` operators nested past [`MAX_SAVE_DEPTH`] and the `Q` closing them.
     pub excess_saves: Vec<Range<usize>>,
+    /// Comments (`%` to the end of the line). lopdf's content parser stops
+    /// at a comment followed by a blank line and drops the rest of the
+    /// stream, so they are taken out before it reads.
+    pub comments: Vec<Range<usize>>,
     /// Where the stream must end: at the token past [`MAX_CONTENT_TOKENS`],
     /// or at the operation whose operands nest past [`MAX_OPERAND_DEPTH`].
     pub cut: Option<usize>,
@@ -112,9 +116,11 @@ pub fn scan(bytes: &[u8]) -> Scan {
             continue;
         }
         if c == b'%' {
+            let start = i;
             while i < bytes.len() && !matches!(bytes[i], b'\r' | b'\n') {
                 i += 1;
             }
+            found.comments.push(start..i);
             continue;
         }
         let start = i;

@@ -319,7 +319,7 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
         }
         guarded.over_budget += usize::from(over_budget);
         guarded.pages.push(drawn);
-        if !page_drops.is_empty() || !page_scan.excess_saves.is_empty() || page_scan.cut.is_some() {
+        if !page_drops.is_empty() || needs_rewrite(&page_scan) {
             count_repairs(&page_scan, &mut guarded);
             let drops = ranges(&page_scan, &page_drops);
             let fixed = pdf_content::rewrite(&content, &drops, page_scan.cut);
@@ -332,7 +332,7 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
     let empty = BTreeSet::new();
     for (form, scan) in &forms {
         let drops = form_drops.get(form).unwrap_or(&empty);
-        if drops.is_empty() && scan.excess_saves.is_empty() && scan.cut.is_none() {
+        if drops.is_empty() && !needs_rewrite(scan) {
             continue;
         }
         count_repairs(scan, &mut guarded);
@@ -343,16 +343,22 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
     guarded
 }
 
+/// Whether a scanned stream must be rewritten even with no invocation dropped.
+fn needs_rewrite(scan: &Scan) -> bool {
+    !scan.excess_saves.is_empty() || scan.cut.is_some() || !scan.comments.is_empty()
+}
+
 fn count_repairs(scan: &Scan, guarded: &mut Guarded) {
     guarded.cut_streams += usize::from(scan.cut.is_some());
     guarded.flattened_streams += usize::from(!scan.excess_saves.is_empty());
 }
 
-/// The byte ranges to drop from a scanned stream: the dropped invocations
-/// and the excess graphics-state levels, in order.
+/// The byte ranges to drop from a scanned stream: the dropped invocations,
+/// the excess graphics-state levels and the comments, in order.
 fn ranges(scan: &Scan, drops: &BTreeSet<usize>) -> Vec<Range<usize>> {
     let mut ranges: Vec<Range<usize>> = drops.iter().map(|index| scan.invocations[*index].0.clone()).collect();
     ranges.extend(scan.excess_saves.iter().cloned());
+    ranges.extend(scan.comments.iter().cloned());
     ranges.sort_by_key(|range| range.start);
     ranges
 }

@@ -295,3 +295,21 @@ fn text_in_annotation_appearances_is_read() {
     let report = check_text("annotated.pdf", &pdf, &["Page body", "Filled in field", "A reviewer note"]);
     assert!(!report["text"].as_str().unwrap().contains("Never shown"), "{report:#}");
 }
+
+#[test]
+fn comments_in_content_streams_do_not_hide_the_text() {
+    // A scanner's page: a comment and a blank line, the scan, then its
+    // invisible text layer (render mode 3), in three content streams.
+    let pdf = pdf_fixtures::pdf(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [4 0 R 6 0 R 7 0 R] /Resources << /Font << /F1 5 0 R >> /XObject << /Im1 8 0 R >> >> >>".to_vec(),
+        stream("", b"% SCANNER_TEXT_LAYER\n\n"),
+        pdf_fixtures::HELVETICA.to_vec(),
+        stream("", b"q 612 0 0 792 0 0 cm /Im1 Do Q % the page image\n"),
+        stream("", b"BT 3 Tr /F1 12 Tf 72 720 Td (Recognised words) Tj ET\n% end\n\n"),
+        stream(" /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8", b"\x80"),
+    ]);
+    let report = check_text("scan-with-text.pdf", &pdf, &["Recognised words"]);
+    assert_eq!(report["warnings"], json!([]), "{report:#}");
+}
