@@ -166,3 +166,17 @@ fn identity_cid_truetype_without_to_unicode_reads_through_the_font_cmap() {
     );
     assert_reads("identity-truetype.pdf", &pdf, "Hello World");
 }
+
+#[test]
+fn radicals_in_a_to_unicode_map_read_as_their_ideographs() {
+    // Browsers' PDFs map the glyph of 文 to the Kangxi radical U+2F42 and
+    // that of 页 to U+2EDA, the lowest code points the font gives it.
+    let to_unicode = "/CIDInit /ProcSet findresource begin 12 dict begin begincmap 1 begincodespacerange <00> <FF> endcodespacerange 3 beginbfchar <01> <2F42> <02> <2EDA> <03> <5B57> endbfchar endcmap end end";
+    let font = format!("<< /Type /Font /Subtype /Type1 /BaseFont /Custom {} /ToUnicode 6 0 R >>", widths());
+    let pdf = page_with_font(
+        &font,
+        "BT /F1 12 Tf 72 720 Td <010302> Tj ET\nBT /F2 12 Tf 72 700 Td (Page) Tj ET\n",
+        vec![stream("", to_unicode.as_bytes()), pdf_fixtures::HELVETICA.to_vec()],
+    );
+    assert_reads("radicals.pdf", &pdf, "文字页 Page");
+}
