@@ -25,14 +25,8 @@ const MAX_OBJECT_DEPTH: usize = 256;
 /// documentation).
 pub fn sanitize(document: &mut Document) {
     null_dangling_references(document);
-    let fonts: Vec<ObjectId> = document
-        .objects
-        .iter()
-        .filter(|(_, object)| {
-            object.as_dict().is_ok_and(|dict| dict.get(b"Type").and_then(Object::as_name).is_ok_and(|t| t == b"Font"))
-        })
-        .map(|(id, _)| *id)
-        .collect();
+    let fonts: Vec<ObjectId> =
+        document.objects.iter().filter(|(_, object)| object.as_dict().is_ok_and(is_font)).map(|(id, _)| *id).collect();
     let mut programs_done = HashSet::new();
     for id in fonts {
         if let Ok(Object::Dictionary(font)) = document.get_object_mut(id) {
@@ -54,6 +48,15 @@ pub fn sanitize(document: &mut Document) {
         }
         fix_programs(document, id, &mut programs_done);
     }
+}
+
+/// A font dictionary: `/Type /Font`, or (the type left out, as some
+/// producers do) a font subtype with a `/BaseFont`.
+fn is_font(dict: &Dictionary) -> bool {
+    let name = |key: &[u8]| dict.get(key).and_then(Object::as_name).ok();
+    name(b"Type").is_some_and(|t| t == b"Font")
+        || (dict.has(b"BaseFont")
+            && name(b"Subtype").is_some_and(|s| matches!(s, b"Type1" | b"MMType1" | b"TrueType" | b"Type0" | b"Type3")))
 }
 
 /// An `/Encoding` held in the font dictionary itself.
