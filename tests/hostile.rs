@@ -31,3 +31,16 @@ fn thousands_of_pages_fit_in_the_deadline() {
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["metadata"]["pages"], 4000);
 }
+
+#[test]
+fn a_font_the_reader_panicked_on_is_read_and_recycles_no_worker() {
+    let server = Server::start(&["--workers", "1", "--job-timeout", "30"]);
+    server.wait_workers_ready(1);
+    let response = server.analyze("type1.pdf", &pdf_fixtures::type1_pfb_font());
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["warnings"], serde_json::json!([]), "{}", response.text());
+    assert_eq!(response.json()["stats"]["words"], 2, "{}", response.text());
+    for cause in ["crashed", "recycled"] {
+        assert_eq!(server.restarts(cause), 0, "{cause}; server stderr:\n{}", server.stderr());
+    }
+}

@@ -6,26 +6,7 @@
 use serde_json::json;
 
 use crate::check;
-use crate::pdf_fixtures::{self, stream};
-
-/// One page showing `content` in font F1 (object 5) next to Helvetica (F2),
-/// with `font` as object 5 and `more` from object 6 on.
-fn page_with_font(font: &str, content: &str, more: Vec<Vec<u8>>) -> Vec<u8> {
-    let mut objects = vec![
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R /F2 7 0 R >> >> >>".to_vec(),
-        stream("", content.as_bytes()),
-        font.as_bytes().to_vec(),
-    ];
-    objects.extend(more);
-    pdf_fixtures::pdf(&objects)
-}
-
-/// Widths for every one-byte code.
-fn widths() -> String {
-    format!("/FirstChar 0 /LastChar 255 /Widths [{}]", vec!["500"; 256].join(" "))
-}
+use crate::pdf_fixtures::{self, page_with_font, stream, widths};
 
 fn assert_reads(name: &str, pdf: &[u8], words: &str) {
     let report = check(name, pdf, &[("/metadata/pages_without_text", json!(0))]);
@@ -36,26 +17,7 @@ fn assert_reads(name: &str, pdf: &[u8], words: &str) {
 
 #[test]
 fn type1_program_in_binary_segments_keeps_the_font_encoding() {
-    // An embedded Type 1 program as a PFB file (binary segment headers
-    // before the clear text), whose encoding vector gives codes 1 to 5 the
-    // letters of "Hello"; the font's /Differences add "World" at 6 to 10.
-    let mut program = b"\x80\x01\x90\x00\x00\x00%!PS-AdobeFont-1.0: ABCDEF+Custom 001.000\n".to_vec();
-    program.extend_from_slice(
-        b"/FontName /ABCDEF+Custom def\n/Encoding 256 array\n0 1 255 {1 index exch /.notdef put} for\n",
-    );
-    program
-        .extend_from_slice(b"dup 1 /H put\ndup 2 /e put\ndup 3 /l put\ndup 4 /o put\ndup 5 /space put\nreadonly def\n");
-    program.extend_from_slice(
-        b"currentfile eexec\n\x80\x02\x10\x00\x00\x00\xd9\xd6\x6f\x63\x3b\x84\x6a\x98\x9b\x99\x74\xef",
-    );
-    let font = format!("<< /Type /Font /Subtype /Type1 /BaseFont /ABCDEF+Custom {} /FontDescriptor 6 0 R >>", widths());
-    let descriptor = b"<< /Type /FontDescriptor /FontName /ABCDEF+Custom /Flags 32 /FontBBox [0 0 1000 1000] /ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 /FontFile 8 0 R >>".to_vec();
-    let pdf = page_with_font(
-        &font,
-        "BT /F1 12 Tf 72 720 Td <0102030304> Tj ET\nBT /F2 12 Tf 72 700 Td (World) Tj ET\n",
-        vec![descriptor, pdf_fixtures::HELVETICA.to_vec(), stream(" /Length1 200 /Length2 16 /Length3 0", &program)],
-    );
-    assert_reads("pfb.pdf", &pdf, "Hello World");
+    assert_reads("pfb.pdf", &pdf_fixtures::type1_pfb_font(), "Hello World");
 }
 
 #[test]
