@@ -91,6 +91,60 @@ fn an_uploaded_scan_is_read_and_the_pool_lists_the_languages() {
     assert!(report["stats"]["words"].as_u64().unwrap() > 40, "{report:#}");
 }
 
+/// Words of `text`, lower case, without punctuation.
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// The share of the words drawn that were read (recall; the worker crate's
+/// tests measure F1 against the same fixtures).
+fn recall(read: &str, truth: &str) -> f64 {
+    let read = words(read);
+    let truth = words(truth);
+    let found = truth.iter().filter(|w| read.contains(w)).count();
+    found as f64 / truth.len().max(1) as f64
+}
+
+#[test]
+fn every_kind_of_scan_is_read_by_confined_workers() {
+    let Some(dir) = fixtures() else { return };
+    let server = Server::start(&["--workers", "1"]);
+    if !tesseract_available(&server) {
+        return;
+    }
+    // The workers run under the seccomp filter that kills any `open`:
+    // Tesseract must read every page with what it loaded before.
+    let pid = server.worker_pids()[0];
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.lines().any(|line| line.starts_with("Seccomp:") && line.ends_with('2')), "{status}");
+    let manifest: serde_json::Map<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let german = pool_ocr(&server)["loaded"].as_array().unwrap().iter().any(|set| set == "deu");
+    for (name, truth) in &manifest {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        // German as a set of two languages loaded one by one.
+        let languages = if name.starts_with("german") { "deu+eng" } else { "eng" };
+        let response = server.put(&format!("/v1/analyze?filename={name}&text=true&ocr_lang={languages}"), &bytes);
+        assert_eq!(response.status, 200, "{name}: {}", response.text());
+        let report = response.json();
+        let truth = truth.as_str().unwrap();
+        if languages == "deu+eng" && !german {
+            eprintln!("SKIPPED: the German page's reading (tesseract-ocr-deu is not installed)");
+            continue;
+        }
+        let read = report["text"].as_str().unwrap();
+        if truth.is_empty() {
+            assert_eq!(report["stats"]["words"], 0, "{name}: {read}");
+        } else {
+            assert!(recall(read, truth) >= 0.95, "{name}: read {read:?}");
+        }
+    }
+    assert_eq!(server.restarts("crashed"), 0, "a worker died reading a scan");
+}
+
 #[test]
 fn ocr_mode_and_languages_come_from_the_query_else_the_server_flags() {
     let Some(png) = fixture("upright-sans.png") else { return };

@@ -6,13 +6,15 @@
 //! [`init`] runs before any worker is confined (in the supervisor, so every
 //! worker it forks shares the models copy-on-write): it opens the library,
 //! the models (traineddata) of the default language set, of each installed
-//! language on its own (up to [`MAX_PRELOADED_LANGUAGES`]) and of orientation
-//! detection, and Tesseract's debug file. Nothing is opened later: a confined
-//! worker may not open files, so a language set that was not loaded then is
-//! an [`OcrError::NotLoaded`] warning, never a load.
+//! language on its own (up to [`MAX_PRELOADED_LANGUAGES`]), and Tesseract's
+//! debug file. Nothing is opened later: a confined worker may not open
+//! files, so a language set that was not loaded then is an
+//! [`OcrError::NotLoaded`] warning, never a load; and no Tesseract call that
+//! opens files lazily is made (orientation detection, see
+//! [`Recognizer::orientation`] below).
 //!
-//! This is the one module of the crate allowed `unsafe`: every call into the
-//! library crosses the FFI boundary with raw pointers.
+//! With `sandbox.rs`, the crate's `unsafe`: every call into the library
+//! crosses the FFI boundary with raw pointers.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_float, c_int, c_void, CStr, CString};
@@ -47,7 +49,6 @@ const RIL_BLOCK: c_int = 0;
 const RIL_PARA: c_int = 1;
 const RIL_TEXTLINE: c_int = 2;
 const RIL_WORD: c_int = 3;
-const PSM_OSD_ONLY: c_int = 0;
 const PSM_AUTO: c_int = 3;
 
 type Handle = *mut c_void;
@@ -75,8 +76,6 @@ struct Api {
     delete_text: unsafe extern "C" fn(*const c_char),
     delete_text_array: unsafe extern "C" fn(*mut *mut c_char),
     available_languages: unsafe extern "C" fn(Handle) -> *mut *mut c_char,
-    detect_orientation_script:
-        unsafe extern "C" fn(Handle, *mut c_int, *mut c_float, *mut *const c_char, *mut c_float) -> c_int,
 }
 
 impl Api {
@@ -106,7 +105,6 @@ impl Api {
                 delete_text: *library.get(b"TessDeleteText\0")?,
                 delete_text_array: *library.get(b"TessDeleteTextArray\0")?,
                 available_languages: *library.get(b"TessBaseAPIGetAvailableLanguagesAsVector\0")?,
-                detect_orientation_script: *library.get(b"TessBaseAPIDetectOrientationScript\0")?,
             })
         }
     }
@@ -128,15 +126,13 @@ pub struct Tesseract {
     /// Loaded language sets: the default first (when installed), then single
     /// languages. Never changes after [`init`].
     engines: Vec<Engine>,
-    /// Orientation and script detection (`osd.traineddata`), if installed.
-    osd: Option<Engine>,
     /// Kept last: the functions above point into it.
     _library: Library,
 }
 
 /// Opens `libtesseract.so.5` (or `DOCMILL_TESSERACT_LIBRARY`) and loads the
 /// models of `default_languages`, of the installed languages one by one (up
-/// to [`MAX_PRELOADED_LANGUAGES`]) and of orientation detection. Call before
+/// to [`MAX_PRELOADED_LANGUAGES`]). Call before
 /// the process gives up opening files. The error says why OCR is
 /// unavailable.
 pub fn init(default_languages: &OcrLanguages) -> Result<Tesseract, String> {
@@ -161,26 +157,26 @@ pub fn init_from(name: &str, default_languages: &OcrLanguages, single_languages:
     if !version.starts_with('5') {
         return Err(format!("{name} is Tesseract {version}; docmill needs Tesseract 5"));
     }
-    let mut tesseract =
-        Tesseract { api, version, installed: Vec::new(), engines: Vec::new(), osd: None, _library: library };
-    // The orientation model comes with Debian's tesseract-ocr; it also tells
-    // which languages are installed without loading any of them.
-    tesseract.osd = tesseract.load("osd").ok();
-    if let Some(osd) = &tesseract.osd {
+    let mut tesseract = Tesseract { api, version, installed: Vec::new(), engines: Vec::new(), _library: library };
+    // The orientation model comes with Debian's tesseract-ocr and is the
+    // smallest: loaded only to list which languages are installed without
+    // loading any of them, then let go.
+    if let Ok(osd) = tesseract.load("osd") {
         tesseract.installed = tesseract.list_languages(osd.handle);
-        // SAFETY: the handle is live and initialised.
-        unsafe { (tesseract.api.set_page_seg_mode)(osd.handle, PSM_OSD_ONLY) };
+        // SAFETY: the handle is ours and not used again.
+        unsafe { (tesseract.api.delete)(osd.handle) };
     }
+    let listed = !tesseract.installed.is_empty();
     let default_installed = default_languages.names().all(|name| tesseract.installed.iter().any(|i| i == name));
-    if tesseract.osd.is_none() || default_installed {
+    if !listed || default_installed {
         match tesseract.load(default_languages.as_str()) {
             Ok(engine) => {
-                if tesseract.installed.is_empty() {
+                if !listed {
                     tesseract.installed = tesseract.list_languages(engine.handle);
                 }
                 tesseract.engines.push(engine);
             }
-            Err(err) if tesseract.osd.is_none() => return Err(err),
+            Err(err) if !listed => return Err(err),
             Err(_) => {}
         }
     }
@@ -249,7 +245,7 @@ impl Tesseract {
     /// open; make that first message happen now, before confinement, where
     /// an `open` is still allowed.
     fn open_debug_file(&self) {
-        let Some(engine) = self.engines.first().or(self.osd.as_ref()) else { return };
+        let Some(engine) = self.engines.first() else { return };
         // SAFETY: the handle is live; the name is a static C string. Reading
         // a missing file only prints that it cannot.
         unsafe { (self.api.read_config_file)(engine.handle, MISSING_CONFIG.as_ptr()) };
@@ -403,32 +399,19 @@ impl Recognizer for Tesseract {
         Ok(best.map(|(_, words)| words).unwrap_or_default())
     }
 
-    fn orientation(&self, page: &GrayImage) -> Option<Orientation> {
-        let osd = self.osd.as_ref()?;
-        self.set_page(osd.handle, page).ok()?;
-        let (mut degrees, mut confidence, mut script_confidence) = (0 as c_int, 0 as c_float, 0 as c_float);
-        let mut script: *const c_char = std::ptr::null();
-        // SAFETY: the handle is live with an image set; the out-pointers are
-        // valid locals; the script name points into the model's own table
-        // and is not freed or kept.
-        let found = unsafe {
-            let found = (self.api.detect_orientation_script)(
-                osd.handle,
-                &mut degrees,
-                &mut confidence,
-                &mut script,
-                &mut script_confidence,
-            );
-            (self.api.clear)(osd.handle);
-            found != 0
-        };
-        (found && degrees >= 0).then_some(Orientation { degrees: (degrees % 360) as u16, confidence })
+    /// Not asked of Tesseract: its orientation detection looks for a zone
+    /// file named after the input (`noname.uzn`) on every call, an `open` a
+    /// confined worker may not make. The engine then tries the quarter turns
+    /// itself, which costs about as much (detection takes as long as a
+    /// reading).
+    fn orientation(&self, _page: &GrayImage) -> Option<Orientation> {
+        None
     }
 }
 
 impl Drop for Tesseract {
     fn drop(&mut self) {
-        for engine in self.engines.drain(..).chain(self.osd.take()) {
+        for engine in self.engines.drain(..) {
             // SAFETY: each handle is ours and used by nothing else; the
             // library is still loaded (it is dropped after this).
             unsafe { (self.api.delete)(engine.handle) };
