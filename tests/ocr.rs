@@ -246,3 +246,26 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[test]
+fn a_job_keeps_its_ocr_options_and_the_cli_takes_the_flags() {
+    let png = png_declaring(64, 32);
+    let server = Server::start(&["--workers", "1"]);
+    // The options are stored with the job and applied when it runs.
+    let created = server.post_files("/v1/jobs?ocr=off", &[("a.png", &png)]);
+    assert_eq!(created.status, 202, "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    crate::util::wait_until(std::time::Duration::from_secs(20), "the job to finish", || {
+        server.get_json(&format!("/v1/jobs/{id}"))["status"] == "done"
+    });
+    let results = server.get(&format!("/v1/jobs/{id}/results")).text();
+    assert!(results.contains("OCR is off (ocr=off)"), "{results}");
+
+    // `docmill analyze` has the pool's flags, --ocr among them.
+    let path = crate::util::write_file(server.dir.path(), "b.png", &png);
+    let out =
+        crate::util::run_cli(server.dir.path(), &["analyze", "--workers", "1", "--ocr", "off", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.contains("\"format\":\"image\"") && line.contains("OCR is off"), "{line}");
+}
