@@ -182,6 +182,38 @@ fn a_multi_page_tiff_is_read_page_by_page() {
 }
 
 #[test]
+fn a_multi_page_tiff_has_page_spans_and_pages_selects_among_them() {
+    with_ocr(|tesseract, fixtures| {
+        let all = analyze(Some(tesseract), fixtures, "three-pages.tiff", &options(None, None));
+        let spans = all["pages"].as_array().unwrap();
+        assert_eq!(spans.iter().map(|page| page["number"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
+        let text: Vec<char> = all["text"].as_str().unwrap().chars().collect();
+        let page = |n: usize| -> String {
+            let (start, end) =
+                (spans[n]["start"].as_u64().unwrap() as usize, spans[n]["end"].as_u64().unwrap() as usize);
+            text[start..end].iter().collect()
+        };
+        let second = page(1);
+        assert!(!second.trim().is_empty() && !page(0).contains(second.trim()), "{all:#}");
+
+        let selected =
+            Options { pages: Some(docmill_engine::PageSelection::parse("2").unwrap()), ..options(None, None) };
+        let report = analyze(Some(tesseract), fixtures, "three-pages.tiff", &selected);
+        assert_eq!(report["metadata"]["ocr"]["pages"], 1, "only page 2 is read");
+        assert_eq!(report["metadata"]["pages"], 3);
+        assert_eq!(report["text"].as_str().unwrap().trim(), second.trim());
+        assert_eq!(report["pages"][0]["number"], 2);
+        // A page past the end is the same 400 as for a PDF.
+        let beyond = Options { pages: Some(docmill_engine::PageSelection::parse("4").unwrap()), ..options(None, None) };
+        let bytes = std::fs::read(fixtures.dir.join("three-pages.tiff")).unwrap();
+        let input = Input { filename: "three-pages.tiff", declared_type: None, sha256: None, bytes: &bytes };
+        let context = OcrContext { recognizer: Some(tesseract), unavailable: "", max_pages: 10 };
+        let err = engine::analyze_with(&input, &beyond, context).unwrap_err();
+        assert!(err.to_string().contains("the document has 3 pages"), "{err}");
+    });
+}
+
+#[test]
 fn a_scanned_pdf_is_read_from_its_page_images() {
     with_ocr(|tesseract, fixtures| {
         // JPEG page images, and a CCITT Group 4 bilevel one.
@@ -311,10 +343,16 @@ fn init_opens_the_debug_file_before_any_confinement() {
         // Tesseract writes its messages to /dev/null, and opens it on the
         // first one: init must have made that happen already, or a confined
         // worker's first message would be a forbidden open.
-        let open: Vec<_> = std::fs::read_dir("/proc/self/fd")
-            .unwrap()
-            .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
-            .collect();
-        assert!(open.iter().any(|target| target == Path::new("/dev/null")), "{open:?}");
+        // Opened write-only (`fopen(.., "wb")`), unlike a /dev/null stdin.
+        let write_only_dev_null = std::fs::read_dir("/proc/self/fd").unwrap().filter_map(Result::ok).any(|entry| {
+            let target = std::fs::read_link(entry.path()).ok();
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", entry.file_name().to_string_lossy()));
+            let flags = info.ok().and_then(|info| {
+                let line = info.lines().find(|line| line.starts_with("flags:"))?.to_owned();
+                u32::from_str_radix(line["flags:".len()..].trim(), 8).ok()
+            });
+            target.as_deref() == Some(Path::new("/dev/null")) && flags.is_some_and(|flags| flags & 0o3 == 0o1)
+        });
+        assert!(write_only_dev_null, "Tesseract's debug file is not open");
     });
 }

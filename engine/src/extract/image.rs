@@ -3,8 +3,17 @@
 
 use super::{ExtractError, Extracted};
 use crate::ocr::{raster, Session};
+use crate::structure::chunk::PageSpan;
+use crate::Options;
 
-pub fn extract(bytes: &[u8], media_type: &str, ocr: &mut Session<'_>) -> Result<Extracted, ExtractError> {
+/// A TIFF's pages are pages as a PDF's are: `pages=` selects among them and
+/// the report has their spans.
+pub fn extract(
+    bytes: &[u8],
+    media_type: &str,
+    options: &Options,
+    ocr: &mut Session<'_>,
+) -> Result<Extracted, ExtractError> {
     let mut extracted = Extracted::default();
     let tiff = media_type == "image/tiff";
     let pages = if tiff { raster::tiff_pages(bytes) } else { raster::dimensions(bytes).map(|size| vec![size]) };
@@ -28,33 +37,48 @@ pub fn extract(bytes: &[u8], media_type: &str, ocr: &mut Session<'_>) -> Result<
     extracted.set("height", height);
     if tiff {
         extracted.set("pages", pages.len());
+        extracted.page_total = Some(pages.len() as u32);
     }
-    if !ocr.possible() {
-        return Ok(extracted);
-    }
-    let mut texts = Vec::new();
+    let possible = ocr.possible();
     for (index, (width, height)) in pages.iter().enumerate() {
         let number = index + 1;
-        let page_name = if tiff { format!("page {number}") } else { "the image".to_owned() };
-        if let Err(err) = raster::check_pixels(*width, *height) {
-            ocr.warn(format!("{page_name} was not read by OCR: {}", err.0));
+        if tiff && options.pages.is_some_and(|selection| !selection.contains(number as u32)) {
             continue;
         }
-        let decoded = if tiff { raster::decode_tiff_page(bytes, index) } else { raster::decode(bytes) };
-        match decoded {
-            Ok(image) => {
-                if let Some(text) = ocr.read_page(number, image) {
-                    texts.push(text);
-                }
-            }
-            Err(err) => ocr.warn(format!("{page_name} could not be decoded for OCR: {}", err.0)),
+        let start = extracted.text.len();
+        if possible {
+            read_page(bytes, tiff, index, (*width, *height), ocr, &mut extracted.text);
+        }
+        if tiff {
+            extracted.pages.push(PageSpan { number: number as u32, start, end: extracted.text.len() });
         }
     }
-    extracted.text = texts.join("\n\n");
-    if !extracted.text.is_empty() {
-        extracted.text.push('\n');
+    // One line break at the end, as the other formats.
+    if extracted.text.ends_with("\n\n") {
+        extracted.text.pop();
     }
     Ok(extracted)
+}
+
+/// Reads page `index` (from 0) by OCR onto `text`, followed by a blank line.
+fn read_page(bytes: &[u8], tiff: bool, index: usize, size: (u32, u32), ocr: &mut Session<'_>, text: &mut String) {
+    let number = index + 1;
+    let (width, height) = size;
+    let page_name = if tiff { format!("page {number}") } else { "the image".to_owned() };
+    if let Err(err) = raster::check_pixels(width, height) {
+        ocr.warn(format!("{page_name} was not read by OCR: {}", err.0));
+        return;
+    }
+    let decoded = if tiff { raster::decode_tiff_page(bytes, index) } else { raster::decode(bytes) };
+    match decoded {
+        Ok(image) => {
+            if let Some(read) = ocr.read_page(number, image) {
+                text.push_str(read.trim_end());
+                text.push_str("\n\n");
+            }
+        }
+        Err(err) => ocr.warn(format!("{page_name} could not be decoded for OCR: {}", err.0)),
+    }
 }
 
 /// Width and height from a PNG's IHDR chunk alone, for a file cut short

@@ -92,7 +92,7 @@ pub fn extract(
 ) -> Result<Extracted, ExtractError> {
     match detected.format {
         Format::Binary => Ok(Extracted::default()),
-        Format::Image => image::extract(bytes, &detected.media_type, ocr),
+        Format::Image => image::extract(bytes, &detected.media_type, options, ocr),
         Format::Text if detected.media_type == EMAIL => email::extract(bytes),
         Format::Text => text::extract(bytes),
         Format::Json => json::extract(bytes),
