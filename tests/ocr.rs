@@ -120,6 +120,10 @@ fn every_kind_of_scan_is_read_by_confined_workers() {
     let pid = server.worker_pids()[0];
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert!(status.lines().any(|line| line.starts_with("Seccomp:") && line.ends_with('2')), "{status}");
+    // The supervisor loaded Tesseract and still forks safely: one thread.
+    let supervisor = status.lines().find_map(|line| line.strip_prefix("PPid:")).unwrap().trim().to_owned();
+    let threads = std::fs::read_dir(format!("/proc/{supervisor}/task")).unwrap().count();
+    assert_eq!(threads, 1, "the supervisor has {threads} threads");
     let manifest: serde_json::Map<String, Value> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     let german = pool_ocr(&server)["loaded"].as_array().unwrap().iter().any(|set| set == "deu");
@@ -268,4 +272,17 @@ fn a_job_keeps_its_ocr_options_and_the_cli_takes_the_flags() {
     assert!(out.status.success(), "{out:?}");
     let line = String::from_utf8_lossy(&out.stdout);
     assert!(line.contains("\"format\":\"image\"") && line.contains("OCR is off"), "{line}");
+}
+
+#[test]
+fn ocr_max_pages_bounds_the_pages_read_per_document() {
+    let Some(tiff) = fixture("three-pages.tiff") else { return };
+    let server = Server::start(&["--workers", "1", "--ocr-max-pages", "1"]);
+    if !tesseract_available(&server) {
+        return;
+    }
+    let report = server.put("/v1/analyze?filename=three.tiff", &tiff).json();
+    assert_eq!(report["metadata"]["pages"], 3);
+    assert_eq!(report["metadata"]["ocr"]["pages"], 1, "{report:#}");
+    assert!(warnings(&report).contains("truncated: OCR read the first 1 of 3 pages"), "{report:#}");
 }
