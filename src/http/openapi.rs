@@ -207,6 +207,13 @@ pub fn document() -> Value {
                     "crashed": {"type": "integer"}, "timed_out": {"type": "integer"},
                     "recycled": {"type": "integer"}, "cancelled": {"type": "integer"},
                 }},
+                "ocr": {"type": ["object", "null"], "description": "OCR as the workers have it; null until one booted.", "properties": {
+                    "available": {"type": "boolean"},
+                    "engine": {"type": ["string", "null"], "description": "e.g. tesseract 5.3.0"},
+                    "languages": {"type": "array", "items": {"type": "string"}, "description": "installed"},
+                    "loaded": {"type": "array", "items": {"type": "string"}, "description": "language sets loaded at start"},
+                    "unavailable": {"type": ["string", "null"], "description": "why OCR is unavailable"},
+                }},
             },
         }),
     );
