@@ -49,7 +49,8 @@ pub struct SupervisorConfig {
     pub recycle_private_bytes: u64,
     /// How each worker is confined before its first document.
     pub confinement: Confinement,
-    /// OCR defaults; each worker loads Tesseract with them at boot.
+    /// OCR defaults; the supervisor loads Tesseract with them before it
+    /// forks the first worker.
     pub ocr: docmill_worker::worker_loop::OcrDefaults,
 }
 
