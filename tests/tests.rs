@@ -14,6 +14,7 @@ mod jobs;
 mod lifecycle;
 mod logging;
 mod pool_faults;
+mod readme;
 mod refusals;
 mod sandbox;
 mod shared_store;
