@@ -20,6 +20,7 @@ mod pdf_content;
 mod pdf_guard;
 mod pdf_headings;
 mod pdf_layout;
+mod pdf_lists;
 mod pdf_meta;
 mod pdf_repair;
 mod rtf;
