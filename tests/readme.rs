@@ -252,7 +252,10 @@ fn readme_examples_run_as_written() {
         eprintln!("\n*** readme_examples_run_as_written: DID NOT RUN: no curl (.ci/run installs it) ***\n");
         return;
     }
-    assert!(README.contains(&format!("holding `{}`", NOTES.trim_end())), "the README's example report describes notes.txt");
+    assert!(
+        README.contains(&format!("holding `{}`", NOTES.trim_end())),
+        "the README's example report describes notes.txt"
+    );
     let work = tempfile::tempdir().unwrap();
     write_fixtures(work.path());
     let server = Server::start(&["--workers", "2"]);
@@ -333,7 +336,11 @@ fn check(command: &str, outcome: &Outcome, server: &Server, job: &mut String, wo
         "curl http://127.0.0.1:8080/v1/jobs/ID" => {
             ok();
             let status = outcome.json();
-            assert_eq!((status["id"].as_str(), status["status"].as_str()), (Some(job.as_str()), Some("done")), "{what}");
+            assert_eq!(
+                (status["id"].as_str(), status["status"].as_str()),
+                (Some(job.as_str()), Some("done")),
+                "{what}"
+            );
             assert_eq!((status["progress"]["done"].as_u64(), status["progress"]["total"].as_u64()), (Some(2), Some(2)));
         }
         "curl http://127.0.0.1:8080/v1/jobs/ID/results" => {
@@ -345,7 +352,10 @@ fn check(command: &str, outcome: &Outcome, server: &Server, job: &mut String, wo
         "curl -X DELETE http://127.0.0.1:8080/v1/jobs/ID" => {
             ok();
             // A job that is over stays as it ended; the answer is its status.
-            assert_eq!((outcome.json()["id"].as_str(), outcome.json()["status"].as_str()), (Some(job.as_str()), Some("done")));
+            assert_eq!(
+                (outcome.json()["id"].as_str(), outcome.json()["status"].as_str()),
+                (Some(job.as_str()), Some("done"))
+            );
         }
         "curl 'http://127.0.0.1:8080/v1/jobs?limit=100&after=ID'" => {
             ok();
@@ -384,7 +394,8 @@ fn check(command: &str, outcome: &Outcome, server: &Server, job: &mut String, wo
         "curl -F file=@book.pdf 'http://127.0.0.1:8080/v1/analyze?pages=2-3,7&text=true'" => {
             ok();
             let report = outcome.json();
-            let numbers: Vec<u64> = report["pages"].as_array().unwrap().iter().map(|p| p["number"].as_u64().unwrap()).collect();
+            let numbers: Vec<u64> =
+                report["pages"].as_array().unwrap().iter().map(|p| p["number"].as_u64().unwrap()).collect();
             assert_eq!(numbers, [2, 3, 7], "{what}");
             assert_eq!(report["metadata"]["pages"], 8, "{what}");
             let text = report["text"].as_str().unwrap();
