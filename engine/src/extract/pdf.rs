@@ -83,6 +83,7 @@ fn read(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     extracted.set("encrypted", encrypted);
     let damaged = pdf_repair::inflate_streams(&mut document, &mut extracted.warnings);
     pdf_repair::map_unicode_cmaps(&mut document);
+    pdf_repair::expand_width_ranges(&mut document);
     pdf_meta::metadata(&document, &mut extracted);
     let tree = pdf_guard::page_list(&document);
     let pages = tree.pages;
