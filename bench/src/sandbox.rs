@@ -1,7 +1,8 @@
 //! What the workers' seccomp filter costs end to end, told by CPU time
 //! rather than wall time: two servers run side by side, one with
 //! `DOCMILL_WORKER_SECCOMP=off`, and take the same documents in alternating
-//! rounds; each round adds up the CPU time its workers spent (every thread's
+//! rounds; each round adds up the CPU time its pool spent (the supervisor
+//! and the workers under the server process, every thread's
 //! `sum_exec_runtime` from `/proc/PID/task/TID/schedstat`, in nanoseconds,
 //! user and system together) and divides by the documents done. CPU time per
 //! document does not change with what else the machine runs, as wall time
@@ -20,16 +21,25 @@ const ROUNDS: usize = 9;
 /// for the 1 KiB document.
 const DOCUMENTS: &[(&str, usize, usize)] = &[("1 KiB text", 1, 2000), ("64 KiB text", 64, 300)];
 
-/// CPU time (ns) of every thread of every child process of `server`.
+/// CPU time (ns) of every thread of every process under `server` (its
+/// supervisor and the workers the supervisor forks).
 fn children_cpu_ns(server: u32) -> u64 {
-    let mut total = 0;
+    let mut parents: Vec<(u32, u32)> = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
     for entry in entries.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
         let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
-        if ppid == Some(server) {
+        if let Some(ppid) = ppid {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut under = vec![server];
+    let mut total = 0;
+    while let Some(parent) = under.pop() {
+        for &(pid, _) in parents.iter().filter(|(_, ppid)| *ppid == parent) {
             total += process_cpu_ns(pid);
+            under.push(pid);
         }
     }
     total
