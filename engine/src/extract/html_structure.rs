@@ -67,7 +67,7 @@ impl Spans {
     }
 
     fn end_cell(&mut self, builder: &mut Builder) {
-        let (columns, rows) = std::mem::replace(&mut self.open, (0, 0));
+        let (columns, rows) = std::mem::take(&mut self.open);
         if columns == 0 {
             return;
         }
