@@ -32,13 +32,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use docmill_engine::report::Report;
 use docmill_engine::Options;
-use docmill_worker::protocol::FromSupervisor;
+use docmill_worker::protocol::{FromSupervisor, OcrStatus};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::supervisor::client::SupervisorClient;
 use crate::supervisor::SupervisorHandle;
 use memo::Memo;
-use registry::{describe_exit, resident_bytes, Exits};
+use registry::{resident_bytes, Exit, Exits};
 
 pub use error::TaskError;
 pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState, LATENCY_BUCKETS};
@@ -105,6 +105,10 @@ struct Queued {
     /// past its deadline), and it was queued again for another worker. A
     /// second such ending is the document's answer.
     retried: bool,
+    /// Workers `SIGKILL`ed from outside under this task; up to
+    /// [`worker::OUTSIDE_KILL_RETRIES`] of them send it to another worker
+    /// without using its one retry.
+    outside_kills: u8,
 }
 
 /// Which lane a task waits in. Interactive tasks are taken first and shed
@@ -133,6 +137,8 @@ pub struct Pool {
     memo: Memo,
     /// Why workers cannot boot, while they cannot.
     boot_trouble: Mutex<Option<String>>,
+    /// What OCR the last worker to boot loaded, for `/v1/pool`.
+    ocr: Mutex<Option<OcrStatus>>,
     ready_changed: Notify,
     draining: AtomicBool,
     supervisor_gone: AtomicBool,
@@ -164,6 +170,7 @@ impl Pool {
             counters: Counters::default(),
             formats: Formats::default(),
             boot_trouble: Mutex::new(None),
+            ocr: Mutex::new(None),
             ready_changed: Notify::new(),
             draining: AtomicBool::new(false),
             supervisor_gone: AtomicBool::new(false),
@@ -216,8 +223,15 @@ impl Pool {
             }
         }
         let (reply, result) = oneshot::channel();
-        let queued =
-            Queued { task, enqueued: Instant::now(), reply, span: tracing::Span::current(), lane, retried: false };
+        let queued = Queued {
+            task,
+            enqueued: Instant::now(),
+            reply,
+            span: tracing::Span::current(),
+            lane,
+            retried: false,
+            outside_kills: 0,
+        };
         self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = match lane {
             Lane::Interactive => self.interactive_tx.try_send(queued).map_err(|err| match err {
@@ -246,6 +260,11 @@ impl Pool {
 
     pub fn queue_depth(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
+    }
+
+    /// OCR as the workers loaded it; `None` until one has booted.
+    pub fn ocr_status(&self) -> Option<OcrStatus> {
+        self.ocr.lock().unwrap().clone()
     }
 
     /// Each live worker, with its resident memory read now.
@@ -370,8 +389,10 @@ impl Pool {
         }
     }
 
-    fn booted(&self, worker_id: u64) {
+    /// A worker sent `Ready`, with what OCR it loaded.
+    fn booted(&self, worker_id: u64, ocr: OcrStatus) {
         *self.boot_trouble.lock().unwrap() = None;
+        *self.ocr.lock().unwrap() = Some(ocr);
         self.set_state(worker_id, WorkerState::Idle);
     }
 
@@ -403,7 +424,7 @@ impl Pool {
                 (FromSupervisor::Exited { worker_id, pid, code, signal }, _) => {
                     self.workers.lock().unwrap().remove(&worker_id);
                     self.ready_changed.notify_waiters();
-                    self.exits.record(worker_id, describe_exit(pid, code, signal));
+                    self.exits.record(worker_id, Exit::new(pid, code, signal));
                 }
                 (FromSupervisor::BootFailing { consecutive, retry_in_ms }, _) => {
                     self.counters.boot_failures.fetch_add(1, Ordering::Relaxed);
