@@ -21,14 +21,14 @@ use crate::util::{wait_until, Server};
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// A database of its own for one test, dropped at the end.
-struct TestDb {
+pub(crate) struct TestDb {
     admin: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl TestDb {
-    fn create(test: &str) -> Option<TestDb> {
+    pub(crate) fn create(test: &str) -> Option<TestDb> {
         let Some(admin) = std::env::var("DOCMILL_TEST_PG").ok().filter(|url| !url.is_empty()) else {
             eprintln!("\n*** {test}: DID NOT RUN: no PostgreSQL (set DOCMILL_TEST_PG, as .ci/run does) ***\n");
             return None;
@@ -83,7 +83,7 @@ fn node(db: &TestDb, workers: &str) -> Server {
 }
 
 /// Waits for the node to reach its store (`/readyz` gives no reason).
-fn wait_store(server: &Server) {
+pub(crate) fn wait_store(server: &Server) {
     wait_until(Duration::from_secs(20), "the node to reach its store", || {
         server.get_json("/readyz").get("reason").is_none()
     });

@@ -2,7 +2,7 @@
 //! `/v1/analyze`, `/v1/batch` and `/v1/jobs`, their 400s, and `docmill
 //! analyze --markdown`.
 
-use crate::util::{run_cli, write_file, Server};
+use crate::util::{pdf_of_pages, run_cli, write_file, Server};
 
 const PAGE: &str = "<html><body><h1>Guide</h1><p>Read <a href=\"https://example.com/\">this</a> first. \
                     It explains everything you need to know about the product in some detail.</p>\
@@ -92,32 +92,5 @@ fn cli_analyze_markdown() {
 
 /// A PDF of two pages, each one line of Helvetica.
 fn two_page_pdf() -> Vec<u8> {
-    let mut objects = vec![
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [4 0 R 6 0 R] /Count 2 >>".to_owned(),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_owned(),
-    ];
-    for (i, text) in ["First page words.", "Second page words."].iter().enumerate() {
-        objects.push(format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {} 0 R /Resources << /Font << /F1 3 0 R >> >> >>",
-            5 + 2 * i
-        ));
-        let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
-        objects.push(format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()));
-    }
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for offset in offsets {
-        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
-    );
-    pdf
+    pdf_of_pages(&["First page words.", "Second page words."])
 }

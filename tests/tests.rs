@@ -15,6 +15,7 @@ mod lifecycle;
 mod logging;
 mod ocr;
 mod pool_faults;
+mod readme;
 mod refusals;
 mod sandbox;
 mod shared_store;

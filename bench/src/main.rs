@@ -4,13 +4,14 @@
 //!
 //! Run: `cargo build --release && cargo run --release -p docmill-bench`.
 //! `... -p docmill-bench -- suite` runs the side-by-side suite instead
-//! ([`suite`]): docmill against the Python design it replaces.
+//! ([`suite`]): docmill against the Python design it replaces;
+//! `... -- sandbox` the CPU cost of the workers' seccomp filter ([`sandbox`]).
 //! Machines are shared and noisy: every figure is a median of several rounds,
 //! and the interesting numbers are the ratios measured in the same run.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,15 +29,22 @@ const ROUND_TIME: Duration = Duration::from_secs(3);
 const CLIENTS: usize = 4;
 const WORKERS: usize = 2;
 
+mod sandbox;
 mod suite;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let run_suite = args.first().is_some_and(|first| first == "suite");
-    if run_suite {
+    let run_sandbox = args.first().is_some_and(|first| first == "sandbox");
+    if run_suite || run_sandbox {
         args.remove(0);
     }
     let binary = args.first().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/release/docmill"));
+    if run_sandbox {
+        assert!(binary.exists(), "{} not found: run `cargo build --release` first", binary.display());
+        sandbox::run(&binary);
+        return;
+    }
     if run_suite {
         assert!(binary.exists(), "{} not found: run `cargo build --release` first", binary.display());
         let svg = args.get(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("docs/bench-concurrency.svg"));
@@ -179,12 +187,18 @@ struct Server {
 }
 
 impl Server {
-    fn start(binary: &PathBuf, name: &str, env: &[(&str, &str)]) -> Server {
+    fn start(binary: &Path, name: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_with(binary, name, env, &[])
+    }
+
+    /// [`Server::start`] with more `serve` flags.
+    fn start_with(binary: &Path, name: &str, env: &[(&str, &str)], args: &[&str]) -> Server {
         let data_dir = std::env::temp_dir().join(format!("docmill-bench-{}-{name}", std::process::id()));
         let mut child = Command::new(binary)
             .args(["serve", "--bind", "127.0.0.1:0", "--workers", &WORKERS.to_string(), "--queue", "64"])
             .arg("--data-dir")
             .arg(&data_dir)
+            .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()

@@ -1,10 +1,13 @@
 //! Figures for BENCHMARKS.md on the Markdown and chunks: heading recall on
-//! the PDFs of `../shared/corpus` that carry an outline (bookmarks), against
-//! that outline, with the outline removed from the file first so that only
-//! the font-size detection is measured; and what `markdown=true` (and
-//! `chunks=512`) cost over plain analysis, as the ratio of median times per
-//! document over the whole corpus. A measuring tool, not a test:
-//! `DOCMILL_CORPUS=../shared/corpus cargo run --release -p docmill-engine --example structure_figures`.
+//! PDFs that carry an outline (bookmarks), against that outline, with the
+//! outline removed from the file first so that only the font-size detection
+//! is measured (the PDFs of the directory given as the first argument, e.g.
+//! the ones `bench/outlined_pdfs.py` writes, else those of
+//! `../shared/corpus`); and what `markdown=true` (and `chunks=512`) cost over
+//! plain analysis, as the ratio of median times per document over the whole
+//! corpus (left out with `--no-cost`). A measuring tool, not a test:
+//! `python3 bench/outlined_pdfs.py /tmp/docmill-outlined &&
+//! DOCMILL_CORPUS=../shared/corpus cargo run --release -p docmill-engine --example structure_figures -- /tmp/docmill-outlined`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -50,17 +53,28 @@ fn median(values: &mut [f64]) -> f64 {
 fn main() {
     let corpus = std::env::var_os("DOCMILL_CORPUS").map_or_else(|| PathBuf::from("../shared/corpus"), PathBuf::from);
     if !corpus.is_dir() {
-        eprintln!("../shared/corpus is absent: nothing measured");
-        return;
+        eprintln!("{} is absent: the corpus is not measured", corpus.display());
     }
     let mut paths = Vec::new();
     files(&corpus, &mut paths);
     paths.sort();
     let markdown = Options { markdown: true, ..Options::default() };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let no_cost = args.iter().any(|a| a == "--no-cost");
+    let (outlined_dir, outlined) = match args.iter().find(|a| !a.starts_with("--")) {
+        Some(dir) => {
+            let mut found = Vec::new();
+            files(Path::new(dir), &mut found);
+            found.sort();
+            (PathBuf::from(dir), found)
+        }
+        None => (corpus.clone(), paths.clone()),
+    };
 
     // Heading recall against each PDF's own outline.
     let (mut outline_total, mut found, mut detected, mut detected_in_outline, mut documents) = (0, 0, 0, 0, 0);
-    for path in paths.iter().filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf"))) {
+    let mut wrong = Vec::new();
+    for path in outlined.iter().filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf"))) {
         let Ok(bytes) = std::fs::read(path) else { continue };
         let Some((stripped, titles)) = without_outline(&bytes) else { continue };
         let input = Input { filename: "a.pdf", declared_type: None, sha256: None, bytes: &stripped };
@@ -74,9 +88,11 @@ fn main() {
             .collect();
         let hits = titles.iter().filter(|title| headings.contains(title)).count();
         let in_outline = headings.iter().filter(|heading| titles.contains(heading)).count();
+        let name = path.strip_prefix(&outlined_dir).unwrap_or(path).display().to_string();
+        wrong.extend(headings.iter().filter(|h| !titles.contains(h)).map(|h| format!("{name}: {h}")));
         println!(
             "{}: outline {} entries, {} found as headings; {} headings detected, {} of them in the outline",
-            path.strip_prefix(&corpus).unwrap_or(path).display(),
+            name,
             titles.len(),
             hits,
             headings.len(),
@@ -94,6 +110,12 @@ fn main() {
         found as f64 / outline_total.max(1) as f64,
         detected_in_outline as f64 / detected.max(1) as f64
     );
+    for heading in &wrong {
+        println!("  detected, not in the outline: {heading}");
+    }
+    if no_cost {
+        return;
+    }
 
     // Cost: each document analysed plain, with markdown, with markdown and
     // chunks, interleaved, five rounds; medians per document, then the

@@ -6,7 +6,84 @@ use ego_tree::iter::Edge;
 use scraper::{Html, Node};
 
 use super::markup::{BLOCKS, HIDDEN};
-use crate::structure::{Builder, Kind, Style};
+use crate::structure::{Builder, Kind, Style, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
+
+/// The grid of the open (outermost) table, for `colspan` and `rowspan`: a
+/// merged cell keeps its text in its first row and column and leaves the
+/// others empty, as Word tables' merged cells do.
+#[derive(Default)]
+struct Spans {
+    /// For each column, how many more rows a cell above still covers.
+    below: Vec<usize>,
+    /// The column the next cell of the open row goes to.
+    column: usize,
+    /// The open cell's `(colspan, rowspan)`.
+    open: (usize, usize),
+    in_row: bool,
+}
+
+impl Spans {
+    /// Empty cells for the columns at the open row's position that a cell
+    /// above covers.
+    fn skip_covered(&mut self, builder: &mut Builder) {
+        while self.below.get(self.column).is_some_and(|rows| *rows > 0) {
+            self.below[self.column] -= 1;
+            builder.empty_cell();
+            self.column += 1;
+        }
+    }
+
+    fn start_row(&mut self) {
+        self.column = 0;
+        self.in_row = true;
+    }
+
+    /// At the end of a row: empty cells up to the last column still
+    /// covered from above.
+    fn end_row(&mut self, builder: &mut Builder) {
+        if !std::mem::take(&mut self.in_row) {
+            return;
+        }
+        if let Some(last) = self.below.iter().rposition(|rows| *rows > 0) {
+            while self.column <= last {
+                if self.below[self.column] > 0 {
+                    self.below[self.column] -= 1;
+                }
+                builder.empty_cell();
+                self.column += 1;
+            }
+        }
+    }
+
+    fn start_cell(&mut self, builder: &mut Builder, colspan: Option<&str>, rowspan: Option<&str>) {
+        if !self.in_row {
+            self.start_row();
+        }
+        self.skip_covered(builder);
+        let span = |value: Option<&str>, most: usize| {
+            value.and_then(|v| v.trim().parse::<usize>().ok()).filter(|n| *n > 0).unwrap_or(1).min(most)
+        };
+        self.open = (span(colspan, MAX_TABLE_COLUMNS), span(rowspan, MAX_TABLE_ROWS));
+    }
+
+    fn end_cell(&mut self, builder: &mut Builder) {
+        let (columns, rows) = std::mem::take(&mut self.open);
+        if columns == 0 {
+            return;
+        }
+        for _ in 1..columns {
+            builder.empty_cell();
+        }
+        let end = (self.column + columns).min(MAX_TABLE_COLUMNS);
+        if self.below.len() < end {
+            self.below.resize(end, 0);
+        }
+        for covered in &mut self.below[self.column..end] {
+            *covered = rows - 1;
+        }
+        self.column += columns;
+    }
+}
 
 /// Feeds the page's visible content to `builder`.
 pub fn blocks(document: &Html, builder: &mut Builder) {
@@ -17,6 +94,10 @@ pub fn blocks(document: &Html, builder: &mut Builder) {
     let mut links: Vec<Option<String>> = Vec::new();
     let mut pre_depth = 0usize;
     let mut pre_text = String::new();
+    // Tables open, and the grid of the outermost one (inner tables are
+    // flattened into its cells).
+    let mut tables = 0usize;
+    let mut spans = Spans::default();
     let style = |bold: usize, italic: usize, code: usize, links: &[Option<String>]| Style {
         bold: bold > 0,
         italic: italic > 0,
@@ -56,9 +137,30 @@ pub fn blocks(document: &Html, builder: &mut Builder) {
                             let depth = lists.len().saturating_sub(1).min(u8::MAX as usize) as u8;
                             builder.start(Kind::Item { ordered, depth });
                         }
-                        "table" => builder.start_table(),
-                        "tr" => builder.start_row(),
-                        "td" | "th" => builder.start_cell(),
+                        "table" => {
+                            tables += 1;
+                            if tables == 1 {
+                                spans = Spans::default();
+                            }
+                            builder.start_table();
+                        }
+                        "tr" => {
+                            if tables == 1 {
+                                builder.end_cell();
+                                spans.end_cell(builder);
+                                spans.end_row(builder);
+                                spans.start_row();
+                            }
+                            builder.start_row();
+                        }
+                        "td" | "th" => {
+                            if tables == 1 {
+                                builder.end_cell();
+                                spans.end_cell(builder);
+                                spans.start_cell(builder, element.attr("colspan"), element.attr("rowspan"));
+                            }
+                            builder.start_cell();
+                        }
                         "pre" => {
                             pre_depth = 1;
                             pre_text.clear();
@@ -105,9 +207,24 @@ pub fn blocks(document: &Html, builder: &mut Builder) {
                         builder.flush();
                         lists.pop();
                     }
-                    "td" | "th" => builder.end_cell(),
-                    "tr" => builder.end_row(),
-                    "table" => builder.end_table(),
+                    "td" | "th" => {
+                        builder.end_cell();
+                        if tables == 1 {
+                            spans.end_cell(builder);
+                        }
+                    }
+                    "tr" => {
+                        if tables == 1 {
+                            builder.end_cell();
+                            spans.end_cell(builder);
+                            spans.end_row(builder);
+                        }
+                        builder.end_row();
+                    }
+                    "table" => {
+                        tables = tables.saturating_sub(1);
+                        builder.end_table();
+                    }
                     "strong" | "b" => bold = bold.saturating_sub(1),
                     "em" | "i" => italic = italic.saturating_sub(1),
                     "code" | "kbd" | "samp" | "tt" => code = code.saturating_sub(1),

@@ -165,6 +165,7 @@ fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extrac
     pdf_repair::map_unicode_cmaps(&mut document);
     pdf_fonts::sanitize(&mut document);
     pdf_truetype::map_truetype_glyphs(&mut document);
+    pdf_repair::expand_width_ranges(&mut document);
     pdf_meta::metadata(&document, &mut extracted);
     let tree = pdf_guard::page_list(&document);
     let pages = tree.pages;

@@ -1,12 +1,14 @@
 //! The block model of a PDF, from its laid-out pages: headings told by font
 //! size against the document's body text (or by the PDF's own outline),
-//! tables from tab-separated rows, paragraphs for the rest. Conservative: a
+//! tables from tab-separated rows, lists from bullets and numbering
+//! ([`pdf_lists`]), paragraphs for the rest. Conservative: a
 //! wrong heading is worse than a missed one, so a heading is a paragraph of
 //! one short line, clearly larger than the body text, that is not a running
 //! header and does not read as a sentence.
 
 use std::collections::HashMap;
 
+use super::pdf_lists::{self, Item};
 use crate::structure::{plain_inlines, Block, Inline, Style, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
 
 /// A line this much larger than the body text may be a heading: 15% is
@@ -126,7 +128,38 @@ pub fn blocks(pages: &[LaidOutPage], outline: &[(usize, String, u32)]) -> Vec<Bl
 
     let mut blocks = Vec::new();
     for (number, page) in &laid {
-        for paragraph in page {
+        // Each paragraph's list items, if it reads as a list: two items or
+        // more, or one that a neighbouring paragraph's list continues.
+        let mut lists: Vec<Option<(usize, Vec<Item>)>> = page
+            .iter()
+            .map(|paragraph| {
+                let lines: Vec<&str> = paragraph.iter().map(|(line, _)| *line).collect();
+                if heading(*number, paragraph).is_some() || (paragraph.len() >= 2 && is_table(paragraph)) {
+                    None
+                } else {
+                    pdf_lists::items(&lines)
+                }
+            })
+            .collect();
+        let lone: Vec<bool> = (0..lists.len())
+            .map(|i| {
+                let Some((lead, items)) = &lists[i] else { return false };
+                let after_previous = i > 0
+                    && *lead == 0
+                    && lists[i - 1]
+                        .as_ref()
+                        .and_then(|(_, previous)| previous.last())
+                        .is_some_and(|last| pdf_lists::continues(last, &items[0]));
+                let before_next = lists
+                    .get(i + 1)
+                    .and_then(|next| next.as_ref())
+                    .filter(|(lead, _)| *lead == 0)
+                    .and_then(|(_, next)| next.first())
+                    .is_some_and(|next| pdf_lists::continues(items.last().unwrap(), next));
+                items.len() < 2 && !after_previous && !before_next
+            })
+            .collect();
+        for (i, paragraph) in page.iter().enumerate() {
             if let Some((key, size)) = heading(*number, paragraph) {
                 let level = match outline.get(&(*number, key)) {
                     Some(level) => (*level).clamp(1, 6),
@@ -145,17 +178,27 @@ pub fn blocks(pages: &[LaidOutPage], outline: &[(usize, String, u32)]) -> Vec<Bl
                     })
                     .collect();
                 blocks.push(Block::Table(rows));
-            } else {
-                let mut content: Vec<Inline> = Vec::new();
-                for (i, (line, _)) in paragraph.iter().enumerate() {
-                    let separator = if i > 0 { " " } else { "" };
-                    content.push(Inline::Text(format!("{separator}{}", line.trim()), Style::default()));
+            } else if let Some((lead, items)) = lists[i].take().filter(|_| !lone[i]) {
+                if lead > 0 {
+                    blocks.push(text_paragraph(&paragraph[..lead]));
                 }
-                blocks.push(Block::Paragraph(content));
+                blocks.extend(pdf_lists::item_blocks(items));
+            } else {
+                blocks.push(text_paragraph(paragraph));
             }
         }
     }
     blocks
+}
+
+/// A paragraph of text: its lines joined by spaces.
+fn text_paragraph(lines: &[(&str, Option<f64>)]) -> Block {
+    let mut content: Vec<Inline> = Vec::new();
+    for (i, (line, _)) in lines.iter().enumerate() {
+        let separator = if i > 0 { " " } else { "" };
+        content.push(Inline::Text(format!("{separator}{}", line.trim()), Style::default()));
+    }
+    Block::Paragraph(content)
 }
 
 /// Every line holds the same number (two or more) of tab-separated cells.

@@ -23,9 +23,11 @@ const PARAGRAPH_GAP: f64 = 1.4;
 /// Line gaps above this many font sizes are jumps between blocks, not line
 /// spacing, and are left out of the usual spacing.
 const MAX_LINE_SPACING: f64 = 3.0;
-/// Font sizes differing by more than this share start a paragraph
-/// (a heading and its body).
-const SIZE_CHANGE: f64 = 0.2;
+/// Font sizes differing by more than this share start a paragraph (a
+/// heading and its body): below the 13% share of the smallest heading the
+/// Markdown takes (15% larger than the body), above the jitter of one font
+/// at one size (a few per cent).
+const SIZE_CHANGE: f64 = 0.12;
 
 struct Line {
     /// Baseline, in page units, upwards.

@@ -1,6 +1,6 @@
 //! Repairs made to a PDF before reading it: streams inflated within limits
 //! (decompression bombs cut), fonts with predefined Unicode CMaps given a
-//! ToUnicode map, and a damaged or missing cross-reference table rebuilt by
+//! ToUnicode map, CID fonts' width ranges spelt out, and a damaged or missing cross-reference table rebuilt by
 //! scanning for objects.
 
 use std::collections::HashSet;
@@ -118,6 +118,89 @@ pub fn map_unicode_cmaps(document: &mut Document) {
             font.set("ToUnicode", Object::Reference(to_unicode));
         }
     }
+}
+
+/// Most glyph widths one CID font's ranges may spell out: CIDs are 16-bit
+/// codes in the Identity encodings real fonts use, so more is forged.
+const MAX_CID_WIDTHS: i64 = 65_536;
+
+/// Rewrites the `c_first c_last width` ranges of CID fonts' `/W` arrays
+/// (Chromium writes a monospaced font's widths as one such range) as
+/// `c_first [width ...]`, the form the text extractor reads right: it
+/// misreads the ranges as zero widths, and then every glyph stands apart
+/// from the next and the text comes out letter-spaced (`R e s u l t s`).
+pub fn expand_width_ranges(document: &mut Document) {
+    let mut fixes: Vec<(ObjectId, Option<ObjectId>, Vec<Object>)> = Vec::new();
+    for (id, object) in &document.objects {
+        let Object::Dictionary(font) = object else { continue };
+        let cid_font = font
+            .get(b"Subtype")
+            .and_then(Object::as_name)
+            .is_ok_and(|name| name == b"CIDFontType2" || name == b"CIDFontType0");
+        let Ok(w) = font.get(b"W") else { continue };
+        if !cid_font {
+            continue;
+        }
+        let (array, target) = match w {
+            Object::Array(array) => (array, None),
+            Object::Reference(r) => match document.objects.get(r) {
+                Some(Object::Array(array)) => (array, Some(*r)),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        if let Some(expanded) = expanded_widths(array) {
+            fixes.push((*id, target, expanded));
+        }
+    }
+    for (font, target, expanded) in fixes {
+        match target {
+            Some(array) => {
+                document.objects.insert(array, Object::Array(expanded));
+            }
+            None => {
+                if let Ok(Object::Dictionary(font)) = document.get_object_mut(font) {
+                    font.set("W", Object::Array(expanded));
+                }
+            }
+        }
+    }
+}
+
+/// The `/W` array with its ranges spelt out, or `None` when it has none (or
+/// is malformed, or spells out more than [`MAX_CID_WIDTHS`]).
+fn expanded_widths(w: &[Object]) -> Option<Vec<Object>> {
+    let number = |object: &Object| match object {
+        Object::Integer(i) => Some(*i as f64),
+        Object::Real(r) => Some(f64::from(*r)),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    let (mut i, mut ranges, mut spelt) = (0, 0, 0i64);
+    while i < w.len() {
+        let Object::Integer(first) = w[i] else { return None };
+        match w.get(i + 1)? {
+            Object::Array(widths) => {
+                out.push(w[i].clone());
+                out.push(Object::Array(widths.clone()));
+                i += 2;
+            }
+            Object::Integer(last) => {
+                let width = number(w.get(i + 2)?)?;
+                let count = last.checked_sub(first)?.checked_add(1)?;
+                spelt += count;
+                if count <= 0 || spelt > MAX_CID_WIDTHS {
+                    return None;
+                }
+                out.push(Object::Integer(first));
+                out.push(Object::Array((0..count).map(|_| Object::Real(width as f32)).collect()));
+                ranges += 1;
+                i += 3;
+            }
+            _ => return None,
+        }
+    }
+    (ranges > 0).then_some(out)
 }
 
 /// Most objects a rebuilt cross-reference table may list: far above real

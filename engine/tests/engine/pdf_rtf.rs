@@ -312,3 +312,20 @@ fn rtf_unicode_surrogate_pairs_are_joined() {
     let report = check_text("emoji.rtf", rtf, &["Smile \u{1F600} and \u{1F600}, lone  end"]);
     assert!(!report["text"].as_str().unwrap().contains('?'), "{report}");
 }
+
+#[test]
+fn cid_font_widths_given_as_one_range_keep_words_whole() {
+    // A monospaced CID font (default width 0) whose widths are one `c_first c_last width`
+    // range, as Chromium writes them, each glyph placed by its own `Td`
+    // one advance (602.05/1000 of 12 points) after the one before.
+    let text = "Results of the survey";
+    let glyphs: Vec<String> = text.encode_utf16().map(|unit| format!("<{unit:04X}> Tj")).collect();
+    let stream = format!("BT /F1 12 Tf 72 720 Td {} ET", glyphs.join(" 7.2246 0 Td "));
+    let content = format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len());
+    let font = [
+        "<< /Type /Font /Subtype /Type0 /BaseFont /Mono /Encoding /UniJIS-UCS2-H /DescendantFonts [6 0 R] >>",
+        "<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Mono /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor 7 0 R /DW 0 /W [32 126 602.05] >>",
+        "<< /Type /FontDescriptor /FontName /Mono /Flags 5 /FontBBox [0 -200 602 800] /ItalicAngle 0 /Ascent 760 /Descent -240 /CapHeight 700 /StemV 80 >>",
+    ];
+    check_text("mono.pdf", &pdf_with_font(content.as_bytes(), &font, None), &[text]);
+}

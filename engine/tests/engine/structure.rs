@@ -459,3 +459,57 @@ fn pdf_headings_by_font_size_but_not_running_headers_or_large_sentences() {
     let methods = chunks.iter().find(|c| c["text"].as_str().unwrap().starts_with("Methods")).unwrap();
     assert_eq!((methods["headings"].clone(), methods["page"].clone()), (json!(["Introduction", "Methods"]), json!(2)));
 }
+
+#[test]
+fn html_merged_cells_keep_their_text_first_and_leave_the_rest_empty() {
+    let page = r#"<html><body><table>
+<tr><th>Region</th><th colspan="2">Sales</th><th>Notes</th></tr>
+<tr><td rowspan="2">North</td><td>12</td><td>14</td><td>up</td></tr>
+<tr><td>9</td><td>8</td><td rowspan="3">flat</td></tr>
+<tr><td>South</td><td colspan="2" rowspan="2">n/a</td></tr>
+<tr><td>East</td></tr>
+</table></body></html>"#;
+    let expected = "| Region | Sales |  | Notes |
+| --- | --- | --- | --- |
+| North | 12 | 14 | up |
+|  | 9 | 8 | flat |
+| South | n/a |  |  |
+| East |  |  |  |
+";
+    check_markdown("sales.html", page.as_bytes(), expected);
+}
+
+#[test]
+fn pdf_bullets_and_numbering_become_lists_but_lone_markers_stay_text() {
+    let body = "The committee met on Monday and reviewed the plans for next year";
+    // \225 is the bullet glyph in WinAnsiEncoding.
+    let lines: &[(f64, &str)] = &[
+        (11.0, body),
+        (11.0, body),
+        (11.0, "We agreed on these points:"),
+        (11.0, "\\225 Bread and butter for the trip"),
+        (11.0, "\\225 Fresh milk from the farm"),
+        (11.0, "\\225 Apples"),
+        (20.0, "Steps"),
+        (11.0, "1. Pack the bags"),
+        (11.0, "2. Lock the door"),
+        (11.0, "3. Leave early"),
+        (16.0, "Closing"),
+        (11.0, "1. This single numbered line is text"),
+        (16.0, "Dashes"),
+        (11.0, "- 5 degrees were measured in the night"),
+        (11.0, body),
+    ];
+    let report = structured("list.pdf", &paged_pdf(&[lines]), None);
+    let markdown = report["markdown"].as_str().unwrap();
+    assert!(
+        markdown.contains(
+            "We agreed on these points:\n\n- Bread and butter for the trip\n- Fresh milk from the farm\n- Apples\n"
+        ),
+        "{markdown}"
+    );
+    assert!(markdown.contains("# Steps\n\n1. Pack the bags\n2. Lock the door\n3. Leave early\n"), "{markdown}");
+    assert!(markdown.contains("1\\. This single numbered line is text"), "a lone number stays text: {markdown}");
+    assert!(!markdown.contains("\n- 5 degrees"), "a lone dash stays text: {markdown}");
+    assert!(report["text"].as_str().unwrap().contains("• Bread and butter"), "text keeps the glyphs");
+}
