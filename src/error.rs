@@ -107,7 +107,9 @@ impl From<TaskError> for ApiError {
         match err {
             TaskError::ParseFailed(message) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "parse_failed", message),
             TaskError::BadRequest(message) => ApiError::bad_request(message),
-            TaskError::Crashed(message) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "worker_crashed", message),
+            TaskError::Crashed(message) | TaskError::KilledFromOutside(message) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "worker_crashed", message)
+            }
             TaskError::TimedOut(limit) => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "timeout",

@@ -115,21 +115,40 @@ fn worker_killed_from_outside_mid_job_is_not_the_documents_fault() {
     assert_eq!(server.analyze("ok.txt", b"fine").status, 200);
 }
 
+/// SIGKILLs the busy worker under the request `kills` times (each time on
+/// a worker not killed before) and returns the response.
+fn kill_under(server: &Server, bytes: &'static [u8], kills: usize) -> crate::util::Response {
+    let request = analyze_in_background(server, bytes);
+    let mut killed = Vec::new();
+    for _ in 0..kills {
+        let pid = busy_worker(server, &killed);
+        signal(pid, nix::sys::signal::Signal::SIGKILL);
+        killed.push(pid);
+    }
+    request.join().unwrap()
+}
+
 #[test]
-fn a_document_whose_worker_is_killed_twice_is_worker_crashed() {
+fn a_document_whose_workers_keep_being_killed_from_outside_is_worker_crashed_but_not_quarantined() {
     let server = Server::start(&["--workers", "2"]);
-    let slow = analyze_in_background(&server, b"DOCMILL-FAULT:sleep-20000 twice");
-    let first = busy_worker(&server, &[]);
-    signal(first, nix::sys::signal::Signal::SIGKILL);
-    let second = busy_worker(&server, &[first]);
-    signal(second, nix::sys::signal::Signal::SIGKILL);
-    let response = slow.join().unwrap();
-    assert_eq!(response.status, 500, "{}", response.text());
-    assert_eq!(response.error_code(), "worker_crashed");
-    assert!(response.text().contains("SIGKILL"), "{}", response.text());
-    assert_eq!(server.restarts("crashed"), 2);
+    const DOCUMENT: &[u8] = b"DOCMILL-FAULT:sleep-3000 killed from outside";
+    // Three kills from outside are retried: the fourth try is answered.
+    let response = kill_under(&server, DOCUMENT, 3);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(server.restarts("crashed"), 3);
+    // A fourth kill under the same request ends it as a crash.
+    for round in 0..2 {
+        let response = kill_under(&server, DOCUMENT, 4);
+        assert_eq!(response.status, 500, "round {round}: {}", response.text());
+        assert_eq!(response.error_code(), "worker_crashed");
+        assert!(response.text().contains("SIGKILL"), "{}", response.text());
+    }
+    assert_eq!(server.restarts("crashed"), 11);
+    // Kills from outside are not the document's fault: after two requests
+    // that ended so, it is still analysed, not quarantined.
     server.wait_workers_ready(2);
-    assert_eq!(server.analyze("ok.txt", b"fine").status, 200);
+    let again = server.analyze("again.bin", DOCUMENT);
+    assert_eq!(again.status, 200, "{}", again.text());
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! `/v1/jobs`: create (store every document, then 202), status, results,
-//! cancel and list. The work itself runs in [`crate::jobs`].
+//! cancel and list, on this node's SQLite store or on a PostgreSQL store
+//! shared by several nodes ([`super::shared_jobs`] stores an upload there).
+//! The work itself runs in [`crate::jobs`].
 
 use std::sync::Arc;
 
@@ -15,15 +17,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Tenant;
+use super::shared_jobs;
 use super::upload::MultipartFiles;
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
-use crate::jobs::{blocking, new_job_id, persist, valid_job_id, PendingDocument, UploadedDocument};
+use crate::jobs::{blocking, new_job_id, persist, valid_job_id, Jobs, PendingDocument, SharedJobs, UploadedDocument};
 use crate::ndjson::ResultLine;
+use docmill_engine::Options;
 
 /// Most jobs one `GET /v1/jobs` lists.
-pub(super) const MAX_PAGE: u32 = 1000;
-pub(super) const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+const DEFAULT_PAGE: u32 = 100;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -32,8 +36,101 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v1/jobs/{id}/results", get(results))
 }
 
-pub(super) fn not_found(id: &str) -> ApiError {
+fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("no job {id:?}"))
+}
+
+/// Where `/v1/jobs` keeps its jobs: this node's SQLite store, or the
+/// PostgreSQL store shared by several nodes (`--store`). Every endpoint but
+/// the upload itself reads both the same way.
+#[derive(Clone)]
+enum Backend {
+    Local(Arc<Jobs>),
+    Shared(Arc<SharedJobs>),
+}
+
+impl Backend {
+    fn of(state: &AppState) -> Result<Backend, ApiError> {
+        match &state.shared {
+            Some(shared) => Ok(Backend::Shared(Arc::clone(shared))),
+            None => Ok(Backend::Local(Arc::clone(state.jobs()?))),
+        }
+    }
+
+    /// The backend, for a path's job id: a malformed one is a 404 at once.
+    fn for_job(state: &AppState, id: &str) -> Result<Backend, ApiError> {
+        let backend = Backend::of(state)?;
+        if !valid_job_id(id) {
+            return Err(not_found(id));
+        }
+        Ok(backend)
+    }
+
+    async fn status(&self, id: &str, owner: Option<&str>) -> Result<Option<Value>, ApiError> {
+        let (id, owner) = (id.to_owned(), owner.map(str::to_owned));
+        match self {
+            Backend::Local(jobs) => blocking(&jobs.store, move |store| store.status(&id, owner.as_deref())).await,
+            Backend::Shared(jobs) => Ok(jobs.store()?.status(&id, owner.as_deref()).await?),
+        }
+    }
+
+    async fn summary(&self, id: &str) -> Result<Option<String>, ApiError> {
+        let id = id.to_owned();
+        match self {
+            Backend::Local(jobs) => blocking(&jobs.store, move |store| store.summary(&id)).await,
+            Backend::Shared(jobs) => Ok(jobs.store()?.summary(&id).await?),
+        }
+    }
+
+    async fn results_page(&self, id: &str, after: i64) -> Result<Vec<(i64, String)>, ApiError> {
+        let id = id.to_owned();
+        match self {
+            Backend::Local(jobs) => blocking(&jobs.store, move |store| store.results_page(&id, after)).await,
+            Backend::Shared(jobs) => Ok(jobs.store()?.results_page(&id, after).await?),
+        }
+    }
+
+    /// Cancels a job of `owner`'s: its state after, or `None` when there is
+    /// no such job. Documents running here stop; a local job's stored files
+    /// go.
+    async fn cancel(&self, id: &str, owner: Option<&str>) -> Result<Option<String>, ApiError> {
+        let (lookup, owner) = (id.to_owned(), owner.map(str::to_owned));
+        let after = match self {
+            Backend::Local(jobs) => blocking(&jobs.store, move |store| store.cancel(&lookup, owner.as_deref())).await?,
+            Backend::Shared(jobs) => jobs.store()?.cancel(&lookup, owner.as_deref()).await?,
+        };
+        if after.as_deref() == Some("cancelled") {
+            match self {
+                Backend::Local(jobs) => {
+                    if let Some(flag) = jobs.cancels.lock().unwrap().remove(id) {
+                        let _ = flag.send(true);
+                    }
+                    let (store, job_id) = (Arc::clone(&jobs.store), id.to_owned());
+                    let _ = tokio::task::spawn_blocking(move || store.drop_files(&job_id)).await;
+                }
+                Backend::Shared(jobs) => jobs.cancelled(id),
+            }
+        }
+        Ok(after)
+    }
+
+    async fn seq_of(&self, id: &str, owner: Option<&str>) -> Result<Option<i64>, ApiError> {
+        let (id, owner) = (id.to_owned(), owner.map(str::to_owned));
+        match self {
+            Backend::Local(jobs) => blocking(&jobs.store, move |store| store.seq_of(&id, owner.as_deref())).await,
+            Backend::Shared(jobs) => Ok(jobs.store()?.seq_of(&id, owner.as_deref()).await?),
+        }
+    }
+
+    async fn list(&self, after_seq: i64, limit: u32, owner: Option<&str>) -> Result<Vec<(i64, Value)>, ApiError> {
+        let owner = owner.map(str::to_owned);
+        match self {
+            Backend::Local(jobs) => {
+                blocking(&jobs.store, move |store| store.list(after_seq, limit, owner.as_deref())).await
+            }
+            Backend::Shared(jobs) => Ok(jobs.store()?.list(after_seq, limit, owner.as_deref()).await?),
+        }
+    }
 }
 
 pub async fn create(
@@ -43,14 +140,37 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let jobs = Arc::clone(state.jobs()?);
+    let backend = Backend::of(&state)?;
+    if let Backend::Shared(jobs) = &backend {
+        // A store that is away is a 503 before the body is read.
+        jobs.store()?;
+    }
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
     // A bad query is refused before the body is read; the body guard
     // drains what is left unread, so the client still sees the 400.
     let options = query.options()?;
-    let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
+    let files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
     let job_id = new_job_id().map_err(|err| ApiError::internal(format!("no randomness: {err}")))?;
-    let job_dir = jobs.store.job_dir(&job_id);
+    let owner = tenant.owner.as_deref();
+    match &backend {
+        Backend::Local(jobs) => store_locally(jobs, files, &job_id, options, owner).await?,
+        Backend::Shared(jobs) => shared_jobs::store_shared(jobs, files, &job_id, options, owner).await?,
+    }
+    let status = backend.status(&job_id, owner).await?.unwrap_or(Value::Null);
+    let location = format!("/v1/jobs/{job_id}");
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(status)).into_response())
+}
+
+/// Stores every document of the upload as a file in the job's directory and
+/// the job in the SQLite store, durably, then queues its documents.
+async fn store_locally(
+    jobs: &Arc<Jobs>,
+    mut files: MultipartFiles,
+    job_id: &str,
+    options: Options,
+    owner: Option<&str>,
+) -> Result<(), ApiError> {
+    let job_dir = jobs.store.job_dir(job_id);
     let mut documents: Vec<UploadedDocument> = Vec::new();
     let result: Result<(), ApiError> = async {
         tokio::fs::create_dir_all(&job_dir).await.map_err(|err| ApiError::from_io("cannot create the job", &err))?;
@@ -58,9 +178,7 @@ pub async fn create(
             let index = documents.len();
             match part.content {
                 Err(err) => {
-                    let outcome = ResultLine { index, filename: part.filename.clone(), result: Err(err) };
-                    let line = String::from_utf8(outcome.to_line().to_vec()).expect("UTF-8");
-                    let refusal = Some(line.trim_end().to_owned());
+                    let refusal = Some(refusal_line(index, &part.filename, err));
                     documents.push(UploadedDocument { filename: part.filename, sha256: None, refusal });
                 }
                 Ok(spooled) => {
@@ -87,8 +205,8 @@ pub async fn create(
         return Err(ApiError::bad_request("no file part in the upload"));
     }
     {
-        let (job_id, documents) = (job_id.clone(), documents.clone());
-        let (dir, owner) = (job_dir.clone(), tenant.owner.clone());
+        let (job_id, documents) = (job_id.to_owned(), documents.clone());
+        let (dir, owner) = (job_dir.clone(), owner.map(str::to_owned));
         let created = blocking(&jobs.store, move |store| {
             // The directory entries of the stored files are durable too.
             if let Ok(dir) = std::fs::File::open(&dir) {
@@ -106,17 +224,19 @@ pub async fn create(
     for (index, document) in documents.into_iter().enumerate() {
         if document.refusal.is_none() {
             let UploadedDocument { filename, sha256, .. } = document;
-            let _ = jobs.queue.send(PendingDocument { job_id: job_id.clone(), index, filename, options, sha256 });
+            let job_id = job_id.to_owned();
+            let _ = jobs.queue.send(PendingDocument { job_id, index, filename, options, sha256 });
         }
     }
-    let status = blocking(&jobs.store, {
-        let (job_id, owner) = (job_id.clone(), tenant.owner.clone());
-        move |store| store.status(&job_id, owner.as_deref())
-    })
-    .await?
-    .unwrap_or(Value::Null);
-    let location = format!("/v1/jobs/{job_id}");
-    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(status)).into_response())
+    Ok(())
+}
+
+/// The result line of a part refused before it was stored (too large, a
+/// bad name): a job records it as that document's outcome.
+pub(super) fn refusal_line(index: usize, filename: &str, err: ApiError) -> String {
+    let outcome = ResultLine { index, filename: filename.to_owned(), result: Err(err) };
+    let line = String::from_utf8(outcome.to_line().to_vec()).expect("UTF-8");
+    line.trim_end().to_owned()
 }
 
 pub async fn status(
@@ -124,12 +244,8 @@ pub async fn status(
     Extension(tenant): Extension<Tenant>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let jobs = state.jobs()?;
-    if !valid_job_id(&id) {
-        return Err(not_found(&id));
-    }
-    let lookup = id.clone();
-    match blocking(&jobs.store, move |store| store.status(&lookup, tenant.owner.as_deref())).await? {
+    let backend = Backend::for_job(&state, &id)?;
+    match backend.status(&id, tenant.owner.as_deref()).await? {
         Some(status) => Ok(Json(status)),
         None => Err(not_found(&id)),
     }
@@ -140,26 +256,17 @@ pub async fn results(
     Extension(tenant): Extension<Tenant>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Response, ApiError> {
-    let jobs = state.jobs()?;
-    if !valid_job_id(&id) {
+    let backend = Backend::for_job(&state, &id)?;
+    if backend.status(&id, tenant.owner.as_deref()).await?.is_none() {
         return Err(not_found(&id));
     }
-    let lookup = id.clone();
-    let visible = blocking(&jobs.store, move |store| {
-        if store.status(&lookup, tenant.owner.as_deref())?.is_none() {
-            return Ok(None);
-        }
-        store.summary(&lookup).map(Some)
-    })
-    .await?;
-    let Some(summary) = visible else { return Err(not_found(&id)) };
     // The lines stream from the store a page at a time; the summary that
     // closes the results of a job that is over was computed when it ended.
-    let store = Arc::clone(&jobs.store);
+    let summary = backend.summary(&id).await?;
     let pages = futures_util::stream::try_unfold(-1, move |after| {
-        let (store, id) = (Arc::clone(&store), id.clone());
+        let (backend, id) = (backend.clone(), id.clone());
         async move {
-            let page = blocking(&store, move |store| store.results_page(&id, after)).await?;
+            let page = backend.results_page(&id, after).await?;
             let Some(&(last, _)) = page.last() else { return Ok(None) };
             let bytes: String = page.into_iter().map(|(_, line)| line).collect();
             Ok::<_, ApiError>(Some((Bytes::from(bytes), last)))
@@ -175,33 +282,18 @@ pub async fn cancel(
     Extension(tenant): Extension<Tenant>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let jobs = state.jobs()?;
-    if !valid_job_id(&id) {
+    let backend = Backend::for_job(&state, &id)?;
+    if backend.cancel(&id, tenant.owner.as_deref()).await?.is_none() {
         return Err(not_found(&id));
     }
-    let (lookup, owner) = (id.clone(), tenant.owner.clone());
-    let Some(after) = blocking(&jobs.store, move |store| store.cancel(&lookup, owner.as_deref())).await? else {
-        return Err(not_found(&id));
-    };
-    if after == "cancelled" {
-        if let Some(flag) = jobs.cancels.lock().unwrap().remove(&id) {
-            let _ = flag.send(true);
-        }
-        let store = Arc::clone(&jobs.store);
-        let job_id = id.clone();
-        let _ = tokio::task::spawn_blocking(move || store.drop_files(&job_id)).await;
-    }
-    let lookup = id.clone();
-    let status = blocking(&jobs.store, move |store| store.status(&lookup, tenant.owner.as_deref()))
-        .await?
-        .unwrap_or(Value::Null);
+    let status = backend.status(&id, tenant.owner.as_deref()).await?.unwrap_or(Value::Null);
     Ok(Json(status))
 }
 
 #[derive(Deserialize)]
 pub struct ListQuery {
-    pub(super) limit: Option<u32>,
-    pub(super) after: Option<String>,
+    limit: Option<u32>,
+    after: Option<String>,
 }
 
 pub async fn list(
@@ -209,18 +301,17 @@ pub async fn list(
     Extension(tenant): Extension<Tenant>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let jobs = state.jobs()?;
+    let backend = Backend::of(&state)?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let owner = tenant.owner.as_deref();
     let after_seq = match &query.after {
         None => 0,
-        Some(id) => {
-            let (lookup, owner) = (id.clone(), tenant.owner.clone());
-            blocking(&jobs.store, move |store| store.seq_of(&lookup, owner.as_deref()))
-                .await?
-                .ok_or_else(|| ApiError::bad_request(format!("after={id:?} is not a job")))?
-        }
+        Some(id) => backend
+            .seq_of(id, owner)
+            .await?
+            .ok_or_else(|| ApiError::bad_request(format!("after={id:?} is not a job")))?,
     };
-    let page = blocking(&jobs.store, move |store| store.list(after_seq, limit + 1, tenant.owner.as_deref())).await?;
+    let page = backend.list(after_seq, limit + 1, owner).await?;
     let more = page.len() > limit as usize;
     let jobs: Vec<Value> = page.into_iter().take(limit as usize).map(|(_, job)| job).collect();
     let next = if more { jobs.last().map(|job| job["id"].clone()) } else { None };

@@ -76,11 +76,10 @@ impl AppState {
 const FRAMEWORK_MESSAGE_MAX: usize = 4 << 10;
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let jobs = if state.shared.is_some() { shared_jobs::routes() } else { jobs::routes() };
     Router::new()
         .merge(analyze::routes())
         .merge(batch::routes())
-        .merge(jobs)
+        .merge(jobs::routes())
         .merge(probes::routes())
         .merge(openapi::routes())
         .merge(page::routes())

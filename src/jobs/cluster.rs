@@ -9,14 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::{watch, Notify, Semaphore};
 
 use super::pg::{Claimed, PgStore};
-use super::{damaged_document, recorded, EXPIRY_SWEEP_INTERVAL};
+use super::{analyse_stored, damaged_document, recorded, EXPIRY_SWEEP_INTERVAL};
 use crate::error::ApiError;
-use crate::pool::{Document, Lane, Pool, Task, TaskError};
+use crate::pool::Pool;
 
 /// How often an idle node asks the store for work. New jobs accepted by this
 /// node wake it at once; those accepted elsewhere wait at most this long.
@@ -206,27 +205,15 @@ impl SharedJobs {
         let result = if document.sha256.is_some_and(|uploaded| uploaded != sha256) {
             Err(damaged_document(&document.job_id, document.index))
         } else {
-            let task = Task {
-                filename: document.filename.clone(),
-                declared_type: None,
-                options: document.options,
-                sha256: Some(sha256),
-                document: Document::Memory(Bytes::from(bytes)),
-                use_cache: true,
-            };
-            let result = tokio::select! {
-                result = pool.run(task, Lane::Bulk) => result,
-                // Dropping the run kills the worker holding it.
-                _ = cancelled.wait_for(|cancel| *cancel) => return,
-            };
+            let filename = document.filename.clone();
+            let run = analyse_stored(pool, filename, document.options, sha256, bytes, &mut cancelled);
             // As on one node: after shutdown has begun only what says
             // something about the document is recorded; the rest is left
             // to another node (this node gives its leases back).
-            let telling = matches!(result, Ok(_) | Err(TaskError::ParseFailed(_)));
-            if !telling && (self.stopping.load(Ordering::SeqCst) || matches!(result, Err(TaskError::ShuttingDown))) {
-                return;
+            match run.await {
+                Some(result) if result.is_telling() || !self.stopping.load(Ordering::SeqCst) => result.into(),
+                _ => return,
             }
-            result.map_err(ApiError::from)
         };
         let index = document.index;
         let recorded = recorded(index, document.filename, result);

@@ -235,30 +235,12 @@ impl Jobs {
                 Err(damaged_document(&job_id, document.index))
             }
             Ok((bytes, sha256)) => {
-                let task = Task {
-                    filename: document.filename.clone(),
-                    declared_type: None,
-                    options: document.options,
-                    sha256: Some(sha256),
-                    document: Document::Memory(Bytes::from(bytes)),
-                    use_cache: true,
-                };
-                let result = tokio::select! {
-                    result = pool.run(task, Lane::Bulk) => result,
-                    // Dropping the run kills the worker holding it.
-                    _ = cancelled.wait_for(|cancel| *cancel) => return,
-                };
-                // Once shutdown has begun, a failure may be our own doing (the
-                // pool stopped, its workers killed at the end of the grace
-                // period): only a report or a parse failure, which say
-                // something about the document, are recorded; anything else
-                // is left for the next start to run again.
-                let telling = matches!(result, Ok(_) | Err(TaskError::ParseFailed(_)));
-                if !telling && (self.stopping.load(Ordering::SeqCst) || matches!(result, Err(TaskError::ShuttingDown)))
-                {
-                    return;
+                let filename = document.filename.clone();
+                let run = analyse_stored(pool, filename, document.options, sha256, bytes, &mut cancelled);
+                match run.await {
+                    Some(result) if result.is_telling() || !self.stopping.load(Ordering::SeqCst) => result.into(),
+                    _ => return,
                 }
-                result.map_err(ApiError::from)
             }
         };
         let index = document.index;
@@ -380,6 +362,52 @@ fn damaged_document(job_id: &str, index: usize) -> ApiError {
                   (damaged on disk); it was not analysed"
             .into(),
     }
+}
+
+/// How one stored document of a job ended on the pool's bulk lane.
+struct Analysed(Result<docmill_engine::report::Report, TaskError>);
+
+impl Analysed {
+    /// Whether the ending says something about the document (a report, a
+    /// parse failure), so it is recorded even once shutdown has begun. Any
+    /// other failure may then be our own doing (the pool stopped, its
+    /// workers killed at the end of the grace period) and is left for the
+    /// next start, or another node, to run again.
+    fn is_telling(&self) -> bool {
+        matches!(self.0, Ok(_) | Err(TaskError::ParseFailed(_)))
+    }
+}
+
+impl From<Analysed> for Result<docmill_engine::report::Report, ApiError> {
+    fn from(analysed: Analysed) -> Self {
+        analysed.0.map_err(ApiError::from)
+    }
+}
+
+/// Runs one stored document of a job, on one node or on the shared store.
+/// `None` when the job was cancelled (dropping the run killed the worker
+/// holding it) or the pool is shutting down: nothing is recorded then.
+async fn analyse_stored(
+    pool: &Pool,
+    filename: String,
+    options: docmill_engine::Options,
+    sha256: [u8; 32],
+    bytes: Vec<u8>,
+    cancelled: &mut watch::Receiver<bool>,
+) -> Option<Analysed> {
+    let task = Task {
+        filename,
+        declared_type: None,
+        options,
+        sha256: Some(sha256),
+        document: Document::Memory(Bytes::from(bytes)),
+        use_cache: true,
+    };
+    let result = tokio::select! {
+        result = pool.run(task, Lane::Bulk) => result,
+        _ = cancelled.wait_for(|cancel| *cancel) => return None,
+    };
+    (!matches!(result, Err(TaskError::ShuttingDown))).then_some(Analysed(result))
 }
 
 /// Writes a spooled upload to its place in the job directory and syncs it.

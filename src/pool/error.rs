@@ -10,7 +10,13 @@ pub enum TaskError {
     /// The request's options do not fit the document (a page beyond its
     /// last).
     BadRequest(String),
+    /// The worker died under the document, and so did the one it was
+    /// tried on again: counts against the document.
     Crashed(String),
+    /// Workers kept being `SIGKILL`ed from outside under the document (an
+    /// operator, the OOM killer): answered as a crash, never counted
+    /// against the document.
+    KilledFromOutside(String),
     TimedOut(Duration),
     /// The interactive lane is full.
     Overloaded,

@@ -38,7 +38,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::supervisor::client::SupervisorClient;
 use crate::supervisor::SupervisorHandle;
 use memo::Memo;
-use registry::{describe_exit, resident_bytes, Exits};
+use registry::{resident_bytes, Exit, Exits};
 
 pub use error::TaskError;
 pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState, LATENCY_BUCKETS};
@@ -119,6 +119,10 @@ struct Queued {
     /// past its deadline), and it was queued again for another worker. A
     /// second such ending is the document's answer.
     retried: bool,
+    /// Workers `SIGKILL`ed from outside under this task; up to
+    /// [`worker::OUTSIDE_KILL_RETRIES`] of them send it to another worker
+    /// without using its one retry.
+    outside_kills: u8,
 }
 
 /// Which lane a task waits in. Interactive tasks are taken first and shed
@@ -236,8 +240,15 @@ impl Pool {
             }
         }
         let (reply, result) = oneshot::channel();
-        let queued =
-            Queued { task, enqueued: Instant::now(), reply, span: tracing::Span::current(), lane, retried: false };
+        let queued = Queued {
+            task,
+            enqueued: Instant::now(),
+            reply,
+            span: tracing::Span::current(),
+            lane,
+            retried: false,
+            outside_kills: 0,
+        };
         self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = match lane {
             Lane::Interactive => self.interactive_tx.try_send(queued).map_err(|err| match err {
@@ -441,7 +452,7 @@ impl Pool {
                 (FromSupervisor::Exited { worker_id, pid, code, signal }, _) => {
                     self.workers.lock().unwrap().remove(&worker_id);
                     self.ready_changed.notify_waiters();
-                    self.exits.record(worker_id, describe_exit(pid, code, signal));
+                    self.exits.record(worker_id, Exit::new(pid, code, signal));
                 }
                 (FromSupervisor::BootFailing { consecutive, retry_in_ms }, _) => {
                     self.counters.boot_failures.fetch_add(1, Ordering::Relaxed);

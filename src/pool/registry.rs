@@ -112,8 +112,25 @@ pub struct Counters {
 }
 
 enum ExitSlot {
-    Waiting(oneshot::Sender<String>),
-    Exited(String),
+    Waiting(oneshot::Sender<Exit>),
+    Exited(Exit),
+}
+
+/// How a worker ended: the words for a log line or an error message, and
+/// whether it was `SIGKILL`ed by someone other than the pool (an operator,
+/// the OOM killer), which says nothing about the document it was reading.
+/// The pool's own kills (deadline, cancellation, recycling) end a worker
+/// only after its task has been answered or given up.
+#[derive(Clone, Debug)]
+pub struct Exit {
+    pub how: String,
+    pub killed_from_outside: bool,
+}
+
+impl Exit {
+    pub fn new(pid: i32, code: Option<i32>, signal: Option<i32>) -> Exit {
+        Exit { how: describe_exit(pid, code, signal), killed_from_outside: signal == Some(libc::SIGKILL) }
+    }
 }
 
 /// How each worker ended, as the supervisor reported it, kept until the
@@ -122,7 +139,7 @@ enum ExitSlot {
 pub struct Exits(Mutex<HashMap<u64, ExitSlot>>);
 
 impl Exits {
-    pub fn record(&self, worker_id: u64, how: String) {
+    pub fn record(&self, worker_id: u64, how: Exit) {
         let mut exits = self.0.lock().unwrap();
         match exits.remove(&worker_id) {
             Some(ExitSlot::Waiting(waiter)) => {
@@ -140,7 +157,7 @@ impl Exits {
     }
 
     /// How a worker ended, once the supervisor has reaped it.
-    pub async fn wait(&self, worker_id: u64) -> String {
+    pub async fn wait(&self, worker_id: u64) -> Exit {
         let waiter = {
             let mut exits = self.0.lock().unwrap();
             match exits.remove(&worker_id) {
@@ -156,7 +173,7 @@ impl Exits {
             Ok(Ok(how)) => how,
             _ => {
                 self.0.lock().unwrap().remove(&worker_id);
-                "worker died (exit status not known)".into()
+                Exit { how: "worker died (exit status not known)".into(), killed_from_outside: false }
             }
         }
     }

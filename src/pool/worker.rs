@@ -36,6 +36,11 @@ const PING_BEFORE_TASK_AFTER: Duration = Duration::from_millis(250);
 /// the document gets one more try on another worker. A document that really
 /// takes too long keeps its worker on a core all the time.
 const STARVED_CPU_SHARE: f64 = 0.1;
+/// Tries on another worker for a task whose worker was `SIGKILL`ed from
+/// outside (an operator, the OOM killer, a chaos test). Several, since the
+/// kill was not the document's doing; bounded, since each costs a worker
+/// and a machine short of memory may go on killing whoever reads it.
+pub const OUTSIDE_KILL_RETRIES: u8 = 3;
 
 pub(super) struct WorkerTask {
     pool: Arc<Pool>,
@@ -149,8 +154,8 @@ impl WorkerTask {
                     match read {
                         Ok(0) | Err(_) if self.pool.is_draining() => {}
                         Ok(0) | Err(_) => {
-                            let how = self.pool.exits.wait(self.worker_id).await;
-                            tracing::error!("idle worker {} died: {how}", self.pid);
+                            let exit = self.pool.exits.wait(self.worker_id).await;
+                            tracing::error!("idle worker {} died: {}", self.pid, exit.how);
                             self.retire(Restart::Crashed);
                         }
                         Ok(_) => {
@@ -200,8 +205,8 @@ impl WorkerTask {
                 Ok(())
             }
             Ok(Err(WireError::Closed)) => {
-                let how = self.pool.exits.wait(self.worker_id).await;
-                tracing::error!("idle worker {} died: {how}", self.pid);
+                let exit = self.pool.exits.wait(self.worker_id).await;
+                tracing::error!("idle worker {} died: {}", self.pid, exit.how);
                 Err(Restart::Crashed)
             }
             Ok(_) => {
@@ -325,9 +330,14 @@ impl WorkerTask {
                 Err(Restart::Crashed)
             }
             Ending::Answer(Err(WireError::Closed)) => {
-                let how = pool.exits.wait(self.worker_id).await;
-                log_failure(&format!("{how} while analysing a document"));
-                self.retry_or_fail(queued, TaskError::Crashed(format!("{how} while analysing this document")));
+                let exit = pool.exits.wait(self.worker_id).await;
+                log_failure(&format!("{} while analysing a document", exit.how));
+                let message = format!("{} while analysing this document", exit.how);
+                if exit.killed_from_outside {
+                    self.retry_after_outside_kill(queued, message);
+                } else {
+                    self.retry_or_fail(queued, TaskError::Crashed(message));
+                }
                 Err(Restart::Crashed)
             }
             Ending::Deadline => {
@@ -366,6 +376,21 @@ impl WorkerTask {
             tracing::error!("{why}; trying the document once more on another worker");
         }
         queued.retried = true;
+        self.pool.requeue(queued);
+    }
+
+    /// A worker `SIGKILL`ed from outside under a task says nothing about the
+    /// document: the task goes to another worker up to
+    /// [`OUTSIDE_KILL_RETRIES`] times without using its one retry, and if
+    /// the kills go on, it is answered `worker_crashed` without a strike
+    /// against the document.
+    fn retry_after_outside_kill(&self, mut queued: Queued, message: String) {
+        if queued.outside_kills >= OUTSIDE_KILL_RETRIES {
+            fail(&self.pool, queued.reply, TaskError::KilledFromOutside(message));
+            return;
+        }
+        tracing::error!("{message}; killed from outside, so trying the document on another worker");
+        queued.outside_kills += 1;
         self.pool.requeue(queued);
     }
 
