@@ -62,7 +62,8 @@ pub const DEFAULT_QUEUE_MEMORY: usize = 32 << 20;
 /// read-ahead (64 KiB at most), the task and its future.
 pub const QUEUED_REQUEST_BYTES: usize = 128 << 10;
 /// Queue slots per worker at the least, for pools so large that the memory
-/// bound gives fewer: enough to keep workers fed between uploads.
+/// bound gives fewer, and the most documents of one batch in the pool per
+/// worker: enough to keep workers fed between uploads.
 pub const QUEUE_PER_WORKER: usize = 4;
 
 /// The default `--queue`: [`DEFAULT_QUEUE_MEMORY`] in waiting requests (256
