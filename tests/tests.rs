@@ -13,6 +13,7 @@ mod job_store;
 mod jobs;
 mod lifecycle;
 mod logging;
+mod ocr;
 mod pool_faults;
 mod refusals;
 mod sandbox;

@@ -70,6 +70,9 @@ fn binary_by_magic(bytes: &[u8], extension: &str) -> Option<Detected> {
     if unbommed.starts_with(b"{\\rtf") {
         return Some(detected(Format::Rtf, "application/rtf"));
     }
+    if let Some(media_type) = image_by_magic(bytes) {
+        return Some(detected(Format::Image, media_type));
+    }
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         return Some(zip_container_format(bytes));
     }
@@ -92,6 +95,29 @@ fn binary_by_magic(bytes: &[u8], extension: &str) -> Option<Detected> {
         return Some(detected(Format::Binary, media_type));
     }
     None
+}
+
+/// The image formats the engine decodes (and so can read by OCR), by
+/// signature. Other images (HEIC, AVIF, JPEG 2000, ...) stay `binary`.
+fn image_by_magic(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(b"\xFF\xD8\xFF") {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") || bytes.starts_with(b"II+\0") {
+        Some("image/tiff")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if bytes.starts_with(b"BM") && bytes.len() >= 18 {
+        // "BM" alone starts plenty of text; the DIB header size is one of
+        // the few the format defines.
+        let header = u32::from_le_bytes([bytes[14], bytes[15], bytes[16], bytes[17]]);
+        matches!(header, 12 | 40 | 52 | 56 | 64 | 108 | 124).then_some("image/bmp")
+    } else {
+        None
+    }
 }
 
 fn ooxml_by_extension(extension: &str) -> Option<Detected> {

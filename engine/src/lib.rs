@@ -8,11 +8,13 @@
 pub mod analysis;
 pub mod detect;
 pub mod extract;
+pub mod ocr;
 mod options;
 pub mod report;
 pub mod structure;
 
-pub use options::{ChunkOptions, Options, PageSelection};
+pub use ocr::{OcrContext, Recognizer};
+pub use options::{ChunkOptions, OcrLanguages, OcrMode, Options, PageSelection};
 
 use sha2::{Digest, Sha256};
 
@@ -61,7 +63,15 @@ pub fn warm_up() {
     analysis::warm_up();
 }
 
+/// Analyses one document without OCR: images and scanned pages get a
+/// warning that OCR is unavailable.
 pub fn analyze(input: &Input<'_>, options: &Options) -> Result<Report, AnalyzeError> {
+    analyze_with(input, options, OcrContext::none())
+}
+
+/// Analyses one document, reading images and scanned PDF pages with the
+/// context's recogniser (see [`ocr`]).
+pub fn analyze_with(input: &Input<'_>, options: &Options, ocr: OcrContext<'_>) -> Result<Report, AnalyzeError> {
     let sha256 = match input.sha256 {
         Some(digest) => hex(&digest),
         None => hex(&Sha256::digest(input.bytes)),
@@ -74,8 +84,11 @@ pub fn analyze(input: &Input<'_>, options: &Options) -> Result<Report, AnalyzeEr
         )));
     }
     let detected = detect::detect(input.filename, input.bytes);
-    let extracted = extract::extract(&detected, input.bytes, options)
+    let mut session =
+        ocr::Session::new(ocr, options.ocr.unwrap_or_default(), options.ocr_languages.unwrap_or_default());
+    let mut extracted = extract::extract(&detected, input.bytes, options, &mut session)
         .map_err(|err| AnalyzeError::ParseFailed(format!("{}: {err}", detected.format.as_str())))?;
+    session.finish(&mut extracted.metadata, &mut extracted.warnings);
     let mut text = extracted.text;
     let mut warnings = extracted.warnings;
     if let Some(selection) = options.pages {

@@ -24,6 +24,7 @@ pub enum Format {
     Csv,
     Json,
     Rtf,
+    Image,
     #[default]
     Binary,
 }
@@ -44,6 +45,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Json => "json",
             Format::Rtf => "rtf",
+            Format::Image => "image",
             Format::Binary => "binary",
         }
     }

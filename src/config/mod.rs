@@ -10,6 +10,8 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::parser::ValueSource;
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use docmill_engine::{OcrLanguages, OcrMode};
+use docmill_worker::worker_loop::OcrDefaults;
 
 mod parse;
 
@@ -17,7 +19,7 @@ use crate::pool::PoolConfig;
 use crate::supervisor::{self, SupervisorConfig, SupervisorHandle};
 use docmill_worker::sandbox::{Confinement, WorkerUser};
 pub use parse::{parse_bind, parse_bytes, parse_duration};
-use parse::{parse_count, parse_count_u64, parse_server_url, parse_store_url};
+use parse::{parse_count, parse_count_u64, parse_ocr_mode, parse_server_url, parse_store_url};
 
 /// Default per-file upload limit: large scanned PDFs run to tens of MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: &str = "100MiB";
@@ -51,6 +53,16 @@ pub const DEFAULT_MAX_CONNECTIONS: &str = "1024";
 /// Default uploads in flight from `docmill submit`: enough to keep a small
 /// server's workers busy without queueing far ahead of them.
 pub const DEFAULT_SUBMIT_CONCURRENCY: &str = "4";
+/// Default OCR mode for requests without `?ocr=`: images and PDF pages
+/// without a text layer are read, everything else is left alone.
+pub const DEFAULT_OCR: &str = "auto";
+/// Default OCR languages for requests without `?ocr_lang=`: English, the
+/// model Tesseract packages install with the engine.
+pub const DEFAULT_OCR_LANG: &str = "eng";
+/// Pages OCR reads per document by default (`--ocr-max-pages`): at a second
+/// or two a page on one core, a hundred pages already needs a longer
+/// `--job-timeout` than the default.
+pub const DEFAULT_OCR_MAX_PAGES: &str = "100";
 /// Memory the default queue may tie up beyond the documents themselves
 /// (whose bytes are already bounded: in-memory spools share one budget,
 /// larger ones are files). The queue is sized by what its waiting requests
@@ -178,6 +190,17 @@ pub struct PoolArgs {
     /// else workers keep the server's account]. e.g. --worker-user docmill
     #[arg(long, env = "DOCMILL_WORKER_USER", value_name = "NAME")]
     pub worker_user: Option<String>,
+    /// OCR for requests without ?ocr=: auto (images and pages without text), on (every page with an image) or off.
+    /// e.g. --ocr off
+    #[arg(long, env = "DOCMILL_OCR", value_name = "MODE", default_value = DEFAULT_OCR, value_parser = parse_ocr_mode)]
+    pub ocr: OcrMode,
+    /// OCR languages for requests without ?ocr_lang=, in Tesseract's syntax; loaded by every worker at boot.
+    /// e.g. --ocr-lang eng+deu
+    #[arg(long, env = "DOCMILL_OCR_LANG", value_name = "LANGS", default_value = DEFAULT_OCR_LANG, value_parser = OcrLanguages::parse)]
+    pub ocr_lang: OcrLanguages,
+    /// Pages read by OCR per document; the rest get a truncated warning. e.g. --ocr-max-pages 20
+    #[arg(long, env = "DOCMILL_OCR_MAX_PAGES", value_name = "N", default_value = DEFAULT_OCR_MAX_PAGES, value_parser = parse_count)]
+    pub ocr_max_pages: usize,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -354,6 +377,8 @@ pub struct PoolFlags {
     /// The seccomp filter is on unless `DOCMILL_WORKER_SECCOMP=off` (for
     /// measuring its cost only).
     pub worker_seccomp: bool,
+    /// OCR defaults for requests that do not say, and the page limit.
+    pub ocr: OcrDefaults,
 }
 
 impl PoolFlags {
@@ -382,6 +407,7 @@ impl PoolFlags {
             worker_memory: self.worker_memory,
             max_document_bytes: self.max_upload_bytes as usize,
             confinement: Confinement { user: self.worker_user.clone(), seccomp: self.worker_seccomp },
+            ocr: self.ocr,
         })
     }
 }
@@ -444,6 +470,7 @@ pub fn pool_flags(args: &PoolArgs) -> Result<PoolFlags, String> {
         // A switch for benchmarks that measure the filter's cost, never for
         // production: the environment only, no flag.
         worker_seccomp: std::env::var("DOCMILL_WORKER_SECCOMP").map_or(true, |value| value != "off"),
+        ocr: OcrDefaults { mode: args.ocr, languages: args.ocr_lang, max_pages: args.ocr_max_pages },
     })
 }
 

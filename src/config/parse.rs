@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use docmill_engine::OcrMode;
+
 use super::MAX_DURATION_SECS;
 
 /// A byte count: plain digits, or with a suffix K/M/G/T (powers of 1024;
@@ -65,6 +67,11 @@ pub fn parse_bind(raw: &str) -> Result<String, String> {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(address),
         _ => Err(format!("{raw:?} is not HOST:PORT or :PORT (e.g. 127.0.0.1:8080, :8080, [::]:8080)")),
     }
+}
+
+/// `auto`, `on` or `off` (and the usual spellings of yes and no).
+pub fn parse_ocr_mode(raw: &str) -> Result<OcrMode, String> {
+    OcrMode::parse(raw).ok_or_else(|| format!("{raw:?} is not auto, on or off"))
 }
 
 pub fn parse_count(raw: &str) -> Result<usize, String> {

@@ -39,7 +39,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use docmill_engine::structure::chunk;
-use docmill_engine::{ChunkOptions, Options, PageSelection};
+use docmill_engine::{ChunkOptions, OcrLanguages, OcrMode, Options, PageSelection};
 use serde::{Deserialize, Deserializer};
 
 use crate::config::ServeConfig;
@@ -180,11 +180,15 @@ pub struct AnalyzeQuery {
     chunk_overlap: Option<String>,
     /// `pages=2-3,7`: read only these pages of a paged document.
     pages: Option<String>,
+    /// `ocr=auto|on|off`; absent: the server's `--ocr`.
+    ocr: Option<String>,
+    /// `ocr_lang=eng+deu`; absent: the server's `--ocr-lang`.
+    ocr_lang: Option<String>,
 }
 
 impl AnalyzeQuery {
     /// The engine options the query asks for; a value out of range or
-    /// unreadable is a 400 `bad_request`.
+    /// unreadable (a bad `ocr` or `ocr_lang` too) is a 400 `bad_request`.
     pub fn options(&self) -> Result<Options, ApiError> {
         let chunks = match (self.chunks.as_deref(), self.chunk_overlap.as_deref()) {
             (None, None) => None,
@@ -219,11 +223,26 @@ impl AnalyzeQuery {
                 PageSelection::parse(pages).map_err(|why| ApiError::bad_request(format!("pages={pages:?}: {why}")))?,
             ),
         };
+        let ocr = match self.ocr.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(
+                OcrMode::parse(raw)
+                    .ok_or_else(|| ApiError::bad_request(format!("ocr must be auto, on or off, not {raw:?}")))?,
+            ),
+        };
+        let ocr_languages = match self.ocr_lang.as_deref() {
+            None | Some("") => None,
+            Some(raw) => {
+                Some(OcrLanguages::parse(raw).map_err(|why| ApiError::bad_request(format!("ocr_lang: {why}")))?)
+            }
+        };
         Ok(Options {
             include_text: self.text.unwrap_or_default().0,
             markdown: self.markdown.unwrap_or_default().0,
             chunks,
             pages,
+            ocr,
+            ocr_languages,
         })
     }
 

@@ -59,6 +59,17 @@ fn analysis_parameters() -> Vec<Value> {
             "Read only these pages of a PDF or slides of a deck: numbers and ranges, e.g. `2-3,7`.",
             json!({"type": "string", "pattern": "^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$"}),
         ),
+        query(
+            "ocr",
+            "When OCR reads images and scanned PDF pages: auto (images and pages without a text layer), on, off. \
+             Default: the server's --ocr.",
+            json!({"type": "string", "enum": ["auto", "on", "off"]}),
+        ),
+        query(
+            "ocr_lang",
+            "OCR languages in Tesseract's syntax (eng+deu). Default: the server's --ocr-lang, else eng.",
+            json!({"type": "string", "pattern": "^[A-Za-z0-9_/]+([+ ][A-Za-z0-9_/]+)*$"}),
+        ),
     ]
 }
 
@@ -195,6 +206,13 @@ pub fn document() -> Value {
                 "restarts": {"type": "object", "properties": {
                     "crashed": {"type": "integer"}, "timed_out": {"type": "integer"},
                     "recycled": {"type": "integer"}, "cancelled": {"type": "integer"},
+                }},
+                "ocr": {"type": ["object", "null"], "description": "OCR as the workers have it; null until one booted.", "properties": {
+                    "available": {"type": "boolean"},
+                    "engine": {"type": ["string", "null"], "description": "e.g. tesseract 5.3.0"},
+                    "languages": {"type": "array", "items": {"type": "string"}, "description": "installed"},
+                    "loaded": {"type": "array", "items": {"type": "string"}, "description": "language sets loaded at start"},
+                    "unavailable": {"type": ["string", "null"], "description": "why OCR is unavailable"},
                 }},
             },
         }),

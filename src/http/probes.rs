@@ -62,9 +62,20 @@ async fn pool_status(State(state): State<Arc<AppState>>) -> Json<serde_json::Val
     let pool = &state.pool;
     let restarts: serde_json::Map<String, serde_json::Value> =
         Restart::ALL.iter().map(|&restart| (restart.as_str().to_owned(), pool.restarts.get(restart).into())).collect();
+    let ocr = match pool.ocr_status() {
+        Some(status) => json!({
+            "available": status.engine.is_some(),
+            "engine": status.engine,
+            "languages": status.languages,
+            "loaded": status.loaded,
+            "unavailable": status.unavailable,
+        }),
+        None => serde_json::Value::Null,
+    };
     Json(json!({
         "workers": pool.workers(),
         "queue": {"depth": pool.queue_depth(), "capacity": pool.config().queue_capacity},
         "restarts": restarts,
+        "ocr": ocr,
     }))
 }

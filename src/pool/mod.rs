@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use docmill_engine::report::Report;
 use docmill_engine::Options;
-use docmill_worker::protocol::FromSupervisor;
+use docmill_worker::protocol::{FromSupervisor, OcrStatus};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::supervisor::client::SupervisorClient;
@@ -151,6 +151,8 @@ pub struct Pool {
     memo: Memo,
     /// Why workers cannot boot, while they cannot.
     boot_trouble: Mutex<Option<String>>,
+    /// What OCR the last worker to boot loaded, for `/v1/pool`.
+    ocr: Mutex<Option<OcrStatus>>,
     ready_changed: Notify,
     draining: AtomicBool,
     supervisor_gone: AtomicBool,
@@ -187,6 +189,7 @@ impl Pool {
             counters: Counters::default(),
             formats: Formats::default(),
             boot_trouble: Mutex::new(None),
+            ocr: Mutex::new(None),
             ready_changed: Notify::new(),
             draining: AtomicBool::new(false),
             supervisor_gone: AtomicBool::new(false),
@@ -295,6 +298,11 @@ impl Pool {
 
     pub fn queue_depth(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
+    }
+
+    /// OCR as the workers loaded it; `None` until one has booted.
+    pub fn ocr_status(&self) -> Option<OcrStatus> {
+        self.ocr.lock().unwrap().clone()
     }
 
     /// Each live worker, with its resident memory read now.
@@ -419,8 +427,10 @@ impl Pool {
         }
     }
 
-    fn booted(&self, worker_id: u64) {
+    /// A worker sent `Ready`, with what OCR it loaded.
+    fn booted(&self, worker_id: u64, ocr: OcrStatus) {
         *self.boot_trouble.lock().unwrap() = None;
+        *self.ocr.lock().unwrap() = Some(ocr);
         self.set_state(worker_id, WorkerState::Idle);
     }
 

@@ -121,10 +121,10 @@ impl WorkerTask {
     /// Waits for the worker's `Ready`; false if it did not boot.
     async fn boot(&mut self) -> bool {
         match tokio::time::timeout(BOOT_TIMEOUT, read_message(&mut self.responses)).await {
-            Ok(Ok(FromWorker::Ready { cpu_micros, .. })) => {
+            Ok(Ok(FromWorker::Ready { cpu_micros, ocr, .. })) => {
                 self.heard(cpu_micros);
                 self.last_busy = Instant::now();
-                self.pool.booted(self.worker_id);
+                self.pool.booted(self.worker_id, ocr);
                 true
             }
             // It died during boot; the supervisor reports how and backs off

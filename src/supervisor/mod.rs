@@ -16,6 +16,7 @@ use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
+use docmill_worker::ocr;
 use docmill_worker::protocol::{self, FromSupervisor, ToSupervisor};
 use docmill_worker::sandbox::{self, Confinement};
 use docmill_worker::worker_loop::{self, ProcFiles, WorkerConfig, EXIT_BOOT_FAILED};
@@ -48,6 +49,9 @@ pub struct SupervisorConfig {
     pub recycle_private_bytes: u64,
     /// How each worker is confined before its first document.
     pub confinement: Confinement,
+    /// OCR defaults; the supervisor loads Tesseract with them before it
+    /// forks the first worker.
+    pub ocr: docmill_worker::worker_loop::OcrDefaults,
 }
 
 /// The server's end of the control socket, and the supervisor's pid.
@@ -98,6 +102,9 @@ fn ignore_interrupts() {
 
 struct Supervisor {
     config: SupervisorConfig,
+    /// Tesseract with its models, or why OCR is unavailable; each worker
+    /// inherits it at fork.
+    ocr: Result<ocr::Tesseract, String>,
     control: OwnedFd,
     sigchld: SignalFd,
     /// Live (not yet reaped) workers by id. Only this process reaps them, so a
@@ -117,9 +124,15 @@ impl Supervisor {
         mask.add(Signal::SIGCHLD);
         mask.thread_block()?;
         let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
-        // Read-only tables are built once here and shared copy-on-write.
+        // Read-only tables are built once here and shared copy-on-write;
+        // so are Tesseract and its models, which no worker could load once
+        // confined. The supervisor stays single-threaded: with
+        // `OMP_THREAD_LIMIT=1` Tesseract starts no thread, and it recognises
+        // nothing here.
         docmill_engine::warm_up();
+        let ocr = ocr::init(&config.ocr.languages);
         Ok(Supervisor {
+            ocr,
             config,
             control,
             sigchld,
@@ -260,7 +273,7 @@ impl Supervisor {
                 drop(response_read);
                 let _ = unistd::close(self.control.as_raw_fd());
                 let _ = unistd::close(self.sigchld.as_raw_fd());
-                let code = boot_worker(&self.config, supervisor_pid, request_read, response_write);
+                let code = boot_worker(&self.config, self.ocr.as_ref(), supervisor_pid, request_read, response_write);
                 std::process::exit(code);
             }
             ForkResult::Parent { child } => {
@@ -299,7 +312,13 @@ impl Supervisor {
 /// system or the kernel's wider API is set up first, while it may; then
 /// `sandbox::confine` closes the door for good; only then does the worker
 /// announce itself ready and read its first document.
-fn boot_worker(config: &SupervisorConfig, supervisor: Pid, requests: OwnedFd, responses: OwnedFd) -> i32 {
+fn boot_worker(
+    config: &SupervisorConfig,
+    tesseract: Result<&ocr::Tesseract, &String>,
+    supervisor: Pid,
+    requests: OwnedFd,
+    responses: OwnedFd,
+) -> i32 {
     die_with_parent(supervisor);
     let _ = SigSet::all().thread_unblock();
     let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
@@ -319,9 +338,10 @@ fn boot_worker(config: &SupervisorConfig, supervisor: Pid, requests: OwnedFd, re
         }
     };
     // ── Before the sandbox: per-worker initialisation that reads files,
-    // loads libraries or starts threads (OCR engines and their data) goes
-    // here. After `confine`, opening a file or mapping executable memory
-    // kills the worker.
+    // loads libraries or starts threads goes here (Tesseract and its models
+    // were loaded by the supervisor, and came with the fork). After
+    // `confine`, opening a file or mapping executable memory kills the
+    // worker.
     if let Err(err) = sandbox::confine(&config.confinement, supervisor) {
         eprintln!("docmill worker: {err}");
         return EXIT_BOOT_FAILED;
@@ -330,6 +350,8 @@ fn boot_worker(config: &SupervisorConfig, supervisor: Pid, requests: OwnedFd, re
     let worker_config = WorkerConfig {
         max_document_bytes: config.max_document_bytes,
         recycle_private_bytes: config.recycle_private_bytes,
+        ocr: config.ocr,
     };
-    worker_loop::run(File::from(requests), File::from(responses), proc_files, &worker_config)
+    let tesseract = tesseract.map_err(String::as_str);
+    worker_loop::run(File::from(requests), File::from(responses), proc_files, &worker_config, tesseract)
 }

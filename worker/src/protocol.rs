@@ -105,11 +105,26 @@ pub enum FromWorker {
     /// read. `cpu_micros` here and below is the worker's CPU time so far, so
     /// the server can tell a worker that ran out of time from one that was
     /// stopped or starved.
-    Ready { pid: u32, cpu_micros: u64 },
+    /// `ocr` is what OCR it loaded, for `/v1/pool`.
+    Ready { pid: u32, cpu_micros: u64, ocr: OcrStatus },
     /// The answer to one [`AnalyzeRequest`].
     Done(TaskResult),
     /// The answer to a [`ToWorker::Ping`].
     Pong { nonce: u64, cpu_micros: u64 },
+}
+
+/// What OCR a worker loaded at boot, for `/v1/pool`.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct OcrStatus {
+    /// `tesseract 5.3.0`, or `None` when OCR is unavailable.
+    pub engine: Option<String>,
+    /// Installed languages (traineddata), sorted.
+    pub languages: Vec<String>,
+    /// Language sets loaded at start (`ocr_lang=` values read without a
+    /// warning; a set of loaded single languages is read too).
+    pub loaded: Vec<String>,
+    /// Why OCR is unavailable (the loader's error), when it is.
+    pub unavailable: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -294,6 +309,8 @@ mod tests {
             markdown: true,
             chunks: Some(docmill_engine::ChunkOptions { size: 512, overlap: 64 }),
             pages: Some(docmill_engine::PageSelection::parse("2-3,7").unwrap()),
+            ocr: None,
+            ocr_languages: None,
         };
         let request =
             AnalyzeRequest { task_id: 1, filename: "a.pdf", declared_type: None, options, sha256: None, bytes: b"" };
@@ -302,12 +319,35 @@ mod tests {
             panic!("not an analysis request");
         };
         assert_eq!(decoded.options, options);
-        // The selection's length is its last byte before the (absent)
-        // digest and the empty document: claim 200 ranges.
+        // The selection's length is its last byte before the (absent) OCR
+        // mode and languages, digest and the empty document: claim 200
+        // ranges.
         let mut forged = frame[FRAME_HEADER_LEN..].to_vec();
-        let len_at = forged.len() - 3;
+        let len_at = forged.len() - 5;
         assert_eq!(forged[len_at], 2, "the length byte of two ranges");
         forged[len_at] = 200;
+        assert!(matches!(decode_request(&forged), Err(ProtocolError::Malformed(_))));
+    }
+
+    #[test]
+    fn ocr_options_travel_and_a_bad_language_list_is_malformed() {
+        let languages = docmill_engine::OcrLanguages::parse("eng+deu").unwrap();
+        let options = Options {
+            include_text: false,
+            ocr: Some(docmill_engine::OcrMode::Off),
+            ocr_languages: Some(languages),
+            ..Options::default()
+        };
+        let request =
+            AnalyzeRequest { task_id: 1, filename: "scan.png", declared_type: None, options, sha256: None, bytes: b"" };
+        let frame = encode_request(&ToWorker::Analyze(request));
+        let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
+        let ToWorker::Analyze(decoded) = decode_request(&body).unwrap() else {
+            panic!("not an analysis request");
+        };
+        assert_eq!(decoded.options, options);
+        // The same frame with the list rewritten to a path is refused.
+        let forged: Vec<u8> = body.iter().map(|b| if *b == b'+' { b'/' } else { *b }).collect();
         assert!(matches!(decode_request(&forged), Err(ProtocolError::Malformed(_))));
     }
 
@@ -320,7 +360,7 @@ mod tests {
 
     #[test]
     fn frame_cut_short_is_truncated_and_clean_eof_is_none() {
-        let frame = encode_response(&FromWorker::Ready { pid: 9, cpu_micros: 0 });
+        let frame = encode_response(&FromWorker::Ready { pid: 9, cpu_micros: 0, ocr: OcrStatus::default() });
         assert!(read_frame(&mut &frame[..0], 1024).unwrap().is_none());
         let err = read_frame(&mut &frame[..frame.len() - 1], 1024).unwrap_err();
         assert!(matches!(err, ProtocolError::Truncated), "{err}");

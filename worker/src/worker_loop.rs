@@ -15,8 +15,9 @@ use std::time::Instant;
 
 use nix::sys::resource::{getrusage, UsageWho};
 
+use crate::ocr::{self, Tesseract};
 use crate::protocol::{self, ErrorCode, FromWorker, Outcome, TaskResult, ToWorker};
-use docmill_engine::{self as engine, Input};
+use docmill_engine::{self as engine, Input, OcrContext, OcrLanguages, OcrMode, Recognizer};
 
 /// Exit status of a worker that could not start; the supervisor backs off
 /// instead of forking replacements in a loop (gunicorn's `WORKER_BOOT_ERROR`).
@@ -33,6 +34,16 @@ pub struct WorkerConfig {
     pub max_document_bytes: usize,
     /// Private memory after a task above which the server recycles the worker.
     pub recycle_private_bytes: u64,
+    /// OCR for requests that do not say (`--ocr`, `--ocr-lang`), and its
+    /// page limit (`--ocr-max-pages`).
+    pub ocr: OcrDefaults,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OcrDefaults {
+    pub mode: OcrMode,
+    pub languages: OcrLanguages,
+    pub max_pages: usize,
 }
 
 /// The worker's own `/proc/self` files, opened at boot: once the sandbox is
@@ -96,8 +107,15 @@ fn read_at_start(file: &File) -> String {
 
 /// Runs the worker until the request pipe closes; returns the exit status.
 /// The caller has confined the process already: this reads and writes only
-/// the descriptors it is given.
-pub fn run(requests: File, mut responses: File, proc_files: ProcFiles, config: &WorkerConfig) -> i32 {
+/// the descriptors it is given. `tesseract` was loaded before that (by the
+/// supervisor, shared copy-on-write), or says why OCR is unavailable.
+pub fn run(
+    requests: File,
+    mut responses: File,
+    proc_files: ProcFiles,
+    config: &WorkerConfig,
+    tesseract: Result<&Tesseract, &str>,
+) -> i32 {
     #[cfg(feature = "fault-injection")]
     if std::env::var_os("DOCMILL_FAULT_BOOT").is_some() {
         eprintln!("docmill worker: boot failure injected by DOCMILL_FAULT_BOOT");
@@ -110,7 +128,13 @@ pub fn run(requests: File, mut responses: File, proc_files: ProcFiles, config: &
         let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("docmill worker {pid}: parser panicked{location}");
     }));
-    let ready = protocol::encode_response(&FromWorker::Ready { pid, cpu_micros: cpu_micros() });
+    let ocr_context = OcrContext {
+        recognizer: tesseract.ok().map(|t| t as &dyn Recognizer),
+        unavailable: tesseract.err().unwrap_or(""),
+        max_pages: config.ocr.max_pages,
+    };
+    let ready = FromWorker::Ready { pid, cpu_micros: cpu_micros(), ocr: ocr::status(tesseract) };
+    let ready = protocol::encode_response(&ready);
     if protocol::write_frame(&mut responses, &ready).is_err() {
         return EXIT_BOOT_FAILED;
     }
@@ -152,7 +176,10 @@ pub fn run(requests: File, mut responses: File, proc_files: ProcFiles, config: &
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             #[cfg(feature = "fault-injection")]
             crate::fault::inject(request.bytes, &mut responses);
-            engine::analyze(&input, &request.options)
+            let mut options = request.options;
+            options.ocr.get_or_insert(config.ocr.mode);
+            options.ocr_languages.get_or_insert(config.ocr.languages);
+            engine::analyze_with(&input, &options, ocr_context)
         }));
         let analysis_ms = started.elapsed().as_millis() as u64;
         let cpu_after = cpu_micros();

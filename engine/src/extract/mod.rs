@@ -7,6 +7,7 @@ mod email;
 mod epub;
 mod html;
 mod html_structure;
+mod image;
 pub(crate) mod json;
 mod markdown;
 mod markdown_structure;
@@ -33,6 +34,7 @@ mod zipsafe;
 use serde_json::{Map, Value};
 
 use super::detect::{Detected, EMAIL};
+use crate::ocr::Session;
 use crate::report::Format;
 use crate::structure::chunk::PageSpan;
 use crate::structure::Block;
@@ -81,9 +83,16 @@ impl std::fmt::Display for ExtractError {
     }
 }
 
-pub fn extract(detected: &Detected, bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
+/// Extracts text and metadata; images and scanned PDF pages go through `ocr`.
+pub fn extract(
+    detected: &Detected,
+    bytes: &[u8],
+    options: &Options,
+    ocr: &mut Session<'_>,
+) -> Result<Extracted, ExtractError> {
     match detected.format {
         Format::Binary => Ok(Extracted::default()),
+        Format::Image => image::extract(bytes, &detected.media_type, options, ocr),
         Format::Text if detected.media_type == EMAIL => email::extract(bytes),
         Format::Text => text::extract(bytes),
         Format::Json => json::extract(bytes),
@@ -92,7 +101,7 @@ pub fn extract(detected: &Detected, bytes: &[u8], options: &Options) -> Result<E
         Format::Xml => xml::extract(bytes),
         Format::Markdown => markdown::extract(bytes, options),
         Format::Rtf => rtf::extract(bytes),
-        Format::Pdf => pdf::extract(bytes, options),
+        Format::Pdf => pdf::extract(bytes, options, ocr),
         Format::Docx => office::docx(bytes, options),
         Format::Pptx => office::pptx(bytes, options),
         Format::Xlsx => xlsx::xlsx(bytes, options),

@@ -10,11 +10,14 @@
 
 use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc;
 
 use pdf_extract::{Dictionary, Document, Object, ObjectId};
 
 use super::pdf_layout::PageLines;
 use super::{pdf_annotations, pdf_guard, pdf_meta, pdf_repair, ExtractError, Extracted};
+use crate::ocr::{pdf_images, GrayImage, Session};
+use crate::options::OcrMode;
 use crate::structure::chunk::PageSpan;
 use crate::Options;
 
@@ -30,23 +33,100 @@ const MIN_PAGE_LETTERS: usize = 16;
 /// address space only, touched as it is used.
 const READER_STACK_BYTES: usize = 64 << 20;
 
-pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
+/// Reads the PDF; scanned pages go through `ocr`.
+///
+/// The recogniser holds native state bound to this thread (it is not
+/// `Sync`), so the reader thread asks this one to run OCR through a channel
+/// and waits for the answer: one page at a time, as before.
+pub fn extract(bytes: &[u8], options: &Options, ocr: &mut Session<'_>) -> Result<Extracted, ExtractError> {
+    let (sender, asks) = mpsc::channel();
+    let mut remote = RemoteOcr { mode: ocr.mode, asks: sender };
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("pdf-reader".into())
             .stack_size(READER_STACK_BYTES)
-            .spawn_scoped(scope, || read(bytes, options));
+            .spawn_scoped(scope, move || read(bytes, options, &mut remote));
         match reader {
             Ok(reader) => {
+                // Ends when the reader drops its sender: done, failed or panicked.
+                for ask in asks {
+                    match ask {
+                        Ask::Possible(reply) => drop(reply.send(ocr.possible())),
+                        Ask::Read(number, image, reply) => drop(reply.send(ocr.read_page(number, image))),
+                        Ask::Warn(warning) => ocr.warn(warning),
+                    }
+                }
                 reader.join().unwrap_or_else(|_| Err(ExtractError("the PDF reader failed on this file".into())))
             }
             // No thread to be had (a process limit): read on this one.
-            Err(_) => read(bytes, options),
+            Err(_) => read(bytes, options, ocr),
         }
     })
 }
 
-fn read(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
+/// OCR as the page loop uses it: the [`Session`] itself on the calling
+/// thread, or [`RemoteOcr`] on the reader thread.
+trait PageOcr {
+    fn mode(&self) -> OcrMode;
+    fn possible(&mut self) -> bool;
+    fn read_page(&mut self, number: usize, image: GrayImage) -> Option<String>;
+    fn warn(&mut self, warning: String);
+}
+
+impl PageOcr for Session<'_> {
+    fn mode(&self) -> OcrMode {
+        self.mode
+    }
+    fn possible(&mut self) -> bool {
+        Session::possible(self)
+    }
+    fn read_page(&mut self, number: usize, image: GrayImage) -> Option<String> {
+        Session::read_page(self, number, image)
+    }
+    fn warn(&mut self, warning: String) {
+        Session::warn(self, warning)
+    }
+}
+
+/// A request from the reader thread to the thread that owns the session.
+enum Ask {
+    Possible(mpsc::Sender<bool>),
+    Read(usize, GrayImage, mpsc::Sender<Option<String>>),
+    Warn(String),
+}
+
+/// The session seen from the reader thread: every call is answered by the
+/// calling thread.
+struct RemoteOcr {
+    mode: OcrMode,
+    asks: mpsc::Sender<Ask>,
+}
+
+impl RemoteOcr {
+    fn ask<T>(&self, make: impl FnOnce(mpsc::Sender<T>) -> Ask) -> Option<T> {
+        let (reply, answer) = mpsc::channel();
+        self.asks.send(make(reply)).ok()?;
+        answer.recv().ok()
+    }
+}
+
+impl PageOcr for RemoteOcr {
+    fn mode(&self) -> OcrMode {
+        self.mode
+    }
+    fn possible(&mut self) -> bool {
+        self.ask(Ask::Possible).unwrap_or(false)
+    }
+    fn read_page(&mut self, number: usize, image: GrayImage) -> Option<String> {
+        self.ask(|reply| Ask::Read(number, image, reply)).flatten()
+    }
+    fn warn(&mut self, warning: String) {
+        // The caller outlives the reader: a send cannot fail while it runs.
+        let _ = self.asks.send(Ask::Warn(warning));
+    }
+}
+
+fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extracted, ExtractError> {
     let loaded = panic::catch_unwind(AssertUnwindSafe(|| Document::load_mem(bytes)))
         .map_err(|_| ExtractError("the PDF parser failed on this file".into()))?;
     let mut extracted = Extracted::default();
@@ -132,6 +212,27 @@ fn read(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
                 if letters(&fallback) > letters(&page_text) {
                     page_text = fallback;
                     from_layout = false;
+                }
+            }
+        }
+        // A scanned page: its image read by OCR when it has no text layer
+        // worth the name (or always, with `ocr=on`).
+        let wants_ocr = ocr.mode() == OcrMode::On || letters(&page_text) < MIN_PAGE_LETTERS;
+        if wants_ocr {
+            if let Some(scan) = pdf_images::largest_image(&document, *page) {
+                if ocr.possible() {
+                    match pdf_images::decode_page_image(&document, *page, scan) {
+                        Ok(image) => {
+                            if let Some(read) = ocr.read_page(page_number as usize, image) {
+                                page_text = read;
+                                // OCR lines carry no font sizes for headings.
+                                from_layout = false;
+                            }
+                        }
+                        Err(err) => {
+                            ocr.warn(format!("page {page_number}: its image could not be read by OCR: {}", err.0))
+                        }
+                    }
                 }
             }
         }

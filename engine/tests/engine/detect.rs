@@ -18,7 +18,16 @@ fn binary_formats_are_recognised_whatever_the_name() {
 fn other_binaries_get_a_sniffed_media_type() {
     let png =
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89";
-    check("picture.txt", png, &[("/format", json!("binary")), ("/media_type", json!("image/png"))]);
+    // An image the engine decodes is `image`, whatever its name, with the
+    // size its header declares.
+    check(
+        "picture.txt",
+        png,
+        &[("/format", json!("image")), ("/media_type", json!("image/png")), ("/metadata/width", json!(1))],
+    );
+    let heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic\x00\x00\x00\x00";
+    check("photo.heic", heic, &[("/format", json!("binary")), ("/media_type", json!("image/heic"))]);
+    check("notes.txt", b"BM is how this text starts", &[("/format", json!("text"))]);
     let gzip = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x01\x00\x00\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00";
     check("data", gzip, &[("/format", json!("binary")), ("/media_type", json!("application/gzip"))]);
     let report = check("blob.bin", &[0u8, 1, 2, 3, 255, 254, 0, 0, 7], &[("/format", json!("binary"))]);

@@ -7,6 +7,7 @@ mod containers;
 mod detect;
 mod entities;
 mod fuzz;
+mod images;
 mod keywords;
 mod markup;
 mod pdf;
