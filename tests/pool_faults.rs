@@ -308,17 +308,21 @@ fn overload_is_shed_at_once_with_retry_after() {
 fn refusals_to_impatient_clients_go_out_at_a_bounded_rate() {
     let server = Server::start(&["--workers", "1", "--queue", "1"]);
     let addr = server.addr.clone();
-    // One slow document in the worker, one waiting: the queue is full.
-    let slow: Vec<_> = (0..2)
-        .map(|i| {
-            let addr = addr.clone();
-            std::thread::spawn(move || {
-                let (content_type, body) =
-                    crate::util::multipart(&[(&format!("slow{i}.bin"), b"DOCMILL-FAULT:sleep-1500")]);
-                crate::util::request(&addr, "POST", "/v1/analyze", &[("Content-Type", &content_type)], &body)
-            })
+    // One slow document in the worker, one waiting: the queue is full for
+    // seconds, longer than the storm below even on a loaded machine.
+    let slow = |sleep_ms: u32| {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let fault = format!("DOCMILL-FAULT:sleep-{sleep_ms}");
+            let (content_type, body) = crate::util::multipart(&[(&format!("slow{sleep_ms}.bin"), fault.as_bytes())]);
+            crate::util::request(&addr, "POST", "/v1/analyze", &[("Content-Type", &content_type)], &body)
         })
-        .collect();
+    };
+    let running = slow(4000);
+    wait_until(Duration::from_secs(10), "the worker to be busy", || {
+        server.get_json("/v1/pool")["workers"][0]["state"] == "busy"
+    });
+    let waiting = slow(4001);
     wait_until(Duration::from_secs(10), "the queue to fill", || server.get_json("/v1/pool")["queue"]["depth"] == 1);
     let started = std::time::Instant::now();
     let stop = started + Duration::from_millis(600);
@@ -348,7 +352,7 @@ fn refusals_to_impatient_clients_go_out_at_a_bounded_rate() {
     let bound = (elapsed * 1000.0).ceil() as u64 + 8;
     assert!(refused <= bound, "{refused} refusals in {elapsed:.2} s: more than {bound}");
     assert!(refused >= 8, "every client was refused at least once: {refused}");
-    for client in slow {
+    for client in [running, waiting] {
         assert_eq!(client.join().unwrap().status, 200);
     }
 }
