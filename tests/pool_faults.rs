@@ -302,6 +302,61 @@ fn overload_is_shed_at_once_with_retry_after() {
     assert!(ok >= 2 && shed >= 1, "{ok} served, {shed} shed");
 }
 
+/// Clients that retry a 503 at once used to be answered tens of thousands of
+/// times a second, taking the cores the workers needed.
+#[test]
+fn refusals_to_impatient_clients_go_out_at_a_bounded_rate() {
+    let server = Server::start(&["--workers", "1", "--queue", "1"]);
+    let addr = server.addr.clone();
+    // One slow document in the worker, one waiting: the queue is full for
+    // seconds, longer than the storm below even on a loaded machine.
+    let slow = |sleep_ms: u32| {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let fault = format!("DOCMILL-FAULT:sleep-{sleep_ms}");
+            let (content_type, body) = crate::util::multipart(&[(&format!("slow{sleep_ms}.bin"), fault.as_bytes())]);
+            crate::util::request(&addr, "POST", "/v1/analyze", &[("Content-Type", &content_type)], &body)
+        })
+    };
+    let running = slow(4000);
+    wait_until(Duration::from_secs(10), "the worker to be busy", || {
+        server.get_json("/v1/pool")["workers"][0]["state"] == "busy"
+    });
+    let waiting = slow(4001);
+    wait_until(Duration::from_secs(10), "the queue to fill", || server.get_json("/v1/pool")["queue"]["depth"] == 1);
+    let started = std::time::Instant::now();
+    let stop = started + Duration::from_millis(600);
+    let storm: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let (content_type, body) = crate::util::multipart(&[(&format!("{i}.txt"), b"retry me at once")]);
+                let mut refused = 0u64;
+                while std::time::Instant::now() < stop {
+                    let response =
+                        crate::util::request(&addr, "POST", "/v1/analyze", &[("Content-Type", &content_type)], &body);
+                    assert_eq!(response.status, 503, "{}", response.text());
+                    assert_eq!(response.error_code(), "overloaded");
+                    assert!(response.header("retry-after").is_some());
+                    refused += 1;
+                }
+                refused
+            })
+        })
+        .collect();
+    let refused: u64 = storm.into_iter().map(|client| client.join().unwrap()).sum();
+    let elapsed = started.elapsed().as_secs_f64();
+    // The server spaces refusals out: never more than its rate over the
+    // storm's length, plus the first turn of each client.
+    // 1,000 a second: the README's (and the server's `MAX_REFUSALS_PER_SEC`).
+    let bound = (elapsed * 1000.0).ceil() as u64 + 8;
+    assert!(refused <= bound, "{refused} refusals in {elapsed:.2} s: more than {bound}");
+    assert!(refused >= 8, "every client was refused at least once: {refused}");
+    for client in [running, waiting] {
+        assert_eq!(client.join().unwrap().status, 200);
+    }
+}
+
 #[test]
 fn control_plane_answers_while_every_worker_is_busy() {
     let server = Server::start(&["--workers", "2", "--job-timeout", "5"]);

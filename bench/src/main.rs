@@ -5,7 +5,9 @@
 //! Run: `cargo build --release && cargo run --release -p docmill-bench`.
 //! `... -p docmill-bench -- suite` runs the side-by-side suite instead
 //! ([`suite`]): docmill against the Python design it replaces;
-//! `... -- sandbox` the CPU cost of the workers' seccomp filter ([`sandbox`]).
+//! `... -- sandbox` the CPU cost of the workers' seccomp filter ([`sandbox`]);
+//! `... -- burst BINARY...` compares the goodput under a burst of several
+//! builds in one run ([`burst`]).
 //! Machines are shared and noisy: every figure is a median of several rounds,
 //! and the interesting numbers are the ratios measured in the same run.
 
@@ -29,11 +31,18 @@ const ROUND_TIME: Duration = Duration::from_secs(3);
 const CLIENTS: usize = 4;
 const WORKERS: usize = 2;
 
+mod burst;
 mod sandbox;
 mod suite;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|first| first == "burst") {
+        let binaries: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
+        assert!(!binaries.is_empty(), "usage: docmill-bench burst BINARY...");
+        burst::run(&binaries);
+        return;
+    }
     let run_suite = args.first().is_some_and(|first| first == "suite");
     let run_sandbox = args.first().is_some_and(|first| first == "sandbox");
     if run_suite || run_sandbox {

@@ -26,9 +26,9 @@ const WORKERS: usize = 2;
 const SWEEP: [usize; 5] = [1, 2, 4, 8, 16];
 const BOUNDARY: &str = "docmill-bench-boundary";
 
-struct Target {
+pub(crate) struct Target {
     name: &'static str,
-    addr: String,
+    pub(crate) addr: String,
     child: Child,
 }
 
@@ -39,10 +39,18 @@ impl Drop for Target {
     }
 }
 
-fn start_docmill(binary: &Path) -> Target {
-    let data_dir = std::env::temp_dir().join(format!("docmill-suite-{}", std::process::id()));
+/// Starts `binary serve` with 2 workers and `extra` flags, each server in a
+/// data directory of its own.
+pub(crate) fn start_docmill(binary: &Path, extra: &[&str]) -> Target {
+    static SERVERS: AtomicUsize = AtomicUsize::new(0);
+    let data_dir = std::env::temp_dir().join(format!(
+        "docmill-suite-{}-{}",
+        std::process::id(),
+        SERVERS.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut child = Command::new(binary)
         .args(["serve", "--bind", "127.0.0.1:0", "--workers", &WORKERS.to_string()])
+        .args(extra)
         .arg("--data-dir")
         .arg(&data_dir)
         .stdout(Stdio::piped())
@@ -86,7 +94,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn multipart(name: &str, data: &[u8]) -> Vec<u8> {
+pub(crate) fn multipart(name: &str, data: &[u8]) -> Vec<u8> {
     let mut body = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
          Content-Type: application/octet-stream\r\n\r\n"
@@ -182,16 +190,16 @@ impl Connection {
 /// How clients treat a 503: polite ones wait for `Retry-After`, impatient
 /// ones send again at once.
 #[derive(Clone, Copy, PartialEq)]
-enum Manners {
+pub(crate) enum Manners {
     Polite,
     Impatient,
 }
 
-struct Round {
+pub(crate) struct Round {
     /// Documents answered with a report, per second.
-    reports_per_s: f64,
+    pub(crate) reports_per_s: f64,
     /// Answers of any kind, per second.
-    answers_per_s: f64,
+    pub(crate) answers_per_s: f64,
     /// Bytes of documents answered with a report, per second.
     bytes_per_s: f64,
     /// Latency of report answers, p99, milliseconds.
@@ -200,7 +208,7 @@ struct Round {
 
 /// `clients` threads post `bodies` (round-robin, each thread from its own
 /// offset) for one round.
-fn run_round(addr: &str, bodies: &[(Vec<u8>, usize)], clients: usize, manners: Manners) -> Round {
+pub(crate) fn run_round(addr: &str, bodies: &[(Vec<u8>, usize)], clients: usize, manners: Manners) -> Round {
     let deadline = Instant::now() + ROUND_TIME;
     let started = Instant::now();
     let results: Vec<(usize, usize, usize, Vec<f64>)> = std::thread::scope(|scope| {
@@ -247,7 +255,7 @@ fn run_round(addr: &str, bodies: &[(Vec<u8>, usize)], clients: usize, manners: M
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
 }
@@ -324,7 +332,7 @@ fn corpus_bodies() -> Vec<(Vec<u8>, usize)> {
         .collect()
 }
 
-fn prose(bytes: usize) -> Vec<u8> {
+pub(crate) fn prose(bytes: usize) -> Vec<u8> {
     let sentence = b"The committee reviewed the quarterly figures and approved the budget for next year. ";
     sentence.iter().copied().cycle().take(bytes).collect()
 }
@@ -374,7 +382,7 @@ pub fn run(binary: &Path, svg: &Path) {
         eprintln!("../shared/corpus not found: the real-document workloads did not run");
     }
     let docmill = {
-        let target = start_docmill(binary);
+        let target = start_docmill(binary, &[]);
         measure_target(&target, &corpus)
     };
     let baseline = start_baseline().map(|target| measure_target(&target, &corpus));

@@ -36,6 +36,7 @@ async fn analyze_multipart(
     };
     if state.pool.interactive_full() {
         files.drain().await;
+        state.pool.refusal_turn().await;
         return Err(ApiError::overloaded());
     }
     let first = match files.next_file().await {
@@ -92,6 +93,7 @@ async fn analyze_raw(
     };
     if state.pool.interactive_full() {
         upload::drain(stream).await;
+        state.pool.refusal_turn().await;
         return Err(ApiError::overloaded());
     }
     let limit = state.config.pool.max_upload_bytes;

@@ -71,7 +71,12 @@ async fn run_batch(
 ) {
     // Documents of this batch in the pool at once. Past it the upload is not
     // read further, which is the backpressure: TCP slows the client down.
-    let in_flight = Arc::new(Semaphore::new(state.config.pool.queue.max(1)));
+    // The queue is sized for bursts of interactive requests; one batch
+    // keeps no more than a few documents per worker spooled ahead, so that
+    // it ties up little disk and leaves the queue to others.
+    let pool = &state.config.pool;
+    let per_batch = pool.queue.min(crate::config::QUEUE_PER_WORKER * pool.workers);
+    let in_flight = Arc::new(Semaphore::new(per_batch.max(1)));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<ResultLine>();
 
     let collector = {

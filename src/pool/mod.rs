@@ -43,6 +43,20 @@ use registry::{resident_bytes, Exit, Exits};
 pub use error::TaskError;
 pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState, LATENCY_BUCKETS};
 
+/// Refusals of interactive tasks answered per second at most. A refusal
+/// costs a runtime thread tens of microseconds (the request, its body, the
+/// JSON answer); clients that ignore `Retry-After` and send again at once
+/// would otherwise make the server answer tens of thousands a second and
+/// take the cores the workers need. At this rate the refusals of a storm
+/// cost a few percent of one core, while an occasional one still goes out
+/// at once.
+pub const MAX_REFUSALS_PER_SEC: u32 = 1000;
+
+/// The longest a refusal waits for its turn under [`MAX_REFUSALS_PER_SEC`]:
+/// the `Retry-After` a refused client is told, so no client waits for a
+/// refusal longer than it would wait before its next try.
+pub const MAX_REFUSAL_WAIT: Duration = Duration::from_secs(crate::error::RETRY_AFTER_SECS);
+
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
     pub n_workers: usize,
@@ -147,6 +161,11 @@ pub struct Pool {
     /// manager start a fresh one.
     lost: Notify,
     next_task_id: AtomicU64,
+    /// When the next refusal of an interactive task may go out: refusals
+    /// take turns [`MAX_REFUSALS_PER_SEC`] apart, so a storm of impatient
+    /// retries is answered at a bounded rate, each waiting on a timer rather
+    /// than costing CPU.
+    next_refusal: Mutex<tokio::time::Instant>,
 }
 
 impl Pool {
@@ -176,6 +195,7 @@ impl Pool {
             supervisor_gone: AtomicBool::new(false),
             lost: Notify::new(),
             next_task_id: AtomicU64::new(1),
+            next_refusal: Mutex::new(tokio::time::Instant::now()),
         });
         tokio::spawn(Arc::clone(&pool).listen_to_supervisor());
         Ok(pool)
@@ -242,6 +262,9 @@ impl Pool {
         };
         if let Err(err) = sent {
             self.queued.fetch_sub(1, Ordering::Relaxed);
+            if matches!(err, TaskError::Overloaded) {
+                self.refusal_turn().await;
+            }
             return Err(err);
         }
         // A reply dropped unanswered means the pool stopped with the task
@@ -251,6 +274,21 @@ impl Pool {
             self.formats.observe(report);
         }
         result
+    }
+
+    /// Waits for this refusal's turn: refusals go out at most
+    /// [`MAX_REFUSALS_PER_SEC`] a second, each after at most
+    /// [`MAX_REFUSAL_WAIT`]. Call it before answering a full lane's 503.
+    pub async fn refusal_turn(&self) {
+        let spacing = Duration::from_secs(1) / MAX_REFUSALS_PER_SEC;
+        let turn = {
+            let now = tokio::time::Instant::now();
+            let mut next = self.next_refusal.lock().unwrap();
+            let turn = (*next).max(now).min(now + MAX_REFUSAL_WAIT);
+            *next = turn + spacing;
+            turn
+        };
+        tokio::time::sleep_until(turn).await;
     }
 
     /// True when an interactive task would be refused right now.

@@ -69,31 +69,44 @@ pub(super) fn count_emails(text: &str) -> u64 {
 }
 
 /// `http://` and `https://` URLs with a host, and `www.` names with a
-/// domain after them, not inside a word, an address or another URL.
+/// domain after them, not inside a word, an address or another URL. Case
+/// does not matter (`HTTPS://`, `WWW.`).
 pub(super) fn count_urls(text: &str) -> u64 {
-    let lower = text.to_ascii_lowercase();
-    let bytes = lower.as_bytes();
+    let bytes = text.as_bytes();
+    // Where each candidate starts and how long its prefix is: schemes found
+    // by their `://`, names by the dot of `www.`, so the text is scanned by
+    // `memchr` without a lowercase copy of it.
+    let schemes = memchr::memmem::find_iter(bytes, b"://").filter_map(|colon| {
+        if colon >= 5 && bytes[colon - 5..colon].eq_ignore_ascii_case(b"https") {
+            Some((colon - 5, "https://".len()))
+        } else if colon >= 4 && bytes[colon - 4..colon].eq_ignore_ascii_case(b"http") {
+            Some((colon - 4, "http://".len()))
+        } else {
+            None
+        }
+    });
+    let names = memchr::memchr_iter(b'.', bytes)
+        .filter(|&dot| dot >= 3 && bytes[dot - 3..dot].eq_ignore_ascii_case(b"www"))
+        .map(|dot| (dot - 3, "www.".len()));
+    let mut candidates: Vec<(usize, usize)> = schemes.chain(names).collect();
+    candidates.sort_unstable();
     let mut count = 0;
     let mut from = 0;
-    while let Some(found) = memchr::memmem::find(&bytes[from..], b"http")
-        .into_iter()
-        .chain(memchr::memmem::find(&bytes[from..], b"www."))
-        .min()
-    {
-        let at = from + found;
-        let candidate = &lower[at..];
-        let scheme = ["https://", "http://", "www."].into_iter().find(|p| candidate.starts_with(p));
+    for (at, prefix_len) in candidates {
+        if at < from {
+            continue;
+        }
         // `x@www.example.com` is an address, `/www.` part of a path.
         let before_ok = at == 0
             || !(bytes[at - 1].is_ascii_alphanumeric() || matches!(bytes[at - 1], b'@' | b'.' | b'/' | b'-' | b'_'));
-        let Some(prefix) = scheme.filter(|_| before_ok) else {
+        if !before_ok {
             from = at + 4;
             continue;
-        };
-        let host = &candidate[prefix.len()..];
+        }
+        let host = &text[at + prefix_len..];
         let host_len = host.bytes().take_while(|b| is_domain(*b)).count();
         let name = host[..host_len].trim_end_matches(['.', '-']);
-        let host_ok = if prefix == "www." {
+        let host_ok = if prefix_len == "www.".len() {
             is_host_name(&format!("www.{name}"))
         } else {
             // `http://localhost:8080` and `http://10.0.0.1` have hosts too.
@@ -102,7 +115,7 @@ pub(super) fn count_urls(text: &str) -> u64 {
         if host_ok {
             count += 1;
         }
-        from = at + prefix.len() + host_len;
+        from = at + prefix_len + host_len;
     }
     count
 }
@@ -267,5 +280,72 @@ impl PhoneShape {
         // with a 0 as national phone numbers do.
         let thousands = groups[0] <= 3 && groups[1..].iter().all(|g| *g == 3) && !self.leading_zero;
         !(date || year_range || ipv4 || thousands)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// URLs counted over a lowercase copy of the text, searching `http` and
+    /// `www.` from the last candidate on: the plain reading of the rules,
+    /// against which the `memchr` scan is checked.
+    fn count_urls_by_lowercase_copy(text: &str) -> u64 {
+        let lower = text.to_ascii_lowercase();
+        let bytes = lower.as_bytes();
+        let mut count = 0;
+        let mut from = 0;
+        while let Some(found) = memchr::memmem::find(&bytes[from..], b"http")
+            .into_iter()
+            .chain(memchr::memmem::find(&bytes[from..], b"www."))
+            .min()
+        {
+            let at = from + found;
+            let candidate = &lower[at..];
+            let scheme = ["https://", "http://", "www."].into_iter().find(|p| candidate.starts_with(p));
+            let before_ok = at == 0
+                || !(bytes[at - 1].is_ascii_alphanumeric()
+                    || matches!(bytes[at - 1], b'@' | b'.' | b'/' | b'-' | b'_'));
+            let Some(prefix) = scheme.filter(|_| before_ok) else {
+                from = at + 4;
+                continue;
+            };
+            let host = &candidate[prefix.len()..];
+            let host_len = host.bytes().take_while(|b| is_domain(*b)).count();
+            let name = host[..host_len].trim_end_matches(['.', '-']);
+            let host_ok = if prefix == "www." {
+                is_host_name(&format!("www.{name}"))
+            } else {
+                name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            };
+            if host_ok {
+                count += 1;
+            }
+            from = at + prefix.len() + host_len;
+        }
+        count
+    }
+
+    #[test]
+    fn urls_in_every_case_and_position() {
+        for (text, urls) in [
+            ("see https://example.com and HTTP://EXAMPLE.ORG/x", 2),
+            ("WWW.Example.com, www.example, xwww.example.com", 2),
+            ("hhttps://a.b https://www.a.b http://https://a.b", 2),
+            ("wwww.example.com www.www.example.com", 1),
+        ] {
+            assert_eq!(count_urls(text), urls, "{text}");
+            assert_eq!(count_urls_by_lowercase_copy(text), urls, "{text}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn urls_are_counted_as_the_rules_read(text in "(https?://|HTTP|www\\.|WwW\\.|[hHtTpPsSwW:/.@_a1é -]){0,24}") {
+            prop_assert_eq!(count_urls(&text), count_urls_by_lowercase_copy(&text));
+        }
     }
 }

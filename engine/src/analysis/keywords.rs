@@ -4,9 +4,15 @@
 //! Burmese. Stop words follow the detected language, or, when none was
 //! detected, the text's script and its own function words.
 
-use super::words::{for_each_lexical_piece, is_cj, is_han, is_hangul, is_hiragana, is_thai};
-use std::collections::{HashMap, HashSet};
+use super::words::{for_each_lexical_piece, is_cj, is_han, is_hangul, is_hiragana, is_thai, push_lowercase};
+use std::collections::HashMap;
 use std::sync::OnceLock;
+
+// Stop-word lookups and the ranking's counts hash short words by the
+// thousand per document: FxHash does so several times faster than the
+// standard library's DoS-resistant SipHash, and the keys are the document's
+// own words, whose worst case costs one document's analysis, not a server.
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::report::Keyword;
 
@@ -65,8 +71,8 @@ const KOREAN_ENDINGS: [&str; 17] = [
 /// word ending so is a predicate, not a keyword.
 const KOREAN_PREDICATE_ENDINGS: [&str; 8] = ["니다", "요", "하고", "하는", "하여", "해서", "했다", "한다"];
 
-pub(super) fn stopwords(code: &str) -> Option<&'static HashSet<&'static str>> {
-    static TABLES: OnceLock<HashMap<&'static str, HashSet<&'static str>>> = OnceLock::new();
+pub(super) fn stopwords(code: &str) -> Option<&'static FxHashSet<&'static str>> {
+    static TABLES: OnceLock<HashMap<&'static str, FxHashSet<&'static str>>> = OnceLock::new();
     let tables = TABLES.get_or_init(|| {
         STOPWORD_LANGUAGES
             .iter()
@@ -84,7 +90,7 @@ pub(super) fn stopwords(code: &str) -> Option<&'static HashSet<&'static str>> {
 /// scripts one language owns here (Hangul, kana, Thai, Chinese characters
 /// alone), otherwise the list holding the largest share of its first words,
 /// if that share is at least [`MIN_EVIDENCE_SHARE`].
-pub(super) fn stopwords_by_evidence(text: &str) -> Option<&'static HashSet<&'static str>> {
+pub(super) fn stopwords_by_evidence(text: &str) -> Option<&'static FxHashSet<&'static str>> {
     let (mut letters, mut hangul, mut kana, mut han, mut thai) = (0usize, 0usize, 0usize, 0usize, 0usize);
     for c in text.chars().filter(|c| c.is_alphabetic()).take(EVIDENCE_WORDS * 4) {
         letters += 1;
@@ -110,7 +116,7 @@ pub(super) fn stopwords_by_evidence(text: &str) -> Option<&'static HashSet<&'sta
     if let Some(code) = by_script {
         return stopwords(code);
     }
-    let tables: Vec<(&str, &HashSet<&str>)> = std::iter::once("en")
+    let tables: Vec<(&str, &FxHashSet<&str>)> = std::iter::once("en")
         .chain(STOPWORD_LANGUAGES.iter().copied().filter(|code| *code != "en"))
         .filter_map(|code| Some((code, stopwords(code)?)))
         .collect();
@@ -220,6 +226,9 @@ pub(super) fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
     let mut newlines = 0;
     // Whether the piece before was a word, with no space between.
     let mut glued = false;
+    // The current word, lowercase: one buffer, copied only for the words a
+    // phrase keeps.
+    let mut word = String::new();
     for_each_lexical_piece(text, |piece, is_word| {
         if !is_word {
             phrases.flush_han_run();
@@ -235,7 +244,8 @@ pub(super) fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
         newlines = 0;
         let was_glued = std::mem::replace(&mut glued, true);
         // Underscores mark emphasis in plain-text books (`_Walton_`).
-        let mut word = piece.trim_matches('_').to_lowercase();
+        word.clear();
+        push_lowercase(&mut word, piece.trim_matches('_'));
         let mut chars = word.chars();
         let (first, second) = (chars.next().unwrap_or(' '), chars.next());
         if is_han(first) && second.is_none() {
@@ -266,7 +276,7 @@ pub(super) fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
         let stop_word = is_stop(&word);
         if stop_word && was_glued && THAI_NOUN_PREFIXES.contains(&word.as_str()) {
             phrases.end();
-            phrases.thai_prefix = Some(word);
+            phrases.thai_prefix = Some(word.clone());
             return;
         }
         let useless = stop_word || word.chars().nth(1).is_none() || !word.chars().any(char::is_alphabetic);
@@ -274,7 +284,7 @@ pub(super) fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
             phrases.end();
             return;
         }
-        phrases.push(word, was_glued);
+        phrases.push(word.clone(), was_glued);
     });
     phrases.flush_han_run();
     phrases.end();
@@ -296,16 +306,16 @@ fn strip_korean_ending(word: &mut String) {
 
 /// RAKE scores of the phrases, the best [`MAX_KEYWORDS`] scaled to 1.0.
 fn rank(phrases: &[Phrase]) -> Vec<Keyword> {
-    let mut frequency: HashMap<&str, f64> = HashMap::new();
-    let mut degree: HashMap<&str, f64> = HashMap::new();
+    let mut frequency: FxHashMap<&str, f64> = FxHashMap::default();
+    let mut degree: FxHashMap<&str, f64> = FxHashMap::default();
     for phrase in phrases {
         for word in &phrase.words {
             *frequency.entry(word).or_default() += 1.0;
             *degree.entry(word).or_default() += phrase.words.len() as f64;
         }
     }
-    let mut scored: HashMap<&str, f64> = HashMap::new();
-    let mut seen: HashMap<&str, u32> = HashMap::new();
+    let mut scored: FxHashMap<&str, f64> = FxHashMap::default();
+    let mut seen: FxHashMap<&str, u32> = FxHashMap::default();
     for phrase in phrases {
         let score: f64 = phrase.words.iter().map(|w| degree[w.as_str()] / frequency[w.as_str()]).sum();
         *seen.entry(&phrase.term).or_default() += 1;

@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //!
-//! - [`words`]: where words are, in every script (UAX #29, dictionaries).
+//! - [`words`]: where words are, in every script (UAX #29, dictionaries);
+//!   `ascii_words`: UAX #29's boundaries for ASCII text, by byte classes.
 //! - `stats`: characters, words, sentences, lines, paragraphs.
 //! - `language`: language detection and its confidence.
 //! - `readability`: Flesch scores for English.
@@ -16,6 +17,7 @@
 //! - [`simhash`]: the near-duplicate fingerprint and its distance.
 //! - `entities`: e-mail, URL and phone-number counts.
 
+mod ascii_words;
 mod entities;
 mod keywords;
 mod language;

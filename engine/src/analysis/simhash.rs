@@ -86,39 +86,53 @@ impl BitCounts {
     }
 }
 
+/// Bytes of words the shingle buffer keeps behind the current shingle
+/// before they are dropped from its front in one move: per word, a shingle
+/// then costs an append, not a shift of the whole buffer.
+const SHINGLE_BUFFER_SLACK: usize = 4096;
+
 /// Builds the SimHash word by word: lowercase shingles of
-/// [`SHINGLE_WORDS`] words joined by a space, each hashed with XXH3. The
-/// shingle is kept in one buffer (the oldest word dropped from its front), so
-/// no word is allocated.
+/// [`SHINGLE_WORDS`] words joined by a space, each hashed with XXH3. Words
+/// are appended to one buffer whose tail is the current shingle, so no word
+/// is allocated and none is moved until [`SHINGLE_BUFFER_SLACK`] bytes of
+/// older words are dropped at once.
 pub(super) struct Shingler {
     counts: BitCounts,
-    /// The last words, lowercase, joined by single spaces.
-    shingle: String,
-    /// Byte lengths of the words in `shingle`, oldest first.
-    lengths: [usize; SHINGLE_WORDS],
+    /// Lowercase words joined by single spaces; the last
+    /// [`SHINGLE_WORDS`] of them, from `starts[0]`, are the shingle.
+    buffer: String,
+    /// Where the last words begin in `buffer`, oldest first.
+    starts: [usize; SHINGLE_WORDS],
     words: usize,
 }
 
 impl Shingler {
     pub(super) fn new() -> Self {
-        Shingler { counts: BitCounts::new(), shingle: String::new(), lengths: [0; SHINGLE_WORDS], words: 0 }
+        Shingler { counts: BitCounts::new(), buffer: String::new(), starts: [0; SHINGLE_WORDS], words: 0 }
     }
 
     pub(super) fn add(&mut self, word: &str) {
         let held = self.words.min(SHINGLE_WORDS);
         if held == SHINGLE_WORDS {
-            self.shingle.drain(..self.lengths[0] + 1);
-            self.lengths.rotate_left(1);
+            // The oldest word leaves the shingle; drop what lies before the
+            // next one once enough has piled up.
+            let keep_from = self.starts[1];
+            if keep_from >= SHINGLE_BUFFER_SLACK {
+                self.buffer.drain(..keep_from);
+                for start in &mut self.starts {
+                    *start = start.saturating_sub(keep_from);
+                }
+            }
+            self.starts.rotate_left(1);
         }
         if held > 0 {
-            self.shingle.push(' ');
+            self.buffer.push(' ');
         }
-        let before = self.shingle.len();
-        push_lowercase(&mut self.shingle, word);
-        self.lengths[held.min(SHINGLE_WORDS - 1)] = self.shingle.len() - before;
+        self.starts[held.min(SHINGLE_WORDS - 1)] = self.buffer.len();
+        push_lowercase(&mut self.buffer, word);
         self.words += 1;
         if self.words >= SHINGLE_WORDS {
-            self.counts.add(xxh3_64(self.shingle.as_bytes()));
+            self.counts.add(xxh3_64(&self.buffer.as_bytes()[self.starts[0]..]));
         }
     }
 
@@ -126,10 +140,9 @@ impl Shingler {
     /// of its words alone.
     pub(super) fn finish(mut self) -> u64 {
         if self.words < SHINGLE_WORDS {
-            let mut at = 0;
-            for length in &self.lengths[..self.words] {
-                self.counts.add(xxh3_64(&self.shingle.as_bytes()[at..at + length]));
-                at += length + 1;
+            for i in 0..self.words {
+                let end = if i + 1 < self.words { self.starts[i + 1] - 1 } else { self.buffer.len() };
+                self.counts.add(xxh3_64(&self.buffer.as_bytes()[self.starts[i]..end]));
             }
         }
         self.counts.fingerprint()

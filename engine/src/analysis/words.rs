@@ -5,6 +5,8 @@ use icu_segmenter::options::WordBreakInvariantOptions;
 use icu_segmenter::{WordSegmenter, WordSegmenterBorrowed};
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::ascii_words::for_each_ascii_piece;
+
 /// Scripts written without spaces between words, whose words only a
 /// dictionary finds: Thai, Lao, Burmese, Khmer, Tai Tham and their
 /// extensions. Without one, every letter would count as a word.
@@ -21,11 +23,17 @@ pub(super) fn is_dictionary_script(c: char) -> bool {
 }
 
 /// Calls `f` with each word of `text`, as [`for_each_piece`] finds them.
-/// Text without dictionary scripts takes unicode-segmentation's word
-/// iterator, whose ASCII fast path is twice as quick as classifying every
-/// piece.
+/// ASCII text takes the byte-class scanner of [`for_each_ascii_piece`];
+/// other text without dictionary scripts unicode-segmentation's word
+/// iterator, twice as quick as classifying every piece.
 pub(super) fn for_each_word<'a>(text: &'a str, mut f: impl FnMut(&'a str)) {
-    if words_are_uax29(text) {
+    if text.is_ascii() {
+        for_each_ascii_piece(text, |piece, is_word| {
+            if is_word {
+                f(piece)
+            }
+        });
+    } else if words_are_uax29(text) {
         text.unicode_words().for_each(f);
     } else {
         for_each_piece(text, |piece, is_word| {
@@ -98,6 +106,9 @@ fn segment<'a>(
     mut f: impl FnMut(&'a str, bool),
 ) {
     fn plain<'a>(text: &'a str, f: &mut impl FnMut(&'a str, bool)) {
+        if text.is_ascii() {
+            return for_each_ascii_piece(text, f);
+        }
         for piece in text.split_word_bounds() {
             f(piece, piece.chars().any(char::is_alphanumeric));
         }
