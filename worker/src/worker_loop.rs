@@ -92,13 +92,25 @@ impl ProcFiles {
     }
 }
 
+/// Reads a `/proc/self` file whole. These files are rendered afresh by each
+/// read (a read at an offset renders the whole file again and skips to it),
+/// and a read asking for more than the file holds returns all of it: a short
+/// read is the end, so a file costs one rendering, not a second one to find
+/// the end (a `status` rendering is a good part of a small document's
+/// accounting).
 fn read_at_start(file: &File) -> String {
     let mut buf = vec![0u8; PROC_FILE_MAX];
     let mut filled = 0;
     while filled < buf.len() {
+        let wanted = buf.len() - filled;
         match file.read_at(&mut buf[filled..], filled as u64) {
             Ok(0) | Err(_) => break,
-            Ok(n) => filled += n,
+            Ok(n) => {
+                filled += n;
+                if n < wanted {
+                    break;
+                }
+            }
         }
     }
     buf.truncate(filled);
