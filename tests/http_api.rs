@@ -18,8 +18,8 @@ fn probes_and_pool_answer_in_contract_shape() {
         assert!(worker["jobs_done"].is_u64() && worker["rss_bytes"].as_u64().unwrap() > 0, "{worker}");
         assert!(worker["state"].is_string());
     }
-    // Sized for bursts by memory, not by workers: 32 MiB of 128 KiB requests.
-    assert_eq!(pool["queue"]["capacity"], 256, "default queue: {pool}");
+    // The contract's default: 4 x workers.
+    assert_eq!(pool["queue"]["capacity"], 8, "default queue: {pool}");
     for cause in ["crashed", "timed_out", "recycled", "cancelled"] {
         assert_eq!(pool["restarts"][cause], 0, "{pool}");
     }

@@ -63,25 +63,17 @@ pub const DEFAULT_OCR_LANG: &str = "eng";
 /// or two a page on one core, a hundred pages already needs a longer
 /// `--job-timeout` than the default.
 pub const DEFAULT_OCR_MAX_PAGES: &str = "100";
-/// Memory the default queue may tie up beyond the documents themselves
-/// (whose bytes are already bounded: in-memory spools share one budget,
-/// larger ones are files). The queue is sized by what its waiting requests
-/// hold, not by the workers: a burst of clients should wait in it rather
-/// than be refused and retry, since refusals cost the CPU the workers need.
-pub const DEFAULT_QUEUE_MEMORY: usize = 32 << 20;
-/// What one waiting interactive request holds besides its document: its
-/// connection's read buffer (capped at 64 KiB), the multipart reader's
-/// read-ahead (64 KiB at most), the task and its future.
-pub const QUEUED_REQUEST_BYTES: usize = 128 << 10;
-/// Queue slots per worker at the least, for pools so large that the memory
-/// bound gives fewer, and the most documents of one batch in the pool per
-/// worker: enough to keep workers fed between uploads.
+/// Queue slots per worker by default (`--queue` = 4 x workers, as the
+/// contract gives it), and the most documents of one batch in the pool per
+/// worker: enough to keep workers fed between uploads. A burst of clients
+/// beyond it is refused with `Retry-After`, and refusals go out at a bounded
+/// rate (`pool::MAX_REFUSALS_PER_SEC`), so clients that retry at once do
+/// not take the cores the workers need.
 pub const QUEUE_PER_WORKER: usize = 4;
 
-/// The default `--queue`: [`DEFAULT_QUEUE_MEMORY`] in waiting requests (256
-/// slots), or [`QUEUE_PER_WORKER`] per worker when that is more.
+/// The default `--queue`.
 pub fn default_queue(workers: usize) -> usize {
-    (DEFAULT_QUEUE_MEMORY / QUEUED_REQUEST_BYTES).max(QUEUE_PER_WORKER * workers)
+    QUEUE_PER_WORKER * workers
 }
 /// A worker below this address-space cap cannot even load its tables.
 const MIN_WORKER_MEMORY: u64 = 64 << 20;
@@ -170,7 +162,7 @@ pub struct PoolArgs {
     /// Worker processes [default: the number of cores]. e.g. --workers 4
     #[arg(long, env = "DOCMILL_WORKERS", value_name = "N", value_parser = parse_count)]
     pub workers: Option<usize>,
-    /// Documents that may wait for a worker; more interactive requests get 503 [default: 256, or 4 x workers when more]. e.g. --queue 32
+    /// Documents that may wait for a worker; more interactive requests get 503 [default: 4 x workers]. e.g. --queue 32
     #[arg(long, env = "DOCMILL_QUEUE", value_name = "N", value_parser = parse_count)]
     pub queue: Option<usize>,
     /// Largest document accepted, per file (units: KiB, MiB, GiB). e.g. --max-upload-bytes 20MiB
