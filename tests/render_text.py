@@ -134,6 +134,8 @@ def main(out):
         cx, cy, r = rng.randint(0, 1200), rng.randint(0, 900), rng.randint(30, 160)
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255)))
     save("photo.jpg", photo, "", quality=85)
+    # The same photo as the one page of a PDF: a page OCR finds no text on.
+    save("photo.pdf", photo, "", resolution=150.0)
 
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
 

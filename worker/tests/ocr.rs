@@ -239,6 +239,21 @@ fn a_photo_without_text_yields_no_invented_words() {
 }
 
 #[test]
+fn a_pdf_page_that_is_a_photo_says_ocr_found_no_text_on_it() {
+    with_ocr(|tesseract, fixtures| {
+        let report = analyze(Some(tesseract), fixtures, "photo.pdf", &options(None, None));
+        assert_eq!(report["format"], "pdf");
+        assert_eq!(report["stats"]["words"], 0, "{report:#}");
+        assert_eq!(report["metadata"]["ocr"]["pages"], 1, "OCR did run");
+        assert_eq!(report["metadata"]["pages_without_text"], 1);
+        let warnings: Vec<&str> = report["warnings"].as_array().unwrap().iter().filter_map(|w| w.as_str()).collect();
+        assert!(warnings.iter().any(|w| w.contains("OCR found no text")), "{warnings:?}");
+        // Not told to run OCR when it already ran.
+        assert!(!warnings.iter().any(|w| w.contains("OCR is needed")), "{warnings:?}");
+    });
+}
+
+#[test]
 fn ocr_off_reads_nothing_and_says_so() {
     with_ocr(|tesseract, fixtures| {
         for name in ["upright-sans.png", "scanned.pdf"] {

@@ -72,7 +72,7 @@ fn read_page(bytes: &[u8], tiff: bool, index: usize, size: (u32, u32), ocr: &mut
     let decoded = if tiff { raster::decode_tiff_page(bytes, index) } else { raster::decode(bytes) };
     match decoded {
         Ok(image) => {
-            if let Some(read) = ocr.read_page(number, image) {
+            if let Some(read) = ocr.read_page(number, image).filter(|read| !read.is_empty()) {
                 text.push_str(read.trim_end());
                 text.push_str("\n\n");
             }

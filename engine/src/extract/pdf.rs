@@ -221,15 +221,19 @@ fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extrac
         // A scanned page: its image read by OCR when it has no text layer
         // worth the name (or always, with `ocr=on`).
         let wants_ocr = ocr.mode() == OcrMode::On || letters(&page_text) < MIN_PAGE_LETTERS;
+        let mut read_by_ocr = false;
         if wants_ocr {
             if let Some(scan) = pdf_images::largest_image(&document, *page) {
                 if ocr.possible() {
                     match pdf_images::decode_page_image(&document, *page, scan) {
                         Ok(image) => {
                             if let Some(read) = ocr.read_page(page_number as usize, image) {
-                                page_text = read;
-                                // OCR lines carry no font sizes for headings.
-                                from_layout = false;
+                                read_by_ocr = true;
+                                if !read.is_empty() {
+                                    page_text = read;
+                                    // OCR lines carry no font sizes for headings.
+                                    from_layout = false;
+                                }
                             }
                         }
                         Err(err) => {
@@ -247,6 +251,8 @@ fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extrac
                 failed_pages.push(page_number);
             } else if drawn.text_operators > 0 {
                 empty_pages.unmapped.push(page_number);
+            } else if read_by_ocr {
+                empty_pages.illegible.push(page_number);
             } else if drawn.images > 0 {
                 empty_pages.images.push(page_number);
             } else {
@@ -301,6 +307,12 @@ fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extrac
             listed(&empty_pages.images)
         ));
     }
+    if !empty_pages.illegible.is_empty() {
+        extracted.warnings.push(format!(
+            "no text on {}: they show only images, and OCR found no text in them",
+            listed(&empty_pages.illegible)
+        ));
+    }
     if !empty_pages.unmapped.is_empty() {
         extracted.warnings.push(format!(
             "no text could be read from {}: their fonts have no Unicode mapping",
@@ -338,13 +350,16 @@ struct EmptyPages {
     unmapped: Vec<u32>,
     /// With a content stream whose filters fail to decode it.
     damaged: Vec<u32>,
+    /// Drawing images and no text, whose image OCR read without finding
+    /// any (a photo, a drawing, an empty scan).
+    illegible: Vec<u32>,
     /// Drawing neither.
     blank: Vec<u32>,
 }
 
 impl EmptyPages {
     fn count(&self) -> usize {
-        self.images.len() + self.unmapped.len() + self.damaged.len() + self.blank.len()
+        self.images.len() + self.unmapped.len() + self.damaged.len() + self.illegible.len() + self.blank.len()
     }
 }
 

@@ -211,8 +211,8 @@ impl<'a> Session<'a> {
         true
     }
 
-    /// Reads one page (page number `number`, from 1); `None` when OCR cannot
-    /// run or found no text.
+    /// Reads one page (page number `number`, from 1): its text, empty when
+    /// OCR ran and found none; `None` when OCR did not run on it.
     pub fn read_page(&mut self, number: usize, page: GrayImage) -> Option<String> {
         let recognizer = self.recognizer()?;
         if !self.take_page() {
@@ -225,7 +225,7 @@ impl<'a> Session<'a> {
                 }
                 self.weighted_confidence += reading.confidence as f64 * reading.characters as f64;
                 self.characters += reading.characters;
-                (!reading.text.is_empty()).then_some(reading.text)
+                Some(reading.text)
             }
             Err(OcrError::LanguageMissing(name)) => {
                 // Nothing was read: the page does not count as read by OCR.
