@@ -109,8 +109,11 @@ fn a_job_store_overwritten_with_garbage_is_set_aside_and_analysis_stays_up() {
         entries(&dir).into_iter().filter(|name| name.starts_with("jobs.sqlite3.damaged-")).collect();
     assert_eq!(aside.len(), 1, "{:?}", entries(&dir));
     assert_eq!(std::fs::read(dir.join(&aside[0])).unwrap(), garbage);
-    let log = damaged.stderr();
-    assert!(log.contains("damaged") && log.contains(".recover"), "{log}");
+    // The log is read from the server's stderr by a thread: wait for it.
+    wait_until(Duration::from_secs(10), "the damage and what to do logged", || {
+        let log = damaged.stderr();
+        log.contains("damaged") && log.contains(".recover")
+    });
     drop(damaged);
 
     // The next start begins with an empty store.
