@@ -206,14 +206,12 @@ impl SharedJobs {
             Err(damaged_document(&document.job_id, document.index))
         } else {
             let filename = document.filename.clone();
-            let run = analyse_stored(pool, filename, document.options, sha256, bytes, &mut cancelled);
             // As on one node: after shutdown has begun only what says
             // something about the document is recorded; the rest is left
             // to another node (this node gives its leases back).
-            match run.await {
-                Some(result) if result.is_telling() || !self.stopping.load(Ordering::SeqCst) => result.into(),
-                _ => return,
-            }
+            let run = analyse_stored(pool, filename, document.options, sha256, bytes, &mut cancelled, &self.stopping);
+            let Some(result) = run.await else { return };
+            result
         };
         let index = document.index;
         let recorded = recorded(index, document.filename, result);

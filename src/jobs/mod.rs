@@ -236,11 +236,10 @@ impl Jobs {
             }
             Ok((bytes, sha256)) => {
                 let filename = document.filename.clone();
-                let run = analyse_stored(pool, filename, document.options, sha256, bytes, &mut cancelled);
-                match run.await {
-                    Some(result) if result.is_telling() || !self.stopping.load(Ordering::SeqCst) => result.into(),
-                    _ => return,
-                }
+                let run =
+                    analyse_stored(pool, filename, document.options, sha256, bytes, &mut cancelled, &self.stopping);
+                let Some(result) = run.await else { return };
+                result
             }
         };
         let index = document.index;
@@ -364,29 +363,14 @@ fn damaged_document(job_id: &str, index: usize) -> ApiError {
     }
 }
 
-/// How one stored document of a job ended on the pool's bulk lane.
-struct Analysed(Result<docmill_engine::report::Report, TaskError>);
-
-impl Analysed {
-    /// Whether the ending says something about the document (a report, a
-    /// parse failure), so it is recorded even once shutdown has begun. Any
-    /// other failure may then be our own doing (the pool stopped, its
-    /// workers killed at the end of the grace period) and is left for the
-    /// next start, or another node, to run again.
-    fn is_telling(&self) -> bool {
-        matches!(self.0, Ok(_) | Err(TaskError::ParseFailed(_)))
-    }
-}
-
-impl From<Analysed> for Result<docmill_engine::report::Report, ApiError> {
-    fn from(analysed: Analysed) -> Self {
-        analysed.0.map_err(ApiError::from)
-    }
-}
-
-/// Runs one stored document of a job, on one node or on the shared store.
-/// `None` when the job was cancelled (dropping the run killed the worker
-/// holding it) or the pool is shutting down: nothing is recorded then.
+/// Runs one stored document of a job, on one node or on the shared store,
+/// and returns what to record. `None` when nothing is to be recorded: the
+/// job was cancelled (dropping the run killed the worker holding it), or
+/// shutdown has begun (`stopping`, or the pool said so) and the failure says
+/// nothing about the document. Only a report or a parse failure is recorded
+/// then; any other failure may be our own doing (the pool stopped, its
+/// workers killed at the end of the grace period) and is left for the next
+/// start, or another node, to run again.
 async fn analyse_stored(
     pool: &Pool,
     filename: String,
@@ -394,7 +378,8 @@ async fn analyse_stored(
     sha256: [u8; 32],
     bytes: Vec<u8>,
     cancelled: &mut watch::Receiver<bool>,
-) -> Option<Analysed> {
+    stopping: &AtomicBool,
+) -> Option<Result<docmill_engine::report::Report, ApiError>> {
     let task = Task {
         filename,
         declared_type: None,
@@ -407,7 +392,11 @@ async fn analyse_stored(
         result = pool.run(task, Lane::Bulk) => result,
         _ = cancelled.wait_for(|cancel| *cancel) => return None,
     };
-    (!matches!(result, Err(TaskError::ShuttingDown))).then_some(Analysed(result))
+    let telling = matches!(result, Ok(_) | Err(TaskError::ParseFailed(_)));
+    if !telling && (stopping.load(Ordering::SeqCst) || matches!(result, Err(TaskError::ShuttingDown))) {
+        return None;
+    }
+    Some(result.map_err(ApiError::from))
 }
 
 /// Writes a spooled upload to its place in the job directory and syncs it.
