@@ -62,3 +62,9 @@ fn main() -> ExitCode {
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()
 }
+
+/// The runtime `docmill serve` runs on: `threads` runtime threads (see
+/// `--runtime-threads`), plus tokio's blocking pool for file I/O.
+pub fn serve_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+}

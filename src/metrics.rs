@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use crate::pool::{Histogram, Pool, Restart, WorkerState, LATENCY_BUCKETS};
 
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
+    /// Requests by route, then by method and status.
+    requests: Mutex<BTreeMap<String, BTreeMap<(&'static str, u16), u64>>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     started: Instant,
 }
@@ -49,9 +50,24 @@ fn write_histogram(out: &mut String, name: &str, labels: &str, histogram: &Histo
 }
 
 impl Metrics {
+    /// Counts one request. The label sets are few and fixed (routes are
+    /// the router's patterns), so after the first request of a kind this
+    /// only finds its entries: nothing is allocated per request.
     pub fn record(&self, route: &str, method: &http::Method, status: u16, elapsed: Duration) {
-        *self.requests.lock().unwrap().entry((route.to_owned(), method_label(method), status)).or_default() += 1;
-        self.latency.lock().unwrap().entry(route.to_owned()).or_default().observe(elapsed.as_secs_f64());
+        let method = method_label(method);
+        {
+            let mut requests = self.requests.lock().unwrap();
+            if !requests.contains_key(route) {
+                requests.insert(route.to_owned(), BTreeMap::new());
+            }
+            let by_status = requests.get_mut(route).expect("inserted above");
+            *by_status.entry((method, status)).or_default() += 1;
+        }
+        let mut latency = self.latency.lock().unwrap();
+        match latency.get_mut(route) {
+            Some(histogram) => histogram.observe(elapsed.as_secs_f64()),
+            None => latency.entry(route.to_owned()).or_default().observe(elapsed.as_secs_f64()),
+        }
     }
 
     pub fn render(&self, pool: &Pool) -> String {
@@ -60,12 +76,16 @@ impl Metrics {
         let _ = writeln!(out, "docmill_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
         out.push_str("# HELP docmill_http_requests_total HTTP requests by route, method and status.\n");
         out.push_str("# TYPE docmill_http_requests_total counter\n");
-        for ((route, method, status), count) in self.requests.lock().unwrap().iter() {
+        let requests = self.requests.lock().unwrap();
+        for ((method, status), count, route) in
+            requests.iter().flat_map(|(route, by_status)| by_status.iter().map(move |(key, count)| (key, count, route)))
+        {
             let _ = writeln!(
                 out,
                 "docmill_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}"
             );
         }
+        drop(requests);
         out.push_str("# HELP docmill_http_request_duration_seconds HTTP request latency by route.\n");
         out.push_str("# TYPE docmill_http_request_duration_seconds histogram\n");
         for (route, histogram) in self.latency.lock().unwrap().iter() {

@@ -54,7 +54,7 @@ pub fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if lowered {
         tracing::info!("serving at most {affordable} connections: the descriptor limit ({descriptors}) allows no more");
     }
-    crate::runtime()?.block_on(run_server(config, api_keys, supervisor))?;
+    crate::serve_runtime(config.runtime_threads)?.block_on(run_server(config, api_keys, supervisor))?;
     Ok(ExitCode::SUCCESS)
 }
 

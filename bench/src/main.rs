@@ -7,7 +7,9 @@
 //! ([`suite`]): docmill against the Python design it replaces;
 //! `... -- sandbox` the CPU cost of the workers' seccomp filter ([`sandbox`]);
 //! `... -- burst BINARY...` compares the goodput under a burst of several
-//! builds in one run ([`burst`]).
+//! builds in one run ([`burst`]); `... -- compare "BINARY [FLAGS]"...` the
+//! small-document round trips of several builds against the engine in one
+//! run ([`compare`]).
 //! Machines are shared and noisy: every figure is a median of several rounds,
 //! and the interesting numbers are the ratios measured in the same run.
 
@@ -23,7 +25,7 @@ use docmill_engine::Options;
 use docmill_engine::{self as engine, Input};
 
 /// Rounds per measurement; the median is reported.
-const ROUNDS: usize = 5;
+pub(crate) const ROUNDS: usize = 5;
 /// Length of one throughput round.
 const ROUND_TIME: Duration = Duration::from_secs(3);
 /// Client threads for the round-trip measurement: more than workers, so the
@@ -32,6 +34,7 @@ const CLIENTS: usize = 4;
 const WORKERS: usize = 2;
 
 mod burst;
+mod compare;
 mod sandbox;
 mod suite;
 
@@ -41,6 +44,11 @@ fn main() {
         let binaries: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
         assert!(!binaries.is_empty(), "usage: docmill-bench burst BINARY...");
         burst::run(&binaries);
+        return;
+    }
+    if args.first().is_some_and(|first| first == "compare") {
+        assert!(args.len() > 1, "usage: docmill-bench compare \"BINARY [SERVE FLAG...]\"...");
+        compare::run(&args[1..]);
         return;
     }
     let run_suite = args.first().is_some_and(|first| first == "suite");
@@ -74,11 +82,11 @@ fn main() {
     for round in 0..ROUNDS {
         // Each goes first in every other round, so neither gains from order.
         if round % 2 == 0 {
-            pooled.push(http_rate(&server.addr, &document));
-            pooled_unfiltered.push(http_rate(&unfiltered.addr, &document));
+            pooled.push(http_rate(&server.addr, "PUT", "/v1/analyze?filename=doc.txt", &document));
+            pooled_unfiltered.push(http_rate(&unfiltered.addr, "PUT", "/v1/analyze?filename=doc.txt", &document));
         } else {
-            pooled_unfiltered.push(http_rate(&unfiltered.addr, &document));
-            pooled.push(http_rate(&server.addr, &document));
+            pooled_unfiltered.push(http_rate(&unfiltered.addr, "PUT", "/v1/analyze?filename=doc.txt", &document));
+            pooled.push(http_rate(&server.addr, "PUT", "/v1/analyze?filename=doc.txt", &document));
         }
     }
     drop(unfiltered);
@@ -100,18 +108,18 @@ fn main() {
     println!("GET /healthz, both workers busy:    p50 {healthz_busy_p50:.3} ms, p99 {healthz_busy_p99:.3} ms");
 }
 
-fn one_kib_document() -> Vec<u8> {
+pub(crate) fn one_kib_document() -> Vec<u8> {
     let sentence = b"The committee reviewed the quarterly figures and approved the budget for next year. ";
     sentence.iter().copied().cycle().take(1024).collect()
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
 }
 
 /// Documents per second of the engine alone, on as many threads as workers.
-fn in_process_rate(document: &[u8]) -> f64 {
+pub(crate) fn in_process_rate(document: &[u8]) -> f64 {
     let deadline = Instant::now() + ROUND_TIME;
     let started = Instant::now();
     let done: usize = std::thread::scope(|scope| {
@@ -133,8 +141,9 @@ fn in_process_rate(document: &[u8]) -> f64 {
     done as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Round trips per second through HTTP and the pool, keep-alive clients.
-fn http_rate(addr: &str, document: &[u8]) -> f64 {
+/// Round trips per second of `method path` with `body` (through HTTP and
+/// the pool for `/v1/analyze`), [`CLIENTS`] keep-alive clients.
+pub(crate) fn http_rate(addr: &str, method: &str, path: &str, body: &[u8]) -> f64 {
     let deadline = Instant::now() + ROUND_TIME;
     let started = Instant::now();
     let done: usize = std::thread::scope(|scope| {
@@ -144,7 +153,7 @@ fn http_rate(addr: &str, document: &[u8]) -> f64 {
                     let mut connection = Connection::open(addr);
                     let mut n = 0;
                     while Instant::now() < deadline {
-                        let status = connection.request("PUT", "/v1/analyze?filename=doc.txt", document);
+                        let status = connection.request(method, path, body);
                         assert_eq!(status, 200);
                         n += 1;
                     }
@@ -158,7 +167,7 @@ fn http_rate(addr: &str, document: &[u8]) -> f64 {
 }
 
 /// Keeps every worker busy with large documents until the flag is cleared.
-fn saturate(addr: &str) -> Arc<AtomicBool> {
+pub(crate) fn saturate(addr: &str) -> Arc<AtomicBool> {
     let running = Arc::new(AtomicBool::new(true));
     let big: Vec<u8> = one_kib_document().repeat(8 << 10);
     for _ in 0..WORKERS * 2 {
@@ -177,7 +186,7 @@ fn saturate(addr: &str) -> Arc<AtomicBool> {
 }
 
 /// p50 and p99 of `/healthz` in milliseconds over `n` sequential requests.
-fn healthz_latency(addr: &str, n: usize) -> (f64, f64) {
+pub(crate) fn healthz_latency(addr: &str, n: usize) -> (f64, f64) {
     let mut connection = Connection::open(addr);
     let mut samples: Vec<f64> = (0..n)
         .map(|_| {
@@ -190,9 +199,9 @@ fn healthz_latency(addr: &str, n: usize) -> (f64, f64) {
     (samples[n / 2], samples[n * 99 / 100])
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Server {
@@ -201,7 +210,7 @@ impl Server {
     }
 
     /// [`Server::start`] with more `serve` flags.
-    fn start_with(binary: &Path, name: &str, env: &[(&str, &str)], args: &[&str]) -> Server {
+    pub(crate) fn start_with(binary: &Path, name: &str, env: &[(&str, &str)], args: &[&str]) -> Server {
         let data_dir = std::env::temp_dir().join(format!("docmill-bench-{}-{name}", std::process::id()));
         let mut child = Command::new(binary)
             .args(["serve", "--bind", "127.0.0.1:0", "--workers", &WORKERS.to_string(), "--queue", "64"])

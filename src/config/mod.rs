@@ -221,6 +221,10 @@ pub struct ServeArgs {
     /// descriptor limit allows). e.g. --max-connections 256
     #[arg(long, env = "DOCMILL_MAX_CONNECTIONS", value_name = "N", default_value = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
     pub max_connections: usize,
+    /// Threads that serve HTTP (the workers are processes of their own) [default: half the cores,
+    /// at least one]. e.g. --runtime-threads 4
+    #[arg(long, env = "DOCMILL_RUNTIME_THREADS", value_name = "N", value_parser = parse_count)]
+    pub runtime_threads: Option<usize>,
     /// Log line format on stderr: text, or json (one object per line). e.g. --log-format json
     #[arg(long, env = "DOCMILL_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -419,6 +423,8 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Connections served at once; past it only probes are answered.
     pub max_connections: usize,
+    /// Threads of the runtime that serves HTTP.
+    pub runtime_threads: usize,
     pub log_format: LogFormat,
     /// One log line per request.
     pub access_log: bool,
@@ -496,6 +502,16 @@ fn worker_user(requested: Option<String>) -> Result<Option<WorkerUser>, String> 
     Ok(Some(WorkerUser { name, uid: user.uid.as_raw(), gid: user.gid.as_raw() }))
 }
 
+/// Half the cores, at least one: the other half is the workers'. A small
+/// document costs the server about a third of what its analysis costs a
+/// worker, so half the cores serve the requests that keep the rest busy,
+/// while each thread more costs wakeups (threads looking for work to steal)
+/// that preempt the workers on the cores they share.
+fn default_runtime_threads() -> usize {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    cores.div_ceil(2)
+}
+
 pub fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {
     let auth = AuthFlags {
         env_keys: std::env::var("DOCMILL_API_KEYS").ok().filter(|keys| !keys.is_empty()),
@@ -511,6 +527,7 @@ pub fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {
         body_timeout: args.body_timeout,
         shutdown_grace: args.shutdown_grace,
         max_connections: args.max_connections,
+        runtime_threads: args.runtime_threads.unwrap_or_else(default_runtime_threads),
         log_format: args.log_format,
         access_log: args.access_log,
         auth,

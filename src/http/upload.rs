@@ -111,8 +111,12 @@ impl Spool {
         if needed <= self.reserved {
             return true;
         }
-        // Grow geometrically, as a Vec would, but count every byte.
-        let capacity = needed.max(self.reserved * 2).clamp(64 << 10, SPOOL_MEMORY_BYTES);
+        // Grow geometrically, as a Vec would, but count every byte. The
+        // first chunk is taken at its size: most small uploads arrive in
+        // one, and a larger first reservation would be allocated and freed
+        // per request (a free that large makes glibc consolidate its free
+        // lists each time).
+        let capacity = needed.max(self.reserved * 2).min(SPOOL_MEMORY_BYTES);
         if !reserve_spool_memory(capacity - self.reserved) {
             return false;
         }

@@ -33,6 +33,7 @@ use bytes::Bytes;
 use docmill_engine::report::Report;
 use docmill_engine::Options;
 use docmill_worker::protocol::{FromSupervisor, OcrStatus};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::supervisor::client::SupervisorClient;
@@ -137,9 +138,15 @@ pub struct Pool {
     config: PoolConfig,
     interactive_tx: mpsc::Sender<Queued>,
     bulk_tx: mpsc::Sender<Queued>,
-    /// Both lanes' receivers behind one lock: a worker task that holds it
-    /// waits for the next task, taking interactive work first.
-    lanes: tokio::sync::Mutex<(mpsc::Receiver<Queued>, mpsc::Receiver<Queued>)>,
+    /// Both lanes' receivers, taken from (interactive first) by whichever
+    /// worker task is free; the lock is held only to take, never across a
+    /// wait.
+    lanes: Mutex<(mpsc::Receiver<Queued>, mpsc::Receiver<Queued>)>,
+    /// Told once per queued task: it wakes one waiting worker task (or, if
+    /// none waits, lets the next one that looks go on at once). A lock
+    /// held while waiting would wake the next worker task each time one
+    /// takes a task, only for it to wait again: a wakeup per task.
+    task_queued: Notify,
     queued: AtomicUsize,
     supervisor: SupervisorClient,
     workers: Mutex<BTreeMap<u64, WorkerInfo>>,
@@ -179,7 +186,8 @@ impl Pool {
             config,
             interactive_tx,
             bulk_tx,
-            lanes: tokio::sync::Mutex::new((interactive_rx, bulk_rx)),
+            lanes: Mutex::new((interactive_rx, bulk_rx)),
+            task_queued: Notify::new(),
             queued: AtomicUsize::new(0),
             supervisor,
             workers: Mutex::new(BTreeMap::new()),
@@ -267,6 +275,7 @@ impl Pool {
             }
             return Err(err);
         }
+        self.task_queued.notify_one();
         // A reply dropped unanswered means the pool stopped with the task
         // still queued.
         let result = result.await.unwrap_or(Err(TaskError::ShuttingDown));
@@ -404,6 +413,8 @@ impl Pool {
             // client then hears the pool stopped.
             if lane.send(queued).await.is_err() {
                 pool.queued.fetch_sub(1, Ordering::Relaxed);
+            } else {
+                pool.task_queued.notify_one();
             }
         });
     }
@@ -414,11 +425,22 @@ impl Pool {
         }
     }
 
+    /// Waiters for readiness are told only when a worker starts or stops
+    /// being able to take work: going busy and idle again, twice per task,
+    /// changes nothing they wait for.
     fn set_state(&self, worker_id: u64, state: WorkerState) {
-        if let Some(info) = self.workers.lock().unwrap().get_mut(&worker_id) {
-            info.state = state;
+        let can_work = |state: WorkerState| matches!(state, WorkerState::Idle | WorkerState::Busy);
+        let changed = match self.workers.lock().unwrap().get_mut(&worker_id) {
+            Some(info) => {
+                let changed = can_work(info.state) != can_work(state);
+                info.state = state;
+                changed
+            }
+            None => true,
+        };
+        if changed {
+            self.ready_changed.notify_waiters();
         }
-        self.ready_changed.notify_waiters();
     }
 
     fn set_tasks_done(&self, worker_id: u64, tasks_done: u64) {
@@ -480,7 +502,7 @@ impl Pool {
         if !self.draining.load(Ordering::Relaxed) {
             tracing::error!("the worker supervisor died; no worker can start again: exiting");
             self.draining.store(true, Ordering::Relaxed);
-            let mut lanes = self.lanes.lock().await;
+            let mut lanes = self.lanes.lock().unwrap();
             let (interactive, bulk) = &mut *lanes;
             while let Ok(queued) = interactive.try_recv().or_else(|_| bulk.try_recv()) {
                 self.queued.fetch_sub(1, Ordering::Relaxed);
@@ -491,19 +513,31 @@ impl Pool {
     }
 
     /// The next task, interactive first; `None` once the pool is closed.
+    /// Cancel-safe: a notification this future took and did not use (it was
+    /// dropped in a `select!`) passes on to the next waiting worker task.
     async fn next_task(&self) -> Option<Queued> {
-        let mut lanes = self.lanes.lock().await;
-        let (interactive, bulk) = &mut *lanes;
-        let queued = tokio::select! {
-            biased;
-            Some(queued) = interactive.recv() => Some(queued),
-            Some(queued) = bulk.recv() => Some(queued),
-            else => None,
-        };
-        if queued.is_some() {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
+        loop {
+            // Made before looking, so a task queued after the look still
+            // wakes this one.
+            let notified = self.task_queued.notified();
+            {
+                let mut lanes = self.lanes.lock().unwrap();
+                let (interactive, bulk) = &mut *lanes;
+                let taken = match interactive.try_recv() {
+                    Ok(queued) => Ok(queued),
+                    Err(first) => bulk.try_recv().map_err(|second| (first, second)),
+                };
+                match taken {
+                    Ok(queued) => {
+                        self.queued.fetch_sub(1, Ordering::Relaxed);
+                        return Some(queued);
+                    }
+                    Err((TryRecvError::Disconnected, TryRecvError::Disconnected)) => return None,
+                    Err(_) => {}
+                }
+            }
+            notified.await;
         }
-        queued
     }
 
     fn count_outcome(&self, result: &Result<Report, TaskError>) {

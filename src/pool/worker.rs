@@ -255,9 +255,12 @@ impl WorkerTask {
         // Every way the worker fails this document is logged naming it, in
         // the request's span, so an operator can find the file again.
         let size = bytes.len();
-        let sha256 = queued.task.sha256.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
-        let (filename, span, pid) = (queued.task.filename.clone(), queued.span.clone(), self.pid);
-        let log_failure = |what: &str| tracing::error!(parent: span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}");
+        // The digest is spelled out only when a failure is logged.
+        let (digest, filename, span, pid) = (queued.task.sha256, queued.task.filename.clone(), queued.span.clone(), self.pid);
+        let log_failure = |what: &str| {
+            let sha256 = digest.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
+            tracing::error!(parent: span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}")
+        };
         let task_id = pool.next_task_id.fetch_add(1, Ordering::Relaxed);
         let frame = protocol::encode_request(&ToWorker::Analyze(AnalyzeRequest {
             task_id,
