@@ -66,5 +66,13 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// The runtime `docmill serve` runs on: `threads` runtime threads (see
 /// `--runtime-threads`), plus tokio's blocking pool for file I/O.
 pub fn serve_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(SERVE_THREAD_NAME)
+        .enable_all()
+        .build()
 }
+
+/// The name of `docmill serve`'s runtime threads (and of its blocking
+/// threads), as `top -H` and `/proc/PID/task/*/comm` show them.
+pub const SERVE_THREAD_NAME: &str = "docmill-http";

@@ -122,6 +122,12 @@ impl Metrics {
             "Interactive queue capacity (--queue).",
             pool.config().queue_capacity as u64,
         );
+        gauge(
+            &mut out,
+            "docmill_runtime_threads",
+            "Threads serving HTTP (--runtime-threads).",
+            tokio::runtime::Handle::current().metrics().num_workers() as u64,
+        );
         let workers = pool.workers();
         out.push_str("# HELP docmill_workers Worker processes by state.\n# TYPE docmill_workers gauge\n");
         for state in WorkerState::ALL {

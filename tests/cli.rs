@@ -41,6 +41,7 @@ fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(run_cli(dir.path(), &["analyze"]).status.code(), Some(2));
     assert_eq!(run_cli(dir.path(), &["serve", "--workers", "zero"]).status.code(), Some(2));
+    assert_eq!(run_cli(dir.path(), &["serve", "--runtime-threads", "0"]).status.code(), Some(2));
     assert_eq!(run_cli(dir.path(), &["frobnicate"]).status.code(), Some(2));
     let all_ok = run_cli(dir.path(), &["analyze", "--workers", "1", "/dev/null"]);
     assert_eq!(all_ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&all_ok.stderr));

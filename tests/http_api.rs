@@ -198,10 +198,48 @@ fn slow_client_does_not_hold_a_worker() {
 
 #[test]
 fn environment_variables_configure_serve() {
-    let server = Server::start_with_env(&[], &[("DOCMILL_WORKERS", "1"), ("DOCMILL_QUEUE", "3")]);
+    let server = Server::start_with_env(
+        &[],
+        &[("DOCMILL_WORKERS", "1"), ("DOCMILL_QUEUE", "3"), ("DOCMILL_RUNTIME_THREADS", "3")],
+    );
     let pool = server.get_json("/v1/pool");
     assert_eq!(pool["workers"].as_array().unwrap().len(), 1, "{pool}");
     assert_eq!(pool["queue"]["capacity"], 3, "{pool}");
+    assert_eq!(http_threads(&server), 3);
+}
+
+/// The threads serving HTTP, as `/metrics` gives them.
+fn http_threads(server: &Server) -> usize {
+    let metrics = server.get("/metrics").text();
+    let line = metrics.lines().find(|line| line.starts_with("docmill_runtime_threads ")).expect("a runtime gauge");
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn one_runtime_thread_serves_requests_side_by_side() {
+    let server = Server::start(&["--workers", "2", "--runtime-threads", "1"]);
+    assert_eq!(http_threads(&server), 1);
+    // A client that stalls mid-upload does not hold up the others.
+    let document = vec![b'a'; 1 << 20];
+    let slow = start_upload(&server.addr, "slow.txt", &document, Some(100));
+    std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..4)
+            .map(|i| {
+                let server = &server;
+                scope.spawn(move || {
+                    let text = format!("Client number {i} sends a short note.\n");
+                    let response = server.put(&format!("/v1/analyze?filename=note{i}.txt"), text.as_bytes());
+                    assert_eq!(response.status, 200, "{}", response.text());
+                    assert_eq!(response.json()["filename"], format!("note{i}.txt"));
+                })
+            })
+            .collect();
+        for client in clients {
+            client.join().unwrap();
+        }
+    });
+    assert_eq!(server.get_json("/healthz")["status"], "ok");
+    drop(slow);
 }
 
 #[test]

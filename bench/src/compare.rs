@@ -6,6 +6,12 @@
 //! costs with no pool at all), each with 4 keep-alive clients; then the
 //! `/healthz` p99 of each server while both workers are saturated.
 //!
+//! Throughput on a shared machine moves with whatever else runs; the CPU
+//! time each request costs does much less, so each round also reads the CPU
+//! time of the server's whole process tree (server, supervisor, workers,
+//! and the workers already reaped) and of this process's client threads,
+//! from `/proc`, and the table gives both.
+//!
 //! Run: `docmill-bench compare "BINARY [SERVE FLAG...]"...`: each argument is
 //! a binary, optionally followed by `serve` flags (split on spaces). The
 //! servers and the in-process engine are measured in alternating rounds, so
@@ -33,17 +39,28 @@ pub fn run(specs: &[String]) {
         })
         .collect();
     let mut in_process = Vec::new();
-    // Per server: 1 KiB, tiny, healthz round trips per second.
-    let mut figures = vec![[Vec::new(), Vec::new(), Vec::new()]; servers.len()];
+    let mut in_process_cpu = Vec::new();
+    // Per server: 1 KiB, tiny, healthz round trips per second; then, for
+    // 1 KiB and tiny, µs of CPU per round trip: server tree, client.
+    let mut figures = vec![[(); 7].map(|_| Vec::new()); servers.len()];
     for round in 0..ROUNDS {
         eprintln!("round {round}");
-        in_process.push(in_process_rate(&document));
+        let (rate, cpu) = measured(&[], || in_process_rate(&document));
+        in_process.push(rate);
+        in_process_cpu.push(cpu.client / (rate * ROUND_SECS));
         // Each server goes first in turn, so none gains from the order.
         for k in 0..servers.len() {
             let i = (k + round) % servers.len();
-            let addr = &servers[i].1.addr;
-            figures[i][0].push(http_rate(addr, "PUT", "/v1/analyze?filename=doc.txt", &document));
-            figures[i][1].push(http_rate(addr, "PUT", "/v1/analyze?filename=doc.txt", TINY_DOCUMENT));
+            let (addr, pid) = (&servers[i].1.addr, servers[i].1.pid());
+            let (rate, cpu) = measured(&[pid], || http_rate(addr, "PUT", "/v1/analyze?filename=doc.txt", &document));
+            figures[i][0].push(rate);
+            figures[i][3].push(cpu.server / (rate * ROUND_SECS));
+            figures[i][4].push(cpu.client / (rate * ROUND_SECS));
+            let (rate, cpu) =
+                measured(&[pid], || http_rate(addr, "PUT", "/v1/analyze?filename=doc.txt", TINY_DOCUMENT));
+            figures[i][1].push(rate);
+            figures[i][5].push(cpu.server / (rate * ROUND_SECS));
+            figures[i][6].push(cpu.client / (rate * ROUND_SECS));
             figures[i][2].push(http_rate(addr, "GET", "/healthz", b""));
         }
     }
@@ -59,17 +76,87 @@ pub fn run(specs: &[String]) {
         })
         .collect();
     let in_process = median(in_process);
-    println!("\nengine in-process on 2 threads, 1 KiB: {in_process:.0} docs/s (median of {ROUNDS} rounds)\n");
+    let engine_cpu = median(in_process_cpu);
     println!(
-        "| server | 1 KiB round trips/s | / in-process | {}-byte document, round trips/s | GET /healthz, round trips/s | /healthz p50 / p99 while saturated, ms |",
-        TINY_DOCUMENT.len()
+        "\nengine in-process on 2 threads, 1 KiB: {in_process:.0} docs/s, {engine_cpu:.0} µs CPU a document (medians of {ROUNDS} rounds)\n"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| server | 1 KiB round trips/s | / in-process | 1 KiB: µs CPU a round trip, server+workers (client) | engine / server+workers CPU | {n}-byte document: round trips/s, µs CPU server+workers (client) | GET /healthz, round trips/s | /healthz p50 / p99 while saturated, ms |",
+        n = TINY_DOCUMENT.len()
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (((spec, _), figures), (p50, p99)) in servers.iter().zip(figures).zip(saturated) {
-        let [kib, tiny, healthz] = figures.map(median);
+        let [kib, tiny, healthz, kib_server, kib_client, tiny_server, tiny_client] = figures.map(median);
         println!(
-            "| `{spec}` | {kib:.0} | {:.2} | {tiny:.0} | {healthz:.0} | {p50:.3} / {p99:.3} |",
-            kib / in_process
+            "| `{spec}` | {kib:.0} | {:.2} | {kib_server:.0} ({kib_client:.0}) | {:.2} | {tiny:.0}, {tiny_server:.0} ({tiny_client:.0}) | {healthz:.0} | {p50:.3} / {p99:.3} |",
+            kib / in_process,
+            engine_cpu / kib_server,
         );
     }
 }
+
+/// Length of a round in seconds, to turn rates back into counts.
+const ROUND_SECS: f64 = crate::ROUND_TIME.as_secs_f64();
+
+/// CPU time in µs over one measurement: of the process trees under
+/// `servers`, and of this process (the clients, or the in-process engine).
+struct Cpu {
+    server: f64,
+    client: f64,
+}
+
+/// Runs `measure` and the CPU time it cost.
+fn measured<T>(servers: &[u32], measure: impl FnOnce() -> T) -> (T, Cpu) {
+    let (server_before, client_before) = (tree_cpu_micros(servers), own_cpu_micros());
+    let value = measure();
+    let (server_after, client_after) = (tree_cpu_micros(servers), own_cpu_micros());
+    (value, Cpu { server: server_after - server_before, client: client_after - client_before })
+}
+
+/// CPU time of this process alone (the servers are its children: not
+/// theirs), in µs.
+fn own_cpu_micros() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat[stat.rfind(')').map_or(0, |end| end + 2)..].split(' ').collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (field(14) + field(15)) as f64 * 1e6 / CLOCK_TICKS_PER_SEC
+}
+
+/// CPU time of every process under `roots` (themselves included), and of
+/// the children they reaped, in µs, from `/proc/PID/stat`.
+fn tree_cpu_micros(roots: &[u32]) -> f64 {
+    if roots.is_empty() {
+        return 0.0;
+    }
+    let stats: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The command name is in parentheses and may hold spaces: the
+            // fields counted here start after its closing one.
+            let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+            let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+            let ticks = field(14)? + field(15)? + field(16)? + field(17)?;
+            Some((pid, field(4)? as u32, ticks))
+        })
+        .collect();
+    let mut tree: Vec<u32> = roots.to_vec();
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (pid, ppid, _) in &stats {
+            if tree.contains(ppid) && !tree.contains(pid) {
+                tree.push(*pid);
+                grew = true;
+            }
+        }
+    }
+    let ticks: u64 = stats.iter().filter(|(pid, _, _)| tree.contains(pid)).map(|(_, _, ticks)| ticks).sum();
+    ticks as f64 * 1e6 / CLOCK_TICKS_PER_SEC
+}
+
+/// `/proc/PID/stat` counts CPU time in clock ticks of `sysconf(_SC_CLK_TCK)`,
+/// 100 a second on every Linux architecture the kernel builds for today.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;

@@ -27,7 +27,7 @@ use docmill_engine::{self as engine, Input};
 /// Rounds per measurement; the median is reported.
 pub(crate) const ROUNDS: usize = 5;
 /// Length of one throughput round.
-const ROUND_TIME: Duration = Duration::from_secs(3);
+pub(crate) const ROUND_TIME: Duration = Duration::from_secs(3);
 /// Client threads for the round-trip measurement: more than workers, so the
 /// pool, not the client, is the bottleneck.
 const CLIENTS: usize = 4;
@@ -225,6 +225,12 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let addr = line.trim().strip_prefix("listening on http://").expect("listening line").to_owned();
         Server { child, addr }
+    }
+}
+
+impl Server {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

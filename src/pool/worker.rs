@@ -256,7 +256,8 @@ impl WorkerTask {
         // the request's span, so an operator can find the file again.
         let size = bytes.len();
         // The digest is spelled out only when a failure is logged.
-        let (digest, filename, span, pid) = (queued.task.sha256, queued.task.filename.clone(), queued.span.clone(), self.pid);
+        let (digest, filename, span, pid) =
+            (queued.task.sha256, queued.task.filename.clone(), queued.span.clone(), self.pid);
         let log_failure = |what: &str| {
             let sha256 = digest.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
             tracing::error!(parent: span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}")
