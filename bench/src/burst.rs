@@ -3,7 +3,7 @@
 //! clients (who wait for `Retry-After`) get, with the default queue and with
 //! a queue of 8 (4 x workers, so that refusals happen and their cost shows).
 //!
-//! Run: `docmill-bench burst BINARY...`. The servers are measured in
+//! Run: `docmill-bench burst "BINARY [SERVE FLAG...]"...`. The servers are measured in
 //! alternating rounds, so each sees the same machine; medians are printed.
 
 use std::path::PathBuf;
@@ -21,7 +21,15 @@ pub fn run(binaries: &[PathBuf]) {
     let small = vec![(multipart("doc.txt", &prose(1024)), 1024)];
     let servers: Vec<_> = binaries
         .iter()
-        .map(|binary| (start_docmill(binary, &[]), start_docmill(binary, &["--queue", SMALL_QUEUE])))
+        .map(|spec| {
+            // A binary, optionally followed by `serve` flags.
+            let spec = spec.to_string_lossy();
+            let mut words = spec.split_whitespace();
+            let binary = PathBuf::from(words.next().expect("a binary"));
+            let flags: Vec<&str> = words.collect();
+            let small_queue: Vec<&str> = flags.iter().copied().chain(["--queue", SMALL_QUEUE]).collect();
+            (start_docmill(&binary, &flags), start_docmill(&binary, &small_queue))
+        })
         .collect();
     // Per binary: polite, burst (default queue), burst (small queue), and
     // the burst's answers of any kind per second with the small queue.

@@ -75,8 +75,12 @@ pub fn run(specs: &[String]) {
             latency
         })
         .collect();
+    let (pipe_rate, pipe_cpu) = pipe_round_trips(&document);
     let in_process = median(in_process);
     let engine_cpu = median(in_process_cpu);
+    println!(
+        "\n1 KiB through two pipes and a `cat` process and back, one at a time: {pipe_rate:.0} round trips/s, {pipe_cpu:.1} µs CPU a round trip (both processes)"
+    );
     println!(
         "\nengine in-process on 2 threads, 1 KiB: {in_process:.0} docs/s, {engine_cpu:.0} µs CPU a document (medians of {ROUNDS} rounds)\n"
     );
@@ -93,6 +97,34 @@ pub fn run(specs: &[String]) {
             engine_cpu / kib_server,
         );
     }
+}
+
+/// The least a worker round trip can cost: `document` written to a `cat`
+/// process over one pipe and read back over another, one at a time, for
+/// a round; round trips per second and the CPU time of both processes per
+/// round trip, in µs.
+fn pipe_round_trips(document: &[u8]) -> (f64, f64) {
+    use std::io::{Read, Write};
+    let mut cat = std::process::Command::new("cat")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot start cat");
+    let (mut to_cat, mut from_cat) = (cat.stdin.take().unwrap(), cat.stdout.take().unwrap());
+    let mut back = vec![0u8; document.len()];
+    let ((n, secs), cpu) = measured(&[cat.id()], || {
+        let started = std::time::Instant::now();
+        let mut n = 0u64;
+        while started.elapsed() < crate::ROUND_TIME {
+            to_cat.write_all(document).unwrap();
+            from_cat.read_exact(&mut back).unwrap();
+            n += 1;
+        }
+        (n as f64, started.elapsed().as_secs_f64())
+    });
+    drop(to_cat);
+    let _ = cat.wait();
+    (n / secs, (cpu.server + cpu.client) / n)
 }
 
 /// Length of a round in seconds, to turn rates back into counts.

@@ -54,8 +54,56 @@ pub struct ProcFiles {
     /// Writing `5` resets the peak resident set (`VmHWM`).
     clear_refs: File,
     status: File,
+    /// Sizes in pages; its second field is the resident set. Rendered in
+    /// a fraction of what `status` costs.
+    statm: File,
     /// Private memory; absent on kernels without it.
     smaps_rollup: Option<File>,
+}
+
+/// Set by [`ProcFiles::start_task`], read by [`ProcFiles::finish_task`].
+struct TaskMeter {
+    cpu_before: u64,
+    /// `ru_maxrss` at the end will be this task's peak.
+    exact: bool,
+}
+
+/// One task's measured cost.
+struct TaskUsage {
+    /// The worker's CPU time so far, in µs.
+    cpu_after: u64,
+    cpu_ms: u64,
+    peak_rss_bytes: u64,
+    rss_bytes: u64,
+}
+
+/// One `getrusage(RUSAGE_SELF)`.
+struct Usage {
+    /// User and system time so far.
+    cpu_micros: u64,
+    max_rss_kib: u64,
+}
+
+impl Usage {
+    fn now() -> Usage {
+        match getrusage(UsageWho::RUSAGE_SELF) {
+            Ok(usage) => {
+                let micros = |tv: nix::sys::time::TimeVal| tv.tv_sec() as u64 * 1_000_000 + tv.tv_usec() as u64;
+                Usage {
+                    cpu_micros: micros(usage.user_time()) + micros(usage.system_time()),
+                    max_rss_kib: usage.max_rss().max(0) as u64,
+                }
+            }
+            Err(_) => Usage { cpu_micros: 0, max_rss_kib: u64::MAX },
+        }
+    }
+}
+
+fn page_size_kib() -> u64 {
+    static PAGE_KIB: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *PAGE_KIB.get_or_init(|| {
+        nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().map_or(4, |bytes| bytes as u64 / 1024)
+    })
 }
 
 /// Largest `/proc/self` file read: `status` is about 1.5 KiB.
@@ -66,12 +114,56 @@ impl ProcFiles {
         Ok(ProcFiles {
             clear_refs: std::fs::OpenOptions::new().write(true).open("/proc/self/clear_refs")?,
             status: File::open("/proc/self/status")?,
+            statm: File::open("/proc/self/statm")?,
             smaps_rollup: File::open("/proc/self/smaps_rollup").ok(),
         })
     }
 
     fn reset_peak(&self) {
         let _ = self.clear_refs.write_at(b"5", 0);
+    }
+
+    /// The resident set now, in KiB, from `statm`.
+    fn resident_kib(&self) -> Option<u64> {
+        let statm = read_at_start(&self.statm);
+        let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        Some(pages * page_size_kib())
+    }
+
+    /// Resets the peak resident set and starts measuring one task.
+    fn start_task(&self) -> TaskMeter {
+        self.reset_peak();
+        let usage = Usage::now();
+        // `ru_maxrss` is the larger of this process's peak (just reset to
+        // the resident set) and the peak its threads had when they exited
+        // (the kernel folds it in at each thread's exit, and nothing resets
+        // that). When it is no more than the resident set now, no exited
+        // thread's peak is above it, so at the end of the task it is this
+        // task's peak: a thread exiting during the task had at most that.
+        let exact = self.resident_kib().is_some_and(|resident| usage.max_rss_kib <= resident);
+        TaskMeter { cpu_before: usage.cpu_micros, exact }
+    }
+
+    /// What the task cost: CPU time, the peak and current resident sets.
+    /// `status` (`VmHWM`) is read only when `ru_maxrss` cannot be this
+    /// task's peak: after a thread exited at a higher peak than the
+    /// resident set when the task began (a large PDF's reader thread).
+    fn finish_task(&self, meter: TaskMeter) -> TaskUsage {
+        let usage = Usage::now();
+        let resident_kib = self.resident_kib();
+        let (peak_kib, resident_kib) = match resident_kib {
+            Some(resident) if meter.exact => (usage.max_rss_kib, resident),
+            _ => {
+                let status = self.status();
+                (kib_field(&status, "VmHWM:").unwrap_or(0), kib_field(&status, "VmRSS:").unwrap_or(0))
+            }
+        };
+        TaskUsage {
+            cpu_after: usage.cpu_micros,
+            cpu_ms: usage.cpu_micros.saturating_sub(meter.cpu_before) / 1000,
+            peak_rss_bytes: peak_kib * 1024,
+            rss_bytes: resident_kib * 1024,
+        }
     }
 
     fn status(&self) -> String {
@@ -175,9 +267,8 @@ pub fn run(
                 return EXIT_PROTOCOL;
             }
         };
-        // Reset the peak-RSS high-water mark so VmHWM below is this task's.
-        proc_files.reset_peak();
-        let cpu_before = cpu_micros();
+        // Reset the peak-RSS high-water mark so the peak below is this task's.
+        let meter = proc_files.start_task();
         let started = Instant::now();
         let input = Input {
             filename: request.filename,
@@ -194,11 +285,7 @@ pub fn run(
             engine::analyze_with(&input, &options, ocr_context)
         }));
         let analysis_ms = started.elapsed().as_millis() as u64;
-        let cpu_after = cpu_micros();
-        let cpu_ms = cpu_after.saturating_sub(cpu_before) / 1000;
-        let status = proc_files.status();
-        let peak_rss_bytes = kib_field(&status, "VmHWM:").unwrap_or(0) * 1024;
-        let rss_bytes = kib_field(&status, "VmRSS:").unwrap_or(0) * 1024;
+        let TaskUsage { cpu_after, cpu_ms, peak_rss_bytes, rss_bytes } = proc_files.finish_task(meter);
 
         let mut recycle = false;
         let outcome = match result {
@@ -291,13 +378,7 @@ fn encode_report(report: &mut docmill_engine::report::Report) -> Outcome {
 }
 
 fn cpu_micros() -> u64 {
-    match getrusage(UsageWho::RUSAGE_SELF) {
-        Ok(usage) => {
-            let micros = |tv: nix::sys::time::TimeVal| tv.tv_sec() as u64 * 1_000_000 + tv.tv_usec() as u64;
-            micros(usage.user_time()) + micros(usage.system_time())
-        }
-        Err(_) => 0,
-    }
+    Usage::now().cpu_micros
 }
 
 fn kib_field(text: &str, field: &str) -> Option<u64> {
@@ -309,8 +390,12 @@ fn kib_field(text: &str, field: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// The tests below measure this process's memory: one at a time.
+    static MEMORY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn proc_files_opened_once_read_afresh_each_time() {
+        let _alone = MEMORY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let files = ProcFiles::open().unwrap();
         let before = kib_field(&files.status(), "VmRSS:").unwrap();
         let hoard = vec![1u8; 64 << 20];
@@ -320,6 +405,41 @@ mod tests {
         drop(hoard);
         files.reset_peak();
         assert!(kib_field(&files.status(), "VmHWM:").unwrap() < after, "the peak was reset");
+    }
+
+    /// Touches every page of `bytes` bytes and keeps them.
+    fn hoard(bytes: usize) -> Vec<u8> {
+        let mut hoard = vec![0u8; bytes];
+        for page in hoard.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        hoard
+    }
+
+    #[test]
+    fn a_tasks_peak_is_its_own_even_after_a_thread_exited_at_a_higher_one() {
+        let _alone = MEMORY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let files = ProcFiles::open().unwrap();
+        let meter = files.start_task();
+        let big = hoard(64 << 20);
+        let first = files.finish_task(meter);
+        assert!(first.peak_rss_bytes >= first.rss_bytes && first.rss_bytes >= 60 << 20, "{}", first.rss_bytes);
+        // A thread exits while 64 MiB are resident: the kernel keeps that
+        // peak in ru_maxrss from now on, whatever clear_refs says.
+        std::thread::spawn(|| ()).join().unwrap();
+        drop(big);
+        let meter = files.start_task();
+        let small = hoard(1 << 20);
+        let second = files.finish_task(meter);
+        let status = files.status();
+        assert_eq!(second.peak_rss_bytes, kib_field(&status, "VmHWM:").unwrap() * 1024, "{status}");
+        assert!(
+            second.peak_rss_bytes + (32 << 20) < first.peak_rss_bytes,
+            "{} then {}",
+            first.peak_rss_bytes,
+            second.peak_rss_bytes
+        );
+        drop(small);
     }
 
     #[test]
