@@ -11,9 +11,12 @@ use std::time::{Duration, Instant};
 
 use crate::pool::{Histogram, Pool, Restart, WorkerState, LATENCY_BUCKETS};
 
+/// Requests of one route by method label and status.
+type ByStatus = BTreeMap<(&'static str, u16), u64>;
+
 pub struct Metrics {
     /// Requests by route, then by method and status.
-    requests: Mutex<BTreeMap<String, BTreeMap<(&'static str, u16), u64>>>,
+    requests: Mutex<BTreeMap<String, ByStatus>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     started: Instant,
 }
