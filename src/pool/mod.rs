@@ -1,6 +1,6 @@
 //! The server's side of the worker pool: a bounded two-lane queue of tasks,
-//! one tokio task per live worker that feeds it over its pipes
-//! ([`worker`]), and the bookkeeping behind `/v1/pool`, `/readyz` and
+//! one tokio task per live worker that feeds it over its request socket
+//! ([`worker`], handing documents over as descriptors: `handoff`), and the bookkeeping behind `/v1/pool`, `/readyz` and
 //! `/metrics` ([`registry`]).
 //!
 //! A task is one document on its way through a worker; "job" is kept for
@@ -15,11 +15,14 @@
 //!
 //! - this module: [`Pool`], the queue and the public API;
 //! - [`worker`]: one worker's life, boot to retirement;
+//! - `handoff`: a document inline or as a descriptor (sealed memfd, spool
+//!   file) for the worker to map;
 //! - [`registry`]: worker states, restart causes and counters, exit reports;
 //! - [`memo`]: the result cache and the quarantine of poison documents;
 //! - `error`: [`TaskError`], why a task produced no report.
 
 mod error;
+mod handoff;
 pub mod memo;
 mod registry;
 mod worker;
@@ -72,25 +75,9 @@ pub struct PoolConfig {
 /// Where a document waits between upload and dispatch.
 pub enum Document {
     Memory(Bytes),
-    /// An unlinked temporary file, read back only when a worker is free.
+    /// An unlinked temporary file, handed to a worker as a read-only
+    /// descriptor when one is free; never truncated while a task runs.
     File(std::fs::File),
-}
-
-impl Document {
-    async fn load(self) -> std::io::Result<Bytes> {
-        match self {
-            Document::Memory(bytes) => Ok(bytes),
-            Document::File(mut file) => tokio::task::spawn_blocking(move || {
-                use std::io::{Read, Seek};
-                let mut bytes = Vec::new();
-                file.rewind()?;
-                file.read_to_end(&mut bytes)?;
-                Ok(Bytes::from(bytes))
-            })
-            .await
-            .map_err(std::io::Error::other)?,
-        }
-    }
 }
 
 /// One document to analyse, as the pool takes it.
@@ -123,6 +110,9 @@ struct Queued {
     /// [`worker::OUTSIDE_KILL_RETRIES`] of them send it to another worker
     /// without using its one retry.
     outside_kills: u8,
+    /// The document as the first worker was sent it (inline, or its
+    /// descriptor), kept for a second try on another worker.
+    prepared: Option<handoff::Prepared>,
 }
 
 /// Which lane a task waits in. Interactive tasks are taken first and shed
@@ -251,6 +241,7 @@ impl Pool {
             lane,
             retried: false,
             outside_kills: 0,
+            prepared: None,
         };
         self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = match lane {
