@@ -68,3 +68,73 @@ fn in_memory_and_disk_spooled_uploads_report_what_the_engine_reports() {
     });
     assert_eq!(held.count(), 0, "a document memfd is still open in the worker");
 }
+
+/// The report fields of the contract, in its order.
+const REPORT_FIELDS: [&str; 14] = [
+    "filename",
+    "size",
+    "sha256",
+    "media_type",
+    "format",
+    "metadata",
+    "language",
+    "stats",
+    "readability",
+    "keywords",
+    "fingerprint",
+    "entities",
+    "warnings",
+    "timing",
+];
+
+#[test]
+fn a_report_answered_without_reparsing_has_every_field_its_timing_and_the_cached_flag() {
+    let server = Server::start(&["--workers", "1"]);
+    let document = prose(200 << 10);
+    let response = server.put("/v1/analyze?filename=first.txt", &document);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let first = response.json();
+    let keys: Vec<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, REPORT_FIELDS, "every field, in the contract's order, and no `cached`");
+    assert_eq!(first["filename"], "first.txt");
+    let timing = &first["timing"];
+    for field in ["queue_ms", "analysis_ms", "cpu_ms", "peak_rss_bytes", "worker_pid"] {
+        assert!(timing[field].is_u64(), "timing.{field}: {timing}");
+    }
+    assert!(timing["peak_rss_bytes"].as_u64().unwrap() > 0 && timing["worker_pid"].as_u64().unwrap() > 1);
+    assert!(timing["analysis_ms"].as_u64().unwrap() >= 1, "200 KiB take a millisecond at least: {timing}");
+    assert_eq!(without_timing(first.clone()), without_timing(engine_report("first.txt", &document)));
+
+    // From the cache under another name, one that JSON must escape: that
+    // name, `cached`, no queueing, and the rest as analysed.
+    let name = "second \"copy\" ünïcode.txt";
+    let encoded = "second%20%22copy%22%20%C3%BCn%C3%AFcode.txt";
+    let response = server.put(&format!("/v1/analyze?filename={encoded}&cache=true"), &document);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let hit = response.json();
+    assert_eq!(hit["filename"], name);
+    assert_eq!(hit["cached"], true);
+    assert_eq!(hit["timing"]["queue_ms"], 0);
+    assert_eq!(hit["timing"]["analysis_ms"], first["timing"]["analysis_ms"]);
+    let mut expected = without_timing(first.clone());
+    expected["filename"] = name.into();
+    expected["cached"] = true.into();
+    assert_eq!(without_timing(hit), expected);
+
+    // A multipart upload answers the same way, not from the cache unasked.
+    let response = server.analyze("third.txt", &document);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let third = response.json();
+    assert!(third.get("cached").is_none(), "{third}");
+    assert_eq!(third["filename"], "third.txt");
+    assert_eq!(third["fingerprint"], first["fingerprint"]);
+    // The per-format figures of /metrics still count every analysed
+    // document (the cache hit was not analysed).
+    let metrics = server.get("/metrics").text();
+    let bytes_line = metrics
+        .lines()
+        .find(|line| line.starts_with("docmill_analysed_bytes_total{format=\"text\"}"))
+        .unwrap_or_else(|| panic!("no analysed text bytes in /metrics:\n{metrics}"));
+    assert!(bytes_line.ends_with(&format!(" {}", 2 * document.len())), "{bytes_line}");
+}

@@ -19,11 +19,14 @@
 //!   file) for the worker to map;
 //! - [`registry`]: worker states, restart causes and counters, exit reports;
 //! - [`memo`]: the result cache and the quarantine of poison documents;
+//! - `raw_report`: [`RawReport`], a worker's report JSON answered without
+//!   parsing it, the server's fields spliced in;
 //! - `error`: [`TaskError`], why a task produced no report.
 
 mod error;
 mod handoff;
 pub mod memo;
+mod raw_report;
 mod registry;
 mod worker;
 
@@ -33,7 +36,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use docmill_engine::report::Report;
 use docmill_engine::Options;
 use docmill_worker::protocol::{FromSupervisor, OcrStatus};
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -44,6 +46,7 @@ use memo::Memo;
 use registry::{resident_bytes, Exit, Exits};
 
 pub use error::TaskError;
+pub use raw_report::RawReport;
 pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState, LATENCY_BUCKETS};
 
 /// Refusals of interactive tasks answered per second at most. A refusal
@@ -91,7 +94,7 @@ pub struct Task {
     pub use_cache: bool,
 }
 
-type Reply = oneshot::Sender<Result<Report, TaskError>>;
+type Reply = oneshot::Sender<Result<RawReport, TaskError>>;
 
 /// A task in the queue, with the channel its answer goes back on.
 struct Queued {
@@ -199,7 +202,7 @@ impl Pool {
     /// with [`TaskError::Overloaded`] at once when their lane is full; bulk
     /// tasks wait for room. Dropping the returned future cancels the task: a
     /// queued one is skipped, a running one's worker is killed.
-    pub async fn run(&self, task: Task, lane: Lane) -> Result<Report, TaskError> {
+    pub async fn run(&self, task: Task, lane: Lane) -> Result<RawReport, TaskError> {
         let Some(sha256) = task.sha256 else { return self.dispatch(task, lane).await };
         if let Some(failure) = self.memo.quarantined(sha256) {
             return Err(TaskError::Quarantined(Box::new(failure)));
@@ -207,11 +210,8 @@ impl Pool {
         let options = task.options;
         let extension = docmill_engine::detect::extension(&task.filename);
         if task.use_cache {
-            if let Some(mut report) = self.memo.cached(sha256, options, &extension) {
-                report.filename = task.filename;
-                report.cached = true;
-                report.timing.queue_ms = 0;
-                return Ok(report);
+            if let Some(report) = self.memo.cached(sha256, options, &extension) {
+                return Ok(report.cache_hit(task.filename));
             }
         }
         let result = self.dispatch(task, lane).await;
@@ -223,7 +223,7 @@ impl Pool {
         result
     }
 
-    async fn dispatch(&self, task: Task, lane: Lane) -> Result<Report, TaskError> {
+    async fn dispatch(&self, task: Task, lane: Lane) -> Result<RawReport, TaskError> {
         if self.draining.load(Ordering::Relaxed) {
             return Err(TaskError::ShuttingDown);
         }
@@ -262,7 +262,7 @@ impl Pool {
         // still queued.
         let result = result.await.unwrap_or(Err(TaskError::ShuttingDown));
         if let Ok(report) = &result {
-            self.formats.observe(report);
+            self.formats.observe(report.summary());
         }
         result
     }
@@ -497,7 +497,7 @@ impl Pool {
         queued
     }
 
-    fn count_outcome(&self, result: &Result<Report, TaskError>) {
+    fn count_outcome(&self, result: &Result<RawReport, TaskError>) {
         let counter = if result.is_ok() { &self.counters.documents_ok } else { &self.counters.documents_failed };
         counter.fetch_add(1, Ordering::Relaxed);
     }

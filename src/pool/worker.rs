@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use docmill_engine::report::Report;
 use docmill_worker::protocol::{self, AnalyzeRequest, ErrorCode, FromWorker, Outcome, ToWorker};
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
@@ -18,7 +17,7 @@ use super::handoff;
 use crate::supervisor::channel::RequestSocket;
 
 use super::registry::cpu_and_stopped;
-use super::{Document, Pool, Queued, Reply, Restart, TaskError, WorkerState};
+use super::{Document, Pool, Queued, RawReport, Reply, Restart, TaskError, WorkerState};
 
 /// How long a freshly forked worker may take to say it is ready.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -296,12 +295,12 @@ impl WorkerTask {
                 self.heard(result.cpu_micros);
                 self.last_busy = Instant::now();
                 let reply = match result.outcome {
-                    Outcome::Report(json) => match serde_json::from_slice::<Report>(&json) {
+                    Outcome::Report(json) => match RawReport::from_worker(json, &queued.task.filename) {
                         Ok(mut report) => {
-                            report.timing.queue_ms = queue_ms;
+                            report.set_queue_ms(queue_ms);
                             Ok(report)
                         }
-                        Err(err) => Err(TaskError::Internal(format!("worker sent an unreadable report: {err}"))),
+                        Err(why) => Err(TaskError::Internal(format!("worker sent an unusable report: {why}"))),
                     },
                     Outcome::Error { code: ErrorCode::ParseFailed, message } => {
                         // A worker asks to be replaced after a parse error

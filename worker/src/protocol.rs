@@ -172,14 +172,67 @@ pub struct TaskResult {
 
 #[derive(Serialize, Deserialize, Debug)]
 pub enum Outcome {
-    /// The report as JSON: its metadata is free-form JSON, which a
-    /// non-self-describing encoding cannot carry as a value.
-    Report(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The report as JSON (its metadata is free-form JSON, which a
+    /// non-self-describing encoding cannot carry as a value), laid out so
+    /// the server can answer it without parsing it.
+    Report(ReportJson),
     Error {
         code: ErrorCode,
         message: String,
     },
 }
+
+/// A report as the worker serialised it, with where the server splices in
+/// the fields it owns, and the few figures the server needs itself.
+///
+/// The JSON opens with `{"filename":<the request's file name>` and ends
+/// with `"timing":{...}}` (`cached` is false, so absent): the server copies
+/// the bytes in between as they are and writes its own file name (a cache
+/// hit's may differ), timing (with `queue_ms`) and `cached`.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ReportJson {
+    #[serde(with = "serde_bytes")]
+    pub json: Vec<u8>,
+    /// Where the file name's value ends: the `,` before `"size"`.
+    pub filename_end: u32,
+    /// Where `"timing":` starts, after the last `,` of the report.
+    pub timing_at: u32,
+    pub summary: ReportSummary,
+}
+
+/// What the server reads of a report without parsing its JSON: the
+/// per-format figures of `/metrics`, the cache's size estimate, and the
+/// timing it completes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportSummary {
+    pub format: docmill_engine::report::Format,
+    pub size: u64,
+    pub timing: docmill_engine::report::Timing,
+}
+
+/// Where the server-owned fields are in `json`, the serialisation of a
+/// report whose file name is `filename` and whose timing is `timing`, and
+/// which is not `cached`: (`filename_end`, `timing_at`) of [`ReportJson`].
+/// `None` when the JSON is not laid out that way.
+pub fn splice_points(json: &[u8], filename: &str, timing: &docmill_engine::report::Timing) -> Option<(usize, usize)> {
+    const HEAD: &[u8] = b"{\"filename\":";
+    let name = serde_json::to_vec(filename).ok()?;
+    let filename_end = HEAD.len() + name.len();
+    let opens = json.starts_with(HEAD) && json.get(HEAD.len()..filename_end) == Some(&name[..]);
+    let timing = serde_json::to_vec(timing).ok()?;
+    let tail_len = TIMING_KEY.len() + timing.len() + 1;
+    let timing_at = json.len().checked_sub(tail_len)?;
+    let closes = json[timing_at..].starts_with(TIMING_KEY)
+        && json[timing_at + TIMING_KEY.len()..json.len() - 1] == timing[..]
+        && json.ends_with(b"}")
+        && json.get(timing_at.checked_sub(1)?) == Some(&b',');
+    let between = json.get(filename_end..)?.starts_with(b",\"size\":") && filename_end < timing_at;
+    (opens && closes && between).then_some((filename_end, timing_at))
+}
+
+/// The key of the timing object, the last field of a report that is not
+/// cached.
+pub const TIMING_KEY: &[u8] = b"\"timing\":";
 
 /// Largest control message between the server and the supervisor. Control
 /// messages are small fixed-shape records; anything larger is a bug.

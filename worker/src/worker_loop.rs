@@ -19,7 +19,9 @@ use nix::sys::resource::{getrusage, UsageWho};
 
 use crate::handoff::{self, HandoffError, Mapped};
 use crate::ocr::{self, Tesseract};
-use crate::protocol::{self, DocumentBody, ErrorCode, FromWorker, Outcome, TaskResult, ToWorker};
+use crate::protocol::{
+    self, DocumentBody, ErrorCode, FromWorker, Outcome, ReportJson, ReportSummary, TaskResult, ToWorker,
+};
 use docmill_engine::{self as engine, Input, OcrContext, OcrLanguages, OcrMode, Recognizer};
 
 /// Exit status of a worker that could not start; the supervisor backs off
@@ -333,7 +335,16 @@ fn encode_report(report: &mut docmill_engine::report::Report) -> Outcome {
         }
     }
     if json.len() <= limit {
-        return Outcome::Report(json);
+        let Some((filename_end, timing_at)) = protocol::splice_points(&json, &report.filename, &report.timing) else {
+            return Outcome::Error {
+                code: ErrorCode::ParseFailed,
+                message: "the report's JSON is not laid out as the server expects".into(),
+            };
+        };
+        let summary = ReportSummary { format: report.format, size: report.size, timing: report.timing };
+        // Both below the frame limit, so within u32.
+        let (filename_end, timing_at) = (filename_end as u32, timing_at as u32);
+        return Outcome::Report(ReportJson { json, filename_end, timing_at, summary });
     }
     Outcome::Error { code: ErrorCode::ParseFailed, message: format!("the report would exceed {} MiB", limit >> 20) }
 }
@@ -374,9 +385,9 @@ mod tests {
     fn a_report_whose_escaped_text_overflows_a_frame_drops_the_text() {
         let mut report = docmill_engine::report::Report { text: Some("\"".repeat(60 << 20)), ..Default::default() };
         match encode_report(&mut report) {
-            Outcome::Report(json) => {
-                assert!(json.len() < protocol::MAX_RESPONSE_FRAME);
-                let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            Outcome::Report(report) => {
+                assert!(report.json.len() < protocol::MAX_RESPONSE_FRAME);
+                let value: serde_json::Value = serde_json::from_slice(&report.json).unwrap();
                 assert!(value.get("text").is_none());
                 assert!(value["warnings"][0].as_str().unwrap().starts_with("text omitted"));
             }

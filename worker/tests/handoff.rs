@@ -82,7 +82,7 @@ impl Worker {
         self.send(document, fds);
         match self.answer() {
             Some(FromWorker::Done(result)) => match result.outcome {
-                Outcome::Report(json) => serde_json::from_slice(&json).unwrap(),
+                Outcome::Report(report) => serde_json::from_slice(&report.json).unwrap(),
                 Outcome::Error { message, .. } => panic!("the worker refused the document: {message}"),
             },
             other => panic!("expected a report, got {other:?}"),
