@@ -1,4 +1,5 @@
-//! `docmill-bench large BINARY...`: one 4 MiB English text, sequential
+//! `docmill-bench large BINARY...`: one 4 MiB English text (an in-memory
+//! spool), then one of 8 MiB (spooled to disk), sequential
 //! `PUT /v1/analyze` round trips through a 2-worker server of each binary,
 //! against the engine's own time on the same document in this process. The
 //! rounds interleave the engine and every binary, so all of them see the
@@ -13,17 +14,24 @@ use docmill_engine::{self as engine, Input, Options};
 
 /// Round trips per binary (and engine runs); the median is reported.
 const ROUNDS: usize = 21;
-/// Size of the document.
-const DOCUMENT_BYTES: usize = 4 << 20;
+/// Sizes of the documents: the largest in-memory spool, and twice that,
+/// which the server spools to disk.
+const DOCUMENT_BYTES: [usize; 2] = [4 << 20, 8 << 20];
 
 pub fn run(binaries: &[PathBuf]) {
-    let document = crate::suite::prose(DOCUMENT_BYTES);
+    for size in DOCUMENT_BYTES {
+        run_size(binaries, size);
+    }
+}
+
+fn run_size(binaries: &[PathBuf], size: usize) {
+    let document = crate::suite::prose(size);
     let servers: Vec<crate::Server> = binaries
         .iter()
         .enumerate()
         .map(|(i, binary)| {
             assert!(binary.exists(), "{} not found", binary.display());
-            crate::Server::start(binary, &format!("large-{i}"), &[])
+            crate::Server::start(binary, &format!("large-{size}-{i}"), &[])
         })
         .collect();
     let mut connections: Vec<crate::Connection> = servers.iter().map(|s| crate::Connection::open(&s.addr)).collect();
@@ -54,7 +62,7 @@ pub fn run(binaries: &[PathBuf]) {
     let engine_ms = crate::median(engine_ms);
     println!(
         "docmill-bench large ({ROUNDS} sequential round trips each, {} MiB English text, 2 workers; medians)",
-        DOCUMENT_BYTES >> 20
+        size >> 20
     );
     println!("engine in-process: {engine_ms:.1} ms");
     println!(
