@@ -50,8 +50,8 @@ fn in_memory_and_disk_spooled_uploads_report_what_the_engine_reports() {
         assert!(report["timing"]["worker_pid"].as_u64().unwrap() > 1, "{}", report["timing"]);
         assert_eq!(without_timing(report), without_timing(engine_report("prose.txt", &document)), "{len} bytes");
     }
-    // The same through a multipart upload on a second try of the memfd
-    // path, and no worker was replaced on the way.
+    // A 3 MiB multipart upload (a sealed memfd) reports the same, and no
+    // worker was replaced on the way.
     let document = prose(3 << 20);
     let response = server.analyze("prose.txt", &document);
     assert_eq!(response.status, 200, "{}", response.text());
@@ -122,13 +122,15 @@ fn a_report_answered_without_reparsing_has_every_field_its_timing_and_the_cached
     expected["cached"] = true.into();
     assert_eq!(without_timing(hit), expected);
 
-    // A multipart upload answers the same way, not from the cache unasked.
-    let response = server.analyze("third.txt", &document);
+    // A multipart upload answers the same way, not from the cache unasked;
+    // with `text=true` the text is inside the worker's bytes, passed through.
+    let response = server.post_files("/v1/analyze?text=true", &[("third.txt", &document)]);
     assert_eq!(response.status, 200, "{}", response.text());
     let third = response.json();
     assert!(third.get("cached").is_none(), "{third}");
     assert_eq!(third["filename"], "third.txt");
     assert_eq!(third["fingerprint"], first["fingerprint"]);
+    assert_eq!(third["text"].as_str().map(str::len), Some(document.len()), "the whole text");
     // The per-format figures of /metrics still count every analysed
     // document (the cache hit was not analysed).
     let metrics = server.get("/metrics").text();

@@ -14,10 +14,9 @@ use tokio::net::unix::pipe;
 use tokio::time::Instant;
 
 use super::handoff;
-use crate::supervisor::channel::RequestSocket;
-
 use super::registry::cpu_and_stopped;
 use super::{Document, Pool, Queued, RawReport, Reply, Restart, TaskError, WorkerState};
+use crate::supervisor::channel::RequestSocket;
 
 /// How long a freshly forked worker may take to say it is ready.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
