@@ -440,7 +440,7 @@ impl Pool {
                     self.counters.spawned.fetch_add(1, Ordering::Relaxed);
                     let mut fds = fds.into_iter();
                     let (Some(requests), Some(responses)) = (fds.next(), fds.next()) else {
-                        tracing::error!("worker {pid} arrived without its pipes");
+                        tracing::error!("worker {pid} arrived without its request socket and response pipe");
                         self.kill(worker_id);
                         continue;
                     };

@@ -272,7 +272,7 @@ impl Supervisor {
         match unsafe { unistd::fork() }? {
             ForkResult::Child => {
                 // Close every descriptor that is not this worker's: the
-                // server's ends of its pipes and the supervisor's own.
+                // server's ends of its socket and pipe and the supervisor's own.
                 drop(request_write);
                 drop(response_read);
                 let _ = unistd::close(self.control.as_raw_fd());
