@@ -9,7 +9,11 @@
 //! `... -- burst BINARY...` compares the goodput under a burst of several
 //! builds in one run ([`burst`]); `... -- compare "BINARY [FLAGS]"...` the
 //! small-document round trips of several builds against the engine in one
-//! run ([`compare`]).
+//! run ([`compare`]);
+//! `... -- large BINARY...` a 4 MiB text's round trip through several builds
+//! against the engine in-process ([`large`]);
+//! `... -- handoff` a small document inline against as a sealed memfd
+//! ([`handoff`]).
 //! Machines are shared and noisy: every figure is a median of several rounds,
 //! and the interesting numbers are the ratios measured in the same run.
 
@@ -35,11 +39,23 @@ const WORKERS: usize = 2;
 
 mod burst;
 mod compare;
+mod handoff;
+mod large;
 mod sandbox;
 mod suite;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|first| first == "large") {
+        let binaries: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
+        assert!(!binaries.is_empty(), "usage: docmill-bench large BINARY...");
+        large::run(&binaries);
+        return;
+    }
+    if args.first().is_some_and(|first| first == "handoff") {
+        handoff::run();
+        return;
+    }
     if args.first().is_some_and(|first| first == "burst") {
         let binaries: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
         assert!(!binaries.is_empty(), "usage: docmill-bench burst BINARY...");
@@ -254,6 +270,11 @@ impl Connection {
     }
 
     fn request(&mut self, method: &str, path: &str, body: &[u8]) -> u16 {
+        self.request_body(method, path, body).0
+    }
+
+    /// The status and the body of one request.
+    fn request_body(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
         let head = format!("{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {}\r\n\r\n", body.len());
         let stream = self.reader.get_mut();
         stream.write_all(head.as_bytes()).unwrap();
@@ -276,6 +297,6 @@ impl Connection {
         }
         let mut body = vec![0u8; length];
         self.reader.read_exact(&mut body).unwrap();
-        status
+        (status, body)
     }
 }
