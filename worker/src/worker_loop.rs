@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use nix::sys::resource::{getrusage, UsageWho};
 
+use crate::heap;
 use crate::ocr::{self, Tesseract};
 use crate::protocol::{self, ErrorCode, FromWorker, Outcome, TaskResult, ToWorker};
 use docmill_engine::{self as engine, Input, OcrContext, OcrLanguages, OcrMode, Recognizer};
@@ -152,7 +153,19 @@ pub fn run(
     }
     let max_frame = config.max_document_bytes.saturating_add(REQUEST_FRAME_SLACK);
     let mut requests = BufReader::with_capacity(64 << 10, requests);
+    // What the worker held after its last task: the yardstick for whether a
+    // task grew it enough to trim the heap afterwards.
+    let mut settled_rss_bytes = kib_field(&proc_files.status(), "VmRSS:").unwrap_or(0) * 1024;
+    let mut trim_pending = false;
     loop {
+        // Trimmed here, once the answer is out (its client does not wait for
+        // the trim) and the last task's frames, document and report are
+        // dropped, so all of what the task freed goes back.
+        if trim_pending {
+            heap::trim();
+            trim_pending = false;
+            settled_rss_bytes = kib_field(&proc_files.status(), "VmRSS:").unwrap_or(0) * 1024;
+        }
         let body = match protocol::read_frame(&mut requests, max_frame) {
             Ok(Some(body)) => body,
             Ok(None) => return 0,
@@ -199,6 +212,10 @@ pub fn run(
         let status = proc_files.status();
         let peak_rss_bytes = kib_field(&status, "VmHWM:").unwrap_or(0) * 1024;
         let rss_bytes = kib_field(&status, "VmRSS:").unwrap_or(0) * 1024;
+        trim_pending = peak_rss_bytes > settled_rss_bytes + heap::TRIM_AFTER_GROWTH_BYTES;
+        if !trim_pending {
+            settled_rss_bytes = rss_bytes;
+        }
 
         let mut recycle = false;
         let outcome = match result {
@@ -311,6 +328,7 @@ mod tests {
 
     #[test]
     fn proc_files_opened_once_read_afresh_each_time() {
+        let _turn = crate::heap::tests::RESIDENT_SET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let files = ProcFiles::open().unwrap();
         let before = kib_field(&files.status(), "VmRSS:").unwrap();
         let hoard = vec![1u8; 64 << 20];
