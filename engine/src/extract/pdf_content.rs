@@ -103,8 +103,9 @@ pub struct Scan {
     /// Where the stream must end: at the token past [`MAX_CONTENT_TOKENS`],
     /// or at the operation whose operands nest past [`MAX_OPERAND_DEPTH`].
     pub cut: Option<usize>,
-    /// Drawing-only operations with their operands, and inline images
-    /// (`BI` to `EI`), runs of them one range.
+    /// Drawing-only operations with their operands, inline images (`BI` to
+    /// `EI`) and graphics states that only draw (`q` to `Q`, see
+    /// [`SaveGroup`]), runs of them one range.
     pub drawing: Vec<Range<usize>>,
     /// Tokens in `drawing`.
     pub drawing_tokens: usize,
@@ -168,6 +169,22 @@ fn inline_image_end(bytes: &[u8], data_start: usize) -> usize {
     bytes.len()
 }
 
+/// A graphics state being scanned (`q` seen, its `Q` not yet). One that
+/// only draws and moves the coordinate system (`cm`) leaves nothing behind
+/// at its `Q` that text could depend on, so it goes whole with the drawing,
+/// `q` to `Q`: printed charts wrap each stroke in one.
+struct SaveGroup {
+    /// Where its `q` starts.
+    start: usize,
+    /// Where the operation before its `q` ended.
+    after: usize,
+    /// Tokens before its `q`, and [`Scan::drawing_tokens`] then.
+    tokens_before: usize,
+    drawing_tokens: usize,
+    /// Nothing but drawing, `cm` and groups that only draw so far.
+    only_draws: bool,
+}
+
 /// Scans `bytes` as a content stream, token by token, in one pass.
 pub fn scan(bytes: &[u8]) -> Scan {
     let mut found = Scan::default();
@@ -182,6 +199,8 @@ pub fn scan(bytes: &[u8]) -> Scan {
     // drawing one extends its range.
     let mut last_operation_end = 0usize;
     let mut inline_image_start = None;
+    // The graphics states open now, up to MAX_SAVE_DEPTH of them.
+    let mut groups: Vec<SaveGroup> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         let c = bytes[i];
@@ -299,6 +318,40 @@ pub fn scan(bytes: &[u8]) -> Scan {
                     _ => found.drawing.push(operation_start..i),
                 }
             }
+            match operator {
+                b"q" if saves <= MAX_SAVE_DEPTH => groups.push(SaveGroup {
+                    start: operation_start,
+                    after: last_operation_end,
+                    tokens_before: found.tokens - 1 - operand_tokens,
+                    drawing_tokens: found.drawing_tokens,
+                    only_draws: true,
+                }),
+                b"Q" if saves < MAX_SAVE_DEPTH => match groups.pop() {
+                    Some(group) if group.only_draws => {
+                        while found.drawing.last().is_some_and(|last| last.start >= group.start) {
+                            found.drawing.pop();
+                        }
+                        found.drawing_tokens = group.drawing_tokens + (found.tokens - group.tokens_before);
+                        match found.drawing.last_mut() {
+                            Some(last) if last.end == group.after => last.end = i,
+                            _ => found.drawing.push(group.start..i),
+                        }
+                    }
+                    Some(_) => {
+                        if let Some(parent) = groups.last_mut() {
+                            parent.only_draws = false;
+                        }
+                    }
+                    None => {}
+                },
+                b"q" | b"Q" | b"cm" => {}
+                _ if drawing => {}
+                _ => {
+                    if let Some(group) = groups.last_mut() {
+                        group.only_draws = false;
+                    }
+                }
+            }
             last_operation_end = i;
         }
         operands_start = None;
@@ -360,6 +413,20 @@ mod tests {
         ranges.extend(scan.comments.iter().cloned());
         ranges.sort_by_key(|range| range.start);
         assert_eq!(rewrite(content, &ranges, None), b"q 1 0 0 1 5 5 cm   BT /F1 12 Tf (Hi) Tj ET   Q");
+    }
+
+    #[test]
+    fn graphics_states_that_only_draw_go_whole() {
+        let content = b"q 2 0 0 2 0 0 cm 1 1 m 2 2 l S Q q 1 0 0 1 9 9 cm Q BT (a) Tj ET \
+                        q 3 0 0 3 0 0 cm q 0 g Q BT (b) Tj ET Q q q Q";
+        let scan = scan(content);
+        let dropped: Vec<&[u8]> = scan.drawing.iter().map(|range| &content[range.clone()]).collect();
+        assert_eq!(
+            dropped,
+            vec![&b"q 2 0 0 2 0 0 cm 1 1 m 2 2 l S Q q 1 0 0 1 9 9 cm Q"[..], &b"q 0 g Q"[..], &b"q Q"[..],],
+            "the state that shows text stays with its cm; an unclosed q stays"
+        );
+        assert_eq!(scan.drawing_tokens, 25 + 4 + 2);
     }
 
     #[test]
