@@ -6,6 +6,7 @@ mod auth;
 mod batch;
 mod cache;
 mod cli;
+mod handoff;
 mod hostile;
 mod hostile_xlsx;
 mod http_api;

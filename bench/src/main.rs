@@ -7,7 +7,11 @@
 //! ([`suite`]): docmill against the Python design it replaces;
 //! `... -- sandbox` the CPU cost of the workers' seccomp filter ([`sandbox`]);
 //! `... -- burst BINARY...` compares the goodput under a burst of several
-//! builds in one run ([`burst`]).
+//! builds in one run ([`burst`]);
+//! `... -- large BINARY...` a 4 MiB text's round trip through several builds
+//! against the engine in-process ([`large`]);
+//! `... -- handoff` a small document inline against as a sealed memfd
+//! ([`handoff`]).
 //! Machines are shared and noisy: every figure is a median of several rounds,
 //! and the interesting numbers are the ratios measured in the same run.
 
@@ -32,11 +36,23 @@ const CLIENTS: usize = 4;
 const WORKERS: usize = 2;
 
 mod burst;
+mod handoff;
+mod large;
 mod sandbox;
 mod suite;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|first| first == "large") {
+        let binaries: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
+        assert!(!binaries.is_empty(), "usage: docmill-bench large BINARY...");
+        large::run(&binaries);
+        return;
+    }
+    if args.first().is_some_and(|first| first == "handoff") {
+        handoff::run();
+        return;
+    }
     if args.first().is_some_and(|first| first == "burst") {
         let binaries: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
         assert!(!binaries.is_empty(), "usage: docmill-bench burst BINARY...");
@@ -239,6 +255,11 @@ impl Connection {
     }
 
     fn request(&mut self, method: &str, path: &str, body: &[u8]) -> u16 {
+        self.request_body(method, path, body).0
+    }
+
+    /// The status and the body of one request.
+    fn request_body(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
         let head = format!("{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {}\r\n\r\n", body.len());
         let stream = self.reader.get_mut();
         stream.write_all(head.as_bytes()).unwrap();
@@ -261,6 +282,6 @@ impl Connection {
         }
         let mut body = vec![0u8; length];
         self.reader.read_exact(&mut body).unwrap();
-        status
+        (status, body)
     }
 }

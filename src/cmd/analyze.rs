@@ -74,7 +74,7 @@ async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) 
         use_cache: false,
     };
     match pool.run(task, Lane::Bulk).await {
-        Ok(report) => (serde_json::to_string(&report).expect("a report serialises"), true),
+        Ok(report) => (String::from_utf8(report.to_json()).expect("a report is UTF-8 JSON"), true),
         Err(err) => error_line(err.into()),
     }
 }

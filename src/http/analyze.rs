@@ -6,17 +6,17 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
-use docmill_engine::report::Report;
+use axum::Router;
 use futures_util::TryStreamExt;
 
 use super::disposition::{filename, Filename};
 use super::upload::{self, MultipartFiles, Spool, SpoolError};
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
-use crate::pool::{Lane, Task};
+use crate::pool::{Lane, RawReport, Task};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/v1/analyze", post(analyze_multipart).put(analyze_raw))
@@ -27,7 +27,7 @@ async fn analyze_multipart(
     Query(query): Query<AnalyzeQuery>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Report>, ApiError> {
+) -> Result<ReportResponse, ApiError> {
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
     let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
     let options = match query.options() {
@@ -67,7 +67,7 @@ async fn analyze_multipart(
         document: spooled.document,
         use_cache: query.use_cache(),
     };
-    Ok(Json(state.pool.run(task, Lane::Interactive).await?))
+    Ok(ReportResponse(state.pool.run(task, Lane::Interactive).await?))
 }
 
 /// Drains what is left of a refused upload before the refusal is sent, so
@@ -82,7 +82,7 @@ async fn analyze_raw(
     Query(query): Query<AnalyzeQuery>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Report>, ApiError> {
+) -> Result<ReportResponse, ApiError> {
     let mut stream = body.into_data_stream().map_err(std::io::Error::other);
     let options = match query.options() {
         Ok(options) => options,
@@ -134,5 +134,22 @@ async fn analyze_raw(
         document: spooled.document,
         use_cache: query.use_cache(),
     };
-    Ok(Json(state.pool.run(task, Lane::Interactive).await?))
+    Ok(ReportResponse(state.pool.run(task, Lane::Interactive).await?))
+}
+
+/// A report answered as the worker wrote it, the server's fields spliced
+/// in: the JSON is streamed in its pieces, never parsed or copied whole.
+struct ReportResponse(RawReport);
+
+impl IntoResponse for ReportResponse {
+    fn into_response(self) -> Response {
+        let chunks = self.0.chunks();
+        let len: usize = chunks.iter().map(bytes::Bytes::len).sum();
+        let stream = futures_util::stream::iter(chunks.map(Ok::<_, std::convert::Infallible>));
+        let mut response = Body::from_stream(stream).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        response
+    }
 }

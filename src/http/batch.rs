@@ -153,6 +153,7 @@ async fn run_batch(
                 _ = client.closed() => Err(TaskError::Abandoned),
             };
             drop(permit);
+            let result = result.and_then(|raw| raw.report().map_err(TaskError::unreadable_report));
             let _ = done_tx.send(ResultLine { index, filename: part.filename, result: result.map_err(ApiError::from) });
         });
         index += 1;

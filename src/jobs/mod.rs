@@ -392,6 +392,7 @@ async fn analyse_stored(
         result = pool.run(task, Lane::Bulk) => result,
         _ = cancelled.wait_for(|cancel| *cancel) => return None,
     };
+    let result = result.and_then(|raw| raw.report().map_err(TaskError::unreadable_report));
     let telling = matches!(result, Ok(_) | Err(TaskError::ParseFailed(_)));
     if !telling && (stopping.load(Ordering::SeqCst) || matches!(result, Err(TaskError::ShuttingDown))) {
         return None;

@@ -9,16 +9,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use docmill_engine::report::Report;
 use docmill_engine::Options;
 
 use super::error::TaskError;
+use super::RawReport;
 
-/// Memory the cache may hold, estimated from the reports' text and a fixed
+/// Memory the cache may hold, estimated from the reports' JSON and a fixed
 /// allowance per report: enough for tens of thousands of typical reports.
 const CACHE_BYTES: usize = 64 << 20;
-/// Estimated size of a report without its text.
-const REPORT_OVERHEAD_BYTES: usize = 4096;
+/// Estimated bookkeeping of a cached report besides its JSON.
+const REPORT_OVERHEAD_BYTES: usize = 512;
 /// Failed requests after which a document is quarantined. A strike is a
 /// request whose worker crashed or timed out and whose second try, on
 /// another worker, ended the same way (a first death alone may be a kill
@@ -34,7 +34,7 @@ type Key = ([u8; 32], Options, String);
 
 #[derive(Default)]
 struct Cache {
-    reports: HashMap<Key, (Report, usize)>,
+    reports: HashMap<Key, (RawReport, usize)>,
     order: VecDeque<Key>,
     bytes: usize,
 }
@@ -52,16 +52,16 @@ pub struct Memo {
 }
 
 impl Memo {
-    pub fn cached(&self, sha256: [u8; 32], options: Options, extension: &str) -> Option<Report> {
+    pub fn cached(&self, sha256: [u8; 32], options: Options, extension: &str) -> Option<RawReport> {
         let key = (sha256, options, extension.to_owned());
         self.cache.lock().unwrap().reports.get(&key).map(|(report, _)| report.clone())
     }
 
-    pub fn remember(&self, sha256: [u8; 32], options: Options, extension: &str, report: &Report) {
+    pub fn remember(&self, sha256: [u8; 32], options: Options, extension: &str, report: &RawReport) {
         // The extension counts too (twice: the map and the eviction order
         // hold a copy), so that long made-up extensions cannot outgrow the
         // budget.
-        let size = REPORT_OVERHEAD_BYTES + report.text.as_ref().map_or(0, String::len) + 2 * extension.len();
+        let size = REPORT_OVERHEAD_BYTES + report.json_len() + 2 * extension.len();
         if size > CACHE_BYTES / 4 {
             return;
         }

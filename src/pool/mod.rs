@@ -1,6 +1,6 @@
 //! The server's side of the worker pool: a bounded two-lane queue of tasks,
-//! one tokio task per live worker that feeds it over its pipes
-//! ([`worker`]), and the bookkeeping behind `/v1/pool`, `/readyz` and
+//! one tokio task per live worker that feeds it over its request socket
+//! ([`worker`], handing documents over as descriptors: `handoff`), and the bookkeeping behind `/v1/pool`, `/readyz` and
 //! `/metrics` ([`registry`]).
 //!
 //! A task is one document on its way through a worker; "job" is kept for
@@ -15,12 +15,18 @@
 //!
 //! - this module: [`Pool`], the queue and the public API;
 //! - [`worker`]: one worker's life, boot to retirement;
+//! - `handoff`: a document inline or as a descriptor (sealed memfd, spool
+//!   file) for the worker to map;
 //! - [`registry`]: worker states, restart causes and counters, exit reports;
 //! - [`memo`]: the result cache and the quarantine of poison documents;
+//! - `raw_report`: [`RawReport`], a worker's report JSON answered without
+//!   parsing it, the server's fields spliced in;
 //! - `error`: [`TaskError`], why a task produced no report.
 
 mod error;
+mod handoff;
 pub mod memo;
+mod raw_report;
 mod registry;
 mod worker;
 
@@ -30,7 +36,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use docmill_engine::report::Report;
 use docmill_engine::Options;
 use docmill_worker::protocol::{FromSupervisor, OcrStatus};
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -41,6 +46,7 @@ use memo::Memo;
 use registry::{resident_bytes, Exit, Exits};
 
 pub use error::TaskError;
+pub use raw_report::RawReport;
 pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState, LATENCY_BUCKETS};
 
 /// Refusals of interactive tasks answered per second at most. A refusal
@@ -72,25 +78,9 @@ pub struct PoolConfig {
 /// Where a document waits between upload and dispatch.
 pub enum Document {
     Memory(Bytes),
-    /// An unlinked temporary file, read back only when a worker is free.
+    /// An unlinked temporary file, handed to a worker as a read-only
+    /// descriptor when one is free; never truncated while a task runs.
     File(std::fs::File),
-}
-
-impl Document {
-    async fn load(self) -> std::io::Result<Bytes> {
-        match self {
-            Document::Memory(bytes) => Ok(bytes),
-            Document::File(mut file) => tokio::task::spawn_blocking(move || {
-                use std::io::{Read, Seek};
-                let mut bytes = Vec::new();
-                file.rewind()?;
-                file.read_to_end(&mut bytes)?;
-                Ok(Bytes::from(bytes))
-            })
-            .await
-            .map_err(std::io::Error::other)?,
-        }
-    }
 }
 
 /// One document to analyse, as the pool takes it.
@@ -104,7 +94,7 @@ pub struct Task {
     pub use_cache: bool,
 }
 
-type Reply = oneshot::Sender<Result<Report, TaskError>>;
+type Reply = oneshot::Sender<Result<RawReport, TaskError>>;
 
 /// A task in the queue, with the channel its answer goes back on.
 struct Queued {
@@ -123,6 +113,9 @@ struct Queued {
     /// [`worker::OUTSIDE_KILL_RETRIES`] of them send it to another worker
     /// without using its one retry.
     outside_kills: u8,
+    /// The document as the first worker was sent it (inline, or its
+    /// descriptor), kept for a second try on another worker.
+    prepared: Option<handoff::Prepared>,
 }
 
 /// Which lane a task waits in. Interactive tasks are taken first and shed
@@ -209,7 +202,7 @@ impl Pool {
     /// with [`TaskError::Overloaded`] at once when their lane is full; bulk
     /// tasks wait for room. Dropping the returned future cancels the task: a
     /// queued one is skipped, a running one's worker is killed.
-    pub async fn run(&self, task: Task, lane: Lane) -> Result<Report, TaskError> {
+    pub async fn run(&self, task: Task, lane: Lane) -> Result<RawReport, TaskError> {
         let Some(sha256) = task.sha256 else { return self.dispatch(task, lane).await };
         if let Some(failure) = self.memo.quarantined(sha256) {
             return Err(TaskError::Quarantined(Box::new(failure)));
@@ -217,11 +210,8 @@ impl Pool {
         let options = task.options;
         let extension = docmill_engine::detect::extension(&task.filename);
         if task.use_cache {
-            if let Some(mut report) = self.memo.cached(sha256, options, &extension) {
-                report.filename = task.filename;
-                report.cached = true;
-                report.timing.queue_ms = 0;
-                return Ok(report);
+            if let Some(report) = self.memo.cached(sha256, options, &extension) {
+                return Ok(report.cache_hit(task.filename));
             }
         }
         let result = self.dispatch(task, lane).await;
@@ -233,7 +223,7 @@ impl Pool {
         result
     }
 
-    async fn dispatch(&self, task: Task, lane: Lane) -> Result<Report, TaskError> {
+    async fn dispatch(&self, task: Task, lane: Lane) -> Result<RawReport, TaskError> {
         if self.draining.load(Ordering::Relaxed) {
             return Err(TaskError::ShuttingDown);
         }
@@ -251,6 +241,7 @@ impl Pool {
             lane,
             retried: false,
             outside_kills: 0,
+            prepared: None,
         };
         self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = match lane {
@@ -271,7 +262,7 @@ impl Pool {
         // still queued.
         let result = result.await.unwrap_or(Err(TaskError::ShuttingDown));
         if let Ok(report) = &result {
-            self.formats.observe(report);
+            self.formats.observe(report.summary());
         }
         result
     }
@@ -449,7 +440,7 @@ impl Pool {
                     self.counters.spawned.fetch_add(1, Ordering::Relaxed);
                     let mut fds = fds.into_iter();
                     let (Some(requests), Some(responses)) = (fds.next(), fds.next()) else {
-                        tracing::error!("worker {pid} arrived without its pipes");
+                        tracing::error!("worker {pid} arrived without its request socket and response pipe");
                         self.kill(worker_id);
                         continue;
                     };
@@ -506,7 +497,7 @@ impl Pool {
         queued
     }
 
-    fn count_outcome(&self, result: &Result<Report, TaskError>) {
+    fn count_outcome(&self, result: &Result<RawReport, TaskError>) {
         let counter = if result.is_ok() { &self.counters.documents_ok } else { &self.counters.documents_failed };
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -262,7 +262,7 @@ pub struct FormatFigures {
 pub struct Formats(Mutex<std::collections::BTreeMap<&'static str, FormatFigures>>);
 
 impl Formats {
-    pub fn observe(&self, report: &docmill_engine::report::Report) {
+    pub fn observe(&self, report: &docmill_worker::protocol::ReportSummary) {
         let mut formats = self.0.lock().unwrap();
         let figures = formats.entry(report.format.as_str()).or_default();
         figures.queue.observe(report.timing.queue_ms as f64 / 1000.0);

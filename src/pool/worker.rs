@@ -1,5 +1,6 @@
 //! One worker's life as the server sees it: boot (wait for its `Ready`),
-//! serve tasks one at a time over its pipes, retire. [`WorkerTask::retire`]
+//! serve tasks one at a time over its request socket and response pipe,
+//! retire. [`WorkerTask::retire`]
 //! is the one place that kills a worker and counts why.
 
 use std::os::fd::OwnedFd;
@@ -7,14 +8,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use docmill_engine::report::Report;
 use docmill_worker::protocol::{self, AnalyzeRequest, ErrorCode, FromWorker, Outcome, ToWorker};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::time::Instant;
 
+use super::handoff;
 use super::registry::cpu_and_stopped;
-use super::{Document, Pool, Queued, Reply, Restart, TaskError, WorkerState};
+use super::{Document, Pool, Queued, RawReport, Reply, Restart, TaskError, WorkerState};
+use crate::supervisor::channel::RequestSocket;
 
 /// How long a freshly forked worker may take to say it is ready.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -46,7 +48,7 @@ pub(super) struct WorkerTask {
     pool: Arc<Pool>,
     worker_id: u64,
     pid: i32,
-    requests: pipe::Sender,
+    requests: RequestSocket,
     responses: pipe::Receiver,
     tasks_done: u64,
     /// CPU time the worker had used by its last message (boot, answer, pong).
@@ -82,15 +84,14 @@ enum WireError {
 impl WorkerTask {
     /// Drives one worker from boot until it dies or is retired.
     pub(super) async fn run(pool: Arc<Pool>, worker_id: u64, pid: i32, requests: OwnedFd, responses: OwnedFd) {
-        let (requests, responses) =
-            match (pipe::Sender::from_owned_fd(requests), pipe::Receiver::from_owned_fd(responses)) {
-                (Ok(tx), Ok(rx)) => (tx, rx),
-                _ => {
-                    tracing::error!("worker {pid}: its pipes are not usable");
-                    pool.kill(worker_id);
-                    return;
-                }
-            };
+        let (requests, responses) = match (RequestSocket::new(requests), pipe::Receiver::from_owned_fd(responses)) {
+            (Ok(tx), Ok(rx)) => (tx, rx),
+            _ => {
+                tracing::error!("worker {pid}: its request socket or response pipe is not usable");
+                pool.kill(worker_id);
+                return;
+            }
+        };
         let max = pool.config.max_tasks_per_worker;
         let jitter = worker_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) % (max / 10 + 1);
         let quota = max.saturating_sub(jitter).max(1);
@@ -196,7 +197,7 @@ impl WorkerTask {
         self.next_ping += 1;
         let frame = protocol::encode_request(&ToWorker::Ping { nonce });
         let exchange = async {
-            self.requests.write_all(&frame).await.map_err(|_| WireError::Closed)?;
+            self.requests.send(&frame, None).await.map_err(|_| WireError::Closed)?;
             read_message(&mut self.responses).await
         };
         match tokio::time::timeout(PING_TIMEOUT, exchange).await {
@@ -242,19 +243,24 @@ impl WorkerTask {
         let pool = Arc::clone(&self.pool);
         pool.set_state(self.worker_id, WorkerState::Busy);
         let queue_ms = queued.enqueued.elapsed().as_millis() as u64;
-        let document = std::mem::replace(&mut queued.task.document, Document::Memory(bytes::Bytes::new()));
-        let bytes = match document.load().await {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                let error = TaskError::Internal(format!("cannot read the spooled upload: {err}"));
-                fail(&pool, queued.reply, error);
-                pool.set_state(self.worker_id, WorkerState::Idle);
-                return Ok(());
+        let prepared = match queued.prepared.take() {
+            Some(prepared) => prepared,
+            None => {
+                let document = std::mem::replace(&mut queued.task.document, Document::Memory(bytes::Bytes::new()));
+                match handoff::prepare(document).await {
+                    Ok(prepared) => prepared,
+                    Err(err) => {
+                        let error = TaskError::Internal(format!("cannot hand the spooled upload to a worker: {err}"));
+                        fail(&pool, queued.reply, error);
+                        pool.set_state(self.worker_id, WorkerState::Idle);
+                        return Ok(());
+                    }
+                }
             }
         };
         // Every way the worker fails this document is logged naming it, in
         // the request's span, so an operator can find the file again.
-        let size = bytes.len();
+        let size = prepared.len();
         let sha256 = queued.task.sha256.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
         let (filename, span, pid) = (queued.task.filename.clone(), queued.span.clone(), self.pid);
         let log_failure = |what: &str| tracing::error!(parent: span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}");
@@ -265,15 +271,12 @@ impl WorkerTask {
             declared_type: queued.task.declared_type.as_deref(),
             options: queued.task.options,
             sha256: queued.task.sha256,
-            bytes: &bytes,
+            document: prepared.body(),
         }));
-        // Kept (a reference-counted handle, not a copy) until the answer,
-        // for a second try should this worker die under the document.
-        queued.task.document = Document::Memory(bytes);
         let deadline = tokio::time::Instant::now() + pool.config.task_timeout;
         let exchange = async {
             let frame = frame;
-            self.requests.write_all(&frame).await.map_err(|_| WireError::Closed)?;
+            self.requests.send(&frame, prepared.fd()).await.map_err(|_| WireError::Closed)?;
             drop(frame);
             read_message(&mut self.responses).await
         };
@@ -282,18 +285,21 @@ impl WorkerTask {
             _ = tokio::time::sleep_until(deadline) => Ending::Deadline,
             _ = queued.reply.closed() => Ending::ClientGone,
         };
+        // Kept until the answer, for a second try should this worker die
+        // under the document.
+        queued.prepared = Some(prepared);
         match ending {
             Ending::Answer(Ok(FromWorker::Done(result))) if result.task_id == task_id => {
                 self.tasks_done += 1;
                 self.heard(result.cpu_micros);
                 self.last_busy = Instant::now();
                 let reply = match result.outcome {
-                    Outcome::Report(json) => match serde_json::from_slice::<Report>(&json) {
+                    Outcome::Report(json) => match RawReport::from_worker(json, &queued.task.filename) {
                         Ok(mut report) => {
-                            report.timing.queue_ms = queue_ms;
+                            report.set_queue_ms(queue_ms);
                             Ok(report)
                         }
-                        Err(err) => Err(TaskError::Internal(format!("worker sent an unreadable report: {err}"))),
+                        Err(why) => Err(TaskError::Internal(format!("worker sent an unusable report: {why}"))),
                     },
                     Outcome::Error { code: ErrorCode::ParseFailed, message } => {
                         // A worker asks to be replaced after a parse error

@@ -15,8 +15,8 @@ use tokio::io::unix::AsyncFd;
 
 use super::SupervisorHandle;
 
-/// A message from the supervisor; with `Spawned` come the worker's two pipe
-/// ends (requests, responses).
+/// A message from the supervisor; with `Spawned` come the worker's request
+/// socket and the read end of its response pipe.
 pub type Message = (FromSupervisor, Vec<OwnedFd>);
 
 pub struct SupervisorClient {

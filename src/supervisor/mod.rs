@@ -1,13 +1,14 @@
 //! The fork server. [`start`] forks it from `main` while the process is still
 //! single-threaded, before any tokio runtime exists; from then on it is the only
 //! process that forks. It forks the initial workers and every replacement,
-//! reaps them, and hands the server each worker's pipe ends over a Unix
-//! socket with `SCM_RIGHTS`.
+//! reaps them, and hands the server each worker's request socket and
+//! response pipe over a Unix socket with `SCM_RIGHTS`.
 //!
 //! This is the one module allowed `unsafe`: it forks and turns raw descriptors
 //! received from the kernel into owned ones.
 #![allow(unsafe_code)]
 
+pub mod channel;
 pub mod client;
 
 use std::collections::HashMap;
@@ -263,7 +264,10 @@ impl Supervisor {
     }
 
     fn spawn(&mut self) -> nix::Result<()> {
-        let (request_read, request_write) = unistd::pipe2(OFlag::O_CLOEXEC)?;
+        // Requests travel on a stream socket, not a pipe, so that a request
+        // can carry its document as a descriptor (SCM_RIGHTS).
+        let (request_write, request_read) =
+            socket::socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)?;
         let (response_read, response_write) = unistd::pipe2(OFlag::O_CLOEXEC)?;
         let supervisor_pid = unistd::getpid();
         let worker_id = self.next_worker_id;
@@ -272,7 +276,7 @@ impl Supervisor {
         match unsafe { unistd::fork() }? {
             ForkResult::Child => {
                 // Close every descriptor that is not this worker's: the
-                // server's ends of its pipes and the supervisor's own.
+                // server's ends of its socket and pipe and the supervisor's own.
                 drop(request_write);
                 drop(response_read);
                 let _ = unistd::close(self.control.as_raw_fd());
@@ -357,5 +361,5 @@ fn boot_worker(
         ocr: config.ocr,
     };
     let tesseract = tesseract.map_err(String::as_str);
-    worker_loop::run(File::from(requests), File::from(responses), proc_files, &worker_config, tesseract)
+    worker_loop::run(requests, File::from(responses), proc_files, &worker_config, tesseract)
 }

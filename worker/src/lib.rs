@@ -9,6 +9,8 @@
 //! - [`ocr`]: Tesseract loaded at run time, the engine's OCR recogniser.
 //! - [`protocol`]: length-prefixed bincode frames between server and worker;
 //!   the only module that knows the wire format.
+//! - [`handoff`]: the worker's end of the request socket: frames with the
+//!   document's descriptor (`SCM_RIGHTS`), checked and mapped read-only.
 //! - [`sandbox`]: what confines a worker before its first document (uid,
 //!   capabilities, rlimits, no_new_privs, Landlock, the seccomp allow-list).
 //! - [`worker_loop`]: what a forked worker runs: read a request frame, analyse,
@@ -21,6 +23,7 @@ compile_error!("the fault-injection feature is for tests and must never be in a 
 
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+pub mod handoff;
 pub mod heap;
 pub mod ocr;
 pub mod protocol;

@@ -30,7 +30,7 @@ fn config() -> impl bincode::config::Config {
 
 #[derive(Debug)]
 pub enum ProtocolError {
-    /// The peer closed the pipe in the middle of a frame.
+    /// The peer closed the channel in the middle of a frame.
     Truncated,
     /// A length prefix above the maximum for this direction.
     TooLarge {
@@ -68,11 +68,41 @@ pub struct AnalyzeRequest<'a> {
     /// content sniffing.
     pub declared_type: Option<&'a str>,
     pub options: Options,
-    /// SHA-256 of `bytes`, computed by the server while the upload streamed
-    /// in, so the worker does not hash the document a second time.
+    /// SHA-256 of the document, computed by the server while the upload
+    /// streamed in, so the worker does not hash the document a second time.
     pub sha256: Option<[u8; 32]>,
-    #[serde(with = "serde_bytes")]
-    pub bytes: &'a [u8],
+    #[serde(borrow)]
+    pub document: DocumentBody<'a>,
+}
+
+/// Where the document of an [`AnalyzeRequest`] is.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentBody<'a> {
+    /// In the frame itself: small documents, for which a descriptor costs
+    /// more than the copy.
+    Inline(#[serde(with = "serde_bytes")] &'a [u8]),
+    /// In the one descriptor sent with the frame (`SCM_RIGHTS`), which the
+    /// worker maps read-only.
+    Attached(Attached),
+}
+
+/// A document handed over as a descriptor: what it must be, checked by the
+/// worker with `fstat` and `fcntl` before it maps it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attached {
+    /// Its size in bytes; `fstat` must agree.
+    pub len: u64,
+    pub kind: AttachedKind,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachedKind {
+    /// An in-memory spool copied into a `memfd` sealed against writing,
+    /// shrinking and growing.
+    SealedMemfd,
+    /// The server's spool file, opened read-only; the server never
+    /// truncates it while the task runs.
+    SpoolFile,
 }
 
 /// Server → worker: one frame each.
@@ -142,14 +172,67 @@ pub struct TaskResult {
 
 #[derive(Serialize, Deserialize, Debug)]
 pub enum Outcome {
-    /// The report as JSON: its metadata is free-form JSON, which a
-    /// non-self-describing encoding cannot carry as a value.
-    Report(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The report as JSON (its metadata is free-form JSON, which a
+    /// non-self-describing encoding cannot carry as a value), laid out so
+    /// the server can answer it without parsing it.
+    Report(ReportJson),
     Error {
         code: ErrorCode,
         message: String,
     },
 }
+
+/// A report as the worker serialised it, with where the server splices in
+/// the fields it owns, and the few figures the server needs itself.
+///
+/// The JSON opens with `{"filename":<the request's file name>` and ends
+/// with `"timing":{...}}` (`cached` is false, so absent): the server copies
+/// the bytes in between as they are and writes its own file name (a cache
+/// hit's may differ), timing (with `queue_ms`) and `cached`.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ReportJson {
+    #[serde(with = "serde_bytes")]
+    pub json: Vec<u8>,
+    /// Where the file name's value ends: the `,` before `"size"`.
+    pub filename_end: u32,
+    /// Where `"timing":` starts, after the last `,` of the report.
+    pub timing_at: u32,
+    pub summary: ReportSummary,
+}
+
+/// What the server reads of a report without parsing its JSON: the
+/// per-format figures of `/metrics`, the cache's size estimate, and the
+/// timing it completes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportSummary {
+    pub format: docmill_engine::report::Format,
+    pub size: u64,
+    pub timing: docmill_engine::report::Timing,
+}
+
+/// Where the server-owned fields are in `json`, the serialisation of a
+/// report whose file name is `filename` and whose timing is `timing`, and
+/// which is not `cached`: (`filename_end`, `timing_at`) of [`ReportJson`].
+/// `None` when the JSON is not laid out that way.
+pub fn splice_points(json: &[u8], filename: &str, timing: &docmill_engine::report::Timing) -> Option<(usize, usize)> {
+    const HEAD: &[u8] = b"{\"filename\":";
+    let name = serde_json::to_vec(filename).ok()?;
+    let filename_end = HEAD.len() + name.len();
+    let opens = json.starts_with(HEAD) && json.get(HEAD.len()..filename_end) == Some(&name[..]);
+    let timing = serde_json::to_vec(timing).ok()?;
+    let tail_len = TIMING_KEY.len() + timing.len() + 1;
+    let timing_at = json.len().checked_sub(tail_len)?;
+    let closes = json[timing_at..].starts_with(TIMING_KEY)
+        && json[timing_at + TIMING_KEY.len()..json.len() - 1] == timing[..]
+        && json.ends_with(b"}")
+        && json.get(timing_at.checked_sub(1)?) == Some(&b',');
+    let between = json.get(filename_end..)?.starts_with(b",\"size\":") && filename_end < timing_at;
+    (opens && closes && between).then_some((filename_end, timing_at))
+}
+
+/// The key of the timing object, the last field of a report that is not
+/// cached.
+pub const TIMING_KEY: &[u8] = b"\"timing\":";
 
 /// Largest control message between the server and the supervisor. Control
 /// messages are small fixed-shape records; anything larger is a bug.
@@ -168,8 +251,9 @@ pub enum ToSupervisor {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum FromSupervisor {
     /// A worker was forked. The datagram carries two descriptors as
-    /// `SCM_RIGHTS`: the write end of its request pipe, then the read end of
-    /// its response pipe.
+    /// `SCM_RIGHTS`: the server's end of its request socket (a Unix stream
+    /// socket, so a request can carry the document's descriptor), then the
+    /// read end of its response pipe.
     Spawned { worker_id: u64, pid: i32 },
     /// A worker was reaped. `signal` is set when a signal killed it, `code`
     /// when it exited.
@@ -278,7 +362,7 @@ mod tests {
             declared_type: Some("text/plain"),
             options: Options { include_text: true, ..Options::default() },
             sha256: None,
-            bytes: &document,
+            document: DocumentBody::Inline(&document),
         }));
         // Raw bytes, not a sequence of varints: the frame is barely larger
         // than the document.
@@ -289,7 +373,7 @@ mod tests {
         assert_eq!(request.filename, "a.txt");
         assert_eq!(request.declared_type, Some("text/plain"));
         assert!(request.options.include_text);
-        assert_eq!(request.bytes, &document[..]);
+        assert_eq!(request.document, DocumentBody::Inline(&document[..]));
     }
 
     #[test]
@@ -312,18 +396,24 @@ mod tests {
             ocr: None,
             ocr_languages: None,
         };
-        let request =
-            AnalyzeRequest { task_id: 1, filename: "a.pdf", declared_type: None, options, sha256: None, bytes: b"" };
+        let request = AnalyzeRequest {
+            task_id: 1,
+            filename: "a.pdf",
+            declared_type: None,
+            options,
+            sha256: None,
+            document: DocumentBody::Inline(b""),
+        };
         let frame = encode_request(&ToWorker::Analyze(request));
         let ToWorker::Analyze(decoded) = decode_request(&frame[FRAME_HEADER_LEN..]).unwrap() else {
             panic!("not an analysis request");
         };
         assert_eq!(decoded.options, options);
         // The selection's length is its last byte before the (absent) OCR
-        // mode and languages, digest and the empty document: claim 200
-        // ranges.
+        // mode and languages, digest and the empty inline document (its
+        // variant and length): claim 200 ranges.
         let mut forged = frame[FRAME_HEADER_LEN..].to_vec();
-        let len_at = forged.len() - 5;
+        let len_at = forged.len() - 6;
         assert_eq!(forged[len_at], 2, "the length byte of two ranges");
         forged[len_at] = 200;
         assert!(matches!(decode_request(&forged), Err(ProtocolError::Malformed(_))));
@@ -338,8 +428,14 @@ mod tests {
             ocr_languages: Some(languages),
             ..Options::default()
         };
-        let request =
-            AnalyzeRequest { task_id: 1, filename: "scan.png", declared_type: None, options, sha256: None, bytes: b"" };
+        let request = AnalyzeRequest {
+            task_id: 1,
+            filename: "scan.png",
+            declared_type: None,
+            options,
+            sha256: None,
+            document: DocumentBody::Inline(b""),
+        };
         let frame = encode_request(&ToWorker::Analyze(request));
         let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
         let ToWorker::Analyze(decoded) = decode_request(&body).unwrap() else {

@@ -6,8 +6,9 @@
 //! (`SECCOMP_RET_KILL_PROCESS`, seen by the supervisor as `SIGSYS`).
 //!
 //! Everything a worker needs from the file system is opened before
-//! [`confine`] runs (its pipes, its `/proc/self` accounting files); after it,
-//! a worker can read and write the descriptors it holds, manage its memory,
+//! [`confine`] runs (its request socket and response pipe, its `/proc/self`
+//! accounting files); after it, a worker can read and write the descriptors
+//! it holds, receive a document's descriptor and map it read-only, manage its memory,
 //! start threads (not processes), read clocks and its own CPU time, and exit.
 //! ARCHITECTURE.md lists every allowed call and why it is needed.
 //!
@@ -26,8 +27,9 @@ use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
 };
 
-/// Descriptors a confined worker may hold: stdin, stdout, stderr, its two
-/// pipes and three `/proc/self` files, with room to spare. It opens nothing
+/// Descriptors a confined worker may hold: stdin, stdout, stderr, its
+/// request socket and response pipe, three `/proc/self` files and the one
+/// document descriptor of the task at hand, with room to spare. It opens nothing
 /// after boot (seccomp forbids it), so this only bounds what a bug could
 /// leak, e.g. through `dup`, which the filter also refuses.
 pub const MAX_WORKER_FILES: u64 = 16;
@@ -222,6 +224,13 @@ fn allowed_syscalls() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SandboxError> {
         libc::SYS_pread64,
         libc::SYS_pwrite64,
         libc::SYS_close,
+        // The request socket: a frame and, with it, the document's
+        // descriptor (SCM_RIGHTS). Receiving a descriptor opens nothing.
+        libc::SYS_recvmsg,
+        // The size and type of a received document descriptor, checked
+        // before it is mapped (the system call itself, not glibc's
+        // path-taking newfstatat).
+        libc::SYS_fstat,
         // Memory: the allocator (brk and mmap arenas, mremap for growing
         // vectors, madvise when it trims), thread stacks and their guards.
         libc::SYS_brk,
@@ -274,13 +283,15 @@ fn allowed_syscalls() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SandboxError> {
     // Signals to ourselves only (raise, abort).
     let own_pid = unistd::getpid().as_raw() as u32 as u64;
     rules.insert(libc::SYS_tgkill, vec![condition(0, SeccompCmpOp::Eq, own_pid)?]);
-    // Descriptor flag queries only: std's debug builds check a descriptor
-    // with F_GETFD before closing it.
+    // Descriptor queries only: std's debug builds check a descriptor with
+    // F_GETFD before closing it; a received spool file must be read-only
+    // (F_GETFL) and a received memfd sealed (F_GET_SEALS).
     rules.insert(
         libc::SYS_fcntl,
         vec![
             condition(1, SeccompCmpOp::Eq, libc::F_GETFD as u64)?,
             condition(1, SeccompCmpOp::Eq, libc::F_GETFL as u64)?,
+            condition(1, SeccompCmpOp::Eq, libc::F_GET_SEALS as u64)?,
         ],
     );
     // Naming a new thread (std does it from inside the thread).

@@ -1,6 +1,7 @@
 //! What a forked, already confined worker runs: announce readiness, then read
-//! one request frame, analyse it (or answer a ping), measure what it cost,
-//! answer, and repeat until the server closes the request pipe.
+//! one request frame (with the document inline, or as a descriptor it maps
+//! read-only), analyse it (or answer a ping), measure what it cost, answer,
+//! and repeat until the server closes the request socket.
 //!
 //! A panic inside the engine is caught here and answered as `ParseFailed`
 //! naming it; the worker then exits so the pool replaces it, because a panic
@@ -8,16 +9,20 @@
 //! of memory) simply ends the process, and the server sees the pipe close.
 
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use nix::sys::resource::{getrusage, UsageWho};
 
+use crate::handoff::{self, HandoffError, Mapped};
 use crate::heap;
 use crate::ocr::{self, Tesseract};
-use crate::protocol::{self, ErrorCode, FromWorker, Outcome, TaskResult, ToWorker};
+use crate::protocol::{
+    self, DocumentBody, ErrorCode, FromWorker, Outcome, ReportJson, ReportSummary, TaskResult, ToWorker,
+};
 use docmill_engine::{self as engine, Input, OcrContext, OcrLanguages, OcrMode, Recognizer};
 
 /// Exit status of a worker that could not start; the supervisor backs off
@@ -29,6 +34,10 @@ pub const EXIT_PROTOCOL: i32 = 4;
 
 /// Room for the request's fields around the document bytes in a frame.
 pub const REQUEST_FRAME_SLACK: usize = 64 << 10;
+/// Exit status of a worker handed a document descriptor that is not what
+/// its frame says (size, seals, access mode, count): a server bug, refused
+/// before anything is mapped.
+pub const EXIT_BAD_DESCRIPTOR: i32 = 5;
 
 pub struct WorkerConfig {
     /// Largest document the server will send (`--max-upload-bytes`).
@@ -118,12 +127,12 @@ fn read_at_start(file: &File) -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
-/// Runs the worker until the request pipe closes; returns the exit status.
+/// Runs the worker until the request socket closes; returns the exit status.
 /// The caller has confined the process already: this reads and writes only
 /// the descriptors it is given. `tesseract` was loaded before that (by the
 /// supervisor, shared copy-on-write), or says why OCR is unavailable.
 pub fn run(
-    requests: File,
+    requests: OwnedFd,
     mut responses: File,
     proc_files: ProcFiles,
     config: &WorkerConfig,
@@ -152,7 +161,6 @@ pub fn run(
         return EXIT_BOOT_FAILED;
     }
     let max_frame = config.max_document_bytes.saturating_add(REQUEST_FRAME_SLACK);
-    let mut requests = BufReader::with_capacity(64 << 10, requests);
     // What the worker held after its last task: the yardstick for whether a
     // task grew it enough to trim the heap afterwards.
     let mut settled_rss_bytes = kib_field(&proc_files.status(), "VmRSS:").unwrap_or(0) * 1024;
@@ -166,17 +174,21 @@ pub fn run(
             trim_pending = false;
             settled_rss_bytes = kib_field(&proc_files.status(), "VmRSS:").unwrap_or(0) * 1024;
         }
-        let body = match protocol::read_frame(&mut requests, max_frame) {
-            Ok(Some(body)) => body,
+        let received = match handoff::recv_frame(requests.as_fd(), max_frame) {
+            Ok(Some(received)) => received,
             Ok(None) => return 0,
             Err(err) => {
                 eprintln!("docmill worker {pid}: bad request frame: {err}");
                 return EXIT_PROTOCOL;
             }
         };
-        let request = match protocol::decode_request(&body) {
+        let request = match protocol::decode_request(&received.body) {
             Ok(ToWorker::Analyze(request)) => request,
             Ok(ToWorker::Ping { nonce }) => {
+                if let Err(err) = check_descriptors(&received, 0) {
+                    eprintln!("docmill worker {pid}: bad ping frame: {err}");
+                    return EXIT_BAD_DESCRIPTOR;
+                }
                 let pong = protocol::encode_response(&FromWorker::Pong { nonce, cpu_micros: cpu_micros() });
                 if responses.write_all(&pong).is_err() {
                     return 0;
@@ -188,6 +200,28 @@ pub fn run(
                 return EXIT_PROTOCOL;
             }
         };
+        let mut mapped: Option<Mapped> = None;
+        let document: &[u8] = match request.document {
+            DocumentBody::Inline(bytes) => match check_descriptors(&received, 0) {
+                Ok(()) => bytes,
+                Err(err) => {
+                    eprintln!("docmill worker {pid}: bad request frame: {err}");
+                    return EXIT_BAD_DESCRIPTOR;
+                }
+            },
+            DocumentBody::Attached(attached) => {
+                let checked = check_descriptors(&received, 1)
+                    .and_then(|()| handoff::map(&received.fds[0], &attached, config.max_document_bytes));
+                match checked {
+                    Ok(map) => mapped = Some(map),
+                    Err(err) => {
+                        eprintln!("docmill worker {pid}: bad document descriptor: {err}");
+                        return EXIT_BAD_DESCRIPTOR;
+                    }
+                }
+                mapped.as_ref().map_or(&[], Mapped::bytes)
+            }
+        };
         // Reset the peak-RSS high-water mark so VmHWM below is this task's.
         proc_files.reset_peak();
         let cpu_before = cpu_micros();
@@ -196,11 +230,11 @@ pub fn run(
             filename: request.filename,
             declared_type: request.declared_type,
             sha256: request.sha256,
-            bytes: request.bytes,
+            bytes: document,
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             #[cfg(feature = "fault-injection")]
-            crate::fault::inject(request.bytes, &mut responses);
+            crate::fault::inject(document, &mut responses);
             let mut options = request.options;
             options.ocr.get_or_insert(config.ocr.mode);
             options.ocr_languages.get_or_insert(config.ocr.languages);
@@ -257,6 +291,10 @@ pub fn run(
             recycle,
             cpu_micros: cpu_after,
         });
+        // The mapping and the descriptor go before the answer, so a worker
+        // never holds on to a document the server considers done.
+        drop(mapped);
+        drop(received);
         let frame = protocol::encode_response(&response);
         if responses.write_all(&frame).is_err() {
             return 0;
@@ -265,6 +303,18 @@ pub fn run(
             return 0;
         }
     }
+}
+
+/// The descriptors of a frame are exactly the `expected` number, and none
+/// was dropped by the kernel.
+fn check_descriptors(received: &handoff::Received, expected: usize) -> Result<(), HandoffError> {
+    if received.truncated {
+        return Err(HandoffError::Truncated);
+    }
+    if received.fds.len() != expected {
+        return Err(HandoffError::Descriptors { expected, received: received.fds.len() });
+    }
+    Ok(())
 }
 
 /// Room left in a response frame for everything but the report.
@@ -302,7 +352,16 @@ fn encode_report(report: &mut docmill_engine::report::Report) -> Outcome {
         }
     }
     if json.len() <= limit {
-        return Outcome::Report(json);
+        let Some((filename_end, timing_at)) = protocol::splice_points(&json, &report.filename, &report.timing) else {
+            return Outcome::Error {
+                code: ErrorCode::ParseFailed,
+                message: "the report's JSON is not laid out as the server expects".into(),
+            };
+        };
+        let summary = ReportSummary { format: report.format, size: report.size, timing: report.timing };
+        // Both below the frame limit, so within u32.
+        let (filename_end, timing_at) = (filename_end as u32, timing_at as u32);
+        return Outcome::Report(ReportJson { json, filename_end, timing_at, summary });
     }
     Outcome::Error { code: ErrorCode::ParseFailed, message: format!("the report would exceed {} MiB", limit >> 20) }
 }
@@ -344,9 +403,9 @@ mod tests {
     fn a_report_whose_escaped_text_overflows_a_frame_drops_the_text() {
         let mut report = docmill_engine::report::Report { text: Some("\"".repeat(60 << 20)), ..Default::default() };
         match encode_report(&mut report) {
-            Outcome::Report(json) => {
-                assert!(json.len() < protocol::MAX_RESPONSE_FRAME);
-                let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            Outcome::Report(report) => {
+                assert!(report.json.len() < protocol::MAX_RESPONSE_FRAME);
+                let value: serde_json::Value = serde_json::from_slice(&report.json).unwrap();
                 assert!(value.get("text").is_none());
                 assert!(value["warnings"][0].as_str().unwrap().starts_with("text omitted"));
             }
