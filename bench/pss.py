@@ -3,7 +3,7 @@
 from 4 clients, and samples the proportional set size (Pss, from
 /proc/PID/smaps_rollup, as smem counts it) of the server, the supervisor
 and every worker every 50 ms. Prints the peak and the median of the summed
-Pss, and each process kind's peak.
+Pss, each process kind's peak, and what each kind held at the peak.
 
 Run from the repository root after `cargo build --release`:
     python3 bench/pss.py [--repeat 3] [DIR ...]
@@ -81,6 +81,7 @@ def main():
     base = server.stdout.readline().split()[-1]
 
     samples, peaks = [], {"server": 0, "supervisor": 0, "workers": 0}
+    at_peak = {}
     running = True
 
     def sample():
@@ -90,6 +91,8 @@ def main():
                 kib = pss_kib(pid) or 0
                 total += kib
                 kinds[["server", "supervisor", "workers"][min(depth, 2)]] += kib
+            if not samples or total > max(samples):
+                at_peak.update(kinds)
             samples.append(total)
             for kind, kib in kinds.items():
                 peaks[kind] = max(peaks[kind], kib)
@@ -129,6 +132,7 @@ def main():
     print(f"{len(files)} uploads in {elapsed:.1f} s, statuses {dict(sorted(statuses.items()))}, {len(samples)} samples")
     print(f"whole service Pss: peak {max(samples) / 1024:.1f} MiB, median {statistics.median(samples) / 1024:.1f} MiB")
     print("peaks by kind: " + ", ".join(f"{kind} {kib / 1024:.1f} MiB" for kind, kib in peaks.items()))
+    print("at the peak: " + ", ".join(f"{kind} {kib / 1024:.1f} MiB" for kind, kib in at_peak.items()))
 
 
 if __name__ == "__main__":

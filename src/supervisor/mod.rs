@@ -132,6 +132,10 @@ impl Supervisor {
         // nothing here.
         docmill_engine::warm_up();
         let ocr = ocr::init(&config.ocr.languages);
+        // Loading freed what it only needed for a moment (the orientation
+        // model read to list the languages, parsing buffers). Freed heap stays
+        // resident, and every worker forked from here would hold it too.
+        docmill_worker::heap::trim();
         Ok(Supervisor {
             ocr,
             config,

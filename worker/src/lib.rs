@@ -5,6 +5,7 @@
 //!
 //! - [`engine`]: pure analysis, bytes in and a [`report::Report`] out; no I/O.
 //! - [`report`]: the report of the HTTP contract, as serde types.
+//! - [`heap`]: the allocator's freed memory given back after a large task.
 //! - [`ocr`]: Tesseract loaded at run time, the engine's OCR recogniser.
 //! - [`protocol`]: length-prefixed bincode frames between server and worker;
 //!   the only module that knows the wire format.
@@ -23,6 +24,7 @@ compile_error!("the fault-injection feature is for tests and must never be in a 
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod handoff;
+pub mod heap;
 pub mod ocr;
 pub mod protocol;
 pub mod sandbox;

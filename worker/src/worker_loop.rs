@@ -18,6 +18,7 @@ use std::time::Instant;
 use nix::sys::resource::{getrusage, UsageWho};
 
 use crate::handoff::{self, HandoffError, Mapped};
+use crate::heap;
 use crate::ocr::{self, Tesseract};
 use crate::protocol::{
     self, DocumentBody, ErrorCode, FromWorker, Outcome, ReportJson, ReportSummary, TaskResult, ToWorker,
@@ -257,7 +258,19 @@ pub fn run(
         return EXIT_BOOT_FAILED;
     }
     let max_frame = config.max_document_bytes.saturating_add(REQUEST_FRAME_SLACK);
+    // What the worker held after its last task: the yardstick for whether a
+    // task grew it enough to trim the heap afterwards.
+    let mut settled_rss_bytes = kib_field(&proc_files.status(), "VmRSS:").unwrap_or(0) * 1024;
+    let mut trim_pending = false;
     loop {
+        // Trimmed here, once the answer is out (its client does not wait for
+        // the trim) and the last task's frames, document and report are
+        // dropped, so all of what the task freed goes back.
+        if trim_pending {
+            heap::trim();
+            trim_pending = false;
+            settled_rss_bytes = kib_field(&proc_files.status(), "VmRSS:").unwrap_or(0) * 1024;
+        }
         let received = match handoff::recv_frame(requests.as_fd(), max_frame) {
             Ok(Some(received)) => received,
             Ok(None) => return 0,
@@ -325,6 +338,10 @@ pub fn run(
         }));
         let analysis_ms = started.elapsed().as_millis() as u64;
         let TaskUsage { cpu_after, cpu_ms, peak_rss_bytes, rss_bytes } = proc_files.finish_task(meter);
+        trim_pending = peak_rss_bytes > settled_rss_bytes + heap::TRIM_AFTER_GROWTH_BYTES;
+        if !trim_pending {
+            settled_rss_bytes = rss_bytes;
+        }
 
         let mut recycle = false;
         let outcome = match result {
@@ -454,12 +471,9 @@ fn kib_field(text: &str, field: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    /// The tests below measure this process's memory: one at a time.
-    static MEMORY: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
     #[test]
     fn proc_files_opened_once_read_afresh_each_time() {
-        let _alone = MEMORY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _turn = crate::heap::tests::RESIDENT_SET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let files = ProcFiles::open().unwrap();
         let before = kib_field(&files.status(), "VmRSS:").unwrap();
         let hoard = vec![1u8; 64 << 20];
@@ -482,7 +496,7 @@ mod tests {
 
     #[test]
     fn a_tasks_peak_is_its_own_even_after_a_thread_exited_at_a_higher_one() {
-        let _alone = MEMORY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _turn = crate::heap::tests::RESIDENT_SET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let files = ProcFiles::open().unwrap();
         let meter = files.start_task();
         let big = hoard(64 << 20);
@@ -507,7 +521,7 @@ mod tests {
 
     #[test]
     fn a_report_whose_escaped_text_overflows_a_frame_drops_the_text() {
-        let _alone = MEMORY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _turn = crate::heap::tests::RESIDENT_SET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut report = docmill_engine::report::Report { text: Some("\"".repeat(60 << 20)), ..Default::default() };
         match encode_report(&mut report) {
             Outcome::Report(report) => {

@@ -12,7 +12,10 @@
 //!   and a `Do` that would draw a form already being drawn, nest forms past
 //!   [`MAX_FORM_DEPTH`], exceed the page's token budget, draw an image (no
 //!   text) or name nothing is removed from its content stream;
-//! - content streams past the limits of `pdf_content.rs` are cut or flattened.
+//! - content streams past the limits of `pdf_content.rs` are cut or flattened;
+//! - a stream that draws a lot (paths, colours, inline images) loses that
+//!   drawing, which gives no text and would cost the readers as much memory
+//!   as text does.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
@@ -345,7 +348,7 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
 
 /// Whether a scanned stream must be rewritten even with no invocation dropped.
 fn needs_rewrite(scan: &Scan) -> bool {
-    !scan.excess_saves.is_empty() || scan.cut.is_some() || !scan.comments.is_empty()
+    !scan.excess_saves.is_empty() || scan.cut.is_some() || !scan.comments.is_empty() || scan.drops_drawing()
 }
 
 fn count_repairs(scan: &Scan, guarded: &mut Guarded) {
@@ -354,11 +357,15 @@ fn count_repairs(scan: &Scan, guarded: &mut Guarded) {
 }
 
 /// The byte ranges to drop from a scanned stream: the dropped invocations,
-/// the excess graphics-state levels and the comments, in order.
+/// the excess graphics-state levels, the comments and, when there is enough
+/// of it, the drawing, in order (a comment inside a drawing range goes with it).
 fn ranges(scan: &Scan, drops: &BTreeSet<usize>) -> Vec<Range<usize>> {
     let mut ranges: Vec<Range<usize>> = drops.iter().map(|index| scan.invocations[*index].0.clone()).collect();
     ranges.extend(scan.excess_saves.iter().cloned());
     ranges.extend(scan.comments.iter().cloned());
+    if scan.drops_drawing() {
+        ranges.extend(scan.drawing.iter().cloned());
+    }
     ranges.sort_by_key(|range| range.start);
     ranges
 }
