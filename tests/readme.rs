@@ -327,7 +327,10 @@ fn check(command: &str, outcome: &Outcome, server: &Server, job: &mut String, wo
         "curl -F file=@a.pdf -F file=@b.docx http://127.0.0.1:8080/v1/jobs" => {
             assert_eq!(outcome.status, Some(202), "{what}");
             let created = outcome.json();
-            assert_eq!(created["status"], "queued", "{what}");
+            // The answer shows the job as it is when the handler reads it
+            // back: the executor may already have taken its first document.
+            let status = created["status"].as_str().unwrap_or_default();
+            assert!(["queued", "running", "done"].contains(&status), "{what}: status {status}");
             *job = created["id"].as_str().unwrap().to_string();
             wait_until(Duration::from_secs(20), "the job to finish", || {
                 server.get_json(&format!("/v1/jobs/{job}"))["status"] == "done"
