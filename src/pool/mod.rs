@@ -266,7 +266,10 @@ impl Pool {
             }
             return Err(err);
         }
-        self.task_queued.notify_one();
+        // The worker task that went idle last takes it: its worker's caches
+        // and heap are warm, and the one idle longest stays idle long enough
+        // to give its memory back (workers trim their heap when idle).
+        self.task_queued.notify_last();
         // A reply dropped unanswered means the pool stopped with the task
         // still queued.
         let result = result.await.unwrap_or(Err(TaskError::ShuttingDown));
@@ -405,7 +408,7 @@ impl Pool {
             if lane.send(queued).await.is_err() {
                 pool.queued.fetch_sub(1, Ordering::Relaxed);
             } else {
-                pool.task_queued.notify_one();
+                pool.task_queued.notify_last();
             }
         });
     }

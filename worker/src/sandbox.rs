@@ -227,6 +227,10 @@ fn allowed_syscalls() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SandboxError> {
         // The request socket: a frame and, with it, the document's
         // descriptor (SCM_RIGHTS). Receiving a descriptor opens nothing.
         libc::SYS_recvmsg,
+        // Waiting for the next request with a timeout before trimming the
+        // heap (`heap::readable_within`): on descriptors already held.
+        libc::SYS_poll,
+        libc::SYS_ppoll,
         // The size and type of a received document descriptor, checked
         // before it is mapped (the system call itself, not glibc's
         // path-taking newfstatat).

@@ -18,7 +18,7 @@ use std::time::Instant;
 use nix::sys::resource::{getrusage, UsageWho};
 
 use crate::handoff::{self, HandoffError, Mapped};
-use crate::heap;
+use crate::heap::{self, TrimAfter};
 use crate::ocr::{self, Tesseract};
 use crate::protocol::{
     self, DocumentBody, ErrorCode, FromWorker, Outcome, ReportJson, ReportSummary, TaskResult, ToWorker,
@@ -261,16 +261,22 @@ pub fn run(
     // What the worker held after its last task: the yardstick for whether a
     // task grew it enough to trim the heap afterwards.
     let mut settled_rss_bytes = kib_field(&proc_files.status(), "VmRSS:").unwrap_or(0) * 1024;
-    let mut trim_pending = false;
+    let mut trim_pending = TrimAfter::Never;
     loop {
         // Trimmed here, once the answer is out (its client does not wait for
         // the trim) and the last task's frames, document and report are
-        // dropped, so all of what the task freed goes back.
-        if trim_pending {
+        // dropped, so all of what the task freed goes back; a moderate
+        // growth only once no request came for a while.
+        let trim_now = match trim_pending {
+            TrimAfter::Never => false,
+            TrimAfter::AtOnce => true,
+            TrimAfter::Idle => !heap::readable_within(requests.as_fd(), heap::TRIM_WHEN_IDLE_AFTER),
+        };
+        if trim_now {
             heap::trim();
-            trim_pending = false;
             settled_rss_bytes = kib_field(&proc_files.status(), "VmRSS:").unwrap_or(0) * 1024;
         }
+        trim_pending = TrimAfter::Never;
         let received = match handoff::recv_frame(requests.as_fd(), max_frame) {
             Ok(Some(received)) => received,
             Ok(None) => return 0,
@@ -338,8 +344,8 @@ pub fn run(
         }));
         let analysis_ms = started.elapsed().as_millis() as u64;
         let TaskUsage { cpu_after, cpu_ms, peak_rss_bytes, rss_bytes } = proc_files.finish_task(meter);
-        trim_pending = peak_rss_bytes > settled_rss_bytes + heap::TRIM_AFTER_GROWTH_BYTES;
-        if !trim_pending {
+        trim_pending = TrimAfter::for_growth(peak_rss_bytes.saturating_sub(settled_rss_bytes));
+        if trim_pending == TrimAfter::Never {
             settled_rss_bytes = rss_bytes;
         }
 
