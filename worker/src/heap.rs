@@ -24,10 +24,12 @@ pub const TRIM_AFTER_GROWTH_BYTES: u64 = 4 << 20;
 pub const TRIM_AT_ONCE_GROWTH_BYTES: u64 = 32 << 20;
 
 /// How long a worker with a trim pending waits for the next request before
-/// it trims: longer than the gap between the requests of a busy server
-/// (a few milliseconds to spool the next upload), short enough that an
-/// idle service gives its memory back at once as far as anyone can see.
-pub const TRIM_WHEN_IDLE_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+/// it trims: longer than the gap between the requests of a busy server, or
+/// of one client that uploads large documents one after another (a few
+/// milliseconds to spool the next; 100 ms was too short for a client that
+/// also works between its uploads), short enough that an idle service gives
+/// its memory back at once as far as anyone watching can see.
+pub const TRIM_WHEN_IDLE_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// When to trim after a task that grew the worker by `growth` bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
