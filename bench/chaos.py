@@ -24,6 +24,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import corpus
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.environ.get("DOCMILL_BIN", os.path.join(ROOT, "target", "release", "docmill"))
 
@@ -33,17 +35,13 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--kill-every", type=float, default=0.05, help="seconds between kills; 0 for none")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("dirs", nargs="*", default=[os.path.join(ROOT, "..", "shared", "corpus")])
+    parser.add_argument("dirs", nargs="*", default=corpus.DEFAULT_DIRS)
     args = parser.parse_args()
 
-    files = []
-    for directory in args.dirs:
-        if not os.path.isdir(directory):
-            print(f"DID NOT RUN: {directory} is absent")
-            return
-        for base, _, names in os.walk(directory):
-            files += [os.path.join(base, n) for n in names if n != "manifest.json"]
-    files = sorted(files) * args.repeat
+    files = corpus.files(args.dirs)
+    if files is None:
+        return
+    files = files * args.repeat
 
     data_dir = tempfile.mkdtemp(prefix="docmill-chaos-")
     server = subprocess.Popen(

@@ -17,6 +17,8 @@ import json
 import os
 import subprocess
 
+import corpus
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.environ.get("DOCMILL_BIN", os.path.join(ROOT, "target", "release", "docmill"))
 
@@ -24,17 +26,12 @@ BINARY = os.environ.get("DOCMILL_BIN", os.path.join(ROOT, "target", "release", "
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--top", type=int, default=10)
-    parser.add_argument("dirs", nargs="*", default=[os.path.join(ROOT, "..", "shared", "corpus")])
+    parser.add_argument("dirs", nargs="*", default=corpus.DEFAULT_DIRS)
     args = parser.parse_args()
 
-    files = []
-    for directory in args.dirs:
-        if not os.path.isdir(directory):
-            print(f"DID NOT RUN: {directory} is absent")
-            return
-        for base, _, names in os.walk(directory):
-            files += [os.path.join(base, n) for n in names if n not in ("manifest.json", "LICENSES.md")]
-    files.sort()
+    files = corpus.files(args.dirs)
+    if files is None:
+        return
 
     rows = []
     for path in files:
