@@ -24,7 +24,7 @@ fn fixtures() -> Option<&'static Path> {
                 Some((dir, path))
             }
             other => {
-                eprintln!("SKIPPED: OCR fixtures not rendered (python3 with Pillow is needed; .ci/run installs it): {other:?}");
+                loud!("SKIPPED: OCR fixtures not rendered (python3 with Pillow is needed; .ci/run installs it): {other:?}");
                 None
             }
         }
@@ -46,7 +46,7 @@ fn pool_ocr(server: &Server) -> Value {
 fn tesseract_available(server: &Server) -> bool {
     let ocr = pool_ocr(server);
     if ocr["available"] != true {
-        eprintln!("SKIPPED: Tesseract is not installed ({}); apt-get install tesseract-ocr tesseract-ocr-eng", ocr);
+        loud!("SKIPPED: Tesseract is not installed ({}); apt-get install tesseract-ocr tesseract-ocr-eng", ocr);
     }
     ocr["available"] == true
 }
@@ -136,7 +136,7 @@ fn every_kind_of_scan_is_read_by_confined_workers() {
         let report = response.json();
         let truth = truth.as_str().unwrap();
         if languages == "deu+eng" && !german {
-            eprintln!("SKIPPED: the German page's reading (tesseract-ocr-deu is not installed)");
+            loud!("SKIPPED: the German page's reading (tesseract-ocr-deu is not installed)");
             continue;
         }
         let read = report["text"].as_str().unwrap();

@@ -249,7 +249,7 @@ fn filenames(lines: &[Value]) -> Vec<String> {
 #[test]
 fn readme_examples_run_as_written() {
     if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("\n*** readme_examples_run_as_written: DID NOT RUN: no curl (.ci/run installs it) ***\n");
+        loud!("\n*** readme_examples_run_as_written: DID NOT RUN: no curl (.ci/run installs it) ***\n");
         return;
     }
     assert!(

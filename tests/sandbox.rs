@@ -45,7 +45,7 @@ fn workers_are_confined_before_their_first_document() {
             assert!(uids.split_whitespace().all(|uid| uid == nobody.uid.to_string()), "worker {pid}: Uid {uids}");
             assert_eq!(status_field(pid, "CapBnd"), "0000000000000000", "worker {pid}");
         } else {
-            eprintln!("NOT CHECKED: the switch to an unprivileged user (the tests do not run as root)");
+            loud!("NOT CHECKED: the switch to an unprivileged user (the tests do not run as root)");
         }
     }
     // The server itself is not confined.
@@ -87,7 +87,7 @@ fn a_worker_may_start_threads_under_the_filter() {
 #[test]
 fn worker_user_names_the_account_workers_run_as() {
     if !running_as_root() {
-        eprintln!("DID NOT RUN: --worker-user needs the tests to run as root");
+        loud!("DID NOT RUN: --worker-user needs the tests to run as root");
         return;
     }
     let daemon = nix::unistd::User::from_name("daemon").unwrap().expect("a daemon user");
@@ -112,7 +112,7 @@ fn worker_user_names_the_account_workers_run_as() {
 fn every_corpus_document_analyses_under_the_filter() {
     let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
     if !corpus.is_dir() {
-        eprintln!("DID NOT RUN: {} is absent, so the corpus was not swept under the sandbox", corpus.display());
+        loud!("DID NOT RUN: {} is absent, so the corpus was not swept under the sandbox", corpus.display());
         return;
     }
     let mut files = Vec::new();

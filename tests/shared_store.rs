@@ -30,12 +30,12 @@ pub(crate) struct TestDb {
 impl TestDb {
     pub(crate) fn create(test: &str) -> Option<TestDb> {
         let Some(admin) = std::env::var("DOCMILL_TEST_PG").ok().filter(|url| !url.is_empty()) else {
-            eprintln!("\n*** {test}: DID NOT RUN: no PostgreSQL (set DOCMILL_TEST_PG, as .ci/run does) ***\n");
+            loud!("\n*** {test}: DID NOT RUN: no PostgreSQL (set DOCMILL_TEST_PG, as .ci/run does) ***\n");
             return None;
         };
         let name = format!("docmill_t{}_{}", std::process::id(), nanos());
         if let Err(why) = psql(&admin, &format!("CREATE DATABASE {name}")) {
-            eprintln!("\n*** {test}: DID NOT RUN: cannot create a database on {admin}: {why} ***\n");
+            loud!("\n*** {test}: DID NOT RUN: cannot create a database on {admin}: {why} ***\n");
             return None;
         }
         let url = with_database(&admin, &name);
@@ -194,7 +194,7 @@ fn a_cancel_on_one_node_stops_the_documents_running_on_another() {
 fn a_postgresql_restart_during_a_job_loses_nothing() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let Ok(restart) = std::env::var("DOCMILL_TEST_PG_RESTART") else {
-        eprintln!(
+        loud!(
             "\n*** a_postgresql_restart_during_a_job_loses_nothing: DID NOT RUN: set DOCMILL_TEST_PG_RESTART \
              to the command that restarts the test PostgreSQL (.ci/run does, for the cluster it started) ***\n"
         );

@@ -156,7 +156,7 @@ impl SmallDisk {
         match status {
             Ok(status) if status.success() => Some(SmallDisk { dir }),
             other => {
-                eprintln!("SKIPPED: the full-disk test needs to mount a tmpfs (root): {other:?}");
+                loud!("SKIPPED: the full-disk test needs to mount a tmpfs (root): {other:?}");
                 None
             }
         }

@@ -351,7 +351,7 @@ fn submit_uploads_over_https() {
         Command::new(program).args(args).current_dir(dir.path()).output().is_ok_and(|out| out.status.success())
     };
     if !run("openssl", &["version"]) || !run("python3", &["--version"]) {
-        eprintln!("SKIPPED submit_uploads_over_https: it needs openssl and python3 (.ci/run installs them)");
+        loud!("SKIPPED submit_uploads_over_https: it needs openssl and python3 (.ci/run installs them)");
         return;
     }
     // A CA, and a certificate for 127.0.0.1 signed by it.

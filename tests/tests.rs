@@ -1,5 +1,15 @@
 //! Integration tests: the real `docmill` binary over real sockets.
 
+/// Says on the terminal that a check did not run. libtest captures what a
+/// passing test prints with `println!` and `eprintln!`, so a skip reported
+/// that way is never seen; a write to stderr itself is not captured.
+macro_rules! loud {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod util;
 
 mod auth;

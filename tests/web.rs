@@ -125,7 +125,7 @@ fn upload_page_shows_reports_and_the_pool_in_a_browser() {
     let (chromium, playwright_dir) = match browser_tools() {
         Ok(tools) => tools,
         Err(why) => {
-            eprintln!("\n*** SKIPPED upload_page_shows_reports_and_the_pool_in_a_browser: {why} ***\n");
+            loud!("\n*** SKIPPED upload_page_shows_reports_and_the_pool_in_a_browser: {why} ***\n");
             return;
         }
     };

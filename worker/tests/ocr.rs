@@ -4,6 +4,16 @@
 //! Every test skips with a loud message when Tesseract or Pillow is missing;
 //! `.ci/run` installs both.
 
+/// Says on the terminal that a check did not run. libtest captures what a
+/// passing test prints with `println!` and `eprintln!`, so a skip reported
+/// that way is never seen; a write to stderr itself is not captured.
+macro_rules! loud {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -33,7 +43,7 @@ fn fixtures() -> Option<&'static Fixtures> {
             match rendered {
                 Ok(out) if out.status.success() => {}
                 Ok(out) => {
-                    eprintln!(
+                    loud!(
                         "SKIPPED: OCR fixtures not rendered (python3 with Pillow and the DejaVu/Liberation fonts \
                          are needed; .ci/run installs them): {}",
                         String::from_utf8_lossy(&out.stderr)
@@ -41,7 +51,7 @@ fn fixtures() -> Option<&'static Fixtures> {
                     return None;
                 }
                 Err(err) => {
-                    eprintln!("SKIPPED: OCR fixtures not rendered: python3: {err}");
+                    loud!("SKIPPED: OCR fixtures not rendered: python3: {err}");
                     return None;
                 }
             }
@@ -66,7 +76,7 @@ fn with_ocr(test: impl FnOnce(&'static Tesseract, &'static Fixtures)) {
     match tesseract {
         Ok(tesseract) => test(tesseract, fixtures),
         Err(why) => {
-            eprintln!("SKIPPED: Tesseract is not installed ({why}); apt-get install tesseract-ocr tesseract-ocr-eng")
+            loud!("SKIPPED: Tesseract is not installed ({why}); apt-get install tesseract-ocr tesseract-ocr-eng")
         }
     }
 }
@@ -300,7 +310,7 @@ fn a_language_without_traineddata_is_a_warning_naming_its_package() {
 fn german_is_read_with_ocr_lang_deu() {
     with_ocr(|tesseract, fixtures| {
         if !engine::Recognizer::languages(tesseract).iter().any(|l| l == "deu") {
-            eprintln!("SKIPPED: tesseract-ocr-deu is not installed");
+            loud!("SKIPPED: tesseract-ocr-deu is not installed");
             return;
         }
         let report = analyze(Some(tesseract), fixtures, "german.png", &options(None, Some("deu")));
@@ -320,10 +330,10 @@ fn a_language_installed_but_not_loaded_at_start_is_a_warning_not_a_load() {
     // with more languages installed than it preloads has for the rest.
     let tesseract = match ocr::init_from(ocr::DEFAULT_LIBRARY, &OcrLanguages::parse("eng").unwrap(), 0) {
         Ok(tesseract) => tesseract,
-        Err(why) => return eprintln!("SKIPPED: Tesseract is not installed ({why})"),
+        Err(why) => return loud!("SKIPPED: Tesseract is not installed ({why})"),
     };
     if !engine::Recognizer::languages(&tesseract).iter().any(|l| l == "deu") {
-        return eprintln!("SKIPPED: tesseract-ocr-deu is not installed");
+        return loud!("SKIPPED: tesseract-ocr-deu is not installed");
     }
     assert_eq!(tesseract.loaded(), ["eng"]);
     let report = analyze(Some(&tesseract), fixtures, "german.png", &options(None, Some("deu")));
@@ -337,7 +347,7 @@ fn a_language_installed_but_not_loaded_at_start_is_a_warning_not_a_load() {
 fn a_set_of_languages_loaded_one_by_one_is_read_with_the_most_confident() {
     with_ocr(|tesseract, fixtures| {
         if !engine::Recognizer::languages(tesseract).iter().any(|l| l == "deu") {
-            return eprintln!("SKIPPED: tesseract-ocr-deu is not installed");
+            return loud!("SKIPPED: tesseract-ocr-deu is not installed");
         }
         // Loaded at start: eng (the default) and deu alone, not eng+deu.
         assert!(!tesseract.loaded().iter().any(|set| set == "deu+eng" || set == "eng+deu"));

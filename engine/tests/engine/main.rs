@@ -2,6 +2,16 @@
 //! test) and what its report must say, through [`check`] and friends, the only
 //! callers of the engine API, so the API can change in one place.
 
+/// Says on the terminal that a check did not run. libtest captures what a
+/// passing test prints with `println!` and `eprintln!`, so a skip reported
+/// that way is never seen; a write to stderr itself is not captured.
+macro_rules! loud {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod analysis;
 mod containers;
 mod detect;

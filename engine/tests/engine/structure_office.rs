@@ -17,7 +17,7 @@ use crate::structure::{check_chunks, structured};
 fn generated(module: &str, script: &str) -> Option<Vec<u8>> {
     let probe = Command::new("python3").args(["-c", &format!("import {module}")]).output();
     if !probe.is_ok_and(|output| output.status.success()) {
-        eprintln!("SKIPPED: python3 module {module} is not installed; this test did not run (.ci/run installs it)");
+        loud!("SKIPPED: python3 module {module} is not installed; this test did not run (.ci/run installs it)");
         return None;
     }
     // One file per script run: tests run in parallel in one process.

@@ -49,7 +49,7 @@ fn expected_formats(guess: &str, ext: &str) -> &'static [&'static str] {
 fn corpus_sweep_reports_every_document_with_the_right_format() {
     let dir = corpus_dir();
     let Ok(manifest) = std::fs::read_to_string(dir.join("manifest.json")) else {
-        println!("corpus sweep DID NOT RUN: {} is absent", dir.display());
+        loud!("corpus sweep DID NOT RUN: {} is absent", dir.display());
         return;
     };
     let manifest: Vec<Value> = serde_json::from_str(&manifest).expect("manifest.json parses");
