@@ -1,10 +1,7 @@
 //! Hostile documents of a few kilobytes against the real server: each must be
 //! answered with a report or `parse_failed`, and no worker may die for it.
 
-#[path = "../engine/tests/engine/pdf_fixtures.rs"]
-#[allow(dead_code)]
-mod pdf_fixtures;
-
+use crate::pdf_fixtures;
 use crate::util::Server;
 
 #[test]

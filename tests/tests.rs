@@ -10,6 +10,10 @@ macro_rules! loud {
     }};
 }
 
+/// The engine tests' PDF writer and hostile PDFs, shared by path.
+#[path = "../engine/tests/engine/pdf_fixtures.rs"]
+#[allow(dead_code)]
+mod pdf_fixtures;
 mod util;
 
 mod auth;

@@ -64,6 +64,29 @@ pub fn one_page(resources: &str, content: Vec<u8>, more: Vec<Vec<u8>>) -> Vec<u8
     pdf(&objects)
 }
 
+/// A PDF of one page per entry of `contents` (each page's content stream),
+/// every page with Helvetica as `/F1`: catalog (1), page tree (2), the font
+/// (3), then each page and its content.
+pub fn helvetica_pages(contents: &[String]) -> Vec<u8> {
+    let kids: Vec<String> = (0..contents.len()).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        format!("<< /Type /Pages /Kids [{}] /Count {} >>", kids.join(" "), contents.len()).into_bytes(),
+        HELVETICA.to_vec(),
+    ];
+    for (i, content) in contents.iter().enumerate() {
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {} 0 R /Resources << /Font << /F1 3 0 R >> >> >>",
+                5 + 2 * i
+            )
+            .into_bytes(),
+        );
+        objects.push(stream("", content.as_bytes()));
+    }
+    pdf(&objects)
+}
+
 /// A page showing `text` at the top.
 pub fn show(text: &str) -> String {
     format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET\n")

@@ -230,42 +230,19 @@ fn invalid_chunk_options_are_refused() {
 /// A PDF of one page per entry, each page's lines as `(font size, text)`
 /// from the top down.
 pub fn paged_pdf(pages: &[&[(f64, &str)]]) -> Vec<u8> {
-    let n = pages.len();
-    // Objects: 1 catalog, 2 pages, 3 font, then page and content per page.
-    let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
-    let mut objects = vec![
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_owned(),
-    ];
-    for (i, lines) in pages.iter().enumerate() {
-        objects.push(format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {} 0 R /Resources << /Font << /F1 3 0 R >> >> >>",
-            5 + 2 * i
-        ));
-        let mut content = String::new();
-        let mut y = 740.0;
-        for (size, text) in lines.iter() {
-            content.push_str(&format!("BT /F1 {size} Tf 72 {y} Td ({text}) Tj ET\n"));
-            y -= size * 1.6;
-        }
-        objects.push(format!("<< /Length {} >>\nstream\n{content}endstream", content.len()));
-    }
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for offset in offsets {
-        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
-    );
-    pdf
+    let contents: Vec<String> = pages
+        .iter()
+        .map(|lines| {
+            let mut content = String::new();
+            let mut y = 740.0;
+            for (size, text) in lines.iter() {
+                content.push_str(&format!("BT /F1 {size} Tf 72 {y} Td ({text}) Tj ET\n"));
+                y -= size * 1.6;
+            }
+            content
+        })
+        .collect();
+    crate::pdf_fixtures::helvetica_pages(&contents)
 }
 
 fn three_pages() -> Vec<u8> {
