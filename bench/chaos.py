@@ -24,10 +24,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import corpus
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.environ.get("DOCMILL_BIN", os.path.join(ROOT, "target", "release", "docmill"))
+import support
+
 
 
 def main():
@@ -35,22 +34,16 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--kill-every", type=float, default=0.05, help="seconds between kills; 0 for none")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("dirs", nargs="*", default=corpus.DEFAULT_DIRS)
+    parser.add_argument("dirs", nargs="*", default=support.DEFAULT_DIRS)
     args = parser.parse_args()
 
-    files = corpus.files(args.dirs)
+    files = support.corpus_files(args.dirs)
     if files is None:
         return
     files = files * args.repeat
 
     data_dir = tempfile.mkdtemp(prefix="docmill-chaos-")
-    server = subprocess.Popen(
-        [BINARY, "serve", "--bind", "127.0.0.1:0", "--workers", "2", "--queue", "64", "--data-dir", data_dir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    base = server.stdout.readline().split()[-1]
+    server, base = support.start_server(data_dir, ("--workers", "2", "--queue", "64"))
 
     def request(method, path, body=None):
         req = urllib.request.Request(base + path, data=body, method=method)
@@ -126,7 +119,7 @@ def main():
     server.send_signal(signal.SIGTERM)
     print(f"exit status after SIGTERM: {server.wait(timeout=60)}")
     time.sleep(0.5)
-    left = subprocess.run(["pgrep", "-f", f"^{BINARY} "], capture_output=True, text=True).stdout.split()
+    left = subprocess.run(["pgrep", "-f", f"^{support.BINARY} "], capture_output=True, text=True).stdout.split()
     print(f"docmill processes left: {len(left)}")
 
 

@@ -22,8 +22,8 @@ import urllib.error
 import urllib.request
 import zlib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.environ.get("DOCMILL_BIN", os.path.join(ROOT, "target", "release", "docmill"))
+import support
+
 FONT = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
 
 
@@ -101,13 +101,7 @@ def main():
     parser.add_argument("--clients", type=int, default=2)
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="docmill-hostile-")
-    server = subprocess.Popen(
-        [BINARY, "serve", "--bind", "127.0.0.1:0", "--workers", "2", "--data-dir", data_dir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    base = server.stdout.readline().split()[-1]
+    server, base = support.start_server(data_dir, ("--workers", "2"))
     statuses = collections.Counter()
     lock = threading.Lock()
     deadline = time.monotonic() + args.seconds

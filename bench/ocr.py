@@ -21,8 +21,8 @@ import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.environ.get("DOCMILL_BIN", os.path.join(ROOT, "target", "release", "docmill"))
+import support
+
 UPRIGHT = ["upright-sans.png", "upright-serif.png", "upright-mono.png", "upright-liberation.png", "upright-serif.jpg"]
 TURNED = ["rotated-90.png", "rotated-180.png", "rotated-270.png", "rotated-90.jpg"]
 
@@ -85,18 +85,14 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     fixtures = tempfile.mkdtemp(prefix="docmill-ocr-bench-")
-    subprocess.run([sys.executable, os.path.join(ROOT, "tests", "render_text.py"), fixtures], check=True)
+    subprocess.run([sys.executable, os.path.join(support.ROOT, "tests", "render_text.py"), fixtures], check=True)
     manifest = json.load(open(os.path.join(fixtures, "manifest.json")))
     names = UPRIGHT + TURNED
     pages = [(name, open(os.path.join(fixtures, name), "rb").read()) for name in names]
 
-    server = subprocess.Popen(
-        [BINARY, "serve", "--bind", "127.0.0.1:0", "--workers", "1", "--data-dir", os.path.join(fixtures, "data")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    server, base = support.start_server(os.path.join(fixtures, "data"), ("--workers", "1"), quiet=False)
     try:
-        addr = server.stdout.readline().strip().removeprefix("listening on http://")
+        addr = base.removeprefix("http://")
         docmill_times, tesseract_times, peaks = [], [], []
         for _ in range(args.rounds):
             elapsed, docmill_texts, peak = docmill_round(addr, pages)

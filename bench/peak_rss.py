@@ -17,26 +17,25 @@ import json
 import os
 import subprocess
 
-import corpus
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.environ.get("DOCMILL_BIN", os.path.join(ROOT, "target", "release", "docmill"))
+import support
+
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--top", type=int, default=10)
-    parser.add_argument("dirs", nargs="*", default=corpus.DEFAULT_DIRS)
+    parser.add_argument("dirs", nargs="*", default=support.DEFAULT_DIRS)
     args = parser.parse_args()
 
-    files = corpus.files(args.dirs)
+    files = support.corpus_files(args.dirs)
     if files is None:
         return
 
     rows = []
     for path in files:
         run = subprocess.run(
-            [BINARY, "analyze", "--workers", "1", "--max-jobs-per-worker", "1", path],
+            [support.BINARY, "analyze", "--workers", "1", "--max-jobs-per-worker", "1", path],
             capture_output=True,
             text=True,
             timeout=300,

@@ -21,10 +21,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import corpus
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.environ.get("DOCMILL_BIN", os.path.join(ROOT, "target", "release", "docmill"))
+import support
+
 
 
 def pss_kib(pid):
@@ -61,22 +60,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("dirs", nargs="*", default=corpus.DEFAULT_DIRS)
+    parser.add_argument("dirs", nargs="*", default=support.DEFAULT_DIRS)
     args = parser.parse_args()
 
-    files = corpus.files(args.dirs)
+    files = support.corpus_files(args.dirs)
     if files is None:
         return
     files = files * args.repeat
 
     data_dir = tempfile.mkdtemp(prefix="docmill-pss-")
-    server = subprocess.Popen(
-        [BINARY, "serve", "--bind", "127.0.0.1:0", "--workers", "2", "--data-dir", data_dir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    base = server.stdout.readline().split()[-1]
+    server, base = support.start_server(data_dir, ("--workers", "2"))
 
     samples, peaks = [], {"server": 0, "supervisor": 0, "workers": 0}
     at_peak = {}
