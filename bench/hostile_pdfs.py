@@ -13,8 +13,6 @@ DOCMILL_BIN names another binary.
 import argparse
 import collections
 import json
-import os
-import subprocess
 import tempfile
 import threading
 import time

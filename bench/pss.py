@@ -13,7 +13,6 @@ DOCMILL_BIN names another binary. DIR defaults to ../shared/corpus.
 import argparse
 import os
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
