@@ -140,3 +140,25 @@ fn a_report_answered_without_reparsing_has_every_field_its_timing_and_the_cached
         .unwrap_or_else(|| panic!("no analysed text bytes in /metrics:\n{metrics}"));
     assert!(bytes_line.ends_with(&format!(" {}", 2 * document.len())), "{bytes_line}");
 }
+
+/// The resident memory of the pool's only worker, as `/v1/pool` reads it.
+fn worker_rss(server: &Server) -> u64 {
+    let pool = server.get_json("/v1/pool");
+    let workers = pool["workers"].as_array().expect("workers");
+    assert_eq!(workers.len(), 1, "{pool}");
+    workers[0]["rss_bytes"].as_u64().expect("rss_bytes")
+}
+
+#[test]
+fn a_worker_gives_a_large_documents_memory_back_once_idle() {
+    let server = Server::start(&["--workers", "1"]);
+    assert_eq!(server.put("/v1/analyze?filename=small.txt", &prose(2 << 10)).status, 200);
+    let settled = worker_rss(&server);
+    let response = server.put("/v1/analyze?filename=large.txt", &prose(3 << 20));
+    assert_eq!(response.status, 200, "{}", response.text());
+    let peak = response.json()["timing"]["peak_rss_bytes"].as_u64().unwrap();
+    assert!(peak > settled + (8 << 20), "the large document grew the worker: {settled} then a peak of {peak}");
+    crate::util::wait_until(std::time::Duration::from_secs(10), "the worker to give its memory back", || {
+        worker_rss(&server) < settled + (4 << 20)
+    });
+}

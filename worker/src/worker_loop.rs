@@ -266,7 +266,9 @@ pub fn run(
         // Trimmed here, once the answer is out (its client does not wait for
         // the trim) and the last task's frames, document and report are
         // dropped, so all of what the task freed goes back; a moderate
-        // growth only once no request came for a while.
+        // growth only once no request came for a while. A ping does not
+        // cancel a pending trim; the next task's growth, measured from the
+        // same settled size, decides anew.
         let trim_now = match trim_pending {
             TrimAfter::Never => false,
             TrimAfter::AtOnce => true,
@@ -274,9 +276,9 @@ pub fn run(
         };
         if trim_now {
             heap::trim();
+            trim_pending = TrimAfter::Never;
             settled_rss_bytes = kib_field(&proc_files.status(), "VmRSS:").unwrap_or(0) * 1024;
         }
-        trim_pending = TrimAfter::Never;
         let received = match handoff::recv_frame(requests.as_fd(), max_frame) {
             Ok(Some(received)) => received,
             Ok(None) => return 0,
