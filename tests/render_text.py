@@ -100,6 +100,8 @@ def main(out):
         # is the upright page turned counterclockwise by 360 - D.
         save(f"rotated-{degrees}.png", upright.rotate(360 - degrees, expand=True), text)
     save("rotated-90.jpg", upright.rotate(270, expand=True).convert("RGB"), text, quality=90)
+    # A scanned page upside down: docmill turns the page image of a PDF too.
+    save("rotated-180.pdf", upright.rotate(180).convert("RGB"), text, resolution=300.0)
 
     tiff_pages = [page([p], font) for p, font in zip(PARAGRAPHS[2:5], ["sans", "serif", "mono"])]
     tiff_pages[0].save(

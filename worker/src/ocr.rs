@@ -322,9 +322,8 @@ impl Tesseract {
             .collect()
     }
 
-    /// The words of one page read by one engine.
-    fn read_with(&self, handle: Handle, page: &GrayImage) -> Result<Vec<Word>, OcrError> {
-        self.set_page(handle, page)?;
+    /// The words of the page last given to `handle` with [`Self::set_page`].
+    fn read_set_page(&self, handle: Handle) -> Result<Vec<Word>, OcrError> {
         let mut words = Vec::new();
         // SAFETY: `handle` is live with an image set. The iterator is owned
         // by us until TessResultIteratorDelete; its page iterator is a view
@@ -387,10 +386,22 @@ impl Recognizer for Tesseract {
     /// With the set loaded, one reading; otherwise one per language, keeping
     /// the reading with the most confident characters (a page is mostly in
     /// one language).
-    fn recognize(&self, page: &GrayImage, languages: &OcrLanguages) -> Result<Vec<Word>, OcrError> {
+    ///
+    /// Tesseract copies the page in (and holds two page-sized images of its
+    /// own while it reads: its copy and its threshold map), so ours is
+    /// dropped as soon as the last engine has it: reading a 300-dpi letter
+    /// page then peaks 8.4 MB lower.
+    fn recognize(&self, page: GrayImage, languages: &OcrLanguages) -> Result<Vec<Word>, OcrError> {
+        let handles = self.engines_for(languages)?;
+        let mut page = Some(page);
         let mut best: Option<(f64, Vec<Word>)> = None;
-        for handle in self.engines_for(languages)? {
-            let words = self.read_with(handle, page)?;
+        for (index, &handle) in handles.iter().enumerate() {
+            let Some(pixels) = page.as_ref() else { break };
+            self.set_page(handle, pixels)?;
+            if index + 1 == handles.len() {
+                page = None;
+            }
+            let words = self.read_set_page(handle)?;
             let score = weight(&words);
             if best.as_ref().is_none_or(|(best, _)| score > *best) {
                 best = Some((score, words));

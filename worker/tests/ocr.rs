@@ -182,6 +182,17 @@ fn pages_scanned_at_90_180_and_270_degrees_are_read_upright() {
 }
 
 #[test]
+fn a_scanned_pdf_page_upside_down_is_read_upright() {
+    with_ocr(|tesseract, fixtures| {
+        // The page image is decoded on the PDF reader's thread and read on
+        // the session's; turning it needs the image decoded a second time.
+        let report = check_reading(tesseract, fixtures, "rotated-180.pdf");
+        assert_eq!(report["format"], "pdf");
+        assert_eq!(report["metadata"]["ocr"]["rotated_pages"], serde_json::json!([1]), "{report:#}");
+    });
+}
+
+#[test]
 fn a_multi_page_tiff_is_read_page_by_page() {
     with_ocr(|tesseract, fixtures| {
         let report = check_reading(tesseract, fixtures, "three-pages.tiff");

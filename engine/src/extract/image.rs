@@ -69,10 +69,11 @@ fn read_page(bytes: &[u8], tiff: bool, index: usize, size: (u32, u32), ocr: &mut
         ocr.warn(format!("{page_name} was not read by OCR: {}", err.0));
         return;
     }
-    let decoded = if tiff { raster::decode_tiff_page(bytes, index) } else { raster::decode(bytes) };
-    match decoded {
+    let decode = || if tiff { raster::decode_tiff_page(bytes, index) } else { raster::decode(bytes) };
+    match decode() {
         Ok(image) => {
-            if let Some(read) = ocr.read_page(number, image).filter(|read| !read.is_empty()) {
+            let read = ocr.read_page(number, image, &mut || decode().ok());
+            if let Some(read) = read.filter(|read| !read.is_empty()) {
                 text.push_str(read.trim_end());
                 text.push_str("\n\n");
             }

@@ -52,7 +52,17 @@ pub fn extract(bytes: &[u8], options: &Options, ocr: &mut Session<'_>) -> Result
                 for ask in asks {
                     match ask {
                         Ask::Possible(reply) => drop(reply.send(ocr.possible())),
-                        Ask::Read(number, image, reply) => drop(reply.send(ocr.read_page(number, image))),
+                        Ask::Read(number, image, reply) => {
+                            // The page once more comes from the reader, which
+                            // holds the document and waits for this answer.
+                            let mut again = || {
+                                let (give, take) = mpsc::channel();
+                                reply.send(Answer::Again(give)).ok()?;
+                                take.recv().ok().flatten()
+                            };
+                            let text = ocr.read_page(number, image, &mut again);
+                            drop(reply.send(Answer::Read(text)))
+                        }
                         Ask::Warn(warning) => ocr.warn(warning),
                     }
                 }
@@ -69,7 +79,13 @@ pub fn extract(bytes: &[u8], options: &Options, ocr: &mut Session<'_>) -> Result
 trait PageOcr {
     fn mode(&self) -> OcrMode;
     fn possible(&mut self) -> bool;
-    fn read_page(&mut self, number: usize, image: GrayImage) -> Option<String>;
+    /// As [`Session::read_page`]: `again` decodes the page once more.
+    fn read_page(
+        &mut self,
+        number: usize,
+        image: GrayImage,
+        again: &mut dyn FnMut() -> Option<GrayImage>,
+    ) -> Option<String>;
     fn warn(&mut self, warning: String);
 }
 
@@ -80,8 +96,13 @@ impl PageOcr for Session<'_> {
     fn possible(&mut self) -> bool {
         Session::possible(self)
     }
-    fn read_page(&mut self, number: usize, image: GrayImage) -> Option<String> {
-        Session::read_page(self, number, image)
+    fn read_page(
+        &mut self,
+        number: usize,
+        image: GrayImage,
+        again: &mut dyn FnMut() -> Option<GrayImage>,
+    ) -> Option<String> {
+        Session::read_page(self, number, image, again)
     }
     fn warn(&mut self, warning: String) {
         Session::warn(self, warning)
@@ -91,8 +112,17 @@ impl PageOcr for Session<'_> {
 /// A request from the reader thread to the thread that owns the session.
 enum Ask {
     Possible(mpsc::Sender<bool>),
-    Read(usize, GrayImage, mpsc::Sender<Option<String>>),
+    Read(usize, GrayImage, mpsc::Sender<Answer>),
     Warn(String),
+}
+
+/// The session's answers to [`Ask::Read`]: any number of requests for the
+/// page once more, then the page's text.
+enum Answer {
+    /// Decode the page again (to try it turned) and send it here.
+    Again(mpsc::Sender<Option<GrayImage>>),
+    /// The page's text; `None` when OCR did not run on it.
+    Read(Option<String>),
 }
 
 /// The session seen from the reader thread: every call is answered by the
@@ -117,8 +147,21 @@ impl PageOcr for RemoteOcr {
     fn possible(&mut self) -> bool {
         self.ask(Ask::Possible).unwrap_or(false)
     }
-    fn read_page(&mut self, number: usize, image: GrayImage) -> Option<String> {
-        self.ask(|reply| Ask::Read(number, image, reply)).flatten()
+    fn read_page(
+        &mut self,
+        number: usize,
+        image: GrayImage,
+        again: &mut dyn FnMut() -> Option<GrayImage>,
+    ) -> Option<String> {
+        let (reply, answers) = mpsc::channel();
+        self.asks.send(Ask::Read(number, image, reply)).ok()?;
+        loop {
+            match answers.recv().ok()? {
+                // The session's thread waits for the page: the send holds.
+                Answer::Again(give) => drop(give.send(again())),
+                Answer::Read(text) => return text,
+            }
+        }
     }
     fn warn(&mut self, warning: String) {
         // The caller outlives the reader: a send cannot fail while it runs.
@@ -225,9 +268,10 @@ fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extrac
         if wants_ocr {
             if let Some(scan) = pdf_images::largest_image(&document, *page) {
                 if ocr.possible() {
-                    match pdf_images::decode_page_image(&document, *page, scan) {
+                    let decode = || pdf_images::decode_page_image(&document, *page, scan);
+                    match decode() {
                         Ok(image) => {
-                            if let Some(read) = ocr.read_page(page_number as usize, image) {
+                            if let Some(read) = ocr.read_page(page_number as usize, image, &mut || decode().ok()) {
                                 read_by_ocr = true;
                                 if !read.is_empty() {
                                     page_text = read;

@@ -28,8 +28,11 @@ pub trait Recognizer {
     fn engine(&self) -> String;
     /// Languages whose models are installed and loadable.
     fn languages(&self) -> Vec<String>;
-    /// The words of an upright page, in reading order.
-    fn recognize(&self, page: &GrayImage, languages: &OcrLanguages) -> Result<Vec<Word>, OcrError>;
+    /// The words of an upright page, in reading order. The page is handed
+    /// over: a recognizer that copies it in (Tesseract does) lets it go
+    /// before it reads, so the pixels are not held twice while its own
+    /// working memory peaks.
+    fn recognize(&self, page: GrayImage, languages: &OcrLanguages) -> Result<Vec<Word>, OcrError>;
     /// How far the page is turned clockwise from upright (0, 90, 180 or 270
     /// degrees) with the engine's confidence, if it can tell.
     fn orientation(&self, page: &GrayImage) -> Option<Orientation>;
@@ -212,13 +215,20 @@ impl<'a> Session<'a> {
     }
 
     /// Reads one page (page number `number`, from 1): its text, empty when
-    /// OCR ran and found none; `None` when OCR did not run on it.
-    pub fn read_page(&mut self, number: usize, page: GrayImage) -> Option<String> {
+    /// OCR ran and found none; `None` when OCR did not run on it. `page` goes
+    /// to the recognizer; `again` decodes the same page once more, for the
+    /// rare page that must be tried turned (`None` if it cannot).
+    pub fn read_page(
+        &mut self,
+        number: usize,
+        page: GrayImage,
+        again: &mut dyn FnMut() -> Option<GrayImage>,
+    ) -> Option<String> {
         let recognizer = self.recognizer()?;
         if !self.take_page() {
             return None;
         }
-        match read_upright(recognizer, &page, &self.languages) {
+        match read_upright(recognizer, page, again, &self.languages) {
             Ok(reading) => {
                 if reading.rotated != 0 {
                     self.rotated_pages.push(number);
@@ -308,15 +318,25 @@ fn language_missing_warning(missing: &[&str], installed: &[String]) -> String {
 /// letters, the recogniser's orientation guess next, then the other quarter
 /// turns until one reading is confident. A page with no marks at all (a
 /// photo, a blank page) is not turned.
-fn read_upright(recognizer: &dyn Recognizer, page: &GrayImage, languages: &OcrLanguages) -> Result<Reading, OcrError> {
+///
+/// The upright page goes to the recognizer, which frees it once it holds
+/// its own copy; the turns start from the page decoded `again`, so the
+/// common upright page is never held twice while it is read.
+fn read_upright(
+    recognizer: &dyn Recognizer,
+    page: GrayImage,
+    again: &mut dyn FnMut() -> Option<GrayImage>,
+    languages: &OcrLanguages,
+) -> Result<Reading, OcrError> {
     let words = recognizer.recognize(page, languages)?;
     let marks = words.iter().any(|word| word.text.chars().any(char::is_alphanumeric));
     let upright = reading_of(words);
     if upright.is_confident() || !marks {
         return Ok(upright);
     }
+    let Some(page) = again() else { return Ok(upright) };
     let mut order: Vec<u16> = Vec::with_capacity(3);
-    if let Some(found) = recognizer.orientation(page) {
+    if let Some(found) = recognizer.orientation(&page) {
         if found.confidence >= MIN_ORIENTATION_CONFIDENCE && matches!(found.degrees, 90 | 180 | 270) {
             order.push(found.degrees);
         }
@@ -329,7 +349,7 @@ fn read_upright(recognizer: &dyn Recognizer, page: &GrayImage, languages: &OcrLa
     let mut best = upright;
     for degrees in order {
         let turned = page.rotated_counterclockwise(degrees);
-        let mut reading = reading_of(recognizer.recognize(&turned, languages)?);
+        let mut reading = reading_of(recognizer.recognize(turned, languages)?);
         reading.rotated = degrees;
         let confident = reading.is_confident();
         if reading.score() > best.score() {

@@ -20,6 +20,7 @@ mod fuzz;
 mod images;
 mod keywords;
 mod markup;
+mod ocr;
 mod pdf;
 mod pdf_fixtures;
 mod pdf_fonts;
@@ -46,6 +47,16 @@ pub fn analyze_with(filename: &str, bytes: &[u8], options: Options) -> Result<Va
     engine::analyze(&input, &options)
         .map(|report| serde_json::to_value(report).expect("report serialises"))
         .map_err(|err| err.to_string())
+}
+
+/// Analyses `bytes` named `filename`, text included, with `recognizer` for
+/// OCR, as JSON.
+pub fn analyze_with_ocr(filename: &str, bytes: &[u8], recognizer: &dyn engine::Recognizer) -> Value {
+    let input = Input { filename, declared_type: None, sha256: None, bytes };
+    let options = Options { include_text: true, ..Options::default() };
+    let context = engine::OcrContext { recognizer: Some(recognizer), unavailable: "", max_pages: 10 };
+    let report = engine::analyze_with(&input, &options, context).unwrap_or_else(|err| panic!("{filename}: {err}"));
+    serde_json::to_value(report).expect("report serialises")
 }
 
 /// Asserts each `(JSON pointer, value)` of the report. A pointer to a missing
