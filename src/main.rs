@@ -36,6 +36,9 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 
 fn main() -> ExitCode {
+    // Before any thread or fork: the server, the supervisor and every worker
+    // give large freed blocks back at once.
+    docmill_worker::heap::map_large_allocations();
     let cli = config::parse();
     let result = match cli.command {
         config::Command::Serve(args) => serve::main(args),

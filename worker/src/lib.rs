@@ -5,7 +5,8 @@
 //!
 //! - [`engine`]: pure analysis, bytes in and a [`report::Report`] out; no I/O.
 //! - [`report`]: the report of the HTTP contract, as serde types.
-//! - [`heap`]: the allocator's freed memory given back after a large task.
+//! - [`heap`]: the allocator's freed memory given back: large blocks at once,
+//!   the rest of the heap after a large task.
 //! - [`ocr`]: Tesseract loaded at run time, the engine's OCR recogniser.
 //! - [`protocol`]: length-prefixed bincode frames between server and worker;
 //!   the only module that knows the wire format.
