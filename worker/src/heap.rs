@@ -43,13 +43,16 @@ pub fn map_large_allocations() {
 pub const TRIM_AFTER_GROWTH_BYTES: u64 = 4 << 20;
 
 /// Growth from which the heap is trimmed as soon as the answer is out, even
-/// with the next request waiting: an OCR page or a pathological PDF (30 MiB
+/// with the next request waiting: a large scan or a pathological PDF (30 MiB
 /// and more over an idle worker) must not stay resident while the worker
-/// reads one small document after another. Below it, the trim waits until
-/// the worker is idle ([`TRIM_WHEN_IDLE_AFTER`]): a trim hands the pages back
-/// and the next large document faults them in again, which for a 4 MiB text
-/// (about 14 MiB of growth) cost 5 ms of its 35 ms, so a worker kept busy
-/// with large documents keeps what they use.
+/// reads one small document after another. (A 300-dpi letter page read by
+/// OCR grows a worker by about 25 MiB, most of it Tesseract's page-sized
+/// images, which are mapped blocks ([`MMAP_THRESHOLD_BYTES`]) and go back
+/// when freed; about 5 MiB waits for the idle trim.) Below it, the trim
+/// waits until the worker is idle ([`TRIM_WHEN_IDLE_AFTER`]): a trim hands
+/// the pages back and the next large document faults them in again, which
+/// for a 4 MiB text (about 14 MiB of growth) cost 5 ms of its 35 ms, so a
+/// worker kept busy with large documents keeps what they use.
 pub const TRIM_AT_ONCE_GROWTH_BYTES: u64 = 32 << 20;
 
 /// How long a worker with a trim pending waits for the next request before
