@@ -18,7 +18,7 @@ use std::io::Write;
 
 use super::disposition::{self, Filename};
 use crate::error::ApiError;
-use crate::pool::Document;
+use crate::pool::{Document, OpenMemfd, INLINE_MAX_BYTES};
 
 /// Files up to this size stay in memory; larger ones go to a temporary file,
 /// so many concurrent large uploads cost disk, not RAM.
@@ -74,6 +74,20 @@ pub enum SpoolError {
     Io(std::io::Error),
 }
 
+/// Where a spool keeps what has arrived of its file.
+enum Held {
+    /// Up to [`INLINE_MAX_BYTES`]: a buffer, which goes to the worker inline
+    /// in its request frame.
+    Buffer(Vec<u8>),
+    /// Past it, up to [`SPOOL_MEMORY_BYTES`] within the shared budget: a
+    /// memfd, sealed when complete and mapped by the worker as it is, so a
+    /// large upload is copied once (from the socket's buffers into it), not
+    /// into a growing buffer and then again into a memfd for the worker.
+    Memfd(OpenMemfd),
+    /// Beyond: an unlinked temporary file.
+    Disk(std::fs::File),
+}
+
 /// One file being received.
 pub struct Spool {
     /// Where large files are spooled (`<data-dir>/spool`).
@@ -81,11 +95,11 @@ pub struct Spool {
     limit: u64,
     size: u64,
     hasher: Sha256,
-    memory: Vec<u8>,
-    /// Bytes of [`SPOOL_MEMORY_BUDGET`] this spool holds: `memory`'s
-    /// capacity, given back on drop or when the file is complete.
+    held: Held,
+    /// Bytes of [`SPOOL_MEMORY_BUDGET`] this spool holds (a buffer's
+    /// capacity, a memfd's length), given back on drop or when the file is
+    /// complete.
     reserved: usize,
-    file: Option<std::fs::File>,
 }
 
 impl Spool {
@@ -95,33 +109,22 @@ impl Spool {
             limit,
             size: 0,
             hasher: Sha256::new(),
-            memory: Vec::new(),
+            held: Held::Buffer(Vec::new()),
             reserved: 0,
-            file: None,
         }
     }
 
-    /// Makes room for `extra` more bytes in memory within the file's and
-    /// the shared budget; false when the upload must go to disk instead.
-    fn grow_memory(&mut self, extra: usize) -> bool {
-        let needed = self.memory.len() + extra;
-        if needed > SPOOL_MEMORY_BYTES {
-            return false;
+    /// Makes this spool's share of the budget `target` bytes, taking more or
+    /// giving some back; false (and no change) when the budget cannot give.
+    fn reserve(&mut self, target: usize) -> bool {
+        if target > self.reserved {
+            if !reserve_spool_memory(target - self.reserved) {
+                return false;
+            }
+        } else {
+            release_spool_memory(self.reserved - target);
         }
-        if needed <= self.reserved {
-            return true;
-        }
-        // Grow geometrically, as a Vec would, but count every byte. The
-        // first chunk is taken at its size: most small uploads arrive in
-        // one, and a larger first reservation would be allocated and freed
-        // per request (a free that large makes glibc consolidate its free
-        // lists each time).
-        let capacity = needed.max(self.reserved * 2).min(SPOOL_MEMORY_BYTES);
-        if !reserve_spool_memory(capacity - self.reserved) {
-            return false;
-        }
-        self.memory.reserve_exact(capacity - self.memory.len());
-        self.reserved = capacity;
+        self.reserved = target;
         true
     }
 
@@ -131,34 +134,64 @@ impl Spool {
             return Err(SpoolError::TooLarge);
         }
         self.hasher.update(&chunk);
-        if self.file.is_none() && self.grow_memory(chunk.len()) {
-            self.memory.extend_from_slice(&chunk);
-            return Ok(());
+        let held = self.size as usize;
+        let in_buffer = matches!(self.held, Held::Buffer(_));
+        if in_buffer && held <= INLINE_MAX_BYTES {
+            // Grow geometrically, as a Vec would, but count every byte. The
+            // first chunk is taken at its size: most small uploads arrive in
+            // one, and a larger first reservation would be allocated and
+            // freed per request.
+            let capacity = if held <= self.reserved { self.reserved } else { held.max(self.reserved * 2) };
+            let capacity = capacity.min(INLINE_MAX_BYTES);
+            if self.reserve(capacity) {
+                let Held::Buffer(buffer) = &mut self.held else { unreachable!() };
+                buffer.reserve_exact(capacity - buffer.len());
+                buffer.extend_from_slice(&chunk);
+                return Ok(());
+            }
+        } else if !matches!(self.held, Held::Disk(_)) && held <= SPOOL_MEMORY_BYTES && self.reserve(held) {
+            if let Held::Buffer(buffer) = &self.held {
+                let mut memfd = OpenMemfd::new().map_err(SpoolError::Io)?;
+                memfd.write(buffer).map_err(SpoolError::Io)?;
+                self.held = Held::Memfd(memfd);
+            }
+            let Held::Memfd(memfd) = &mut self.held else { unreachable!() };
+            return memfd.write(&chunk).map_err(SpoolError::Io);
         }
-        // The chunk is written from a blocking thread that owns it, so no
-        // buffer outlives the write (a buffered async file would keep one
-        // per upload).
-        let file = self.file.take();
+        self.spill_to_disk(chunk).await
+    }
+
+    /// Appends `chunk` to the spool file, moving what memory held into it
+    /// first. The chunk is written from a blocking thread that owns it, so
+    /// no buffer outlives the write (a buffered async file would keep one
+    /// per upload).
+    async fn spill_to_disk(&mut self, chunk: Bytes) -> Result<(), SpoolError> {
+        let held = std::mem::replace(&mut self.held, Held::Buffer(Vec::new()));
         let dir = self.dir.clone();
-        let memory = std::mem::take(&mut self.memory);
         let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-            let mut file = match file {
-                Some(file) => file,
-                None => {
+            let mut file = match held {
+                Held::Disk(file) => file,
+                Held::Buffer(buffer) => {
                     let mut file = tempfile::tempfile_in(dir)?;
-                    file.write_all(&memory)?;
+                    file.write_all(&buffer)?;
+                    file
+                }
+                Held::Memfd(memfd) => {
+                    let mut file = tempfile::tempfile_in(dir)?;
+                    let mut memfd = memfd.into_file();
+                    std::io::Seek::rewind(&mut memfd)?;
+                    std::io::copy(&mut memfd, &mut file)?;
                     file
                 }
             };
-            drop(memory);
             file.write_all(&chunk)?;
             Ok(file)
         })
         .await
         .map_err(|err| SpoolError::Io(std::io::Error::other(err)))?
         .map_err(SpoolError::Io)?;
-        release_spool_memory(std::mem::take(&mut self.reserved));
-        self.file = Some(file);
+        self.reserve(0);
+        self.held = Held::Disk(file);
         Ok(())
     }
 
@@ -166,10 +199,11 @@ impl Spool {
     /// bounded by the queue it waits in, not by how many clients upload.
     pub async fn finish(mut self) -> Result<Spooled, SpoolError> {
         let sha256: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
-        release_spool_memory(std::mem::take(&mut self.reserved));
-        let document = match self.file.take() {
-            None => Document::Memory(Bytes::from(std::mem::take(&mut self.memory))),
-            Some(file) => Document::File(file),
+        self.reserve(0);
+        let document = match std::mem::replace(&mut self.held, Held::Buffer(Vec::new())) {
+            Held::Buffer(buffer) => Document::Memory(Bytes::from(buffer)),
+            Held::Memfd(memfd) => Document::Sealed(memfd.seal().map_err(SpoolError::Io)?),
+            Held::Disk(file) => Document::File(file),
         };
         Ok(Spooled { document, sha256 })
     }

@@ -405,6 +405,11 @@ pub fn persist(document: Document, path: &Path) -> std::io::Result<()> {
     let mut file = std::fs::File::create(path)?;
     match document {
         Document::Memory(bytes) => file.write_all(&bytes)?,
+        Document::Sealed(memfd) => {
+            let mut memfd = memfd.into_file();
+            std::io::Seek::rewind(&mut memfd)?;
+            std::io::copy(&mut memfd, &mut file)?;
+        }
         Document::File(mut spooled) => {
             std::io::Seek::rewind(&mut spooled)?;
             std::io::copy(&mut spooled, &mut file)?;
