@@ -128,7 +128,9 @@ fn memfd_bytes(pid: i32) -> u64 {
     let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return 0 };
     entries
         .filter_map(Result::ok)
-        .filter(|entry| std::fs::read_link(entry.path()).is_ok_and(|target| target.to_string_lossy().starts_with("/memfd:")))
+        .filter(|entry| {
+            std::fs::read_link(entry.path()).is_ok_and(|target| target.to_string_lossy().starts_with("/memfd:"))
+        })
         .filter_map(|entry| std::fs::metadata(entry.path()).ok())
         .map(|metadata| metadata.len())
         .sum()
