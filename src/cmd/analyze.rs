@@ -1,7 +1,7 @@
 //! `docmill analyze FILE...`: the same pool as the server, without HTTP. Files
 //! are analysed concurrently and printed as NDJSON in the order given.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{self, AnalyzeArgs, LogFormat};
 use crate::error::ApiError;
 use crate::log;
-use crate::pool::{Document, Lane, Pool, PoolConfig, Task};
+use crate::pool::{Document, Lane, OpenMemfd, Pool, PoolConfig, Task, INLINE_MAX_BYTES};
 use crate::supervisor::SupervisorHandle;
 
 /// How long `analyze` waits for its workers to boot.
@@ -58,19 +58,19 @@ pub async fn analyze_files(
 
 async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) -> (String, bool) {
     let error_line = |err: ApiError| (json!({"filename": path, "error": err.to_json()}).to_string(), false);
-    let bytes = match read_file(Path::new(path), max_bytes).await {
-        Ok(bytes) => bytes,
-        Err(err) => return error_line(err),
+    let owned = path.to_owned();
+    let read = tokio::task::spawn_blocking(move || read_file(Path::new(&owned), max_bytes)).await;
+    let (document, sha256) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(err)) => return error_line(err),
+        Err(err) => return error_line(ApiError::internal(err.to_string())),
     };
-    // Hashed here, as uploads are on arrival, so that a failure is logged
-    // with the document's sha256.
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
     let task = Task {
         filename: path.to_owned(),
         declared_type: None,
         options,
         sha256: Some(sha256),
-        document: Document::Memory(bytes),
+        document,
         use_cache: false,
     };
     match pool.run(task, Lane::Bulk).await {
@@ -79,19 +79,54 @@ async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) 
     }
 }
 
-async fn read_file(path: &Path, max_bytes: u64) -> Result<Bytes, ApiError> {
-    let metadata = tokio::fs::metadata(path).await.map_err(|err| file_error(path, err))?;
+/// How much of a file is read at a time once it is known to go into a memfd.
+const READ_CHUNK_BYTES: usize = 256 << 10;
+
+/// Reads a file as an upload is spooled: hashed as it is read (so that a
+/// failure is logged with the document's sha256), in memory up to
+/// [`INLINE_MAX_BYTES`], else straight into a sealed memfd that the worker
+/// maps as it is. Never more than `max_bytes` is read, whatever size the
+/// file had when it was looked at.
+fn read_file(path: &Path, max_bytes: u64) -> Result<(Document, [u8; 32]), ApiError> {
+    let too_large = |len: u64| {
+        ApiError::payload_too_large(format!("{} is {len} bytes, above the limit of {max_bytes}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(|err| file_error(path, err))?;
+    let metadata = file.metadata().map_err(|err| file_error(path, err))?;
     if metadata.is_dir() {
         return Err(ApiError::bad_request(format!("{} is a directory", path.display())));
     }
     if metadata.len() > max_bytes {
-        return Err(ApiError::payload_too_large(format!(
-            "{} is {} bytes, above the limit of {max_bytes}",
-            path.display(),
-            metadata.len()
-        )));
+        return Err(too_large(metadata.len()));
     }
-    tokio::fs::read(path).await.map(Bytes::from).map_err(|err| file_error(path, err))
+    let mut limited = file.take(max_bytes + 1);
+    let mut hasher = Sha256::new();
+    let mut head = Vec::with_capacity((metadata.len() as usize).min(INLINE_MAX_BYTES) + 1);
+    (&mut limited).take(INLINE_MAX_BYTES as u64 + 1).read_to_end(&mut head).map_err(|err| file_error(path, err))?;
+    hasher.update(&head);
+    if head.len() <= INLINE_MAX_BYTES {
+        return Ok((Document::Memory(Bytes::from(head)), hasher.finalize().into()));
+    }
+    let spool_error = |err: std::io::Error| ApiError::from_io("cannot copy the file into memory", &err);
+    let mut memfd = OpenMemfd::new().map_err(spool_error)?;
+    memfd.write(&head).map_err(spool_error)?;
+    let mut len = head.len() as u64;
+    let mut chunk = vec![0; READ_CHUNK_BYTES];
+    loop {
+        let n = match limited.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(file_error(path, err)),
+        };
+        hasher.update(&chunk[..n]);
+        memfd.write(&chunk[..n]).map_err(spool_error)?;
+        len += n as u64;
+    }
+    if len > max_bytes {
+        return Err(too_large(len));
+    }
+    Ok((Document::Sealed(memfd.seal().map_err(spool_error)?), hasher.finalize().into()))
 }
 
 fn file_error(path: &Path, err: std::io::Error) -> ApiError {
