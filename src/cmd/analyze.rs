@@ -1,21 +1,19 @@
 //! `docmill analyze FILE...`: the same pool as the server, without HTTP. Files
 //! are analysed concurrently and printed as NDJSON in the order given.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bytes::Bytes;
 use docmill_engine::Options;
 use futures_util::StreamExt;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::config::{self, AnalyzeArgs, LogFormat};
 use crate::error::ApiError;
 use crate::log;
-use crate::pool::{Document, Lane, OpenMemfd, Pool, PoolConfig, Task, INLINE_MAX_BYTES};
+use crate::pool::{read_document, Document, Lane, Pool, PoolConfig, Task};
 use crate::supervisor::SupervisorHandle;
 
 /// How long `analyze` waits for its workers to boot.
@@ -79,17 +77,12 @@ async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) 
     }
 }
 
-/// How much of a file is read at a time once it is known to go into a memfd.
-const READ_CHUNK_BYTES: usize = 256 << 10;
-
-/// Reads a file as an upload is spooled: hashed as it is read (so that a
-/// failure is logged with the document's sha256), in memory up to
-/// [`INLINE_MAX_BYTES`], else straight into a sealed memfd that the worker
-/// maps as it is. Never more than `max_bytes` is read, whatever size the
-/// file had when it was looked at.
+/// Reads a file as an upload is spooled (`pool::read_document`): hashed as
+/// it is read, so that a failure is logged with the document's sha256, and
+/// never past `max_bytes`, whatever size the file had when it was looked at.
 fn read_file(path: &Path, max_bytes: u64) -> Result<(Document, [u8; 32]), ApiError> {
-    let too_large = |len: u64| {
-        ApiError::payload_too_large(format!("{} is {len} bytes, above the limit of {max_bytes}", path.display()))
+    let too_large = |what: String| {
+        ApiError::payload_too_large(format!("{} is {what}, above the limit of {max_bytes}", path.display()))
     };
     let file = std::fs::File::open(path).map_err(|err| file_error(path, err))?;
     let metadata = file.metadata().map_err(|err| file_error(path, err))?;
@@ -97,36 +90,13 @@ fn read_file(path: &Path, max_bytes: u64) -> Result<(Document, [u8; 32]), ApiErr
         return Err(ApiError::bad_request(format!("{} is a directory", path.display())));
     }
     if metadata.len() > max_bytes {
-        return Err(too_large(metadata.len()));
+        return Err(too_large(format!("{} bytes", metadata.len())));
     }
-    let mut limited = file.take(max_bytes + 1);
-    let mut hasher = Sha256::new();
-    let mut head = Vec::with_capacity((metadata.len() as usize).min(INLINE_MAX_BYTES) + 1);
-    (&mut limited).take(INLINE_MAX_BYTES as u64 + 1).read_to_end(&mut head).map_err(|err| file_error(path, err))?;
-    hasher.update(&head);
-    if head.len() <= INLINE_MAX_BYTES {
-        return Ok((Document::Memory(Bytes::from(head)), hasher.finalize().into()));
+    match read_document(file, max_bytes) {
+        Ok(Some(read)) => Ok(read),
+        Ok(None) => Err(too_large("more bytes than its size said".into())),
+        Err(err) => Err(file_error(path, err)),
     }
-    let spool_error = |err: std::io::Error| ApiError::from_io("cannot copy the file into memory", &err);
-    let mut memfd = OpenMemfd::new().map_err(spool_error)?;
-    memfd.write(&head).map_err(spool_error)?;
-    let mut len = head.len() as u64;
-    let mut chunk = vec![0; READ_CHUNK_BYTES];
-    loop {
-        let n = match limited.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(file_error(path, err)),
-        };
-        hasher.update(&chunk[..n]);
-        memfd.write(&chunk[..n]).map_err(spool_error)?;
-        len += n as u64;
-    }
-    if len > max_bytes {
-        return Err(too_large(len));
-    }
-    Ok((Document::Sealed(memfd.seal().map_err(spool_error)?), hasher.finalize().into()))
 }
 
 fn file_error(path: &Path, err: std::io::Error) -> ApiError {

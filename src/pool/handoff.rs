@@ -146,6 +146,50 @@ impl SealedMemfd {
     }
 }
 
+/// How much of a file is read at a time once it is known to go into a memfd.
+const READ_CHUNK_BYTES: usize = 256 << 10;
+
+/// Reads a document from `file` as an upload is spooled: hashed as it is
+/// read, in memory up to [`INLINE_MAX_BYTES`], else straight into a sealed
+/// memfd that the worker maps as it is (one copy, not a buffer and then a
+/// memfd). Never more than `max_bytes` is read, whatever size the file
+/// claimed: `Ok(None)` when it holds more. Blocking: call it off the
+/// runtime's threads.
+pub fn read_document(file: std::fs::File, max_bytes: u64) -> io::Result<Option<(Document, [u8; 32])>> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let claimed = file.metadata()?.len();
+    let mut limited = file.take(max_bytes.saturating_add(1));
+    let mut hasher = Sha256::new();
+    let mut head = Vec::with_capacity((claimed as usize).min(INLINE_MAX_BYTES) + 1);
+    (&mut limited).take(INLINE_MAX_BYTES as u64 + 1).read_to_end(&mut head)?;
+    if head.len() as u64 > max_bytes {
+        return Ok(None);
+    }
+    hasher.update(&head);
+    if head.len() <= INLINE_MAX_BYTES {
+        return Ok(Some((Document::Memory(Bytes::from(head)), hasher.finalize().into())));
+    }
+    let mut memfd = OpenMemfd::new()?;
+    memfd.write(&head)?;
+    drop(head);
+    let mut chunk = vec![0; READ_CHUNK_BYTES];
+    loop {
+        let n = match limited.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        hasher.update(&chunk[..n]);
+        memfd.write(&chunk[..n])?;
+    }
+    if memfd.len > max_bytes {
+        return Ok(None);
+    }
+    Ok(Some((Document::Sealed(memfd.seal()?), hasher.finalize().into())))
+}
+
 /// A copy of `bytes` in a memfd sealed with [`seals`].
 pub(super) fn sealed_memfd(bytes: &[u8]) -> io::Result<Prepared> {
     let mut memfd = OpenMemfd::new()?;

@@ -47,7 +47,7 @@ use memo::Memo;
 use registry::{resident_bytes, Exit, Exits};
 
 pub use error::TaskError;
-pub use handoff::{OpenMemfd, INLINE_MAX_BYTES};
+pub use handoff::{read_document, OpenMemfd, INLINE_MAX_BYTES};
 pub use raw_report::RawReport;
 pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState, LATENCY_BUCKETS};
 
