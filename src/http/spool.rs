@@ -135,15 +135,27 @@ impl Spool {
                 return Ok(());
             }
         } else if !matches!(self.held, Held::Disk(_)) && held <= SPOOL_MEMORY_BYTES && self.reserve(held) {
-            if let Held::Buffer(buffer) = &self.held {
-                let mut memfd = OpenMemfd::new().map_err(SpoolError::Io)?;
-                memfd.write(buffer).map_err(SpoolError::Io)?;
-                self.held = Held::Memfd(memfd);
+            match self.write_to_memfd(&chunk) {
+                Ok(()) => return Ok(()),
+                // Out of memory or of descriptors: the disk takes the upload,
+                // which is not lost for it.
+                Err(err) => tracing::warn!("cannot spool an upload in memory ({err}): spooling it to disk"),
             }
-            let Held::Memfd(memfd) = &mut self.held else { unreachable!() };
-            return memfd.write(&chunk).map_err(SpoolError::Io);
         }
         self.spill_to_disk(chunk).await
+    }
+
+    /// Appends `chunk` to the memfd, first creating it from the buffer. On a
+    /// failure what the spool held is intact: the buffer, or the memfd's
+    /// first `len` bytes.
+    fn write_to_memfd(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        if let Held::Buffer(buffer) = &self.held {
+            let mut memfd = OpenMemfd::new()?;
+            memfd.write(buffer)?;
+            self.held = Held::Memfd(memfd);
+        }
+        let Held::Memfd(memfd) = &mut self.held else { unreachable!() };
+        memfd.write(chunk)
     }
 
     /// Appends `chunk` to the spool file, moving what memory held into it
@@ -163,9 +175,12 @@ impl Spool {
                 }
                 Held::Memfd(memfd) => {
                     let mut file = tempfile::tempfile_in(dir)?;
+                    // Only what was written whole: a failed write may have
+                    // left part of a chunk past it.
+                    let len = memfd.len();
                     let mut memfd = memfd.into_file();
                     std::io::Seek::rewind(&mut memfd)?;
-                    std::io::copy(&mut memfd, &mut file)?;
+                    std::io::copy(&mut std::io::Read::take(&mut memfd, len), &mut file)?;
                     file
                 }
             };

@@ -115,6 +115,11 @@ impl OpenMemfd {
         Ok(())
     }
 
+    /// Bytes written whole so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
     /// The file, to copy from; its offset is wherever the writes left it.
     pub fn into_file(self) -> std::fs::File {
         self.file
