@@ -7,24 +7,13 @@
 //!
 //! Run: `docmill-bench healthz "BINARY [SERVE FLAG...]"...`.
 
-use std::path::PathBuf;
-
 use crate::{median, Server, ROUNDS};
 
 pub fn run(specs: &[String]) {
     let corpus = crate::suite::corpus_bodies();
     assert!(!corpus.is_empty(), "../shared/corpus not found: nothing to saturate the workers with");
-    let servers: Vec<Server> = specs
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            let mut words = spec.split_whitespace();
-            let binary = PathBuf::from(words.next().expect("a binary"));
-            assert!(binary.exists(), "{} not found", binary.display());
-            let flags: Vec<&str> = words.collect();
-            Server::start_with(&binary, &format!("healthz{i}"), &[], &flags)
-        })
-        .collect();
+    let servers: Vec<Server> =
+        specs.iter().enumerate().map(|(i, spec)| Server::from_spec(spec, &format!("healthz{i}"))).collect();
     let mut p50s = vec![Vec::new(); servers.len()];
     let mut p99s = vec![Vec::new(); servers.len()];
     for round in 0..ROUNDS {

@@ -251,6 +251,16 @@ impl Server {
     }
 
     /// [`Server::start`] with more `serve` flags.
+    /// A server from a spec such as `"target/release/docmill --queue 8"`: a
+    /// binary, optionally followed by `serve` flags (split on spaces).
+    pub(crate) fn from_spec(spec: &str, name: &str) -> Server {
+        let mut words = spec.split_whitespace();
+        let binary = PathBuf::from(words.next().expect("a binary"));
+        assert!(binary.exists(), "{} not found", binary.display());
+        let flags: Vec<&str> = words.collect();
+        Server::start_with(&binary, name, &[], &flags)
+    }
+
     pub(crate) fn start_with(binary: &Path, name: &str, env: &[(&str, &str)], args: &[&str]) -> Server {
         let data_dir = std::env::temp_dir().join(format!("docmill-bench-{}-{name}", std::process::id()));
         let mut child = Command::new(binary)
