@@ -37,6 +37,33 @@ fn analyze_reports_crashes_per_file_and_carries_on() {
 }
 
 #[test]
+fn analyze_reads_large_files_whole_and_stops_at_the_limit_whatever_the_size_said() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    // 1 MiB: more than goes inline to a worker, so it is read into a memfd.
+    let large: Vec<u8> = b"The river ran past the mill. ".iter().copied().cycle().take(1 << 20).collect();
+    write_file(dir.path(), "large.txt", &large);
+    // `/dev/zero` says it is empty and never ends.
+    let output = run_cli(
+        dir.path(),
+        &["analyze", "--workers", "1", "--max-upload-bytes", "2MiB", "large.txt", "/dev/zero", "large.txt"],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    let digest: String = sha2::Sha256::digest(&large).iter().map(|byte| format!("{byte:02x}")).collect();
+    for line in [&lines[0], &lines[2]] {
+        assert_eq!(line["size"], 1 << 20, "{line}");
+        assert_eq!(line["sha256"], digest.as_str());
+        assert_eq!(line["stats"]["sentences"], lines[0]["stats"]["sentences"]);
+    }
+    assert!(lines[0]["stats"]["words"].as_u64().unwrap() > 100_000, "{}", lines[0]["stats"]);
+    assert_eq!(lines[1]["filename"], "/dev/zero");
+    assert_eq!(lines[1]["error"]["code"], "payload_too_large", "{}", lines[1]);
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(run_cli(dir.path(), &["analyze"]).status.code(), Some(2));

@@ -55,6 +55,28 @@ fn a_job_runs_to_done_with_results_like_a_batch() {
 }
 
 #[test]
+fn a_jobs_large_documents_are_stored_and_read_back_whole() {
+    use sha2::Digest;
+    let server = Server::start(&["--workers", "1", "--max-upload-bytes", "16MiB"]);
+    // 200 KiB goes to the worker as a memfd read from the stored file, as
+    // does 5 MiB (spooled to disk on upload, above the 4 MiB memory spool).
+    let medium: Vec<u8> = b"The mill stood by the river. ".iter().copied().cycle().take(200 << 10).collect();
+    let large: Vec<u8> = b"Stones turned all night. ".iter().copied().cycle().take(5 << 20).collect();
+    let id = submit_job(&server, &[("medium.txt", &medium), ("large.txt", &large)]);
+    let status = wait_status(&server, &id, "done");
+    assert_eq!(status["failed"], 0, "{status}");
+    let lines = result_lines(&server, &id);
+    for (index, bytes) in [(0, &medium), (1, &large)] {
+        let line = lines.iter().find(|line| line["index"] == index).unwrap();
+        let report = &line["report"];
+        let digest: String = sha2::Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(report["size"], bytes.len(), "{line}");
+        assert_eq!(report["sha256"], digest.as_str(), "{line}");
+        assert!(report["stats"]["words"].as_u64().unwrap() > bytes.len() as u64 / 8, "{}", report["stats"]);
+    }
+}
+
+#[test]
 fn unknown_and_malformed_job_ids_are_404() {
     let server = Server::start(&["--workers", "1"]);
     for path in ["/v1/jobs/0123456789abcdef0123456789abcdef", "/v1/jobs/nope", "/v1/jobs/../etc/results"] {

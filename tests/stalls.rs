@@ -122,6 +122,20 @@ fn resident_bytes(pid: i32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
 }
 
+/// What the memfds `pid` holds open hold: uploads spooled into shared
+/// memory, which no mapping (and so no RSS) shows.
+fn memfd_bytes(pid: i32) -> u64 {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            std::fs::read_link(entry.path()).is_ok_and(|target| target.to_string_lossy().starts_with("/memfd:"))
+        })
+        .filter_map(|entry| std::fs::metadata(entry.path()).ok())
+        .map(|metadata| metadata.len())
+        .sum()
+}
+
 /// True when no byte sent to or from `port` waits in a socket queue
 /// (`/proc/net/tcp`): everything the clients wrote has been read.
 fn socket_queues_empty(port: u16) -> bool {
@@ -135,12 +149,29 @@ fn socket_queues_empty(port: u16) -> bool {
 }
 
 #[test]
+fn an_upload_past_64_kib_is_spooled_into_a_memfd_as_it_arrives() {
+    let server = Server::start(&["--workers", "1", "--body-timeout", "60"]);
+    let pid = server.pid();
+    let port: u16 = server.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let (_, body) = multipart(&[("big.bin", &vec![b'x'; 3 << 20])]);
+    // Held back: the last 512 KiB, so the part is not complete.
+    let sent = body.len() - (512 << 10);
+    let stalled = stalled_upload(&server.addr, body.len(), &body[..sent]);
+    wait_until(Duration::from_secs(30), "the server to read the stalled upload", || socket_queues_empty(port));
+    let in_memfds = memfd_bytes(pid);
+    // All the file's bytes that arrived, and nothing of the part's headers.
+    assert!(in_memfds > (sent as u64) - 1024 && in_memfds <= sent as u64, "{in_memfds} bytes in memfds of {sent} sent");
+    drop(stalled);
+    healthz_answers_quickly(&server);
+}
+
+#[test]
 fn a_hundred_stalled_uploads_of_3_5_mib_keep_server_memory_bounded() {
     const UPLOADS: usize = 100;
     const SENT: usize = 3_584 << 10;
     let server = Server::start(&["--workers", "1", "--body-timeout", "60"]);
     let pid = server.pid();
-    let idle = resident_bytes(pid);
+    let idle = resident_bytes(pid) + memfd_bytes(pid);
     let port: u16 = server.addr.rsplit(':').next().unwrap().parse().unwrap();
     let (_, body) = multipart(&[("big.bin", &vec![b'x'; 4 << 20])]);
     let prefix = &body[..SENT];
@@ -150,10 +181,17 @@ fn a_hundred_stalled_uploads_of_3_5_mib_keep_server_memory_bounded() {
         senders.into_iter().map(|sender| sender.join().unwrap()).collect()
     });
     wait_until(Duration::from_secs(60), "the server to read every stalled upload", || socket_queues_empty(port));
-    let held = resident_bytes(pid);
-    eprintln!("server RSS: idle {} MiB, with {UPLOADS} stalled uploads of 3.5 MiB {} MiB", idle >> 20, held >> 20);
-    // The in-memory spools share a 64 MiB budget; the rest is on disk. What
-    // remains is per-connection buffering (64 KiB reads, multer's window).
+    let in_memfds = memfd_bytes(pid);
+    let held = resident_bytes(pid) + in_memfds;
+    eprintln!(
+        "server RSS and memfds: idle {} MiB, with {UPLOADS} stalled uploads of 3.5 MiB {} MiB ({} MiB in memfds)",
+        idle >> 20,
+        held >> 20,
+        in_memfds >> 20
+    );
+    // The in-memory spools (memfds included) share a 64 MiB budget; the rest
+    // is on disk. What remains is per-connection buffering (64 KiB reads,
+    // multer's window).
     assert!(held < idle + (112 << 20), "RSS grew from {} to {} MiB", idle >> 20, held >> 20);
     drop(stalled);
     healthz_answers_quickly(&server);

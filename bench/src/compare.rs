@@ -17,8 +17,6 @@
 //! servers and the in-process engine are measured in alternating rounds, so
 //! each sees the same machine; medians are printed.
 
-use std::path::PathBuf;
-
 use crate::{healthz_latency, http_rate, in_process_rate, median, one_kib_document, saturate, Server, ROUNDS};
 
 /// A document of a few bytes: detection, analysis and its report cost next
@@ -30,13 +28,7 @@ pub fn run(specs: &[String]) {
     let servers: Vec<(String, Server)> = specs
         .iter()
         .enumerate()
-        .map(|(i, spec)| {
-            let mut words = spec.split_whitespace();
-            let binary = PathBuf::from(words.next().expect("a binary"));
-            assert!(binary.exists(), "{} not found", binary.display());
-            let flags: Vec<&str> = words.collect();
-            (spec.clone(), Server::start_with(&binary, &format!("compare{i}"), &[], &flags))
-        })
+        .map(|(i, spec)| (spec.clone(), Server::from_spec(spec, &format!("compare{i}"))))
         .collect();
     let mut in_process = Vec::new();
     let mut in_process_cpu = Vec::new();

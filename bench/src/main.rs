@@ -13,7 +13,11 @@
 //! `... -- large BINARY...` a 4 MiB text's round trip through several builds
 //! against the engine in-process ([`large`]);
 //! `... -- handoff` a small document inline against as a sealed memfd
-//! ([`handoff`]).
+//! ([`handoff`]); `... -- healthz "BINARY [FLAGS]"...` the `/healthz`
+//! latency of several builds while their workers are saturated
+//! ([`control`]); `... -- probe ADDR N` is the suite's outside prober: `N`
+//! sequential `GET /healthz` on one keep-alive connection, 1 ms apart,
+//! printing the p50 and p99 in milliseconds.
 //! Machines are shared and noisy: every figure is a median of several rounds,
 //! and the interesting numbers are the ratios measured in the same run.
 
@@ -39,6 +43,7 @@ const WORKERS: usize = 2;
 
 mod burst;
 mod compare;
+mod control;
 mod handoff;
 mod large;
 mod sandbox;
@@ -50,6 +55,19 @@ fn main() {
         let binaries: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
         assert!(!binaries.is_empty(), "usage: docmill-bench large BINARY...");
         large::run(&binaries);
+        return;
+    }
+    if args.first().is_some_and(|first| first == "healthz") {
+        assert!(args.len() > 1, "usage: docmill-bench healthz \"BINARY [SERVE FLAG...]\"...");
+        control::run(&args[1..]);
+        return;
+    }
+    if args.first().is_some_and(|first| first == "probe") {
+        let (Some(addr), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) else {
+            panic!("usage: docmill-bench probe ADDR N");
+        };
+        let (p50, p99) = healthz_latency_paced(addr, n, Duration::from_millis(1));
+        println!("{p50} {p99}");
         return;
     }
     if args.first().is_some_and(|first| first == "handoff") {
@@ -203,12 +221,19 @@ pub(crate) fn saturate(addr: &str) -> Arc<AtomicBool> {
 
 /// p50 and p99 of `/healthz` in milliseconds over `n` sequential requests.
 pub(crate) fn healthz_latency(addr: &str, n: usize) -> (f64, f64) {
+    healthz_latency_paced(addr, n, Duration::ZERO)
+}
+
+/// The same, with `pause` between one answer and the next request.
+fn healthz_latency_paced(addr: &str, n: usize, pause: Duration) -> (f64, f64) {
     let mut connection = Connection::open(addr);
     let mut samples: Vec<f64> = (0..n)
         .map(|_| {
             let started = Instant::now();
             assert_eq!(connection.request("GET", "/healthz", b""), 200);
-            started.elapsed().as_secs_f64() * 1000.0
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            std::thread::sleep(pause);
+            ms
         })
         .collect();
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -226,6 +251,16 @@ impl Server {
     }
 
     /// [`Server::start`] with more `serve` flags.
+    /// A server from a spec such as `"target/release/docmill --queue 8"`: a
+    /// binary, optionally followed by `serve` flags (split on spaces).
+    pub(crate) fn from_spec(spec: &str, name: &str) -> Server {
+        let mut words = spec.split_whitespace();
+        let binary = PathBuf::from(words.next().expect("a binary"));
+        assert!(binary.exists(), "{} not found", binary.display());
+        let flags: Vec<&str> = words.collect();
+        Server::start_with(&binary, name, &[], &flags)
+    }
+
     pub(crate) fn start_with(binary: &Path, name: &str, env: &[(&str, &str)], args: &[&str]) -> Server {
         let data_dir = std::env::temp_dir().join(format!("docmill-bench-{}-{name}", std::process::id()));
         let mut child = Command::new(binary)

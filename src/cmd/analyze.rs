@@ -6,16 +6,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bytes::Bytes;
 use docmill_engine::Options;
 use futures_util::StreamExt;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::config::{self, AnalyzeArgs, LogFormat};
 use crate::error::ApiError;
 use crate::log;
-use crate::pool::{Document, Lane, Pool, PoolConfig, Task};
+use crate::pool::{read_document, Document, Lane, Pool, PoolConfig, Task};
 use crate::supervisor::SupervisorHandle;
 
 /// How long `analyze` waits for its workers to boot.
@@ -58,19 +56,19 @@ pub async fn analyze_files(
 
 async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) -> (String, bool) {
     let error_line = |err: ApiError| (json!({"filename": path, "error": err.to_json()}).to_string(), false);
-    let bytes = match read_file(Path::new(path), max_bytes).await {
-        Ok(bytes) => bytes,
-        Err(err) => return error_line(err),
+    let owned = path.to_owned();
+    let read = tokio::task::spawn_blocking(move || read_file(Path::new(&owned), max_bytes)).await;
+    let (document, sha256) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(err)) => return error_line(err),
+        Err(err) => return error_line(ApiError::internal(err.to_string())),
     };
-    // Hashed here, as uploads are on arrival, so that a failure is logged
-    // with the document's sha256.
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
     let task = Task {
         filename: path.to_owned(),
         declared_type: None,
         options,
         sha256: Some(sha256),
-        document: Document::Memory(bytes),
+        document,
         use_cache: false,
     };
     match pool.run(task, Lane::Bulk).await {
@@ -79,19 +77,26 @@ async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) 
     }
 }
 
-async fn read_file(path: &Path, max_bytes: u64) -> Result<Bytes, ApiError> {
-    let metadata = tokio::fs::metadata(path).await.map_err(|err| file_error(path, err))?;
+/// Reads a file as an upload is spooled (`pool::read_document`): hashed as
+/// it is read, so that a failure is logged with the document's sha256, and
+/// never past `max_bytes`, whatever size the file had when it was looked at.
+fn read_file(path: &Path, max_bytes: u64) -> Result<(Document, [u8; 32]), ApiError> {
+    let too_large = |what: String| {
+        ApiError::payload_too_large(format!("{} is {what}, above the limit of {max_bytes}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(|err| file_error(path, err))?;
+    let metadata = file.metadata().map_err(|err| file_error(path, err))?;
     if metadata.is_dir() {
         return Err(ApiError::bad_request(format!("{} is a directory", path.display())));
     }
     if metadata.len() > max_bytes {
-        return Err(ApiError::payload_too_large(format!(
-            "{} is {} bytes, above the limit of {max_bytes}",
-            path.display(),
-            metadata.len()
-        )));
+        return Err(too_large(format!("{} bytes", metadata.len())));
     }
-    tokio::fs::read(path).await.map(Bytes::from).map_err(|err| file_error(path, err))
+    match read_document(file, max_bytes) {
+        Ok(Some(read)) => Ok(read),
+        Ok(None) => Err(too_large("more bytes than its size said".into())),
+        Err(err) => Err(file_error(path, err)),
+    }
 }
 
 fn file_error(path: &Path, err: std::io::Error) -> ApiError {

@@ -13,7 +13,8 @@ use axum::Router;
 use futures_util::TryStreamExt;
 
 use super::disposition::{filename, Filename};
-use super::upload::{self, MultipartFiles, Spool, SpoolError};
+use super::spool::{self, Spool, SpoolError};
+use super::upload::{self, MultipartFiles};
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
 use crate::pool::{Lane, RawReport, Task};
@@ -105,7 +106,7 @@ async fn analyze_raw(
                     if matches!(err, SpoolError::TooLarge) {
                         upload::drain(stream).await;
                     }
-                    return Err(upload::spool_error(err, limit));
+                    return Err(spool::spool_error(err, limit));
                 }
             }
             Ok(None) => break,
@@ -113,7 +114,7 @@ async fn analyze_raw(
             Err(err) => return Err(ApiError::bad_request(format!("the upload was cut short: {err}"))),
         }
     }
-    let spooled = spool.finish().await.map_err(|err| upload::spool_error(err, limit))?;
+    let spooled = spool.finish().await.map_err(|err| spool::spool_error(err, limit))?;
     // `?filename=` first, then the body's own Content-Disposition.
     let disposition = headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()).and_then(filename);
     let filename = query

@@ -27,6 +27,7 @@ pub mod openapi;
 mod page;
 mod probes;
 mod shared_jobs;
+pub mod spool;
 pub mod upload;
 
 use std::path::PathBuf;

@@ -15,16 +15,21 @@ use crate::pool::Document;
 async fn read_all(document: Document) -> Result<Vec<u8>, ApiError> {
     match document {
         Document::Memory(bytes) => Ok(bytes.to_vec()),
-        Document::File(mut file) => tokio::task::spawn_blocking(move || {
-            std::io::Seek::rewind(&mut file)?;
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut file, &mut bytes)?;
-            Ok(bytes)
-        })
-        .await
-        .map_err(|err| ApiError::internal(err.to_string()))?
-        .map_err(|err: std::io::Error| ApiError::from_io("cannot read the spooled upload", &err)),
+        Document::Sealed(memfd) => read_from_start(memfd.into_file()).await,
+        Document::File(file) => read_from_start(file).await,
     }
+}
+
+async fn read_from_start(mut file: std::fs::File) -> Result<Vec<u8>, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        std::io::Seek::rewind(&mut file)?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok(bytes)
+    })
+    .await
+    .map_err(|err| ApiError::internal(err.to_string()))?
+    .map_err(|err: std::io::Error| ApiError::from_io("cannot read the spooled upload", &err))
 }
 
 /// Stores the upload's job and every document in one transaction, then

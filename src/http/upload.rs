@@ -1,51 +1,21 @@
 //! Uploads: request bodies are streamed, never buffered whole. Each file is
-//! spooled (memory up to [`SPOOL_MEMORY_BYTES`] while all spools together stay
-//! within [`SPOOL_MEMORY_BUDGET`], an unlinked temporary file beyond), hashed
-//! as it arrives, and refused the moment it passes its limit, after which the
-//! rest of the body is read and discarded (up to a bound) so the client sees
-//! the status instead of a broken pipe.
+//! spooled ([`super::spool`]: memory, a memfd, or an unlinked temporary
+//! file), hashed as it arrives, and refused the moment it passes its limit,
+//! after which the rest of the body is read and discarded (up to a bound) so
+//! the client sees the status instead of a broken pipe.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::disposition::{self, Filename};
+use super::spool::{spool_error, Spool, Spooled};
+use crate::error::ApiError;
 use axum::body::Body;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use sha2::{Digest, Sha256};
-use std::io::Write;
 
-use super::disposition::{self, Filename};
-use crate::error::ApiError;
-use crate::pool::Document;
-
-/// Files up to this size stay in memory; larger ones go to a temporary file,
-/// so many concurrent large uploads cost disk, not RAM.
-pub const SPOOL_MEMORY_BYTES: usize = 4 << 20;
-/// All uploads being received keep at most this much in memory together;
-/// past it, further uploads spool to disk from their first byte. Without it,
-/// clients that stall mid-upload would each pin up to [`SPOOL_MEMORY_BYTES`]
-/// (100 of them: 400 MiB); with it, memory held by uploads stays bounded
-/// however many there are. 64 MiB keeps 16 maximal uploads in memory, more
-/// than the workers of a typical machine can take at once.
-pub const SPOOL_MEMORY_BUDGET: usize = 64 << 20;
-
-/// Bytes of [`SPOOL_MEMORY_BUDGET`] reserved by live spools.
-static SPOOL_MEMORY_IN_USE: AtomicUsize = AtomicUsize::new(0);
-
-/// Reserves `bytes` of the shared budget; false when it would overflow.
-fn reserve_spool_memory(bytes: usize) -> bool {
-    SPOOL_MEMORY_IN_USE
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-            used.checked_add(bytes).filter(|total| *total <= SPOOL_MEMORY_BUDGET)
-        })
-        .is_ok()
-}
-
-fn release_spool_memory(bytes: usize) {
-    SPOOL_MEMORY_IN_USE.fetch_sub(bytes, Ordering::AcqRel);
-}
 /// After a refusal (413, 503) at most this much of the rest of the body is
 /// read and thrown away before answering; a client sending more than this
 /// after being refused gets the status and a closed connection.
@@ -62,133 +32,6 @@ pub const MAX_PART_HEADER_BYTES: usize = 16 << 10;
 /// of it yields after this many bytes, so multer hands them on (and the
 /// spool's pace reaches the client through TCP) before it reads more.
 pub const MULTIPART_READ_AHEAD_BYTES: usize = 64 << 10;
-
-/// A complete upload, ready to dispatch.
-pub struct Spooled {
-    pub document: Document,
-    pub sha256: [u8; 32],
-}
-
-pub enum SpoolError {
-    TooLarge,
-    Io(std::io::Error),
-}
-
-/// One file being received.
-pub struct Spool {
-    /// Where large files are spooled (`<data-dir>/spool`).
-    dir: PathBuf,
-    limit: u64,
-    size: u64,
-    hasher: Sha256,
-    memory: Vec<u8>,
-    /// Bytes of [`SPOOL_MEMORY_BUDGET`] this spool holds: `memory`'s
-    /// capacity, given back on drop or when the file is complete.
-    reserved: usize,
-    file: Option<std::fs::File>,
-}
-
-impl Spool {
-    pub fn new(dir: &Path, limit: u64) -> Spool {
-        Spool {
-            dir: dir.to_owned(),
-            limit,
-            size: 0,
-            hasher: Sha256::new(),
-            memory: Vec::new(),
-            reserved: 0,
-            file: None,
-        }
-    }
-
-    /// Makes room for `extra` more bytes in memory within the file's and
-    /// the shared budget; false when the upload must go to disk instead.
-    fn grow_memory(&mut self, extra: usize) -> bool {
-        let needed = self.memory.len() + extra;
-        if needed > SPOOL_MEMORY_BYTES {
-            return false;
-        }
-        if needed <= self.reserved {
-            return true;
-        }
-        // Grow geometrically, as a Vec would, but count every byte. The
-        // first chunk is taken at its size: most small uploads arrive in
-        // one, and a larger first reservation would be allocated and freed
-        // per request (a free that large makes glibc consolidate its free
-        // lists each time).
-        let capacity = needed.max(self.reserved * 2).min(SPOOL_MEMORY_BYTES);
-        if !reserve_spool_memory(capacity - self.reserved) {
-            return false;
-        }
-        self.memory.reserve_exact(capacity - self.memory.len());
-        self.reserved = capacity;
-        true
-    }
-
-    pub async fn push(&mut self, chunk: Bytes) -> Result<(), SpoolError> {
-        self.size += chunk.len() as u64;
-        if self.size > self.limit {
-            return Err(SpoolError::TooLarge);
-        }
-        self.hasher.update(&chunk);
-        if self.file.is_none() && self.grow_memory(chunk.len()) {
-            self.memory.extend_from_slice(&chunk);
-            return Ok(());
-        }
-        // The chunk is written from a blocking thread that owns it, so no
-        // buffer outlives the write (a buffered async file would keep one
-        // per upload).
-        let file = self.file.take();
-        let dir = self.dir.clone();
-        let memory = std::mem::take(&mut self.memory);
-        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-            let mut file = match file {
-                Some(file) => file,
-                None => {
-                    let mut file = tempfile::tempfile_in(dir)?;
-                    file.write_all(&memory)?;
-                    file
-                }
-            };
-            drop(memory);
-            file.write_all(&chunk)?;
-            Ok(file)
-        })
-        .await
-        .map_err(|err| SpoolError::Io(std::io::Error::other(err)))?
-        .map_err(SpoolError::Io)?;
-        release_spool_memory(std::mem::take(&mut self.reserved));
-        self.file = Some(file);
-        Ok(())
-    }
-
-    /// The complete file. Its memory leaves the budget: from here on it is
-    /// bounded by the queue it waits in, not by how many clients upload.
-    pub async fn finish(mut self) -> Result<Spooled, SpoolError> {
-        let sha256: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
-        release_spool_memory(std::mem::take(&mut self.reserved));
-        let document = match self.file.take() {
-            None => Document::Memory(Bytes::from(std::mem::take(&mut self.memory))),
-            Some(file) => Document::File(file),
-        };
-        Ok(Spooled { document, sha256 })
-    }
-}
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        release_spool_memory(self.reserved);
-    }
-}
-
-pub fn spool_error(err: SpoolError, limit: u64) -> ApiError {
-    match err {
-        SpoolError::TooLarge => {
-            ApiError::payload_too_large(format!("a file exceeds the upload limit of {limit} bytes"))
-        }
-        SpoolError::Io(err) => ApiError::from_io("cannot spool the upload", &err),
-    }
-}
 
 /// Reads and discards what is left of a body, within [`DRAIN_MAX_BYTES`] and
 /// [`DRAIN_MAX_TIME`]; true when the body ended within them.

@@ -15,7 +15,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 use super::pg::{Claimed, PgStore};
 use super::{analyse_stored, damaged_document, recorded, EXPIRY_SWEEP_INTERVAL};
 use crate::error::ApiError;
-use crate::pool::Pool;
+use crate::pool::{Document, Pool};
 
 /// How often an idle node asks the store for work. New jobs accepted by this
 /// node wake it at once; those accepted elsewhere wait at most this long.
@@ -209,7 +209,15 @@ impl SharedJobs {
             // As on one node: after shutdown has begun only what says
             // something about the document is recorded; the rest is left
             // to another node (this node gives its leases back).
-            let run = analyse_stored(pool, filename, document.options, sha256, bytes, &mut cancelled, &self.stopping);
+            let run = analyse_stored(
+                pool,
+                filename,
+                document.options,
+                sha256,
+                Document::Memory(bytes.into()),
+                &mut cancelled,
+                &self.stopping,
+            );
             let Some(result) = run.await else { return };
             result
         };

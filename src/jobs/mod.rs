@@ -29,13 +29,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::ApiError;
 use crate::ndjson::{parse_simhash, ResultLine};
-use crate::pool::{Document, Lane, Pool, Task, TaskError};
+use crate::pool::{read_document, Document, Lane, Pool, Task, TaskError};
 
 pub use cluster::SharedJobs;
 pub use pg::{finish_job, insert_document, insert_job, StoreError};
@@ -220,10 +218,8 @@ impl Jobs {
         let mut cancelled = self.cancel_flag(&job_id);
         let path = self.store.document_path(&job_id, document.index);
         let loaded = tokio::task::spawn_blocking(move || {
-            std::fs::read(&path).map(|bytes| {
-                let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-                (bytes, sha256)
-            })
+            let read = read_document(std::fs::File::open(&path)?, u64::MAX)?;
+            read.ok_or_else(|| std::io::Error::other("larger than any file can be"))
         })
         .await
         .unwrap_or_else(|err| Err(std::io::Error::other(err)));
@@ -234,10 +230,10 @@ impl Jobs {
             Ok((_, on_disk)) if document.sha256.is_some_and(|uploaded| uploaded != on_disk) => {
                 Err(damaged_document(&job_id, document.index))
             }
-            Ok((bytes, sha256)) => {
+            Ok((stored, sha256)) => {
                 let filename = document.filename.clone();
                 let run =
-                    analyse_stored(pool, filename, document.options, sha256, bytes, &mut cancelled, &self.stopping);
+                    analyse_stored(pool, filename, document.options, sha256, stored, &mut cancelled, &self.stopping);
                 let Some(result) = run.await else { return };
                 result
             }
@@ -376,18 +372,11 @@ async fn analyse_stored(
     filename: String,
     options: docmill_engine::Options,
     sha256: [u8; 32],
-    bytes: Vec<u8>,
+    document: Document,
     cancelled: &mut watch::Receiver<bool>,
     stopping: &AtomicBool,
 ) -> Option<Result<docmill_engine::report::Report, ApiError>> {
-    let task = Task {
-        filename,
-        declared_type: None,
-        options,
-        sha256: Some(sha256),
-        document: Document::Memory(Bytes::from(bytes)),
-        use_cache: true,
-    };
+    let task = Task { filename, declared_type: None, options, sha256: Some(sha256), document, use_cache: true };
     let result = tokio::select! {
         result = pool.run(task, Lane::Bulk) => result,
         _ = cancelled.wait_for(|cancel| *cancel) => return None,
@@ -405,6 +394,11 @@ pub fn persist(document: Document, path: &Path) -> std::io::Result<()> {
     let mut file = std::fs::File::create(path)?;
     match document {
         Document::Memory(bytes) => file.write_all(&bytes)?,
+        Document::Sealed(memfd) => {
+            let mut memfd = memfd.into_file();
+            std::io::Seek::rewind(&mut memfd)?;
+            std::io::copy(&mut memfd, &mut file)?;
+        }
         Document::File(mut spooled) => {
             std::io::Seek::rewind(&mut spooled)?;
             std::io::copy(&mut spooled, &mut file)?;

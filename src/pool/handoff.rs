@@ -80,27 +80,126 @@ impl Prepared {
 
 /// Turns a spooled document into what a worker is sent. Building a memfd or
 /// reopening a spool file are blocking system calls, so they run off the
-/// runtime's threads.
+/// runtime's threads. An upload spooled into a memfd is sent as it is.
 pub(super) async fn prepare(document: Document) -> io::Result<Prepared> {
     match document {
         Document::Memory(bytes) if bytes.len() <= INLINE_MAX_BYTES => Ok(Prepared::Inline(bytes)),
         Document::Memory(bytes) => {
             tokio::task::spawn_blocking(move || sealed_memfd(&bytes)).await.map_err(io::Error::other)?
         }
+        Document::Sealed(memfd) => Ok(memfd.prepared()),
         Document::File(file) => {
             tokio::task::spawn_blocking(move || read_only_spool(&file)).await.map_err(io::Error::other)?
         }
     }
 }
 
+/// A memfd being filled, to be sealed with [`seals`] once complete: how an
+/// upload larger than [`INLINE_MAX_BYTES`] is spooled in memory, so that
+/// the worker maps the very pages the upload was written into.
+pub struct OpenMemfd {
+    file: std::fs::File,
+    len: u64,
+}
+
+impl OpenMemfd {
+    pub fn new() -> io::Result<OpenMemfd> {
+        let fd = memfd_create(MEMFD_NAME, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)?;
+        Ok(OpenMemfd { file: std::fs::File::from(fd), len: 0 })
+    }
+
+    /// Appends `bytes`: a copy into shared-memory pages, no disk involved.
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written whole so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The file, to copy from; its offset is wherever the writes left it.
+    pub fn into_file(self) -> std::fs::File {
+        self.file
+    }
+
+    /// Seals the contents: from here on nobody can change them.
+    pub fn seal(self) -> io::Result<SealedMemfd> {
+        nix::fcntl::fcntl(&self.file, FcntlArg::F_ADD_SEALS(seals()))?;
+        Ok(SealedMemfd { file: self.file, len: self.len })
+    }
+}
+
+/// A complete document in a memfd sealed with [`seals`].
+pub struct SealedMemfd {
+    file: std::fs::File,
+    len: u64,
+}
+
+impl SealedMemfd {
+    /// The file, to read the document from (from its start: `pread`, or
+    /// rewind first).
+    pub fn into_file(self) -> std::fs::File {
+        self.file
+    }
+
+    fn prepared(self) -> Prepared {
+        let attached = Attached { len: self.len, kind: AttachedKind::SealedMemfd };
+        Prepared::Attached { fd: OwnedFd::from(self.file), attached }
+    }
+}
+
+/// How much of a file is read at a time once it is known to go into a memfd.
+const READ_CHUNK_BYTES: usize = 256 << 10;
+
+/// Reads a document from `file` as an upload is spooled: hashed as it is
+/// read, in memory up to [`INLINE_MAX_BYTES`], else straight into a sealed
+/// memfd that the worker maps as it is (one copy, not a buffer and then a
+/// memfd). Never more than `max_bytes` is read, whatever size the file
+/// claimed: `Ok(None)` when it holds more. Blocking: call it off the
+/// runtime's threads.
+pub fn read_document(file: std::fs::File, max_bytes: u64) -> io::Result<Option<(Document, [u8; 32])>> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let claimed = file.metadata()?.len();
+    let mut limited = file.take(max_bytes.saturating_add(1));
+    let mut hasher = Sha256::new();
+    let mut head = Vec::with_capacity((claimed as usize).min(INLINE_MAX_BYTES) + 1);
+    (&mut limited).take(INLINE_MAX_BYTES as u64 + 1).read_to_end(&mut head)?;
+    if head.len() as u64 > max_bytes {
+        return Ok(None);
+    }
+    hasher.update(&head);
+    if head.len() <= INLINE_MAX_BYTES {
+        return Ok(Some((Document::Memory(Bytes::from(head)), hasher.finalize().into())));
+    }
+    let mut memfd = OpenMemfd::new()?;
+    memfd.write(&head)?;
+    drop(head);
+    let mut chunk = vec![0; READ_CHUNK_BYTES];
+    loop {
+        let n = match limited.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        hasher.update(&chunk[..n]);
+        memfd.write(&chunk[..n])?;
+    }
+    if memfd.len > max_bytes {
+        return Ok(None);
+    }
+    Ok(Some((Document::Sealed(memfd.seal()?), hasher.finalize().into())))
+}
+
 /// A copy of `bytes` in a memfd sealed with [`seals`].
 pub(super) fn sealed_memfd(bytes: &[u8]) -> io::Result<Prepared> {
-    let fd = memfd_create(MEMFD_NAME, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(bytes)?;
-    let fd = OwnedFd::from(file);
-    nix::fcntl::fcntl(&fd, FcntlArg::F_ADD_SEALS(seals()))?;
-    Ok(Prepared::Attached { fd, attached: Attached { len: bytes.len() as u64, kind: AttachedKind::SealedMemfd } })
+    let mut memfd = OpenMemfd::new()?;
+    memfd.write(bytes)?;
+    Ok(memfd.seal()?.prepared())
 }
 
 /// The spool file opened again, read-only, through `/proc/self/fd` (the

@@ -47,6 +47,7 @@ use memo::Memo;
 use registry::{resident_bytes, Exit, Exits};
 
 pub use error::TaskError;
+pub use handoff::{read_document, OpenMemfd, INLINE_MAX_BYTES};
 pub use raw_report::RawReport;
 pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState, LATENCY_BUCKETS};
 
@@ -79,6 +80,9 @@ pub struct PoolConfig {
 /// Where a document waits between upload and dispatch.
 pub enum Document {
     Memory(Bytes),
+    /// An upload of more than [`handoff::INLINE_MAX_BYTES`] spooled into a
+    /// memfd, handed to the worker as it is.
+    Sealed(handoff::SealedMemfd),
     /// An unlinked temporary file, handed to a worker as a read-only
     /// descriptor when one is free; never truncated while a task runs.
     File(std::fs::File),
