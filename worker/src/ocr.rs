@@ -390,9 +390,13 @@ impl Recognizer for Tesseract {
     /// Tesseract copies the page in (and holds two page-sized images of its
     /// own while it reads: its copy and its threshold map), so ours is
     /// dropped as soon as the last engine has it: reading a 300-dpi letter
-    /// page then peaks 8.4 MB lower.
+    /// page then peaks 8.4 MB lower. The heap is trimmed first.
     fn recognize(&self, page: GrayImage, languages: &OcrLanguages) -> Result<Vec<Word>, OcrError> {
         let handles = self.engines_for(languages)?;
+        // What earlier documents left in the heap for the idle trim goes
+        // back before Tesseract's working memory peaks on top of it (a
+        // worker busy with one document after another is never idle).
+        crate::heap::trim();
         let mut page = Some(page);
         let mut best: Option<(f64, Vec<Word>)> = None;
         for (index, &handle) in handles.iter().enumerate() {
