@@ -14,12 +14,13 @@
 /// after the first large document every later one is carved out of the
 /// heap or a thread's arena and stays resident when freed: a worker that is
 /// never idle for long held 10-20 MiB of past documents, the server's
-/// runtime threads 5-7 MiB of past uploads. Fixed at 128 KiB, the blocks of
-/// 128 KiB to 1 MiB that a 4 MiB text's analysis allocates and frees were
-/// mapped and faulted in anew each time: the worker's `analysis_ms` went from
-/// 47 to 64 ms. From 1 MiB up, only a document's few large buffers are
-/// (spools, inflated streams, page images, Tesseract's copies of a page),
-/// and the cost does not show (38 against 39 ms).
+/// runtime threads (when uploads were spooled in buffers) 5-7 MiB of past
+/// uploads. Fixed at 128 KiB, the blocks of 128 KiB to 1 MiB that a 4 MiB
+/// text's analysis allocates and frees were mapped and faulted in anew each
+/// time: the worker's `analysis_ms` went from 47 to 64 ms. From 1 MiB up,
+/// only a document's few large buffers are (inflated streams, page images,
+/// Tesseract's copies of a page), for about 1 ms of a 4 MiB text's 35
+/// (BENCHMARKS.md, "Memory, second pass").
 pub const MMAP_THRESHOLD_BYTES: usize = 1 << 20;
 
 /// Fixes glibc's mmap threshold at [`MMAP_THRESHOLD_BYTES`] (which also
