@@ -162,3 +162,26 @@ fn a_worker_gives_a_large_documents_memory_back_once_idle() {
         worker_rss(&server) < settled + (4 << 20)
     });
 }
+
+#[test]
+fn a_worker_stopped_and_continued_while_it_waits_to_trim_carries_on() {
+    use nix::sys::signal::{kill, Signal};
+    let server = Server::start(&["--workers", "1"]);
+    let pid = server.worker_pids()[0];
+    for round in 0..3 {
+        // A large document leaves the worker waiting for its next request
+        // with a timeout (its idle trim, a quarter second later); a stop
+        // and continue there makes the kernel resume the wait through
+        // `restart_syscall`, which the sandbox must allow.
+        let response = server.put("/v1/analyze?filename=large.txt", &prose(3 << 20));
+        assert_eq!(response.status, 200, "round {round}: {}", response.text());
+        let worker = nix::unistd::Pid::from_raw(pid as i32);
+        kill(worker, Signal::SIGSTOP).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        kill(worker, Signal::SIGCONT).unwrap();
+        let response = server.put("/v1/analyze?filename=next.txt", &prose(2 << 10));
+        assert_eq!(response.status, 200, "round {round}: {}", response.text());
+        assert_eq!(response.json()["timing"]["worker_pid"], pid, "round {round}: {}", server.stderr());
+    }
+    assert_eq!(server.restarts("crashed"), 0, "{}", server.stderr());
+}

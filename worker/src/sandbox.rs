@@ -231,6 +231,10 @@ fn allowed_syscalls() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SandboxError> {
         // heap (`heap::readable_within`): on descriptors already held.
         libc::SYS_poll,
         libc::SYS_ppoll,
+        // How the kernel resumes such a wait (and any sleep) after the
+        // worker was stopped and continued (SIGSTOP, a debugger attaching):
+        // it re-enters the interrupted call, nothing else.
+        libc::SYS_restart_syscall,
         // The size and type of a received document descriptor, checked
         // before it is mapped (the system call itself, not glibc's
         // path-taking newfstatat).
