@@ -72,6 +72,7 @@ pub fn serve_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime>
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name(SERVE_THREAD_NAME)
+        .on_thread_start(supervisor::request_short_slice)
         .enable_all()
         .build()
 }

@@ -215,6 +215,40 @@ fn http_threads(server: &Server) -> usize {
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
+/// `se.slice` of a thread, in nanoseconds, where the kernel shows it.
+fn thread_slice(pid: u32, tid: &str) -> Option<u64> {
+    let sched = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/sched")).ok()?;
+    let line = sched.lines().find(|line| line.trim_start().starts_with("se.slice"))?;
+    line.rsplit(':').next()?.trim().parse().ok()
+}
+
+#[test]
+fn the_runtime_threads_ask_the_scheduler_for_short_slices() {
+    // Linux takes a normal thread's own slice from 6.12 on (EEVDF).
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut version = release.trim().split(['.', '-']).map(|part| part.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (version.next().unwrap_or(0), version.next().unwrap_or(0));
+    if (major, minor) < (6, 12) {
+        loud!("DID NOT RUN: Linux {} does not take a thread's own time slice (6.12 and later do)", release.trim());
+        return;
+    }
+    let server = Server::start(&["--workers", "1", "--runtime-threads", "2"]);
+    let pid = server.pid() as u32;
+    let mut runtime_slices = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().filter_map(Result::ok) {
+        let tid = task.file_name().to_string_lossy().into_owned();
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if name.trim() == "docmill-http" {
+            runtime_slices.push(thread_slice(pid, &tid));
+        }
+    }
+    assert!(runtime_slices.len() >= 2, "{runtime_slices:?}");
+    assert!(runtime_slices.iter().all(|slice| *slice == Some(100_000)), "{runtime_slices:?}");
+    // The workers keep the kernel's default: only the server's threads ask.
+    let worker = server.worker_pids()[0] as u32;
+    assert_ne!(thread_slice(worker, &worker.to_string()), Some(100_000));
+}
+
 #[test]
 fn one_runtime_thread_serves_requests_side_by_side() {
     let server = Server::start(&["--workers", "2", "--runtime-threads", "1"]);
