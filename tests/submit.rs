@@ -471,3 +471,43 @@ fn submit_stops_at_the_first_refused_api_key() {
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(read_lines(&work.path().join("out.ndjson")).len(), 10);
 }
+
+/// The highest resident set `/proc/PID/status` shows for `pid` until it
+/// exits, sampled as it runs.
+fn peak_rss_until_exit(child: &mut std::process::Child) -> u64 {
+    let mut peak = 0u64;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            let hwm = status.lines().find(|line| line.starts_with("VmHWM:"));
+            if let Some(kib) = hwm.and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok()) {
+                peak = peak.max(kib * 1024);
+            }
+        }
+        if child.try_wait().unwrap().is_some() {
+            return peak;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn submit_streams_a_large_file_instead_of_reading_it_whole() {
+    const SIZE: usize = 96 << 20;
+    let server = Server::start(&["--workers", "1", "--max-upload-bytes", "128MiB"]);
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("docs");
+    std::fs::create_dir_all(&tree).unwrap();
+    write_file(&tree, "large.bin", &vec![0u8; SIZE]);
+    let server_url = format!("http://{}", server.addr);
+    let mut child = Command::new(docmill_bin())
+        .args(["submit", "--server", &server_url, "--out", "out.ndjson", "docs"])
+        .current_dir(work.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let peak = peak_rss_until_exit(&mut child);
+    let lines = read_lines(&work.path().join("out.ndjson"));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["report"]["size"], SIZE, "{}", lines[0]);
+    assert!(peak < (SIZE as u64) / 2, "submit's resident set reached {} MiB for a {} MiB file", peak >> 20, SIZE >> 20);
+}

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use reqwest::{header, StatusCode, Url};
 use serde_json::{json, Value};
@@ -357,19 +356,16 @@ impl Submitter {
     /// Uploads one file, retrying sheds (503) and failures in transit.
     async fn submit_one(&self, earlier: &HashSet<String>, index: usize, path: &Path) -> Outcome {
         let filename = path.display().to_string();
-        let bytes = match tokio::fs::read(path).await {
-            Ok(bytes) => Bytes::from(bytes),
-            Err(err) => {
-                return Outcome::Line(
-                    error_line(index, &filename, "bad_request", &format!("cannot read: {err}")),
-                    false,
-                )
-            }
+        let cannot_read = |err: std::io::Error| {
+            Outcome::Line(error_line(index, &filename, "bad_request", &format!("cannot read: {err}")), false)
         };
         if !earlier.is_empty() {
-            let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-            if earlier.contains(&digest) {
-                return Outcome::AlreadyDone;
+            let owned = path.to_owned();
+            let digest = tokio::task::spawn_blocking(move || file_sha256(&owned)).await;
+            match digest.unwrap_or_else(|err| Err(std::io::Error::other(err))) {
+                Ok(digest) if earlier.contains(&digest) => return Outcome::AlreadyDone,
+                Ok(_) => {}
+                Err(err) => return cannot_read(err),
             }
         }
         let mut url = self.analyze_url.clone();
@@ -379,7 +375,15 @@ impl Submitter {
         }
         let (mut overloaded, mut network_errors, mut connect_errors) = (0, 0, 0);
         loop {
-            let mut request = self.client.put(url.clone()).body(bytes.clone());
+            // Streamed from the file, opened again for each attempt: a
+            // large file never sits in memory whole.
+            let file = match tokio::fs::File::open(path).await {
+                Ok(file) => file,
+                Err(err) => return cannot_read(err),
+            };
+            let body =
+                reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, UPLOAD_CHUNK_BYTES));
+            let mut request = self.client.put(url.clone()).body(body);
             if let Some(key) = &self.args.api_key {
                 request = request.bearer_auth(key);
             }
@@ -429,6 +433,25 @@ impl Submitter {
             tokio::time::sleep(backoff(network_errors + connect_errors)).await;
         }
     }
+}
+
+/// How much of a file is read and sent at a time.
+const UPLOAD_CHUNK_BYTES: usize = 64 << 10;
+
+/// The sha256 of a file, read a chunk at a time, in hex.
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0; UPLOAD_CHUNK_BYTES];
+    loop {
+        match std::io::Read::read(&mut file, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&chunk[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 /// The line for a server's answer: its report, its error, or what was
