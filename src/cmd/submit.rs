@@ -381,9 +381,16 @@ impl Submitter {
                 Ok(file) => file,
                 Err(err) => return cannot_read(err),
             };
+            // Its length is sent too (not a chunked body, which some proxies
+            // refuse); a file that changes size on the way fails the request,
+            // which is tried again.
+            let len = match file.metadata().await {
+                Ok(metadata) => metadata.len(),
+                Err(err) => return cannot_read(err),
+            };
             let body =
                 reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, UPLOAD_CHUNK_BYTES));
-            let mut request = self.client.put(url.clone()).body(body);
+            let mut request = self.client.put(url.clone()).header(header::CONTENT_LENGTH, len).body(body);
             if let Some(key) = &self.args.api_key {
                 request = request.bearer_auth(key);
             }
