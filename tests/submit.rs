@@ -511,3 +511,45 @@ fn submit_streams_a_large_file_instead_of_reading_it_whole() {
     assert_eq!(lines[0]["report"]["size"], SIZE, "{}", lines[0]);
     assert!(peak < (SIZE as u64) / 2, "submit's resident set reached {} MiB for a {} MiB file", peak >> 20, SIZE >> 20);
 }
+
+#[test]
+fn submit_skips_a_named_pipe_in_a_tree_and_reads_one_named_on_the_command_line() {
+    let server = Server::start(&["--workers", "1"]);
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("docs");
+    std::fs::create_dir_all(&tree).unwrap();
+    write_file(&tree, "a.txt", b"A plain document.");
+    // Opening a pipe waits for a writer: found in a tree, it must not be.
+    nix::unistd::mkfifo(&tree.join("pipe"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let server_url = format!("http://{}", server.addr);
+    let mut child = Command::new(docmill_bin())
+        .args(["submit", "--server", &server_url, "--out", "out.ndjson", "docs"])
+        .current_dir(work.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("submit waited on the named pipe");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let files = by_filename(&read_lines(&work.path().join("out.ndjson")));
+    assert_eq!(files["docs/a.txt"]["report"]["stats"]["words"], 3, "{files:?}");
+    assert_eq!(files["docs/pipe"]["error"]["code"], "bad_request", "{files:?}");
+
+    // Named on the command line, a pipe is read (chunked: it has no size).
+    let fifo = work.path().join("named");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let writer = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || std::fs::write(fifo, b"Words sent through a pipe.").unwrap()
+    });
+    let output = run_cli(work.path(), &["submit", "--server", &server_url, "--out", "named.ndjson", "named"]);
+    writer.join().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let lines = read_lines(&work.path().join("named.ndjson"));
+    assert_eq!(lines[0]["report"]["stats"]["words"], 5, "{lines:?}");
+}

@@ -111,7 +111,17 @@ fn walk(submitter: &Submitter) -> Vec<Entry> {
                     if entry.file_type().is_some_and(|t| t.is_dir()) {
                         continue;
                     }
+                    // A named pipe, socket or device found in a tree is not a
+                    // document (opening a pipe would wait for a writer for
+                    // ever); one named on the command line is read.
+                    let special = entry.file_type().is_some_and(|t| !t.is_file() && !t.is_symlink());
+                    let explicit = entry.depth() == 0;
                     let path = entry.into_path();
+                    if special && !explicit {
+                        let why = "not a regular file (a named pipe, socket or device): not sent";
+                        entries.push(Entry::Unreadable(path.display().to_string(), why.into()));
+                        continue;
+                    }
                     if !submitter.args.include.is_empty() && !glob_matches(&submitter.include, &path) {
                         continue;
                     }
@@ -385,12 +395,17 @@ impl Submitter {
             // refuse); a file that changes size on the way fails the request,
             // which is tried again.
             let len = match file.metadata().await {
-                Ok(metadata) => metadata.len(),
+                Ok(metadata) => metadata.is_file().then_some(metadata.len()),
                 Err(err) => return cannot_read(err),
             };
             let body =
                 reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, UPLOAD_CHUNK_BYTES));
-            let mut request = self.client.put(url.clone()).header(header::CONTENT_LENGTH, len).body(body);
+            let mut request = self.client.put(url.clone()).body(body);
+            // A pipe or device named on the command line has no size to
+            // send ahead: it goes chunked.
+            if let Some(len) = len {
+                request = request.header(header::CONTENT_LENGTH, len);
+            }
             if let Some(key) = &self.args.api_key {
                 request = request.bearer_auth(key);
             }
