@@ -472,6 +472,16 @@ fn submit_stops_at_the_first_refused_api_key() {
     assert_eq!(read_lines(&work.path().join("out.ndjson")).len(), 10);
 }
 
+/// `docmill submit` of `docs` under `work` into `out.ndjson`, running.
+fn spawn_submit(work: &Path, server_url: &str) -> std::process::Child {
+    Command::new(docmill_bin())
+        .args(["submit", "--server", server_url, "--out", "out.ndjson", "docs"])
+        .current_dir(work)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// The highest resident set `/proc/PID/status` shows for `pid` until it
 /// exits, sampled as it runs.
 fn peak_rss_until_exit(child: &mut std::process::Child) -> u64 {
@@ -499,12 +509,7 @@ fn submit_streams_a_large_file_instead_of_reading_it_whole() {
     std::fs::create_dir_all(&tree).unwrap();
     write_file(&tree, "large.bin", &vec![0u8; SIZE]);
     let server_url = format!("http://{}", server.addr);
-    let mut child = Command::new(docmill_bin())
-        .args(["submit", "--server", &server_url, "--out", "out.ndjson", "docs"])
-        .current_dir(work.path())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_submit(work.path(), &server_url);
     let peak = peak_rss_until_exit(&mut child);
     let lines = read_lines(&work.path().join("out.ndjson"));
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -522,12 +527,7 @@ fn submit_skips_a_named_pipe_in_a_tree_and_reads_one_named_on_the_command_line()
     // Opening a pipe waits for a writer: found in a tree, it must not be.
     nix::unistd::mkfifo(&tree.join("pipe"), nix::sys::stat::Mode::S_IRWXU).unwrap();
     let server_url = format!("http://{}", server.addr);
-    let mut child = Command::new(docmill_bin())
-        .args(["submit", "--server", &server_url, "--out", "out.ndjson", "docs"])
-        .current_dir(work.path())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_submit(work.path(), &server_url);
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_secs(30) {
