@@ -394,15 +394,15 @@ pub fn persist(document: Document, path: &Path) -> std::io::Result<()> {
     let mut file = std::fs::File::create(path)?;
     match document {
         Document::Memory(bytes) => file.write_all(&bytes)?,
-        Document::Sealed(memfd) => {
-            let mut memfd = memfd.into_file();
-            std::io::Seek::rewind(&mut memfd)?;
-            std::io::copy(&mut memfd, &mut file)?;
-        }
-        Document::File(mut spooled) => {
-            std::io::Seek::rewind(&mut spooled)?;
-            std::io::copy(&mut spooled, &mut file)?;
-        }
+        Document::Sealed(memfd) => copy_from_start(memfd.into_file(), &mut file)?,
+        Document::File(spooled) => copy_from_start(spooled, &mut file)?,
     }
     file.sync_all()
+}
+
+/// Copies all of `from` (a spool file or a sealed memfd, wherever its
+/// offset was left) into `to`.
+fn copy_from_start(mut from: std::fs::File, to: &mut std::fs::File) -> std::io::Result<()> {
+    std::io::Seek::rewind(&mut from)?;
+    std::io::copy(&mut from, to).map(drop)
 }
