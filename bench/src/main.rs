@@ -51,39 +51,22 @@ mod suite;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|first| first == "large") {
-        let binaries: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
-        assert!(!binaries.is_empty(), "usage: docmill-bench large BINARY...");
-        large::run(&binaries);
-        return;
-    }
-    if args.first().is_some_and(|first| first == "healthz") {
-        assert!(args.len() > 1, "usage: docmill-bench healthz \"BINARY [SERVE FLAG...]\"...");
-        control::run(&args[1..]);
-        return;
-    }
-    if args.first().is_some_and(|first| first == "probe") {
-        let (Some(addr), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) else {
-            panic!("usage: docmill-bench probe ADDR N");
-        };
-        let (p50, p99) = healthz_latency_paced(addr, n, Duration::from_millis(1));
-        println!("{p50} {p99}");
-        return;
-    }
-    if args.first().is_some_and(|first| first == "handoff") {
-        handoff::run();
-        return;
-    }
-    if args.first().is_some_and(|first| first == "burst") {
-        let binaries: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
-        assert!(!binaries.is_empty(), "usage: docmill-bench burst BINARY...");
-        burst::run(&binaries);
-        return;
-    }
-    if args.first().is_some_and(|first| first == "compare") {
-        assert!(args.len() > 1, "usage: docmill-bench compare \"BINARY [SERVE FLAG...]\"...");
-        compare::run(&args[1..]);
-        return;
+    let rest = args.get(1..).unwrap_or(&[]);
+    match args.first().map(String::as_str) {
+        Some("large") => return large::run(&binaries(rest, "large")),
+        Some("burst") => return burst::run(&binaries(rest, "burst")),
+        Some("healthz") => return control::run(specs(rest, "healthz")),
+        Some("compare") => return compare::run(specs(rest, "compare")),
+        Some("handoff") => return handoff::run(),
+        Some("probe") => {
+            let (Some(addr), Some(n)) = (rest.first(), rest.get(1).and_then(|n| n.parse::<usize>().ok())) else {
+                panic!("usage: docmill-bench probe ADDR N");
+            };
+            let (p50, p99) = healthz_latency_paced(addr, n, Duration::from_millis(1));
+            println!("{p50} {p99}");
+            return;
+        }
+        _ => {}
     }
     let run_suite = args.first().is_some_and(|first| first == "suite");
     let run_sandbox = args.first().is_some_and(|first| first == "sandbox");
@@ -217,6 +200,19 @@ pub(crate) fn saturate(addr: &str) -> Arc<AtomicBool> {
     }
     std::thread::sleep(Duration::from_secs(1));
     running
+}
+
+/// The binaries a subcommand compares; at least one.
+fn binaries(args: &[String], command: &str) -> Vec<PathBuf> {
+    assert!(!args.is_empty(), "usage: docmill-bench {command} BINARY...");
+    args.iter().map(PathBuf::from).collect()
+}
+
+/// The server specs (`"BINARY [SERVE FLAG...]"`) a subcommand compares; at
+/// least one.
+fn specs<'a>(args: &'a [String], command: &str) -> &'a [String] {
+    assert!(!args.is_empty(), "usage: docmill-bench {command} \"BINARY [SERVE FLAG...]\"...");
+    args
 }
 
 /// p50 and p99 of `/healthz` in milliseconds over `n` sequential requests.
