@@ -41,6 +41,11 @@ impl RawReport {
         })
     }
 
+    /// Bytes of the worker's JSON, what holding this report costs.
+    pub fn json_bytes(&self) -> usize {
+        self.json.len()
+    }
+
     pub fn summary(&self) -> &ReportSummary {
         &self.summary
     }
