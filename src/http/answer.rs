@@ -58,6 +58,11 @@ impl Default for AnswerBudget {
 }
 
 impl AnswerBudget {
+    /// Bytes held now.
+    pub fn in_use(&self) -> usize {
+        *self.in_use.lock().unwrap()
+    }
+
     /// True when answers already hold the whole budget: `/v1/analyze` is
     /// shed.
     pub fn is_exhausted(&self) -> bool {
