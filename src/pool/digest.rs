@@ -10,8 +10,13 @@
 //! a placeholder for `sha256`, and the server writes the digest over it
 //! ([`super::RawReport::set_deferred_sha256`]).
 
+use std::future::Future;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use docmill_worker::protocol;
 use sha2::{Digest as _, Sha256};
@@ -68,34 +73,86 @@ impl Digest {
     }
 }
 
+/// A document being hashed on a blocking thread: a future of its digest.
+/// Dropped before it is done, it stops the hashing at its next read.
+pub(super) struct Hashing {
+    handle: tokio::task::JoinHandle<io::Result<[u8; 32]>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Hashing {
+    /// Stops the hashing at its next read: its digest is no longer wanted.
+    pub fn stop(&self) {
+        self.stopper().stop();
+    }
+
+    /// What stops this hashing from elsewhere while it is awaited.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(Arc::clone(&self.stop))
+    }
+}
+
+pub(super) struct Stopper(Arc<AtomicBool>);
+
+impl Stopper {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Future for Hashing {
+    type Output = io::Result<[u8; 32]>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.handle).poll(cx).map(|joined| joined.map_err(io::Error::other).and_then(|hashed| hashed))
+    }
+}
+
+impl Drop for Hashing {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Starts hashing `document` on a blocking thread. The descriptor is
 /// duplicated, so the document itself goes on to a worker meanwhile: a
 /// sealed memfd cannot change, and a spool file is never written once
 /// complete.
-pub(super) fn start(document: &Document) -> io::Result<tokio::task::JoinHandle<io::Result<[u8; 32]>>> {
-    let source = match document {
+pub(super) fn start(document: &Document) -> io::Result<Hashing> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = match document {
         Document::Memory(bytes) => {
             let bytes = bytes.clone();
-            return Ok(tokio::task::spawn_blocking(move || Ok(Sha256::digest(&bytes).into())));
+            tokio::task::spawn_blocking(move || Ok(Sha256::digest(&bytes).into()))
         }
-        Document::Sealed(memfd) => memfd.reader()?,
-        Document::File(file) => file.try_clone()?,
+        Document::Sealed(memfd) => {
+            let (source, stop) = (memfd.reader()?, Arc::clone(&stop));
+            tokio::task::spawn_blocking(move || hash_file(&source, &stop))
+        }
+        Document::File(file) => {
+            let (source, stop) = (file.try_clone()?, Arc::clone(&stop));
+            tokio::task::spawn_blocking(move || hash_file(&source, &stop))
+        }
     };
-    Ok(tokio::task::spawn_blocking(move || hash_file(&source)))
+    Ok(Hashing { handle, stop })
 }
 
 /// The digest of `document`, computed on a blocking thread.
 pub(super) async fn compute(document: &Document) -> io::Result<[u8; 32]> {
-    start(document)?.await.map_err(io::Error::other)?
+    start(document)?.await
 }
 
 /// SHA-256 of a file's whole content, read with `pread` (the descriptor's
-/// offset, shared with the original, is left alone).
-fn hash_file(file: &std::fs::File) -> io::Result<[u8; 32]> {
+/// offset, shared with the original, is left alone); an error once `stop`
+/// is set.
+fn hash_file(file: &std::fs::File, stop: &AtomicBool) -> io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; HASH_READ_BYTES];
     let mut offset = 0u64;
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(io::Error::other("the digest is no longer wanted"));
+        }
         let read = match file.read_at(&mut buffer, offset) {
             Ok(0) => return Ok(hasher.finalize().into()),
             Ok(read) => read,
@@ -127,6 +184,12 @@ mod tests {
         let document = Document::Sealed(memfd.seal().unwrap());
         assert_eq!(compute(&document).await.unwrap(), expected);
         assert_eq!(compute(&document).await.unwrap(), expected, "hashing twice reads from the start again");
+
+        let mut memfd = super::super::OpenMemfd::new().unwrap();
+        memfd.write(&vec![1u8; 64 * HASH_READ_BYTES]).unwrap();
+        let hashing = start(&Document::Sealed(memfd.seal().unwrap())).unwrap();
+        hashing.stop();
+        assert!(hashing.await.is_err(), "a stopped hashing gives no digest");
 
         let document = Document::Memory(bytes::Bytes::from(bytes));
         assert_eq!(compute(&document).await.unwrap(), expected);

@@ -254,13 +254,28 @@ impl Pool {
         task.digest = Digest::Alongside(computed);
         let options = task.options;
         let extension = docmill_engine::detect::extension(&task.filename);
+        let stopper = hashing.stopper();
         let hashed = async {
-            let digest = hashing.await.map_err(std::io::Error::other).and_then(|hashed| hashed).map_err(hash_failed)?;
+            let digest = hashing.await?;
             known.send_replace(Some(digest));
-            Ok::<_, TaskError>(digest)
+            Ok::<_, std::io::Error>(digest)
         };
-        let (result, digest) = tokio::join!(self.dispatch(task, lane), hashed);
-        let sha256 = digest?;
+        let dispatched = async {
+            let result = self.dispatch(task, lane).await;
+            // Refused, or failed in a way that strikes nothing: the digest
+            // is not needed, and a 503 waits for no hashing.
+            if matches!(&result, Err(failure) if !strikes(failure)) {
+                stopper.stop();
+            }
+            result
+        };
+        let (result, digest) = tokio::join!(dispatched, hashed);
+        let sha256 = match (digest, &result) {
+            (Ok(digest), _) => digest,
+            // The task's own failure says more than the hashing's.
+            (Err(_), Err(_)) => return result,
+            (Err(err), Ok(_)) => return Err(hash_failed(err)),
+        };
         let result = result.and_then(|mut report| {
             report
                 .set_deferred_sha256(&sha256)
@@ -276,7 +291,7 @@ impl Pool {
     fn record(&self, sha256: [u8; 32], options: Options, extension: &str, result: &Result<RawReport, TaskError>) {
         match result {
             Ok(report) => self.memo.remember(sha256, options, extension, report),
-            Err(failure @ (TaskError::Crashed(_) | TaskError::TimedOut(_))) => self.memo.strike(sha256, failure),
+            Err(failure) if strikes(failure) => self.memo.strike(sha256, failure),
             Err(_) => {}
         }
     }
@@ -588,6 +603,11 @@ impl Pool {
         let counter = if result.is_ok() { &self.counters.documents_ok } else { &self.counters.documents_failed };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// A failure that counts against the document in the quarantine.
+fn strikes(failure: &TaskError) -> bool {
+    matches!(failure, TaskError::Crashed(_) | TaskError::TimedOut(_))
 }
 
 fn hash_failed(err: std::io::Error) -> TaskError {
