@@ -159,7 +159,7 @@ async fn run_batch(
             filename: part.filename.clone(),
             declared_type: part.declared_type,
             options,
-            sha256: Some(spooled.sha256),
+            digest: spooled.digest,
             document: spooled.document,
             use_cache: true,
         };
@@ -179,7 +179,7 @@ async fn run_batch(
                 } => result,
                 _ = client.closed() => Err(TaskError::Abandoned),
             };
-            let reservation = answers.reserve_now(result.as_ref().map_or(0, RawReport::json_bytes));
+            let reservation = answers.reserve_now(result.as_ref().map_or(0, RawReport::json_len));
             let result = result.and_then(|raw| raw.report().map_err(TaskError::unreadable_report));
             let line = ResultLine { index, filename: part.filename, result: result.map_err(ApiError::from) };
             let _ = done_tx.send(Done { line, slot: Some(permit), reservation: Some(reservation) });
