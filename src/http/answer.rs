@@ -17,6 +17,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -49,11 +50,34 @@ pub struct AnswerBudget {
     capacity: usize,
     in_use: Mutex<usize>,
     freed: Notify,
+    /// Answers (batch documents, results pages) waiting for room now.
+    waiting: AtomicUsize,
+}
+
+/// Counts one waiter while it lives (a wait may be cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Default for AnswerBudget {
     fn default() -> Self {
-        AnswerBudget { capacity: ANSWER_MEMORY_BUDGET, in_use: Mutex::new(0), freed: Notify::new() }
+        AnswerBudget {
+            capacity: ANSWER_MEMORY_BUDGET,
+            in_use: Mutex::new(0),
+            freed: Notify::new(),
+            waiting: AtomicUsize::new(0),
+        }
     }
 }
 
@@ -61,6 +85,11 @@ impl AnswerBudget {
     /// Bytes held now.
     pub fn in_use(&self) -> usize {
         *self.in_use.lock().unwrap()
+    }
+
+    /// Answers waiting for room now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// True when answers already hold the whole budget: `/v1/analyze` is
@@ -79,6 +108,7 @@ impl AnswerBudget {
     /// they fit beside the interactive reserve. An answer larger than that
     /// waits until nothing else is held.
     pub async fn reserve(self: &Arc<Self>, bytes: usize) -> Reservation {
+        let mut waiting = None;
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
@@ -90,6 +120,7 @@ impl AnswerBudget {
                     return Reservation { budget: Arc::clone(self), bytes };
                 }
             }
+            waiting.get_or_insert_with(|| Waiting::new(&self.waiting));
             freed.await;
         }
     }
@@ -98,6 +129,7 @@ impl AnswerBudget {
     /// whose answer is not yet known (a batch's next document) starts only
     /// then.
     pub async fn room(&self) {
+        let mut waiting = None;
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
@@ -105,6 +137,7 @@ impl AnswerBudget {
             if *self.in_use.lock().unwrap() < self.bulk_capacity() {
                 return;
             }
+            waiting.get_or_insert_with(|| Waiting::new(&self.waiting));
             freed.await;
         }
     }
