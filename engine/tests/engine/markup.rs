@@ -213,6 +213,20 @@ fn markdown_nested_list_items_are_separate_lines() {
     }
 }
 
+/// The text of a Markdown document was parsed without GFM: a table came out
+/// as its pipes and dashes on one line, `~~struck~~` with its tildes and a
+/// task list with its `[ ]`. A row is now a line of tab-separated cells.
+#[test]
+fn markdown_gfm_tables_strikethrough_and_tasks_are_read_as_text() {
+    let source = "Intro.\n\n| Name | City |\n|---|:---:|\n| Ada | London |\n| Grace | New York |\n\n\
+        - [x] done\n- [ ] open\n\nSome ~~old~~ new words.\n";
+    check(
+        "table.md",
+        source.as_bytes(),
+        &[("/text", json!("Intro.\nName\tCity\nAda\tLondon\nGrace\tNew York\ndone\nopen\nSome old new words.\n"))],
+    );
+}
+
 #[test]
 fn markdown_toml_front_matter() {
     let md = b"+++\ntitle = \"Hugo Page\"\nauthor = 'Ada'\ndate = 2024-01-02\n[params]\ntitle = \"not this\"\n+++\n# Heading\n\nBody text.\n";
