@@ -30,6 +30,9 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
             "tabs" => in_tab_stops += 1,
             "tab" if in_tab_stops == 0 => out.push('\t'),
             "br" | "cr" => out.push('\n'),
+            // Word's non-breaking hyphen is an element, not a character:
+            // without it "co-operate" read as "cooperate".
+            "noBreakHyphen" => out.push('\u{2011}'),
             "tc" => cell_depth += 1,
             _ => {}
         },

@@ -74,6 +74,19 @@ fn docx_text_boxes_count_once_not_with_their_fallback_copy() {
     assert_eq!(report["text"].as_str().unwrap().matches("Boxed remark").count(), 1, "{report:#}");
 }
 
+/// Word writes a non-breaking hyphen as an element of its own
+/// (`<w:noBreakHyphen/>`), not a character in the text: "co-operate" read
+/// as "cooperate", in the text and in the Markdown.
+#[test]
+fn docx_non_breaking_hyphen_is_kept() {
+    let document = br#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>We co</w:t><w:noBreakHyphen/><w:t>operate.</w:t></w:r></w:p></w:body></w:document>"#;
+    let bytes = zip(&[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", document)]);
+    check_text("hyphen.docx", &bytes, &["We co\u{2011}operate."]);
+    let options = docmill_engine::Options { markdown: true, ..Default::default() };
+    let report = crate::analyze_with("hyphen.docx", &bytes, options).unwrap();
+    assert!(report["markdown"].as_str().unwrap().contains("We co\u{2011}operate."), "{report:#}");
+}
+
 #[test]
 fn pptx_slides_in_order_with_notes() {
     let slide = |text: &str| {
