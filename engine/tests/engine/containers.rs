@@ -140,6 +140,30 @@ fn pptx_slides_in_the_order_the_deck_shows_them() {
     assert_eq!(text.matches("Notes on the title").count(), 1, "{text:?}");
 }
 
+/// An ODT with tracked changes read its deleted text and the record of who
+/// changed what when ("x2020-01-01T00:00:00deletedword"), a footnote
+/// glued its number to its text inside the sentence ("broken 1notebody
+/// end"), and a comment its author and date. The deletions are gone now,
+/// notes and comments follow the body as in DOCX, in the text and (the
+/// deletions) in the Markdown.
+#[test]
+fn odt_tracked_deletions_notes_and_comments_are_not_in_the_sentence() {
+    let content = br#"<office:document-content xmlns:office="o" xmlns:text="t" xmlns:dc="d"><office:body><office:text><text:tracked-changes><text:changed-region text:id="c1"><text:deletion><office:change-info><dc:creator>Editor</dc:creator><dc:date>2020-01-01T00:00:00</dc:date></office:change-info><text:p>deletedword</text:p></text:deletion></text:changed-region></text:tracked-changes><text:p>Kept <text:change text:change-id="c1"/>words with a note<text:note text:note-class="footnote"><text:note-citation>1</text:note-citation><text:note-body><text:p>Note body.</text:p></text:note-body></text:note> and a comment<office:annotation><dc:creator>Reviewer</dc:creator><dc:date>2021-02-03T00:00:00</dc:date><text:p>Comment body.</text:p></office:annotation> end.</text:p></office:text></office:body></office:document-content>"#;
+    let bytes = zip(&[("mimetype", b"application/vnd.oasis.opendocument.text"), ("content.xml", content)]);
+    check(
+        "changes.odt",
+        &bytes,
+        &[("/text", json!("Kept words with a note and a comment end.\n\nNote body.\nComment body.\n"))],
+    );
+    let options = docmill_engine::Options { markdown: true, ..Default::default() };
+    let report = crate::analyze_with("changes.odt", &bytes, options).unwrap();
+    let markdown = report["markdown"].as_str().unwrap();
+    assert!(
+        !markdown.contains("deletedword") && !markdown.contains("Editor") && !markdown.contains("Reviewer"),
+        "{markdown}"
+    );
+}
+
 #[test]
 fn odt_text_and_meta() {
     let content = br#"<office:document-content xmlns:office="o" xmlns:text="t" xmlns:table="tb"><office:automatic-styles><style>not text</style></office:automatic-styles><office:body><office:text><text:h>Chapter</text:h><text:p>One<text:s text:c="2"/>two<text:tab/>three<text:line-break/>four</text:p><table:table><table:table-row><table:table-cell><text:p>x</text:p></table:table-cell><table:table-cell><text:p>y</text:p></table:table-cell></table:table-row></table:table></office:text></office:body></office:document-content>"#;
