@@ -88,6 +88,58 @@ fn a_timeout_and_a_parser_panic_are_logged_with_the_documents_name_size_and_sha2
 }
 
 #[test]
+fn a_large_poison_document_hashed_while_it_ran_is_logged_with_its_sha256_and_quarantined() {
+    // Over the inline limit: the server hashes it while a worker runs it,
+    // and this worker dies at once, before the hash can be done.
+    let server = Server::start(&["--workers", "1", "--log-format", "json"]);
+    let mut poison = b"DOCMILL-FAULT:abort large poison ".to_vec();
+    poison.resize(3 << 20, b'x');
+    let digest: String = Sha256::digest(&poison).iter().map(|b| format!("{b:02x}")).collect();
+    for round in 0..2 {
+        let response = server.put("/v1/analyze?filename=poison.bin", &poison);
+        assert_eq!((response.status, response.error_code().as_str()), (500, "worker_crashed"), "round {round}");
+        server.wait_workers_ready(1);
+    }
+    // Each request killed a worker and its replacement.
+    assert_eq!(server.restarts("crashed"), 4);
+    let failures =
+        || json_lines(&server).into_iter().filter(|line| line["filename"] == "poison.bin").collect::<Vec<Value>>();
+    wait_until(Duration::from_secs(10), "the four deaths logged", || failures().len() == 4);
+    for line in failures() {
+        assert_eq!(line["sha256"], digest.as_str(), "{line}");
+        assert_eq!(line["size"], poison.len(), "{line}");
+    }
+    // Once quarantined, its digest is taken before anything runs: the
+    // third upload (multipart, under another name) kills no worker.
+    let third = server.analyze("again.bin", &poison);
+    assert_eq!((third.status, third.error_code().as_str()), (500, "worker_crashed"));
+    assert!(third.text().contains("not analysed again"), "{}", third.text());
+    assert_eq!(server.restarts("crashed"), 4, "the third attempt killed no worker");
+    // Other large documents are still analysed, with their own digest.
+    let fine = vec![b'a'; 2 << 20];
+    let response = server.put("/v1/analyze?filename=fine.txt", &fine);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let expected: String = Sha256::digest(&fine).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(response.json()["sha256"], expected.as_str());
+}
+
+#[test]
+fn a_document_whose_parser_panics_thousands_of_times_logs_a_few_lines_and_a_count() {
+    let server = Server::start(&["--workers", "1"]);
+    let response = server.put("/v1/analyze?filename=panicky.txt", b"DOCMILL-FAULT:caught-panics-5000 words after");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let response = server.put("/v1/analyze?filename=calm.txt", b"DOCMILL-FAULT:caught-panics-2 words after");
+    assert_eq!(response.status, 200, "{}", response.text());
+    wait_until(Duration::from_secs(10), "the count of the rest logged", || {
+        server.stderr().contains("4997 more parser panics in that document")
+    });
+    let stderr = server.stderr();
+    let lines = stderr.lines().filter(|line| line.contains("parser panicked")).count();
+    assert_eq!(lines, 3 + 2, "three for the first document, both of the second's:\n{stderr}");
+    assert_eq!(stderr.matches("more parser panics").count(), 1, "{stderr}");
+}
+
+#[test]
 fn a_stalled_stderr_drops_log_lines_and_never_blocks_the_server() {
     // stderr is a pipe nobody reads: once it and the log buffer are full,
     // every access line must be dropped and counted, not waited for.

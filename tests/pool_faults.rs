@@ -420,3 +420,30 @@ fn result_cache_answers_repeats_only_when_asked() {
     let line: serde_json::Value = serde_json::from_str(batch.text().lines().next().unwrap()).unwrap();
     assert_eq!(line["report"]["cached"], true, "{line}");
 }
+
+/// The niceness of a process, from `/proc/PID/stat`.
+fn niceness(pid: i32) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command's closing parenthesis: state is field 3, nice 19.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[19 - 3].parse().unwrap()
+}
+
+#[test]
+fn workers_run_ten_nicer_than_the_server_however_nice_it_was_started() {
+    // Niceness is per thread on Linux, and a child starts with that of the
+    // thread that spawned it: this thread is made nicer, not the tests.
+    let server = std::thread::spawn(|| {
+        let thread = nix::unistd::gettid().to_string();
+        let reniced = std::process::Command::new("renice").args(["-n", "4", "-p", &thread]).output().unwrap();
+        assert!(reniced.status.success(), "renice: {}", String::from_utf8_lossy(&reniced.stderr));
+        Server::start(&["--workers", "2"])
+    })
+    .join()
+    .unwrap();
+    server.wait_workers_ready(2);
+    assert_eq!(niceness(server.pid()), 4);
+    for worker in server.worker_pids() {
+        assert_eq!(niceness(worker as i32), 14, "worker {worker}");
+    }
+}

@@ -105,7 +105,7 @@ fn send(socket: &OwnedFd, document: DocumentBody<'_>, fd: Option<&OwnedFd>) {
         filename: "doc.txt",
         declared_type: None,
         options: protocol::Options::default(),
-        sha256: None,
+        digest: protocol::Digest::Compute,
         document,
     }));
     let raw = [fd.map_or(-1, |fd| fd.as_raw_fd())];

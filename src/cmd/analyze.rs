@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::config::{self, AnalyzeArgs, LogFormat};
 use crate::error::ApiError;
 use crate::log;
-use crate::pool::{read_document, Document, Lane, Pool, PoolConfig, Task};
+use crate::pool::{read_document, Digest, Document, Lane, Pool, PoolConfig, Task};
 use crate::supervisor::SupervisorHandle;
 
 /// How long `analyze` waits for its workers to boot.
@@ -67,7 +67,7 @@ async fn analyze_one(pool: &Pool, path: &str, options: Options, max_bytes: u64) 
         filename: path.to_owned(),
         declared_type: None,
         options,
-        sha256: Some(sha256),
+        digest: Digest::Known(sha256),
         document,
         use_cache: false,
     };

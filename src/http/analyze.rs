@@ -30,7 +30,10 @@ async fn analyze_multipart(
     body: Body,
 ) -> Result<ReportResponse, ApiError> {
     let limits = (state.config.pool.max_upload_bytes, state.config.max_request_bytes);
-    let mut files = MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?;
+    // Hashed by the pool while a worker analyses it, when nothing needs the
+    // digest first.
+    let mut files =
+        MultipartFiles::new(content_type(&headers), body, &state.spool_dir, limits.0, limits.1)?.hashing_later();
     let options = match query.options() {
         Ok(options) => options,
         Err(err) => return Err(refuse(files, err).await),
@@ -64,7 +67,7 @@ async fn analyze_multipart(
         filename: first.filename,
         declared_type: first.declared_type,
         options,
-        sha256: Some(spooled.sha256),
+        digest: spooled.digest,
         document: spooled.document,
         use_cache: query.use_cache(),
     };
@@ -98,7 +101,9 @@ async fn analyze_raw(
         return Err(ApiError::overloaded());
     }
     let limit = state.config.pool.max_upload_bytes;
-    let mut spool = Spool::new(&state.spool_dir, limit);
+    // Hashed by the pool while a worker analyses it, when nothing needs
+    // the digest first.
+    let mut spool = Spool::hashing_later(&state.spool_dir, limit);
     loop {
         match stream.try_next().await {
             Ok(Some(chunk)) => {
@@ -131,7 +136,7 @@ async fn analyze_raw(
         filename,
         declared_type,
         options,
-        sha256: Some(spooled.sha256),
+        digest: spooled.digest,
         document: spooled.document,
         use_cache: query.use_cache(),
     };

@@ -139,7 +139,7 @@ async fn run_batch(
             filename: part.filename.clone(),
             declared_type: part.declared_type,
             options,
-            sha256: Some(spooled.sha256),
+            digest: spooled.digest,
             document: spooled.document,
             use_cache: true,
         };

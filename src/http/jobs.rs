@@ -183,7 +183,7 @@ async fn store_locally(
                 }
                 Ok(spooled) => {
                     let path = job_dir.join(index.to_string());
-                    let sha256 = Some(spooled.sha256);
+                    let sha256 = spooled.digest.known();
                     tokio::task::spawn_blocking(move || persist(spooled.document, &path))
                         .await
                         .map_err(|err| ApiError::internal(err.to_string()))?

@@ -10,6 +10,7 @@ use super::upload::MultipartFiles;
 use crate::error::ApiError;
 use crate::jobs::{finish_job, insert_document, insert_job, SharedJobs, StoreError};
 use crate::pool::Document;
+use sha2::Digest as _;
 
 /// The bytes of a spooled upload (the store keeps them, not the disk).
 async fn read_all(document: Document) -> Result<Vec<u8>, ApiError> {
@@ -57,8 +58,10 @@ pub(super) async fn store_shared(
                     insert_document(&tx, job_id, index, &part.filename, Err(&line)).await?;
                 }
                 Ok(spooled) => {
+                    let known = spooled.digest.known();
                     let bytes = read_all(spooled.document).await?;
-                    insert_document(&tx, job_id, index, &part.filename, Ok((bytes.as_slice(), spooled.sha256))).await?;
+                    let sha256 = known.unwrap_or_else(|| sha2::Sha256::digest(&bytes).into());
+                    insert_document(&tx, job_id, index, &part.filename, Ok((bytes.as_slice(), sha256))).await?;
                 }
             }
         }

@@ -1,7 +1,11 @@
 //! Where one uploaded file waits while it arrives: a buffer up to
 //! [`INLINE_MAX_BYTES`], then a memfd up to [`SPOOL_MEMORY_BYTES`] while all
 //! in-memory spools together stay within [`SPOOL_MEMORY_BUDGET`], an unlinked
-//! temporary file beyond. Every byte is hashed with SHA-256 as it arrives.
+//! temporary file beyond. Every byte is hashed with SHA-256 as it arrives,
+//! except in a spool made with [`Spool::hashing_later`]: there a file larger
+//! than the buffer is left to the pool to hash ([`Digest::Later`]), which
+//! does it while a worker analyses the file, off the round trip's critical
+//! path.
 //!
 //! A chunk is hashed and written into the buffer or the memfd on the
 //! runtime thread that read it (at most 64 KiB: a copy into memory either
@@ -19,7 +23,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::pool::{Document, OpenMemfd, INLINE_MAX_BYTES};
+use crate::pool::{Digest as DocumentDigest, Document, OpenMemfd, INLINE_MAX_BYTES};
 
 /// Files up to this size stay in memory; larger ones go to a temporary file,
 /// so many concurrent large uploads cost disk, not RAM.
@@ -51,7 +55,7 @@ fn release_spool_memory(bytes: usize) {
 /// A complete upload, ready to dispatch.
 pub struct Spooled {
     pub document: Document,
-    pub sha256: [u8; 32],
+    pub digest: DocumentDigest,
 }
 
 pub enum SpoolError {
@@ -79,7 +83,8 @@ pub struct Spool {
     dir: PathBuf,
     limit: u64,
     size: u64,
-    hasher: Sha256,
+    /// `None` in a spool whose digest is computed later, from the file.
+    hasher: Option<Sha256>,
     held: Held,
     /// Bytes of [`SPOOL_MEMORY_BUDGET`] this spool holds (a buffer's
     /// capacity, a memfd's length), given back on drop or when the file is
@@ -93,10 +98,19 @@ impl Spool {
             dir: dir.to_owned(),
             limit,
             size: 0,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             held: Held::Buffer(Vec::new()),
             reserved: 0,
         }
+    }
+
+    /// A spool that does not hash what arrives: a file small enough for
+    /// the buffer is hashed when complete, a larger one is
+    /// [`Digest::Later`](DocumentDigest::Later), for the pool to hash.
+    pub fn hashing_later(dir: &Path, limit: u64) -> Spool {
+        let mut spool = Spool::new(dir, limit);
+        spool.hasher = None;
+        spool
     }
 
     /// Makes this spool's share of the budget `target` bytes, taking more or
@@ -118,7 +132,9 @@ impl Spool {
         if self.size > self.limit {
             return Err(SpoolError::TooLarge);
         }
-        self.hasher.update(&chunk);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&chunk);
+        }
         let held = self.size as usize;
         let in_buffer = matches!(self.held, Held::Buffer(_));
         if in_buffer && held <= INLINE_MAX_BYTES {
@@ -198,14 +214,19 @@ impl Spool {
     /// The complete file. Its memory leaves the budget: from here on it is
     /// bounded by the queue it waits in, not by how many clients upload.
     pub async fn finish(mut self) -> Result<Spooled, SpoolError> {
-        let sha256: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
+        let hashed = self.hasher.take().map(|hasher| hasher.finalize().into());
         self.reserve(0);
         let document = match std::mem::replace(&mut self.held, Held::Buffer(Vec::new())) {
             Held::Buffer(buffer) => Document::Memory(Bytes::from(buffer)),
             Held::Memfd(memfd) => Document::Sealed(memfd.seal().map_err(SpoolError::Io)?),
             Held::Disk(file) => Document::File(file),
         };
-        Ok(Spooled { document, sha256 })
+        let digest = match (hashed, &document) {
+            (Some(digest), _) => DocumentDigest::Known(digest),
+            (None, Document::Memory(bytes)) => DocumentDigest::Known(Sha256::digest(bytes).into()),
+            (None, _) => DocumentDigest::Later,
+        };
+        Ok(Spooled { document, digest })
     }
 }
 

@@ -66,6 +66,8 @@ pub struct MultipartFiles {
     headers_too_large: Arc<AtomicBool>,
     spool_dir: PathBuf,
     per_file_limit: u64,
+    /// Files are spooled with [`Spool::hashing_later`].
+    hash_later: bool,
     pub files_seen: usize,
 }
 
@@ -101,8 +103,16 @@ impl MultipartFiles {
             headers_too_large,
             spool_dir: spool_dir.to_owned(),
             per_file_limit,
+            hash_later: false,
             files_seen: 0,
         })
+    }
+
+    /// Leaves the digest of a file larger than a spool's buffer to the pool
+    /// ([`Spool::hashing_later`]).
+    pub fn hashing_later(mut self) -> Self {
+        self.hash_later = true;
+        self
     }
 
     /// The next file part, spooled whole; non-file fields are skipped. A
@@ -148,7 +158,11 @@ impl MultipartFiles {
                     return Ok(Some(FilePart { filename, declared_type, content: Err(refusal) }));
                 }
             }
-            let mut spool = Spool::new(&self.spool_dir, self.per_file_limit);
+            let mut spool = if self.hash_later {
+                Spool::hashing_later(&self.spool_dir, self.per_file_limit)
+            } else {
+                Spool::new(&self.spool_dir, self.per_file_limit)
+            };
             let mut field = field;
             loop {
                 match field.chunk().await {

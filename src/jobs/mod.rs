@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::ApiError;
 use crate::ndjson::{parse_simhash, ResultLine};
-use crate::pool::{read_document, Document, Lane, Pool, Task, TaskError};
+use crate::pool::{read_document, Digest, Document, Lane, Pool, Task, TaskError};
 
 pub use cluster::SharedJobs;
 pub use pg::{finish_job, insert_document, insert_job, StoreError};
@@ -376,7 +376,8 @@ async fn analyse_stored(
     cancelled: &mut watch::Receiver<bool>,
     stopping: &AtomicBool,
 ) -> Option<Result<docmill_engine::report::Report, ApiError>> {
-    let task = Task { filename, declared_type: None, options, sha256: Some(sha256), document, use_cache: true };
+    let task =
+        Task { filename, declared_type: None, options, digest: Digest::Known(sha256), document, use_cache: true };
     let result = tokio::select! {
         result = pool.run(task, Lane::Bulk) => result,
         _ = cancelled.wait_for(|cancel| *cancel) => return None,

@@ -147,6 +147,12 @@ impl SealedMemfd {
         self.file
     }
 
+    /// Another descriptor of the same memfd, to read the document from
+    /// (with `pread`) while this one goes to a worker.
+    pub fn reader(&self) -> io::Result<std::fs::File> {
+        self.file.try_clone()
+    }
+
     fn prepared(self) -> Prepared {
         let attached = Attached { len: self.len, kind: AttachedKind::SealedMemfd };
         Prepared::Attached { fd: OwnedFd::from(self.file), attached }

@@ -43,6 +43,8 @@ struct Cache {
 struct Strikes {
     by_document: HashMap<[u8; 32], (u32, TaskError)>,
     order: VecDeque<[u8; 32]>,
+    /// Entries of `by_document` with [`QUARANTINE_STRIKES`] or more.
+    quarantined: usize,
 }
 
 #[derive(Default)]
@@ -90,13 +92,22 @@ impl Memo {
         }
     }
 
+    /// True when some document is quarantined: then every document's
+    /// digest is needed before it may go to a worker.
+    pub fn any_quarantined(&self) -> bool {
+        self.strikes.lock().unwrap().quarantined > 0
+    }
+
     /// Counts a crash or timeout caused by this document.
     pub fn strike(&self, sha256: [u8; 32], error: &TaskError) {
-        let mut strikes = self.strikes.lock().unwrap();
+        let mut guard = self.strikes.lock().unwrap();
+        let strikes = &mut *guard;
         if !strikes.by_document.contains_key(&sha256) {
             if strikes.order.len() >= QUARANTINE_ENTRIES {
                 if let Some(oldest) = strikes.order.pop_front() {
-                    strikes.by_document.remove(&oldest);
+                    if strikes.by_document.remove(&oldest).is_some_and(|(count, _)| count >= QUARANTINE_STRIKES) {
+                        strikes.quarantined -= 1;
+                    }
                 }
             }
             strikes.order.push_back(sha256);
@@ -104,5 +115,36 @@ impl Memo {
         let entry = strikes.by_document.entry(sha256).or_insert((0, error.clone()));
         entry.0 += 1;
         entry.1 = error.clone();
+        if entry.0 == QUARANTINE_STRIKES {
+            strikes.quarantined += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_counts_as_quarantined_from_its_last_strike_until_it_is_forgotten() {
+        let memo = Memo::default();
+        let crashed = TaskError::Crashed("killed by SIGSEGV".into());
+        assert!(!memo.any_quarantined());
+        memo.strike([1; 32], &crashed);
+        assert!(!memo.any_quarantined(), "one strike is not a quarantine");
+        for _ in 1..QUARANTINE_STRIKES + 2 {
+            memo.strike([1; 32], &crashed);
+        }
+        assert!(memo.any_quarantined());
+        assert!(memo.quarantined([1; 32]).is_some());
+        // Strikes against other documents push the first one out.
+        for i in 0..QUARANTINE_ENTRIES as u32 {
+            let mut other = [0u8; 32];
+            other[..4].copy_from_slice(&i.to_le_bytes());
+            other[31] = 2;
+            memo.strike(other, &crashed);
+        }
+        assert!(memo.quarantined([1; 32]).is_none());
+        assert!(!memo.any_quarantined(), "the only quarantined document was forgotten");
     }
 }

@@ -4,7 +4,9 @@
 //! its JSON out so that they are at the very start and the very end
 //! ([`protocol::splice_points`]), and the server writes them around the
 //! worker's bytes, which are shared (reference-counted), never copied, on
-//! their way to the client. Paths that need the report as a value (batch
+//! their way to the client. When the server hashed the document while the
+//! worker analysed it, it also writes `sha256`, the field after `size`,
+//! over the worker's placeholder. Paths that need the report as a value (batch
 //! lines, jobs, near-duplicate summaries) decode it there.
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -20,6 +22,9 @@ pub struct RawReport {
     summary: ReportSummary,
     /// The file name to answer under, when it is not the worker's.
     filename: Option<String>,
+    /// Where the worker's placeholder `sha256` starts, and the digest in
+    /// hex to answer instead.
+    sha256: Option<(usize, [u8; 64])>,
     cached: bool,
 }
 
@@ -37,8 +42,20 @@ impl RawReport {
             timing_at: report.timing_at as usize,
             summary: report.summary,
             filename: None,
+            sha256: None,
             cached: false,
         })
+    }
+
+    /// Answers with `digest` as the report's `sha256`, in place of the
+    /// placeholder ([`protocol::DEFERRED_DIGEST`]) the worker was asked to
+    /// write; `Err` when the JSON has no such placeholder there.
+    pub fn set_deferred_sha256(&mut self, digest: &[u8; 32]) -> Result<(), String> {
+        let at = placeholder_at(&self.json, self.filename_end)
+            .filter(|at| at + 64 < self.timing_at)
+            .ok_or("has no placeholder digest after its size")?;
+        self.sha256 = Some((at, spell(digest)));
+        Ok(())
     }
 
     pub fn summary(&self) -> &ReportSummary {
@@ -66,15 +83,26 @@ impl RawReport {
     /// The report's JSON in pieces: the server's head, the worker's bytes
     /// (shared, not copied), the server's tail.
     pub fn chunks(&self) -> [Bytes; 3] {
-        let head = match &self.filename {
-            None => self.json.slice(..self.filename_end),
-            Some(name) => {
-                let mut head = b"{\"filename\":".to_vec();
-                serde_json::to_writer(&mut head, name).expect("a string serialises");
+        let head = match (&self.filename, &self.sha256) {
+            (None, None) => self.json.slice(..self.filename_end),
+            (name, sha256) => {
+                let mut head = Vec::with_capacity(160);
+                match name {
+                    None => head.extend_from_slice(&self.json[..self.filename_end]),
+                    Some(name) => {
+                        head.extend_from_slice(b"{\"filename\":");
+                        serde_json::to_writer(&mut head, name).expect("a string serialises");
+                    }
+                }
+                if let Some((at, spelled)) = sha256 {
+                    head.extend_from_slice(&self.json[self.filename_end..*at]);
+                    head.extend_from_slice(spelled);
+                }
                 Bytes::from(head)
             }
         };
-        let body = self.json.slice(self.filename_end..self.timing_at);
+        let body_from = self.sha256.map_or(self.filename_end, |(at, _)| at + 64);
+        let body = self.json.slice(body_from..self.timing_at);
         let mut tail = BytesMut::with_capacity(160);
         tail.put_slice(TIMING_KEY);
         tail.put_slice(&timing_json(&self.summary.timing));
@@ -99,6 +127,27 @@ impl RawReport {
     pub fn report(&self) -> Result<Report, serde_json::Error> {
         serde_json::from_slice(&self.to_json())
     }
+}
+
+/// Where the placeholder digest starts in a report's JSON whose file name
+/// ends at `filename_end`: `,"size":N,"sha256":"` then 64 zeros and `"`.
+fn placeholder_at(json: &[u8], filename_end: usize) -> Option<usize> {
+    let rest = json.get(filename_end..)?.strip_prefix(b",\"size\":")?;
+    let digits = rest.iter().take_while(|byte| byte.is_ascii_digit()).count();
+    let rest = rest[digits..].strip_prefix(b",\"sha256\":\"")?;
+    let at = json.len() - rest.len();
+    let placeholder = rest.get(..64)? == spell(&protocol::DEFERRED_DIGEST) && rest.get(64) == Some(&b'"');
+    placeholder.then_some(at)
+}
+
+/// A digest in lower-case hex, as reports spell it.
+fn spell(digest: &[u8; 32]) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut spelled = [0u8; 64];
+    for (pair, byte) in spelled.chunks_exact_mut(2).zip(digest) {
+        pair.copy_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+    }
+    spelled
 }
 
 fn timing_json(timing: &Timing) -> Vec<u8> {
@@ -134,6 +183,41 @@ mod tests {
         report.cached = true;
         report.timing.queue_ms = 0;
         assert_eq!(hit.to_json(), serde_json::to_vec(&report).unwrap());
+    }
+
+    #[test]
+    fn a_deferred_digest_is_written_over_the_placeholder_and_survives_a_cache_hit() {
+        let bytes = b"Words whose digest the server computes. Another sentence.";
+        let name = "long \"name\" 12345.txt";
+        let input = docmill_engine::Input {
+            filename: name,
+            declared_type: None,
+            sha256: Some(protocol::DEFERRED_DIGEST),
+            bytes,
+        };
+        let placeholder = docmill_engine::analyze(&input, &docmill_engine::Options::default()).unwrap();
+        let json = serde_json::to_vec(&placeholder).unwrap();
+        let (filename_end, timing_at) = protocol::splice_points(&json, name, &placeholder.timing).unwrap();
+        let summary = ReportSummary { format: placeholder.format, size: placeholder.size, timing: placeholder.timing };
+        let raw = ReportJson { json, filename_end: filename_end as u32, timing_at: timing_at as u32, summary };
+        let (mut expected, _) = from_engine(name, bytes);
+        expected.timing = placeholder.timing;
+
+        let mut answer = RawReport::from_worker(raw, name).unwrap();
+        let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(bytes).into();
+        answer.set_deferred_sha256(&digest).unwrap();
+        assert_eq!(answer.to_json(), serde_json::to_vec(&expected).unwrap());
+        assert_eq!(answer.report().unwrap().sha256, expected.sha256);
+
+        let hit = answer.cache_hit("other.txt".into());
+        expected.filename = "other.txt".into();
+        expected.cached = true;
+        assert_eq!(hit.to_json(), serde_json::to_vec(&expected).unwrap());
+
+        // A report with a real digest has no placeholder to write over.
+        let (_, with_digest) = from_engine(name, bytes);
+        let mut answer = RawReport::from_worker(with_digest, name).unwrap();
+        assert!(answer.set_deferred_sha256(&digest).is_err());
     }
 
     #[test]

@@ -261,12 +261,23 @@ impl WorkerTask {
         // Every way the worker fails this document is logged naming it, in
         // the request's span, so an operator can find the file again.
         let size = prepared.len();
-        // The digest is spelled out only when a failure is logged.
+        // The digest is spelled out only when a failure is logged. One being
+        // computed while the worker ran is waited for off this task.
         let (digest, filename, span, pid) =
-            (queued.task.sha256, queued.task.filename.clone(), queued.span.clone(), self.pid);
+            (queued.task.digest.clone(), queued.task.filename.clone(), queued.span.clone(), self.pid);
         let log_failure = |what: &str| {
-            let sha256 = digest.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
-            tracing::error!(parent: span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}")
+            let (filename, span, what) = (filename.clone(), span.clone(), what.to_owned());
+            let log = move |digest: Option<[u8; 32]>| {
+                let sha256 = digest.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
+                tracing::error!(parent: &span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}")
+            };
+            match digest.known() {
+                Some(known) => log(Some(known)),
+                None => {
+                    let digest = digest.clone();
+                    tokio::spawn(async move { log(digest.wait().await) });
+                }
+            }
         };
         let task_id = pool.next_task_id.fetch_add(1, Ordering::Relaxed);
         let frame = protocol::encode_request(&ToWorker::Analyze(AnalyzeRequest {
@@ -274,7 +285,7 @@ impl WorkerTask {
             filename: &queued.task.filename,
             declared_type: queued.task.declared_type.as_deref(),
             options: queued.task.options,
-            sha256: queued.task.sha256,
+            digest: queued.task.digest.wire(),
             document: prepared.body(),
         }));
         let deadline = tokio::time::Instant::now() + pool.config.task_timeout;

@@ -36,8 +36,10 @@ const BOOT_BACKOFF_START: Duration = Duration::from_millis(250);
 /// Longest wait between boot attempts: slow enough that a broken deployment
 /// costs nothing, quick enough to recover soon after the cause is fixed.
 const BOOT_BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// Niceness of workers: analysis saturating every core must not delay the
-/// server's event loop, so probes and 503s still answer at once.
+/// Niceness workers add to the server's: analysis saturating every core
+/// must not delay the server's event loop, so probes and 503s still answer
+/// at once. Added, not set, so a service started with `nice` keeps its
+/// workers below it, never above.
 const WORKER_NICENESS: i32 = 10;
 
 /// The time slice the server's threads (the runtime's and its blocking
@@ -382,9 +384,10 @@ fn boot_worker(
         eprintln!("docmill worker: cannot apply the memory limit of {} bytes", config.worker_memory);
         return EXIT_BOOT_FAILED;
     }
-    // SAFETY: setpriority has no memory-safety preconditions.
+    // SAFETY: nice has no memory-safety preconditions; the kernel caps
+    // the result at 19.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS);
+        libc::nice(WORKER_NICENESS);
     }
     let proc_files = match ProcFiles::open() {
         Ok(files) => files,

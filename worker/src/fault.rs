@@ -84,6 +84,13 @@ pub fn inject(document: &[u8], responses: &mut File) {
             if let Some(millis) = kind.strip_prefix("sleep-").and_then(|ms| ms.parse::<u64>().ok()) {
                 std::thread::sleep(Duration::from_millis(millis));
             }
+            if let Some(count) = kind.strip_prefix("caught-panics-").and_then(|n| n.parse::<u32>().ok()) {
+                // Panics a parser catches itself (page by page, say), after
+                // which the document is analysed as usual.
+                for _ in 0..count {
+                    let _ = std::panic::catch_unwind(|| panic!("injected caught panic"));
+                }
+            }
             if let Some(mib) = kind.strip_prefix("leak-").and_then(|n| n.parse::<usize>().ok()) {
                 // Memory kept after the job, as a leaking parser would.
                 Vec::leak(vec![1u8; mib << 20]);

@@ -68,11 +68,39 @@ pub struct AnalyzeRequest<'a> {
     /// content sniffing.
     pub declared_type: Option<&'a str>,
     pub options: Options,
-    /// SHA-256 of the document, computed by the server while the upload
-    /// streamed in, so the worker does not hash the document a second time.
-    pub sha256: Option<[u8; 32]>,
+    /// Who hashes the document for the report's `sha256`.
+    pub digest: Digest,
     #[serde(borrow)]
     pub document: DocumentBody<'a>,
+}
+
+/// Where the report's `sha256` comes from.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digest {
+    /// The worker hashes the document.
+    Compute,
+    /// Computed by the server while the upload streamed in, so the worker
+    /// does not hash the document a second time.
+    Given([u8; 32]),
+    /// The server hashes the document while the worker analyses it: the
+    /// worker writes [`DEFERRED_DIGEST`] in the report's `sha256`, and the
+    /// server writes the real digest over it.
+    Deferred,
+}
+
+/// What a worker writes as a report's `sha256` (64 zeros in hex) when the
+/// digest is [`Digest::Deferred`].
+pub const DEFERRED_DIGEST: [u8; 32] = [0; 32];
+
+impl Digest {
+    /// What the engine is given as the document's digest.
+    pub fn for_engine(self) -> Option<[u8; 32]> {
+        match self {
+            Digest::Compute => None,
+            Digest::Given(digest) => Some(digest),
+            Digest::Deferred => Some(DEFERRED_DIGEST),
+        }
+    }
 }
 
 /// Where the document of an [`AnalyzeRequest`] is.
@@ -361,7 +389,7 @@ mod tests {
             filename: "a.txt",
             declared_type: Some("text/plain"),
             options: Options { include_text: true, ..Options::default() },
-            sha256: None,
+            digest: Digest::Compute,
             document: DocumentBody::Inline(&document),
         }));
         // Raw bytes, not a sequence of varints: the frame is barely larger
@@ -401,7 +429,7 @@ mod tests {
             filename: "a.pdf",
             declared_type: None,
             options,
-            sha256: None,
+            digest: Digest::Compute,
             document: DocumentBody::Inline(b""),
         };
         let frame = encode_request(&ToWorker::Analyze(request));
@@ -433,7 +461,7 @@ mod tests {
             filename: "scan.png",
             declared_type: None,
             options,
-            sha256: None,
+            digest: Digest::Compute,
             document: DocumentBody::Inline(b""),
         };
         let frame = encode_request(&ToWorker::Analyze(request));

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use nix::sys::resource::{getrusage, UsageWho};
@@ -38,6 +39,14 @@ pub const REQUEST_FRAME_SLACK: usize = 64 << 10;
 /// its frame says (size, seals, access mode, count): a server bug, refused
 /// before anything is mapped.
 pub const EXIT_BAD_DESCRIPTOR: i32 = 5;
+
+/// Panic lines a worker writes for one document. The parsers' panics are
+/// caught page by page and font by font, so one hostile PDF can panic
+/// thousands of times; past the first few, one line counts the rest.
+pub const PANIC_LINES_PER_TASK: u32 = 3;
+
+/// Panics during the current task, counted by the panic hook.
+static PANICS_THIS_TASK: AtomicU32 = AtomicU32::new(0);
 
 pub struct WorkerConfig {
     /// Largest document the server will send (`--max-upload-bytes`).
@@ -244,6 +253,9 @@ pub fn run(
     // One line per panic, without a backtrace: a panic in a parser is an
     // expected event (it becomes a typed error), not a crash report.
     panic::set_hook(Box::new(move |info| {
+        if PANICS_THIS_TASK.fetch_add(1, Ordering::Relaxed) >= PANIC_LINES_PER_TASK {
+            return;
+        }
         let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("docmill worker {pid}: parser panicked{location}");
     }));
@@ -333,7 +345,7 @@ pub fn run(
         let input = Input {
             filename: request.filename,
             declared_type: request.declared_type,
-            sha256: request.sha256,
+            sha256: request.digest.for_engine(),
             bytes: document,
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -345,6 +357,10 @@ pub fn run(
             engine::analyze_with(&input, &options, ocr_context)
         }));
         let analysis_ms = started.elapsed().as_millis() as u64;
+        let panics = PANICS_THIS_TASK.swap(0, Ordering::Relaxed);
+        if panics > PANIC_LINES_PER_TASK {
+            eprintln!("docmill worker {pid}: {} more parser panics in that document", panics - PANIC_LINES_PER_TASK);
+        }
         let TaskUsage { cpu_after, cpu_ms, peak_rss_bytes, rss_bytes } = proc_files.finish_task(meter);
         trim_pending = TrimAfter::for_growth(peak_rss_bytes.saturating_sub(settled_rss_bytes));
         if trim_pending == TrimAfter::Never {

@@ -52,7 +52,7 @@ impl Worker {
             filename: "prose.txt",
             declared_type: Some("text/plain"),
             options: protocol::Options::default(),
-            sha256: None,
+            digest: protocol::Digest::Compute,
             document,
         }));
         let raw: Vec<i32> = fds.iter().map(|fd| fd.as_raw_fd()).collect();
