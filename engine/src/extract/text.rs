@@ -26,11 +26,13 @@ const WIDE_MIN_SEPARATOR_PERCENT: usize = 2;
 /// decoded characters in BOM-less UTF-16: text has next to none.
 const WIDE_MAX_CONTROLS_PER_MILLE: usize = 5;
 /// Share of code units, in percent, that BOM-less UTF-16 without enough
-/// separators must have in one block of 256 code points (besides the one of
-/// ASCII spaces, digits and punctuation) to count as text. An alphabetic
-/// script lives in one such block (Thai, Greek, Cyrillic, Hebrew, Arabic,
-/// Devanagari...), and Thai or Lao prose puts a space only between clauses;
-/// random bytes spread over 256 blocks, so they do not pass.
+/// separators must have in one block of 256 code points below U+2000
+/// (besides the one of ASCII spaces, digits and punctuation) to count as
+/// text. An alphabetic script lives in one such block (Thai, Greek,
+/// Cyrillic, Hebrew, Arabic, Devanagari...), and Thai or Lao prose puts a
+/// space only between clauses; random bytes spread over 256 blocks, and
+/// ASCII read as UTF-16 falls in blocks from U+2020 up (`[[` is U+5B5B), so
+/// neither passes.
 const WIDE_MIN_ONE_BLOCK_PERCENT: usize = 90;
 /// Invalid bytes tolerated, in percent of all non-ASCII bytes, for bytes that
 /// are not valid UTF-8 to still be decoded as UTF-8 (with U+FFFD for the
@@ -146,7 +148,7 @@ fn utf16_text_score(head: &[u8], little_endian: bool, truncated: bool) -> Option
         }
     }
     let one_script = || {
-        let busiest = blocks[1..].iter().max().copied().unwrap_or(0);
+        let busiest = blocks[1..0x20].iter().max().copied().unwrap_or(0);
         (busiest + blocks[0]) * 100 >= chars * WIDE_MIN_ONE_BLOCK_PERCENT
             && busiest * 100 >= chars * WIDE_MIN_ONE_BLOCK_PERCENT / 2
             && letters * 100 >= chars * WIDE_MIN_ONE_BLOCK_PERCENT / 2

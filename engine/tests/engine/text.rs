@@ -125,6 +125,9 @@ fn bomless_utf16_thai_is_text() {
             assert_eq!(report["text"], json!(text), "{name}");
         }
     }
+    // ASCII read two bytes at a time falls in one block too (`[[` is
+    // U+5B5B), but above the alphabetic scripts: it stays ASCII.
+    check("brackets.txt", "[".repeat(4000).as_bytes(), &[("/metadata/encoding", json!("US-ASCII"))]);
 }
 
 #[test]
