@@ -6,9 +6,11 @@
 //! per chunk, on the critical path of the round trip. When the task needs
 //! no digest before it runs (no result cache asked for, nothing
 //! quarantined), the pool hands the document to a worker at once and hashes
-//! it on a blocking thread while the worker analyses it; the worker writes
-//! a placeholder for `sha256`, and the server writes the digest over it
-//! ([`super::RawReport::set_deferred_sha256`]).
+//! it on a thread of its own while the worker analyses it; the worker
+//! writes a placeholder for `sha256`, and the server writes the digest over
+//! it ([`super::RawReport::set_deferred_sha256`]). That thread is as nice
+//! as a worker: at the server's niceness it would take a core from the
+//! very worker it runs beside whenever anything else wants the other one.
 
 use std::future::Future;
 use std::io;
@@ -73,10 +75,10 @@ impl Digest {
     }
 }
 
-/// A document being hashed on a blocking thread: a future of its digest.
+/// A document being hashed on a thread of its own: a future of its digest.
 /// Dropped before it is done, it stops the hashing at its next read.
 pub(super) struct Hashing {
-    handle: tokio::task::JoinHandle<io::Result<[u8; 32]>>,
+    digest: tokio::sync::oneshot::Receiver<io::Result<[u8; 32]>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -104,7 +106,9 @@ impl Future for Hashing {
     type Output = io::Result<[u8; 32]>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.handle).poll(cx).map(|joined| joined.map_err(io::Error::other).and_then(|hashed| hashed))
+        Pin::new(&mut self.digest)
+            .poll(cx)
+            .map(|sent| sent.unwrap_or_else(|_| Err(io::Error::other("the hashing thread ended without a digest"))))
     }
 }
 
@@ -114,32 +118,44 @@ impl Drop for Hashing {
     }
 }
 
-/// Starts hashing `document` on a blocking thread. The descriptor is
-/// duplicated, so the document itself goes on to a worker meanwhile: a
-/// sealed memfd cannot change, and a spool file is never written once
-/// complete.
+/// Starts hashing `document` on a thread of its own, as nice as a worker,
+/// to run beside one. The descriptor is duplicated, so the document itself
+/// goes on to a worker meanwhile: a sealed memfd cannot change, and a
+/// spool file is never written once complete.
 pub(super) fn start(document: &Document) -> io::Result<Hashing> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = match document {
-        Document::Memory(bytes) => {
-            let bytes = bytes.clone();
-            tokio::task::spawn_blocking(move || Ok(Sha256::digest(&bytes).into()))
-        }
-        Document::Sealed(memfd) => {
-            let (source, stop) = (memfd.reader()?, Arc::clone(&stop));
-            tokio::task::spawn_blocking(move || hash_file(&source, &stop))
-        }
-        Document::File(file) => {
-            let (source, stop) = (file.try_clone()?, Arc::clone(&stop));
-            tokio::task::spawn_blocking(move || hash_file(&source, &stop))
-        }
-    };
-    Ok(Hashing { handle, stop })
+    hash_on_a_thread(document, true)
 }
 
-/// The digest of `document`, computed on a blocking thread.
+/// The digest of `document`, computed on a thread of its own at the
+/// server's niceness: the task waits for it.
 pub(super) async fn compute(document: &Document) -> io::Result<[u8; 32]> {
-    start(document)?.await
+    hash_on_a_thread(document, false)?.await
+}
+
+fn hash_on_a_thread(document: &Document, beside_a_worker: bool) -> io::Result<Hashing> {
+    enum Source {
+        Memory(bytes::Bytes),
+        File(std::fs::File),
+    }
+    let source = match document {
+        Document::Memory(bytes) => Source::Memory(bytes.clone()),
+        Document::Sealed(memfd) => Source::File(memfd.reader()?),
+        Document::File(file) => Source::File(file.try_clone()?),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sender, digest) = tokio::sync::oneshot::channel();
+    let stopped = Arc::clone(&stop);
+    std::thread::Builder::new().name("docmill-hash".into()).spawn(move || {
+        if beside_a_worker {
+            crate::supervisor::as_nice_as_a_worker();
+        }
+        let digest = match source {
+            Source::Memory(bytes) => Ok(Sha256::digest(&bytes).into()),
+            Source::File(file) => hash_file(&file, &stopped),
+        };
+        let _ = sender.send(digest);
+    })?;
+    Ok(Hashing { digest, stop })
 }
 
 /// SHA-256 of a file's whole content, read with `pread` (the descriptor's
