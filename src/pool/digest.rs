@@ -6,16 +6,19 @@
 //! per chunk, on the critical path of the round trip. When the task needs
 //! no digest before it runs (no result cache asked for, nothing
 //! quarantined), the pool hands the document to a worker at once and hashes
-//! it on a blocking thread while the worker analyses it; the worker writes
-//! a placeholder for `sha256`, and the server writes the digest over it
-//! ([`super::RawReport::set_deferred_sha256`]).
+//! it on one of [`HASHER_THREADS`] threads while the worker analyses it;
+//! the worker writes a placeholder for `sha256`, and the server writes the
+//! digest over it ([`super::RawReport::set_deferred_sha256`]). Those
+//! threads are as nice as a worker: at the server's niceness one would take
+//! a core from the very worker it runs beside whenever anything else wants
+//! the other one.
 
 use std::future::Future;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use docmill_worker::protocol;
@@ -73,10 +76,10 @@ impl Digest {
     }
 }
 
-/// A document being hashed on a blocking thread: a future of its digest.
+/// A document being hashed off the runtime: a future of its digest.
 /// Dropped before it is done, it stops the hashing at its next read.
 pub(super) struct Hashing {
-    handle: tokio::task::JoinHandle<io::Result<[u8; 32]>>,
+    digest: tokio::sync::oneshot::Receiver<io::Result<[u8; 32]>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -104,7 +107,9 @@ impl Future for Hashing {
     type Output = io::Result<[u8; 32]>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.handle).poll(cx).map(|joined| joined.map_err(io::Error::other).and_then(|hashed| hashed))
+        Pin::new(&mut self.digest)
+            .poll(cx)
+            .map(|sent| sent.unwrap_or_else(|_| Err(io::Error::other("the hashing ended without a digest"))))
     }
 }
 
@@ -114,32 +119,90 @@ impl Drop for Hashing {
     }
 }
 
-/// Starts hashing `document` on a blocking thread. The descriptor is
-/// duplicated, so the document itself goes on to a worker meanwhile: a
-/// sealed memfd cannot change, and a spool file is never written once
-/// complete.
-pub(super) fn start(document: &Document) -> io::Result<Hashing> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = match document {
-        Document::Memory(bytes) => {
-            let bytes = bytes.clone();
-            tokio::task::spawn_blocking(move || Ok(Sha256::digest(&bytes).into()))
-        }
-        Document::Sealed(memfd) => {
-            let (source, stop) = (memfd.reader()?, Arc::clone(&stop));
-            tokio::task::spawn_blocking(move || hash_file(&source, &stop))
-        }
-        Document::File(file) => {
-            let (source, stop) = (file.try_clone()?, Arc::clone(&stop));
-            tokio::task::spawn_blocking(move || hash_file(&source, &stop))
-        }
-    };
-    Ok(Hashing { handle, stop })
+/// Threads that hash documents beside their analysis. Two keep up with
+/// far more large documents a second than workers analyse (a thread hashes
+/// gigabytes a second), and a fixed number bounds them however many large
+/// uploads arrive at once; the rest wait their turn in the channel.
+const HASHER_THREADS: usize = 2;
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The hasher threads' queue, started on first use; `None` if no thread
+/// could be started.
+fn hashers() -> Option<&'static std::sync::mpsc::Sender<HashJob>> {
+    static HASHERS: OnceLock<Option<std::sync::mpsc::Sender<HashJob>>> = OnceLock::new();
+    HASHERS
+        .get_or_init(|| {
+            let (sender, jobs) = std::sync::mpsc::channel::<HashJob>();
+            let jobs = Arc::new(Mutex::new(jobs));
+            let mut started = 0;
+            for n in 0..HASHER_THREADS {
+                let jobs = Arc::clone(&jobs);
+                let spawned = std::thread::Builder::new().name(format!("docmill-hash-{n}")).spawn(move || {
+                    crate::supervisor::as_nice_as_a_worker();
+                    loop {
+                        let job = jobs.lock().unwrap().recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+                started += usize::from(spawned.is_ok());
+            }
+            (started > 0).then_some(sender)
+        })
+        .as_ref()
 }
 
-/// The digest of `document`, computed on a blocking thread.
+/// Starts hashing `document` on a hasher thread, as nice as a worker, to
+/// run beside one (on a blocking thread if no hasher thread could be
+/// started). The descriptor is duplicated, so the document itself goes on
+/// to a worker meanwhile: a sealed memfd cannot change, and a spool file is
+/// never written once complete.
+pub(super) fn start(document: &Document) -> io::Result<Hashing> {
+    let (job, hashing) = hash_job(document)?;
+    match hashers() {
+        Some(hashers) => {
+            if let Err(refused) = hashers.send(job) {
+                tokio::task::spawn_blocking(refused.0);
+            }
+        }
+        None => drop(tokio::task::spawn_blocking(job)),
+    }
+    Ok(hashing)
+}
+
+/// The digest of `document`, computed on a blocking thread at the
+/// server's niceness: the task waits for it.
 pub(super) async fn compute(document: &Document) -> io::Result<[u8; 32]> {
-    start(document)?.await
+    let (job, hashing) = hash_job(document)?;
+    tokio::task::spawn_blocking(job);
+    hashing.await
+}
+
+/// The work of hashing `document`, and the future of its digest.
+fn hash_job(document: &Document) -> io::Result<(HashJob, Hashing)> {
+    enum Source {
+        Memory(bytes::Bytes),
+        File(std::fs::File),
+    }
+    let source = match document {
+        Document::Memory(bytes) => Source::Memory(bytes.clone()),
+        Document::Sealed(memfd) => Source::File(memfd.reader()?),
+        Document::File(file) => Source::File(file.try_clone()?),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sender, digest) = tokio::sync::oneshot::channel();
+    let stopped = Arc::clone(&stop);
+    let job: HashJob = Box::new(move || {
+        let digest = match source {
+            Source::Memory(bytes) => Ok(Sha256::digest(&bytes).into()),
+            Source::File(file) => hash_file(&file, &stopped),
+        };
+        let _ = sender.send(digest);
+    });
+    Ok((job, Hashing { digest, stop }))
 }
 
 /// SHA-256 of a file's whole content, read with `pread` (the descriptor's

@@ -246,8 +246,8 @@ impl Pool {
     }
 
     /// Runs a task whose digest nothing needs before it runs, hashing the
-    /// document on a blocking thread while a worker analyses it, then
-    /// writing the digest into the report.
+    /// document on a hasher thread (as nice as a worker) while a worker
+    /// analyses it, then writing the digest into the report.
     async fn run_hashing_alongside(&self, mut task: Task, lane: Lane) -> Result<RawReport, TaskError> {
         let hashing = digest::start(&task.document).map_err(hash_failed)?;
         let (known, computed) = tokio::sync::watch::channel(None);

@@ -67,6 +67,17 @@ struct SchedAttr {
     sched_period: u64,
 }
 
+/// Makes the calling thread as nice as a worker relative to the server
+/// ([`WORKER_NICENESS`] more; niceness is per thread on Linux). There is no
+/// way back without privileges: call it on a thread of its own.
+pub fn as_nice_as_a_worker() {
+    // SAFETY: nice has no memory-safety preconditions; the kernel caps
+    // the result at 19.
+    unsafe {
+        libc::nice(WORKER_NICENESS);
+    }
+}
+
 /// Asks for [`RUNTIME_THREAD_SLICE_NS`] for the calling thread, keeping its
 /// policy (normal) and niceness. Older kernels ignore the slice; failing is
 /// harmless (the thread keeps the default), so the result is not reported.

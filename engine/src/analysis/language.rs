@@ -85,11 +85,43 @@ pub(super) fn iso639_1(code3: &str) -> &str {
     }
 }
 
+/// How many Latin letters one character of a script written a syllable or a
+/// morpheme to the character (Chinese characters, kana, Hangul) counts for
+/// when the scripts of a document are weighed against each other: an
+/// English word takes five or six letters where Chinese or Japanese takes
+/// two or three characters, so two is on the side of the Latin letters.
+const SYLLABIC_CHARACTER_WEIGHT: usize = 2;
+
 pub(super) fn detect_language(sample: &str) -> Option<Language> {
     if sample.unicode_words().take(MIN_WORDS_FOR_LANGUAGE).count() < MIN_WORDS_FOR_LANGUAGE {
         return None;
     }
-    let info = whatlang::detect(sample)?;
+    // whatlang names the language of the script with the most letters, and
+    // counts kana and Chinese characters as three scripts: Japanese prose
+    // with English table headers or product names read as a few Latin words
+    // (in French or Dutch, or in no language at all). When another script
+    // (kana and Chinese characters as one) outweighs that one, the language
+    // is detected on the letters of that script alone.
+    let counts = whatlang::dev::raw_detect_script(sample).counters;
+    let main = counts.first().map(|(script, _)| *script)?;
+    let dominant = dominant_script(&counts)?;
+    let info = if same_family(main, dominant) {
+        whatlang::detect(sample)?
+    } else {
+        let only: String = sample
+            .chars()
+            .map(|c| {
+                let in_family = !c.is_alphabetic()
+                    || whatlang::detect_script(c.encode_utf8(&mut [0; 4])).is_some_and(|s| same_family(s, dominant));
+                if in_family {
+                    c
+                } else {
+                    ' '
+                }
+            })
+            .collect();
+        whatlang::detect(&only)?
+    };
     if !info.is_reliable() {
         return None;
     }
@@ -105,6 +137,42 @@ pub(super) fn detect_language(sample: &str) -> Option<Language> {
     let confidence = info.confidence() * share;
     let confidence = (confidence * 1000.0).round() / 1000.0;
     Some(Language { code: iso639_1(info.lang().code()).to_owned(), confidence })
+}
+
+/// Chinese characters and the two kana are one family: Japanese writes all
+/// three, and whatlang tells Chinese from Japanese by their mix.
+fn same_family(a: whatlang::Script, b: whatlang::Script) -> bool {
+    use whatlang::Script::{Hiragana, Katakana, Mandarin};
+    let han = |s| matches!(s, Mandarin | Hiragana | Katakana);
+    a == b || (han(a) && han(b))
+}
+
+/// The script whose family has the most weight in `counts`, syllabic
+/// characters counted [`SYLLABIC_CHARACTER_WEIGHT`] times; `None` without
+/// letters.
+fn dominant_script(counts: &[(whatlang::Script, usize)]) -> Option<whatlang::Script> {
+    use whatlang::Script::{Hangul, Hiragana, Katakana, Mandarin};
+    let weight = |script| match script {
+        Mandarin | Hiragana | Katakana | Hangul => SYLLABIC_CHARACTER_WEIGHT,
+        _ => 1,
+    };
+    let family_weight = |script| {
+        counts
+            .iter()
+            .filter(|(other, _)| same_family(script, *other))
+            .map(|(other, n)| n * weight(*other))
+            .sum::<usize>()
+    };
+    counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(script, _)| (*script, family_weight(*script)))
+        // The first of equal weights: `counts` is sorted by count.
+        .fold(None, |best: Option<(whatlang::Script, usize)>, (script, w)| match best {
+            Some((_, best_w)) if best_w >= w => best,
+            _ => Some((script, w)),
+        })
+        .map(|(script, _)| script)
 }
 
 /// The share of the letters of `text` written in `script`, counting the

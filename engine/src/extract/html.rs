@@ -89,10 +89,24 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
     Ok(extracted)
 }
 
-/// Visible text, with counts of links and headings on the way.
+/// Whether an element and its content are not shown: one of the
+/// [`HIDDEN`] elements, or one marked `hidden` (but not `hidden=until-found`,
+/// whose content find-in-page shows) or `style="display: none"`.
+pub(super) fn is_hidden(element: &scraper::node::Element) -> bool {
+    HIDDEN.contains(&element.name())
+        || element.attr("hidden").is_some_and(|value| !value.trim().eq_ignore_ascii_case("until-found"))
+        || element.attr("style").is_some_and(|style| {
+            let style: String = style.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+            style.split(';').any(|declaration| declaration.starts_with("display:none"))
+        })
+}
+
+/// Visible text, with counts of links and headings on the way. Text in a
+/// `pre` keeps its spaces and line breaks.
 pub fn visible_text(document: &Html) -> (String, u64, u64) {
     let mut text = String::new();
     let mut hidden_depth = 0usize;
+    let mut pre_depth = 0usize;
     let mut links = 0;
     let mut headings = 0;
     for edge in document.tree.root().traverse() {
@@ -100,13 +114,17 @@ pub fn visible_text(document: &Html) -> (String, u64, u64) {
             Edge::Open(node) => match node.value() {
                 Node::Element(element) => {
                     let name = element.name();
-                    if HIDDEN.contains(&name) {
+                    if hidden_depth > 0 || is_hidden(element) {
                         hidden_depth += 1;
-                    } else if hidden_depth == 0 {
+                    } else {
+                        if name == "pre" {
+                            pre_depth += 1;
+                        }
                         let counts = (&mut links, &mut headings);
                         open_element(name, element.attr("href").is_some(), &mut text, counts);
                     }
                 }
+                Node::Text(t) if hidden_depth == 0 && pre_depth > 0 => text.push_str(t),
                 Node::Text(t) if hidden_depth == 0 => {
                     let mut collapsed = String::new();
                     let starts_space = t.starts_with(char::is_whitespace);
@@ -136,9 +154,14 @@ pub fn visible_text(document: &Html) -> (String, u64, u64) {
             Edge::Close(node) => {
                 if let Node::Element(element) = node.value() {
                     let name = element.name();
-                    if HIDDEN.contains(&name) {
-                        hidden_depth = hidden_depth.saturating_sub(1);
-                    } else if hidden_depth == 0 && BLOCKS.contains(&name) {
+                    if hidden_depth > 0 {
+                        hidden_depth -= 1;
+                        continue;
+                    }
+                    if name == "pre" {
+                        pre_depth = pre_depth.saturating_sub(1);
+                    }
+                    if BLOCKS.contains(&name) {
                         newline(&mut text);
                         // Paragraph-like blocks end with a blank line, as in
                         // plain text, so that they count as paragraphs.

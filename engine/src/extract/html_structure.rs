@@ -5,7 +5,7 @@
 use ego_tree::iter::Edge;
 use scraper::{Html, Node};
 
-use super::markup::{BLOCKS, HIDDEN};
+use super::markup::BLOCKS;
 use crate::structure::{Builder, Kind, Style, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
 
 /// The grid of the open (outermost) table, for `colspan` and `rowspan`: a
@@ -109,11 +109,8 @@ pub fn blocks(document: &Html, builder: &mut Builder) {
             Edge::Open(node) => match node.value() {
                 Node::Element(element) => {
                     let name = element.name();
-                    if HIDDEN.contains(&name) {
+                    if hidden_depth > 0 || super::html::is_hidden(element) {
                         hidden_depth += 1;
-                        continue;
-                    }
-                    if hidden_depth > 0 {
                         continue;
                     }
                     if pre_depth > 0 {
@@ -186,11 +183,8 @@ pub fn blocks(document: &Html, builder: &mut Builder) {
             Edge::Close(node) => {
                 let Node::Element(element) = node.value() else { continue };
                 let name = element.name();
-                if HIDDEN.contains(&name) {
-                    hidden_depth = hidden_depth.saturating_sub(1);
-                    continue;
-                }
                 if hidden_depth > 0 {
+                    hidden_depth -= 1;
                     continue;
                 }
                 if pre_depth > 0 {

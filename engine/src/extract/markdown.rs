@@ -2,7 +2,7 @@
 //! as text); headings, links and code blocks counted; a title from YAML or
 //! TOML front matter or the first level-one heading.
 
-use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, HeadingLevel, Options as Syntax, Parser, Tag, TagEnd};
 
 use super::text::decode_text;
 use super::{ExtractError, Extracted};
@@ -20,7 +20,11 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
     // Set at the end of a list, which has already ended its last item's line:
     // the item holding a nested list then adds no newline of its own.
     let mut list_ended = false;
-    for event in Parser::new(body) {
+    // GFM as the Markdown output reads it: without these, a table's pipes
+    // and dashes, `~~` and `[ ]` would be left in the text as characters.
+    let syntax =
+        Syntax::ENABLE_TABLES | Syntax::ENABLE_FOOTNOTES | Syntax::ENABLE_STRIKETHROUGH | Syntax::ENABLE_TASKLISTS;
+    for event in Parser::new_ext(body, syntax) {
         let after_list = std::mem::replace(&mut list_ended, false);
         // A tight list item's text is no paragraph, so nothing ends its line
         // before a nested list or block: start one here, or nested items
@@ -52,9 +56,14 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
             }
             Event::Start(Tag::Link { .. }) => links += 1,
             Event::Start(Tag::CodeBlock(_)) => code_blocks += 1,
-            Event::End(
-                TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::TableRow | TagEnd::BlockQuote(_),
-            ) => text.push('\n'),
+            // A row's cells are separated by tabs; the last one by none.
+            Event::End(TagEnd::TableRow | TagEnd::TableHead) => {
+                if text.ends_with('\t') {
+                    text.pop();
+                }
+                text.push('\n');
+            }
+            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::BlockQuote(_)) => text.push('\n'),
             Event::End(TagEnd::TableCell) => text.push('\t'),
             Event::Text(t) | Event::Code(t) => {
                 if in_title {

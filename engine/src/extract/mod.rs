@@ -18,6 +18,7 @@ mod office;
 mod office_structure;
 mod pdf;
 mod pdf_annotations;
+mod pdf_cmap;
 mod pdf_content;
 mod pdf_fonts;
 mod pdf_guard;

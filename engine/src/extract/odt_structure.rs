@@ -70,6 +70,7 @@ pub fn odt_blocks(content: &str, named_styles: Option<&str>) -> Vec<Block> {
     let mut link: Option<String> = None;
     let mut note: Option<(String, Builder)> = None;
     let mut in_citation = false;
+    let (mut skip_depth, mut annotation_depth) = (0usize, 0usize);
     let mut notes: Vec<(String, Vec<crate::structure::Inline>)> = Vec::new();
     let style_now = |spans: &[(bool, bool)], link: &Option<String>| Style {
         bold: spans.iter().any(|s| s.0),
@@ -86,6 +87,21 @@ pub fn odt_blocks(content: &str, named_styles: Option<&str>) -> Vec<Block> {
             Node::Open { name: "body", .. } => in_body = true,
             Node::Close { name: "body" } => in_body = false,
             _ if !in_body => {}
+            // The tracked changes' record: deleted text, who changed what
+            // when. A comment's author and date are no text either.
+            Node::Open { name, .. }
+                if name == "tracked-changes" || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
+            {
+                skip_depth += 1
+            }
+            Node::Close { name }
+                if name == "tracked-changes" || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
+            {
+                skip_depth = skip_depth.saturating_sub(1)
+            }
+            _ if skip_depth > 0 => {}
+            Node::Open { name: "annotation", .. } => annotation_depth += 1,
+            Node::Close { name: "annotation" } => annotation_depth = annotation_depth.saturating_sub(1),
             Node::Open { name, attributes } => match name {
                 "h" => {
                     let level = attribute(attributes, "outline-level").and_then(|l| l.parse().ok()).unwrap_or(1u8);

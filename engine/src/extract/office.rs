@@ -30,6 +30,9 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
             "tabs" => in_tab_stops += 1,
             "tab" if in_tab_stops == 0 => out.push('\t'),
             "br" | "cr" => out.push('\n'),
+            // Word's non-breaking hyphen is an element, not a character:
+            // without it "co-operate" read as "cooperate".
+            "noBreakHyphen" => out.push('\u{2011}'),
             "tc" => cell_depth += 1,
             _ => {}
         },
@@ -286,44 +289,80 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
         .read_text("content.xml")
         .ok_or_else(|| ExtractError("not an OpenDocument text: content.xml is missing".into()))?;
     let mut text = String::new();
+    // Footnotes, endnotes and comments, which follow the body (as in DOCX)
+    // instead of splitting its sentences.
+    let mut notes = String::new();
     let mut in_body = false;
     let mut cell_depth = 0usize;
-    let walked = walk(&content, |node| match node {
-        Node::Open { name, attributes } => match name {
-            "body" => in_body = true,
-            "table-cell" => cell_depth += 1,
-            "tab" if in_body => text.push('\t'),
-            "line-break" if in_body => text.push('\n'),
-            "s" if in_body => {
-                let n = attribute(attributes, "c").and_then(|c| c.parse::<usize>().ok()).unwrap_or(1).min(64);
-                text.push_str(&" ".repeat(n));
+    // Inside what is not text: the tracked changes' record (deleted text
+    // and who changed what when), a note's citation (its number), a
+    // comment's author and date.
+    let mut skip_depth = 0usize;
+    let mut note_depth = 0usize;
+    let mut annotation_depth = 0usize;
+    let walked = walk(&content, |node| {
+        let out = if note_depth + annotation_depth > 0 { &mut notes } else { &mut text };
+        match node {
+            Node::Open { name, .. }
+                if matches!(name, "tracked-changes" | "note-citation")
+                    || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
+            {
+                skip_depth += 1
             }
-            _ => {}
-        },
-        Node::Close { name } => match name {
-            "body" => in_body = false,
-            "p" | "h" if in_body && cell_depth > 0 && !text.ends_with(['\t', '\n', ' ']) => text.push(' '),
-            "p" | "h" if in_body && cell_depth > 0 => {}
-            "p" | "h" if in_body => text.push_str("\n\n"),
-            "table" if in_body && !text.ends_with("\n\n") => text.push('\n'),
-            "table-cell" => {
-                cell_depth = cell_depth.saturating_sub(1);
-                if text.ends_with(' ') {
-                    text.pop();
+            Node::Close { name }
+                if matches!(name, "tracked-changes" | "note-citation")
+                    || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
+            {
+                skip_depth = skip_depth.saturating_sub(1)
+            }
+            _ if skip_depth > 0 => {}
+            Node::Open { name, attributes } => match name {
+                "body" => in_body = true,
+                "note" => note_depth += 1,
+                "annotation" => annotation_depth += 1,
+                "table-cell" => cell_depth += 1,
+                "tab" if in_body => out.push('\t'),
+                "line-break" if in_body => out.push('\n'),
+                "s" if in_body => {
+                    let n = attribute(attributes, "c").and_then(|c| c.parse::<usize>().ok()).unwrap_or(1).min(64);
+                    out.push_str(&" ".repeat(n));
                 }
-                text.push('\t');
-            }
-            "table-row" if in_body => {
-                if text.ends_with('\t') {
-                    text.pop();
+                _ => {}
+            },
+            Node::Close { name } => match name {
+                "body" => in_body = false,
+                "note" => note_depth = note_depth.saturating_sub(1),
+                "annotation" => annotation_depth = annotation_depth.saturating_sub(1),
+                "p" | "h" if note_depth + annotation_depth > 0 => out.push('\n'),
+                "p" | "h" if in_body && cell_depth > 0 && !out.ends_with(['\t', '\n', ' ']) => out.push(' '),
+                "p" | "h" if in_body && cell_depth > 0 => {}
+                "p" | "h" if in_body => out.push_str("\n\n"),
+                "table" if in_body && !out.ends_with("\n\n") => out.push('\n'),
+                "table-cell" => {
+                    cell_depth = cell_depth.saturating_sub(1);
+                    if out.ends_with(' ') {
+                        out.pop();
+                    }
+                    out.push('\t');
                 }
-                text.push('\n');
-            }
-            _ => {}
-        },
-        Node::Text(t) if in_body => text.push_str(t),
-        Node::Text(_) => {}
+                "table-row" if in_body => {
+                    if out.ends_with('\t') {
+                        out.pop();
+                    }
+                    out.push('\n');
+                }
+                _ => {}
+            },
+            Node::Text(t) if in_body => out.push_str(t),
+            Node::Text(_) => {}
+        }
     });
+    if !notes.is_empty() {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&notes);
+    }
     if let Err(err) = walked {
         extracted.warnings.push(format!("content.xml: {}", err.0));
     }

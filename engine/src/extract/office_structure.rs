@@ -234,6 +234,7 @@ fn word_body(xml: &str, links: &HashMap<String, String>, builder: &mut Builder, 
                 "i" if in_run_properties => style.italic = on,
                 "t" => in_text = true,
                 "tab" if !in_run_properties => builder.text(" ", &style),
+                "noBreakHyphen" => builder.text("\u{2011}", &style),
                 "br" | "cr" if attribute(attributes, "type").is_none_or(|kind| kind == "textWrapping") => {
                     builder.line_break()
                 }

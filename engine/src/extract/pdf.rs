@@ -15,7 +15,9 @@ use std::sync::mpsc;
 use pdf_extract::{Dictionary, Document, Object, ObjectId};
 
 use super::pdf_layout::PageLines;
-use super::{pdf_annotations, pdf_fonts, pdf_guard, pdf_meta, pdf_repair, pdf_truetype, ExtractError, Extracted};
+use super::{
+    pdf_annotations, pdf_cmap, pdf_fonts, pdf_guard, pdf_meta, pdf_repair, pdf_truetype, ExtractError, Extracted,
+};
 use crate::ocr::{pdf_images, GrayImage, Session};
 use crate::options::OcrMode;
 use crate::structure::chunk::PageSpan;
@@ -206,6 +208,7 @@ fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extrac
     extracted.set("encrypted", encrypted);
     let damaged = pdf_repair::inflate_streams(&mut document, &mut extracted.warnings);
     pdf_repair::map_unicode_cmaps(&mut document);
+    pdf_cmap::identity_for_embedded_cmaps(&mut document);
     pdf_fonts::sanitize(&mut document);
     pdf_truetype::map_truetype_glyphs(&mut document);
     pdf_repair::expand_width_ranges(&mut document);

@@ -1,8 +1,9 @@
 //! RTF: a small parser of our own. Text with paragraph and line breaks, tabs,
 //! `\'hh` escapes through the current font's code page (its `\fcharset`) or
 //! else the document's, `\uN` characters (surrogate pairs joined), and
-//! destinations (font tables, pictures, `\*` groups) skipped; the `\info`
-//! group gives title, author and dates.
+//! destinations (font tables, pictures, `\*` groups) skipped; footnotes come
+//! after the body, text boxes where they are anchored; the `\info` group
+//! gives title, author and dates.
 
 use encoding_rs::Encoding;
 
@@ -50,6 +51,9 @@ const SKIPPED: &[&str] = &[
     "wgrffmtfilter",
     "pgdsctbl",
     "listtext",
+    // The same text again for readers without nested tables, which this one
+    // reads (`\nestcell`, `\nestrow`).
+    "nonesttables",
 ];
 
 /// The code page of a font's `\fcharset` (a Windows character set number).
@@ -88,6 +92,13 @@ struct Group {
     /// written again in Unicode, held back in case the Unicode copy is
     /// missing.
     upr_ansi: bool,
+    /// Inside a footnote or endnote (`\footnote`), whose text goes after the
+    /// body.
+    note: bool,
+    /// Inside a shape (`\shp`): whether text outside the shape was skipped,
+    /// and the depth of the shape's group. Shapes are skipped but for their
+    /// text (`\shptxt`, a text box's content).
+    shape: Option<(bool, usize)>,
 }
 
 /// Where text goes: the body, the `\info` fields, or the ANSI copy of a
@@ -101,6 +112,11 @@ struct Output {
     info_done: std::collections::HashSet<&'static str>,
     /// The open `\upr` groups, innermost last.
     upr: Vec<Upr>,
+    /// Footnotes and endnotes, each ending in a line break.
+    notes: String,
+    /// The depth of the shape whose text box was read: its `\shprslt`, the
+    /// same text again for readers without shapes, is then skipped.
+    shape_text_at: Option<usize>,
 }
 
 /// An open `\upr` group: its depth in the group stack, whether its `\ud`
@@ -129,13 +145,23 @@ impl Output {
                 self.info.entry(field).or_default().push_str(s);
             }
         } else if !group.skip {
-            self.text.push_str(s);
+            if group.note {
+                self.notes.push_str(s);
+            } else {
+                self.text.push_str(s);
+            }
         }
     }
 
     /// A group closes: an `\info` field it filled is done, and a `\upr`
     /// group without a Unicode part gives its ANSI copy after all.
-    fn close(&mut self, closed: &Group, depth: usize) {
+    fn close(&mut self, closed: &Group, depth: usize, parent: &Group) {
+        if closed.note && !parent.note && !self.notes.is_empty() && !self.notes.ends_with('\n') {
+            self.notes.push('\n');
+        }
+        if closed.shape.is_some_and(|(_, at)| at == depth) && self.shape_text_at == Some(depth) {
+            self.shape_text_at = None;
+        }
         if let Some(field) = closed.info.filter(|_| !closed.upr_ansi) {
             if self.info.get(field).is_some_and(|value| !value.trim().is_empty()) {
                 self.info_done.insert(field);
@@ -150,6 +176,7 @@ impl Output {
                             self.info.entry(field).or_default().push_str(&s)
                         }
                         Some(_) => {}
+                        None if closed.note => self.notes.push_str(&s),
                         None => self.text.push_str(&s),
                     }
                 }
@@ -164,12 +191,26 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     }
     let mut extracted = Extracted::default();
     let mut encoding: &'static Encoding = encoding_rs::WINDOWS_1252;
-    let mut out =
-        Output { text: String::new(), info: Default::default(), info_done: Default::default(), upr: Vec::new() };
+    let mut out = Output {
+        text: String::new(),
+        info: Default::default(),
+        info_done: Default::default(),
+        upr: Vec::new(),
+        notes: String::new(),
+        shape_text_at: None,
+    };
     let mut dates: Vec<(&'static str, [u32; 5])> = Vec::new();
     let mut date_target: Option<usize> = None;
-    let mut stack: Vec<Group> =
-        vec![Group { skip: false, info: None, unicode_skip: 1, font: None, font_table: false, upr_ansi: false }];
+    let mut stack: Vec<Group> = vec![Group {
+        skip: false,
+        info: None,
+        unicode_skip: 1,
+        font: None,
+        font_table: false,
+        upr_ansi: false,
+        note: false,
+        shape: None,
+    }];
     // Code pages of the fonts whose `\fcharset` names one; the default font
     // (`\deffN`); the font being defined in the font table.
     let mut font_encodings = std::collections::HashMap::<i32, &'static Encoding>::new();
@@ -213,7 +254,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                 if stack.len() > 1 {
                     let depth = stack.len();
                     let closed = stack.pop().expect("more than the root group");
-                    out.close(&closed, depth);
+                    out.close(&closed, depth, stack.last().expect("the root group is never popped"));
                 }
                 date_target = None;
                 i += 1;
@@ -282,7 +323,13 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                         }
                     }
                     "par" | "line" | "sect" | "page" | "row" => out.emit(&stack, "\n"),
-                    "tab" | "cell" => out.emit(&stack, "\t"),
+                    "tab" | "cell" | "nestcell" => out.emit(&stack, "\t"),
+                    // A nested row ends inside its `{\*\nesttableprops ...}`
+                    // group: the line ends where that group is.
+                    "nestrow" => {
+                        let outside = stack.len().saturating_sub(1).max(1);
+                        out.emit(&stack[..outside], "\n");
+                    }
                     "emdash" => out.emit(&stack, "—"),
                     "endash" => out.emit(&stack, "–"),
                     "bullet" => out.emit(&stack, "•"),
@@ -307,6 +354,31 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                         if let Some(upr) = out.upr.last_mut() {
                             upr.saw_unicode = true;
                         }
+                    }
+                    // A footnote or endnote (`{\*\footnote ...}` from some
+                    // writers): read as its parent is, despite the `\*`.
+                    "footnote" => {
+                        let parent_skip = stack.len() >= 2 && stack[stack.len() - 2].skip;
+                        let group = stack.last_mut().expect("the root group is never popped");
+                        group.skip = parent_skip;
+                        group.note = true;
+                    }
+                    "shp" if first_in_group => {
+                        let outer =
+                            group.shape.map_or(stack.len() >= 2 && stack[stack.len() - 2].skip, |(outer, _)| outer);
+                        let depth = stack.len();
+                        let group = stack.last_mut().expect("the root group is never popped");
+                        group.shape = Some((outer, depth));
+                        group.skip = true;
+                    }
+                    "shptxt" => {
+                        if let Some((outer, at)) = group.shape {
+                            group.skip = outer;
+                            out.shape_text_at = Some(at);
+                        }
+                    }
+                    "shprslt" if group.shape.is_some_and(|(_, at)| out.shape_text_at == Some(at)) => {
+                        group.skip = true;
                     }
                     "title" | "author" | "subject" | "company" | "operator" | "keywords" => {
                         group.info = Some(match word.as_str() {
@@ -361,6 +433,12 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     }
     extracted.set("encoding", encoding.name());
     extracted.text = out.text;
+    if !out.notes.is_empty() {
+        if !extracted.text.is_empty() && !extracted.text.ends_with('\n') {
+            extracted.text.push('\n');
+        }
+        extracted.text.push_str(&out.notes);
+    }
     Ok(extracted)
 }
 

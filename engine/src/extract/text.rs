@@ -25,6 +25,15 @@ const WIDE_MIN_SEPARATOR_PERCENT: usize = 2;
 /// Control characters (other than tab and line breaks) tolerated per thousand
 /// decoded characters in BOM-less UTF-16: text has next to none.
 const WIDE_MAX_CONTROLS_PER_MILLE: usize = 5;
+/// Share of code units, in percent, that BOM-less UTF-16 without enough
+/// separators must have in one block of 256 code points below U+2000
+/// (besides the one of ASCII spaces, digits and punctuation) to count as
+/// text. An alphabetic script lives in one such block (Thai, Greek,
+/// Cyrillic, Hebrew, Arabic, Devanagari...), and Thai or Lao prose puts a
+/// space only between clauses; random bytes spread over 256 blocks, and
+/// ASCII read as UTF-16 falls in blocks from U+2020 up (`[[` is U+5B5B), so
+/// neither passes.
+const WIDE_MIN_ONE_BLOCK_PERCENT: usize = 90;
 /// Invalid bytes tolerated, in percent of all non-ASCII bytes, for bytes that
 /// are not valid UTF-8 to still be decoded as UTF-8 (with U+FFFD for the
 /// stray bytes) rather than guessed as a legacy encoding. Legacy-encoded
@@ -118,7 +127,13 @@ fn utf16_text_score(head: &[u8], little_endian: bool, truncated: bool) -> Option
     if truncated && units.last().is_some_and(|u| (0xD800..0xDC00).contains(u)) {
         units.pop();
     }
-    let (mut chars, mut controls, mut separators) = (0usize, 0usize, 0usize);
+    // Code units by their block of 256 code points (the high byte), for
+    // alphabetic scripts that separate words seldom.
+    let mut blocks = [0usize; 256];
+    for unit in &units {
+        blocks[usize::from(unit >> 8)] += 1;
+    }
+    let (mut chars, mut controls, mut separators, mut letters) = (0usize, 0usize, 0usize, 0usize);
     for decoded in char::decode_utf16(units) {
         let c = decoded.ok()?;
         chars += 1;
@@ -128,10 +143,19 @@ fn utf16_text_score(head: &[u8], little_endian: bool, truncated: bool) -> Option
         if WIDE_SEPARATORS.contains(&c) {
             separators += 1;
         }
+        if c.is_alphabetic() {
+            letters += 1;
+        }
     }
+    let one_script = || {
+        let busiest = blocks[1..0x20].iter().max().copied().unwrap_or(0);
+        (busiest + blocks[0]) * 100 >= chars * WIDE_MIN_ONE_BLOCK_PERCENT
+            && busiest * 100 >= chars * WIDE_MIN_ONE_BLOCK_PERCENT / 2
+            && letters * 100 >= chars * WIDE_MIN_ONE_BLOCK_PERCENT / 2
+    };
     let text_like = chars >= 4
         && controls * 1000 <= chars * WIDE_MAX_CONTROLS_PER_MILLE
-        && separators * 100 >= chars * WIDE_MIN_SEPARATOR_PERCENT;
+        && (separators * 100 >= chars * WIDE_MIN_SEPARATOR_PERCENT || one_script());
     text_like.then(|| separators * 1000 / chars)
 }
 

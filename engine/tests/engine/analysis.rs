@@ -97,6 +97,27 @@ fn a_document_in_two_scripts_is_not_certain_of_its_language() {
     );
 }
 
+/// Japanese or Chinese prose with a few English words (headings, table
+/// cells, product names) was named after the English words, as French,
+/// Dutch or nothing: whatlang takes the script with the most letters and
+/// counts kana and Chinese characters as three scripts.
+#[test]
+fn cjk_prose_with_some_english_words_is_named_by_its_cjk() {
+    let japanese = "素早い茶色の狐が川岸の近くで怠け者の犬を飛び越えます。毎朝、年老いた農夫は新鮮な野菜の入ったかごを持って市場へ歩いて行き、村の人々に売っています。";
+    let chinese = "敏捷的棕色狐狸跳过了河岸边那只懒惰的狗。每天早上，老农夫都会带着装满新鲜蔬菜的篮子走到市场，把它们卖给村里的人们。";
+    let korean = "빠른 갈색 여우가 강둑 근처에서 게으른 개를 뛰어넘습니다. 매일 아침 늙은 농부는 신선한 채소가 담긴 바구니를 들고 시장으로 걸어갑니다.";
+    let english = "Introduction\n\nQuarterly sales table with product names\n\nFinal remarks and contact details.";
+    for (code, prose) in [("ja", japanese), ("zh", chinese), ("ko", korean)] {
+        let mixed = format!("{english}\n\n{prose}\n");
+        let report = check("mixed.txt", mixed.as_bytes(), &[("/language/code", json!(code))]);
+        let confidence = report["language"]["confidence"].as_f64().unwrap();
+        assert!(confidence < 0.9, "part of the text is English: {}", report["language"]);
+    }
+    // The other way round, English with a Japanese name in it stays English.
+    let english_prose = format!("{ENGLISH} The report was written in 東京 by 山田.");
+    check("en.txt", english_prose.as_bytes(), &[("/language/code", json!("en"))]);
+}
+
 #[test]
 fn too_little_text_has_no_language() {
     check("hello.txt", b"Hello world", &[("/language", json!(null)), ("/readability", json!(null))]);

@@ -74,6 +74,19 @@ fn docx_text_boxes_count_once_not_with_their_fallback_copy() {
     assert_eq!(report["text"].as_str().unwrap().matches("Boxed remark").count(), 1, "{report:#}");
 }
 
+/// Word writes a non-breaking hyphen as an element of its own
+/// (`<w:noBreakHyphen/>`), not a character in the text: "co-operate" read
+/// as "cooperate", in the text and in the Markdown.
+#[test]
+fn docx_non_breaking_hyphen_is_kept() {
+    let document = br#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>We co</w:t><w:noBreakHyphen/><w:t>operate.</w:t></w:r></w:p></w:body></w:document>"#;
+    let bytes = zip(&[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", document)]);
+    check_text("hyphen.docx", &bytes, &["We co\u{2011}operate."]);
+    let options = docmill_engine::Options { markdown: true, ..Default::default() };
+    let report = crate::analyze_with("hyphen.docx", &bytes, options).unwrap();
+    assert!(report["markdown"].as_str().unwrap().contains("We co\u{2011}operate."), "{report:#}");
+}
+
 #[test]
 fn pptx_slides_in_order_with_notes() {
     let slide = |text: &str| {
@@ -125,6 +138,30 @@ fn pptx_slides_in_the_order_the_deck_shows_them() {
     assert!(at("Title page") < at("Agenda") && at("Agenda") < at("Figures"), "deck order: {text:?}");
     assert!(at("Title page") < at("Notes on the title") && at("Notes on the title") < at("Agenda"), "{text:?}");
     assert_eq!(text.matches("Notes on the title").count(), 1, "{text:?}");
+}
+
+/// An ODT with tracked changes read its deleted text and the record of who
+/// changed what when ("x2020-01-01T00:00:00deletedword"), a footnote
+/// glued its number to its text inside the sentence ("broken 1notebody
+/// end"), and a comment its author and date. The deletions are gone now,
+/// notes and comments follow the body as in DOCX, in the text and (the
+/// deletions) in the Markdown.
+#[test]
+fn odt_tracked_deletions_notes_and_comments_are_not_in_the_sentence() {
+    let content = br#"<office:document-content xmlns:office="o" xmlns:text="t" xmlns:dc="d"><office:body><office:text><text:tracked-changes><text:changed-region text:id="c1"><text:deletion><office:change-info><dc:creator>Editor</dc:creator><dc:date>2020-01-01T00:00:00</dc:date></office:change-info><text:p>deletedword</text:p></text:deletion></text:changed-region></text:tracked-changes><text:p>Kept <text:change text:change-id="c1"/>words with a note<text:note text:note-class="footnote"><text:note-citation>1</text:note-citation><text:note-body><text:p>Note body.</text:p></text:note-body></text:note> and a comment<office:annotation><dc:creator>Reviewer</dc:creator><dc:date>2021-02-03T00:00:00</dc:date><text:p>Comment body.</text:p></office:annotation> end.</text:p></office:text></office:body></office:document-content>"#;
+    let bytes = zip(&[("mimetype", b"application/vnd.oasis.opendocument.text"), ("content.xml", content)]);
+    check(
+        "changes.odt",
+        &bytes,
+        &[("/text", json!("Kept words with a note and a comment end.\n\nNote body.\nComment body.\n"))],
+    );
+    let options = docmill_engine::Options { markdown: true, ..Default::default() };
+    let report = crate::analyze_with("changes.odt", &bytes, options).unwrap();
+    let markdown = report["markdown"].as_str().unwrap();
+    assert!(
+        !markdown.contains("deletedword") && !markdown.contains("Editor") && !markdown.contains("Reviewer"),
+        "{markdown}"
+    );
 }
 
 #[test]

@@ -213,6 +213,40 @@ fn markdown_nested_list_items_are_separate_lines() {
     }
 }
 
+/// The text of a Markdown document was parsed without GFM: a table came out
+/// as its pipes and dashes on one line, `~~struck~~` with its tildes and a
+/// task list with its `[ ]`. A row is now a line of tab-separated cells.
+#[test]
+fn markdown_gfm_tables_strikethrough_and_tasks_are_read_as_text() {
+    let source = "Intro.\n\n| Name | City |\n|---|:---:|\n| Ada | London |\n| Grace | New York |\n\n\
+        - [x] done\n- [ ] open\n\nSome ~~old~~ new words.\n";
+    check(
+        "table.md",
+        source.as_bytes(),
+        &[("/text", json!("Intro.\nName\tCity\nAda\tLondon\nGrace\tNew York\ndone\nopen\nSome old new words.\n"))],
+    );
+}
+
+/// Text a browser does not show was read: elements marked `hidden` or
+/// `style="display:none"` (menus, templates for scripts). And a `pre`
+/// block's lines ran together into one ("line one line two"), its
+/// indentation gone.
+#[test]
+fn html_hidden_elements_are_skipped_and_pre_keeps_its_lines() {
+    let html = br#"<html><body><p>Shown words.</p><div hidden><p>hiddenword</p></div><nav style="color: red; DISPLAY : none"><a href="x">menuword</a></nav><details hidden="until-found"><p>findable</p></details><pre>  line one
+    line two</pre><p>After.</p></body></html>"#;
+    let report = check_text("page.html", html, &["Shown words.", "findable", "  line one\n    line two", "After."]);
+    let text = report["text"].as_str().unwrap();
+    assert!(!text.contains("hiddenword") && !text.contains("menuword"), "{text:?}");
+    let options = docmill_engine::Options { markdown: true, ..Default::default() };
+    let report = crate::analyze_with("page.html", html, options).unwrap();
+    let markdown = report["markdown"].as_str().unwrap();
+    assert!(
+        !markdown.contains("hiddenword") && !markdown.contains("menuword") && markdown.contains("findable"),
+        "{markdown}"
+    );
+}
+
 #[test]
 fn markdown_toml_front_matter() {
     let md = b"+++\ntitle = \"Hugo Page\"\nauthor = 'Ada'\ndate = 2024-01-02\n[params]\ntitle = \"not this\"\n+++\n# Heading\n\nBody text.\n";

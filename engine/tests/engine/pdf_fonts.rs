@@ -142,3 +142,36 @@ fn radicals_in_a_to_unicode_map_read_as_their_ideographs() {
     );
     assert_reads("radicals.pdf", &pdf, "文字页 Page");
 }
+
+/// fpdf2 gives every Type0 font an embedded CMap stream (`begincidchar`,
+/// each code to a CID) as its `/Encoding`. The stream was dropped as an odd
+/// encoding, the reader then gave up on the page (its Type0 fonts need
+/// one), and the fallback reader's text came with "may be incomplete".
+/// The font now reads as `Identity-H`, its widths moved from CIDs to codes:
+/// the space, 250 units wide for CID 102, still parts the words.
+#[test]
+fn type0_font_with_an_embedded_cid_cmap_is_read() {
+    let cmap = "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n\
+        /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> def\n\
+        /CMapName /Adobe-Identity-UCS def /CMapType 2 def\n\
+        1 begincodespacerange <0000> <FFFF> endcodespacerange\n\
+        3 begincidchar <0001> 100 <0002> 101 <0003> 102 endcidchar\n\
+        1 begincidrange <0004> <0005> 103 endcidrange\n\
+        endcmap CMapName currentdict /CMap defineresource pop end end";
+    let to_unicode = "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n\
+        1 begincodespacerange <0000> <FFFF> endcodespacerange\n\
+        5 beginbfchar <0001> <0048> <0002> <0069> <0003> <0020> <0004> <4E16> <0005> <754C> endbfchar\n\
+        endcmap CMapName currentdict /CMap defineresource pop end end";
+    let pdf = page_with_font(
+        "<< /Type /Font /Subtype /Type0 /BaseFont /Noto /Encoding 6 0 R /ToUnicode 8 0 R /DescendantFonts [9 0 R] >>",
+        "BT /F1 12 Tf 72 720 Td <00010002000300040005> Tj ET\nBT /F2 12 Tf 72 700 Td (World) Tj ET\n",
+        vec![
+            stream(" /Type /CMap /CMapName /Adobe-Identity-UCS", cmap.as_bytes()),
+            pdf_fixtures::HELVETICA.to_vec(),
+            stream("", to_unicode.as_bytes()),
+            b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /Noto /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor 10 0 R /DW 1000 /W [100 [600 300] 102 102 250 103 104 1000] >>".to_vec(),
+            b"<< /Type /FontDescriptor /FontName /Noto /Flags 4 /FontBBox [0 0 1000 1000] /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 700 /StemV 80 >>".to_vec(),
+        ],
+    );
+    assert_reads("fpdf2.pdf", &pdf, "Hi 世界 World");
+}

@@ -48,3 +48,34 @@ fn rtf_body_text_in_upr_is_read_once() {
     let body = r"Before {\upr{Caf? ?}{\*\ud{Caf\u233? \u8364?}}} after. {\upr{only ansi}}";
     check("body.rtf", &rtf(r"{\title T}", body), &[("/text", json!("Before Café € after. only ansi\n"))]);
 }
+
+/// Footnotes came out of no RTF writer that marks them `{\*\footnote ...}`
+/// (LibreOffice does), and text boxes (`\shptxt` inside `{\*\shpinst}`) from
+/// none. A footnote now follows the body, as in DOCX; a text box's text is
+/// where its shape is anchored, and the shape's result for readers without
+/// shapes (`\shprslt`) does not repeat it.
+#[test]
+fn rtf_footnotes_and_text_boxes_are_read() {
+    let body = r"Body with a note{\super\chftn{\*\footnote\chftn\pard\plain Note text here.}} and more.\par {\shp{\*\shpinst\shpleft0{\sp{\sn shapeType}{\sv 202}}{\shptxt\pard Boxed words\par}}{\shprslt\pard Boxed words\par}} After the box.\par {\footnote\pard Plain footnote.}";
+    check(
+        "notes.rtf",
+        &rtf(r"{\title T}", body),
+        &[(
+            "/text",
+            json!("Body with a note and more.\nBoxed words\n After the box.\n\nNote text here.\nPlain footnote.\n"),
+        )],
+    );
+    // A shape inside a skipped destination stays skipped.
+    let hidden = r"Seen.{\*\unknowndest{\shp{\*\shpinst{\shptxt Hidden}}}}";
+    check("hidden.rtf", &rtf(r"{\title T}", hidden), &[("/text", json!("Seen.\n"))]);
+}
+
+/// Cells of a table nested in a cell end with `\nestcell`, not `\cell`, and
+/// its rows with `\nestrow`: their words ran together ("innerone"
+/// "innertwo" as "inneroneinnertwo"), followed by the copy written for
+/// readers without nested tables (`\nonesttables`).
+#[test]
+fn rtf_nested_table_cells_are_separated() {
+    let body = r"\intbl outer\cell \intbl\itap2 innerone\nestcell innertwo\nestcell{\*\nesttableprops\trowd\cellx100\cellx200\nestrow}{\nonesttables FALLBACK\par}\cell\row";
+    check("nested.rtf", &rtf(r"{\title T}", body), &[("/text", json!("outer\tinnerone\tinnertwo\t\n\t\n\n"))]);
+}

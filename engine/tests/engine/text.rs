@@ -106,6 +106,30 @@ fn bomless_utf16_in_non_latin_scripts_is_text() {
     }
 }
 
+/// Thai puts a space only between clauses, too few for the separator
+/// test, and its UTF-16LE bytes (`xx 0E`) read as control characters: a
+/// BOM-less UTF-16 Thai file was `binary`. Text in one alphabetic script
+/// keeps its code units in one block of 256, and is text whatever its spaces.
+#[test]
+fn bomless_utf16_thai_is_text() {
+    let thai = "สุนัขจิ้งจอกสีน้ำตาลกระโดดข้ามสุนัขขี้เกียจใกล้ริมฝั่งแม่น้ำ ทุกเช้าชาวนาชราเดินไปตลาดพร้อมตะกร้าผักสดและขายให้กับคนในหมู่บ้าน\n";
+    let text = thai.repeat(3);
+    for (little_endian, name) in [(true, "UTF-16LE"), (false, "UTF-16BE")] {
+        let bytes = utf16(&text, little_endian);
+        for filename in ["thai", "thai.txt"] {
+            let report = check(
+                filename,
+                &bytes,
+                &[("/format", json!("text")), ("/metadata/encoding", json!(name)), ("/language/code", json!("th"))],
+            );
+            assert_eq!(report["text"], json!(text), "{name}");
+        }
+    }
+    // ASCII read two bytes at a time falls in one block too (`[[` is
+    // U+5B5B), but above the alphabetic scripts: it stays ASCII.
+    check("brackets.txt", "[".repeat(4000).as_bytes(), &[("/metadata/encoding", json!("US-ASCII"))]);
+}
+
 #[test]
 fn random_bytes_are_binary_not_utf16() {
     // xorshift32: deterministic bytes with no structure.
