@@ -43,6 +43,35 @@ fn batch_streams_lines_in_completion_order_then_a_summary() {
 }
 
 #[test]
+fn large_reports_in_a_batch_are_whole_lines_with_their_text_and_count_in_the_summary() {
+    // Reports past 64 KiB have their line made off the runtime threads.
+    let server = Server::start(&["--workers", "2"]);
+    let prose = |seed: &str| -> Vec<u8> {
+        let sentence = format!("The {seed} river runs quietly past the old stone garden in the morning. ");
+        sentence.repeat((300 << 10) / sentence.len()).into_bytes()
+    };
+    let (first, second) = (prose("wide"), prose("narrow"));
+    let response = server.post_files(
+        "/v1/batch?text=true",
+        &[("first.txt", &first), ("small.txt", b"A few words."), ("second.txt", &second), ("again.txt", &first)],
+    );
+    let lines = lines(&response);
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    let by_index = |i: u64| lines.iter().find(|l| l["index"] == i).unwrap_or_else(|| panic!("no line {i}"));
+    for (index, name, bytes) in [(0, "first.txt", &first), (2, "second.txt", &second), (3, "again.txt", &first)] {
+        let line = by_index(index);
+        assert_eq!(line["filename"], name);
+        assert_eq!(line["report"]["text"].as_str().map(str::len), Some(bytes.len()), "{name}: the whole text");
+        assert_eq!(line["report"]["size"], bytes.len());
+    }
+    assert_eq!(by_index(1)["report"]["text"], "A few words.");
+    let summary = &lines[4]["summary"];
+    assert_eq!((summary["documents"].as_u64(), summary["failed"].as_u64()), (Some(4), Some(0)), "{summary}");
+    let pairs = summary["near_duplicates"].as_array().unwrap();
+    assert!(pairs.contains(&serde_json::json!([0, 3])), "the two copies of a large text: {summary}");
+}
+
+#[test]
 fn one_oversized_file_is_one_error_line() {
     let server = Server::start(&["--workers", "1", "--max-upload-bytes", "1KiB"]);
     let big = vec![b'x'; 4096];

@@ -33,6 +33,13 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// (their bytes are bounded by the answer memory budget).
 const LINE_BUFFER: usize = 64;
 
+/// Reports up to this size have their line made on the runtime thread that
+/// got them. Decoding a report and encoding its line take milliseconds a
+/// megabyte: a report with the text of a large document would hold that
+/// thread, and every probe and upload waiting on it, for a noticeable time,
+/// so a larger one is handed to a blocking thread, which costs a wake-up.
+const RENDER_INLINE_BYTES: usize = 64 << 10;
+
 async fn batch(
     State(state): State<Arc<AppState>>,
     Query(query): Query<AnalyzeQuery>,
@@ -67,9 +74,23 @@ async fn batch(
 /// batch's documents in flight, and its report's share of the answer
 /// memory budget (none for a part refused before it reached the pool).
 struct Done {
-    line: ResultLine,
+    line: Rendered,
     slot: Option<OwnedSemaphorePermit>,
     reservation: Option<Reservation>,
+}
+
+/// A document's line as the client gets it, and what the summary needs of
+/// its report (`None` for an error line).
+struct Rendered {
+    line: Bytes,
+    entry: Option<SummaryEntry>,
+}
+
+impl Rendered {
+    fn of(line: &ResultLine) -> Rendered {
+        let entry = line.result.as_ref().ok().map(|report| SummaryEntry::of(line.index, report));
+        Rendered { line: line.to_line(), entry }
+    }
 }
 
 async fn run_batch(
@@ -99,13 +120,13 @@ async fn run_batch(
         tokio::spawn(async move {
             let (mut documents, mut failed) = (0, 0);
             let mut fingerprints = Vec::new();
-            while let Some(Done { line: outcome, slot, reservation }) = done_rx.recv().await {
+            while let Some(Done { line: rendered, slot, reservation }) = done_rx.recv().await {
                 documents += 1;
-                match &outcome.result {
-                    Ok(report) => fingerprints.push(SummaryEntry::of(outcome.index, report)),
-                    Err(_) => failed += 1,
+                match rendered.entry {
+                    Some(entry) => fingerprints.push(entry),
+                    None => failed += 1,
                 }
-                let line = outcome.to_line();
+                let line = rendered.line;
                 let reservation = reservation.unwrap_or_else(|| answers.reserve_now(line.len()));
                 drop(slot);
                 if line_tx.send(answer::held(line, reservation)).await.is_err() {
@@ -136,7 +157,7 @@ async fn run_batch(
                 Err(err) => {
                     // The body broke off: what was dispatched still finishes;
                     // the break itself is reported as the next line.
-                    let line = ResultLine { index, filename: String::new(), result: Err(err) };
+                    let line = Rendered::of(&ResultLine { index, filename: String::new(), result: Err(err) });
                     let _ = done_tx.send(Done { line, slot: None, reservation: None });
                     break;
                 }
@@ -145,7 +166,7 @@ async fn run_batch(
         let spooled = match part.content {
             Ok(spooled) => spooled,
             Err(err) => {
-                let line = ResultLine { index, filename: part.filename, result: Err(err) };
+                let line = Rendered::of(&ResultLine { index, filename: part.filename, result: Err(err) });
                 let _ = done_tx.send(Done { line, slot: None, reservation: None });
                 index += 1;
                 continue;
@@ -179,9 +200,24 @@ async fn run_batch(
                 } => result,
                 _ = client.closed() => Err(TaskError::Abandoned),
             };
-            let reservation = answers.reserve_now(result.as_ref().map_or(0, RawReport::json_len));
-            let result = result.and_then(|raw| raw.report().map_err(TaskError::unreadable_report));
-            let line = ResultLine { index, filename: part.filename, result: result.map_err(ApiError::from) };
+            let json_len = result.as_ref().map_or(0, RawReport::json_len);
+            let reservation = answers.reserve_now(json_len);
+            let filename = part.filename;
+            let render = {
+                let filename = filename.clone();
+                move || {
+                    let result = result.and_then(|raw| raw.report().map_err(TaskError::unreadable_report));
+                    Rendered::of(&ResultLine { index, filename, result: result.map_err(ApiError::from) })
+                }
+            };
+            let line = if json_len <= RENDER_INLINE_BYTES {
+                render()
+            } else {
+                tokio::task::spawn_blocking(render).await.unwrap_or_else(|err| {
+                    let err = ApiError::internal(format!("cannot write the document's line: {err}"));
+                    Rendered::of(&ResultLine { index, filename, result: Err(err) })
+                })
+            };
             let _ = done_tx.send(Done { line, slot: Some(permit), reservation: Some(reservation) });
         });
         index += 1;
