@@ -73,3 +73,18 @@ fn soft_hyphens_dropped_before_a_page_keep_its_span() {
     assert_eq!(page(0).trim(), "Resume, softly hyphenated", "{report:#}");
     assert_eq!(page(1).trim(), "Second slide", "{report:#}");
 }
+
+/// A quoted cell over two lines of a CRLF file kept its `\r` ("multi\r\nline"):
+/// line ends inside cells are `\n` whether written CRLF, LF or a lone CR.
+#[test]
+fn csv_line_ends_inside_quoted_cells_are_newlines() {
+    let csv = b"name,note\r\n\"Ada\",\"first\r\nsecond\"\r\n\"Grace\",\"old\rmac\"\r\n\"Alan\",\"unix\nline\"\r\n";
+    let report = text_and_markdown("notes.csv", csv);
+    assert_eq!(
+        report["text"],
+        json!("name\tnote\nAda\tfirst\nsecond\nGrace\told\nmac\nAlan\tunix\nline\n"),
+        "{report:#}"
+    );
+    assert_eq!(report["metadata"]["rows"], json!(4), "{report:#}");
+    assert!(!report["markdown"].as_str().unwrap().contains('\r'), "{report:#}");
+}
