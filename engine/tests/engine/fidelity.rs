@@ -88,3 +88,78 @@ fn csv_line_ends_inside_quoted_cells_are_newlines() {
     assert_eq!(report["metadata"]["rows"], json!(4), "{report:#}");
     assert!(!report["markdown"].as_str().unwrap().contains('\r'), "{report:#}");
 }
+
+/// The non-empty lines of a report's text.
+fn lines(report: &Value) -> Vec<String> {
+    let text = report["text"].as_str().unwrap_or_default();
+    text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect()
+}
+
+/// RTF headers and footers (`{\header ...}`, `{\footerl ...}`, ...) were
+/// skipped while DOCX reads its header and footer parts. The same document
+/// written both ways now reads the same: body, table rows as lines of
+/// cells, then the footnote, then the header, then the footer.
+#[test]
+fn rtf_headers_footers_and_tables_read_as_docx_reads_them() {
+    let document = r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Body text.</w:t></w:r><w:r><w:footnoteReference w:id="1"/></w:r></w:p><w:tbl><w:tr><w:tc><w:p><w:r><w:t>Name</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>Note</w:t></w:r></w:p></w:tc></w:tr><w:tr><w:tc><w:p><w:r><w:t>Ada</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>first line</w:t></w:r></w:p><w:p><w:r><w:t>second line</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p><w:r><w:t>After the table.</w:t></w:r></w:p></w:body></w:document>"#;
+    let footnotes = r#"<w:footnotes xmlns:w="w"><w:footnote w:id="1"><w:p><w:r><w:t>Note text.</w:t></w:r></w:p></w:footnote></w:footnotes>"#;
+    let header = r#"<w:hdr xmlns:w="w"><w:p><w:r><w:t>Running head</w:t></w:r></w:p></w:hdr>"#;
+    let footer = r#"<w:ftr xmlns:w="w"><w:p><w:r><w:t>Page footer</w:t></w:r></w:p></w:ftr>"#;
+    let docx = zip(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", document.as_bytes()),
+        ("word/footnotes.xml", footnotes.as_bytes()),
+        ("word/header1.xml", header.as_bytes()),
+        ("word/footer1.xml", footer.as_bytes()),
+    ]);
+    // Word's way: headers and footers before the body, a row's properties
+    // repeated before its `\row`, paragraphs in cells ended by `\par`.
+    let rtf = br"{\rtf1\ansi\deff0{\fonttbl{\f0 Times;}}{\info{\title T}}{\headerr \pard\plain Running head\par}{\footerr \pard\plain Page footer\par}{\*\headerf \pard\plain \par}
+\pard\plain Body text.{\super\chftn{\footnote\pard\plain\chftn Note text.}}\par
+\trowd\cellx2000\cellx4000\pard\plain\intbl Name\cell\pard\plain\intbl Note\cell\pard\plain\intbl{\trowd\cellx2000\cellx4000\row}
+\trowd\cellx2000\cellx4000\pard\plain\intbl Ada\cell\pard\plain\intbl first line\par\pard\plain\intbl second line\cell\pard\plain\intbl{\trowd\cellx2000\cellx4000\row}
+\pard\plain After the table.\par}";
+    let expected = [
+        "Body text.",
+        "Name\tNote",
+        "Ada\tfirst line second line",
+        "After the table.",
+        "Note text.",
+        "Running head",
+        "Page footer",
+    ];
+    let docx_report = text_and_markdown("both.docx", &docx);
+    let rtf_report = text_and_markdown("both.rtf", rtf);
+    assert_eq!(lines(&docx_report), expected, "{docx_report:#}");
+    assert_eq!(lines(&rtf_report), expected, "{rtf_report:#}");
+}
+
+/// LibreOffice ends every table row with `\cell\row`, and the cell
+/// separator before `\row` left each row with a trailing tab, and a row
+/// holding a nested table with a stray line of a lone tab. Rows now end
+/// where their last cell does. The fixture is LibreOffice's own output
+/// for a two-column HTML table, its cell borders left out.
+#[test]
+fn rtf_table_rows_from_libreoffice_have_no_stray_tabs() {
+    let row = |a: &str, b: &str| {
+        format!(
+            r"\trowd\trql\ltrrow\trpaddft3\trpaddt0\trpaddfl3\trpaddl0\clvertalc\cellx691\clvertalc\cellx1247\pard\plain \s20\loch\nowidctlpar\noline\intbl\ql\nowidctlpar\noline\ltrpar{{\loch
+{a}}}\cell\pard\plain \s20\loch\nowidctlpar\noline\intbl\ql\nowidctlpar\noline\ltrpar{{\loch
+{b}}}\cell\row\pard"
+        )
+    };
+    let rtf = format!(
+        r"{{\rtf1\ansi\deff0\adeflang1025{{\fonttbl{{\f0\froman\fprq2\fcharset0 Liberation Serif;}}}}{{\stylesheet{{\s0\snext0 Normal;}}}}{{\info{{\creatim\yr2026\mo12\dy1\hr19\min51}}}}\formshade\paperh15840\paperw12240\sectd\pgwsxn12240\pghsxn15840\pard\plain \s16\loch\sl276\slmult1\sb0\sa140\ql\ltrpar{{\loch
+Before the table.}}
+\par {}\pard\plain \s16\loch\sl276\slmult1\sb0\sa140\ql\ltrpar{{\loch
+After the table.}}
+\par }}",
+        row("Name", "Age") + &row("Alice", "30") + &row("Bob", "25")
+    );
+    let report = text_and_markdown("lo.rtf", rtf.as_bytes());
+    assert_eq!(
+        report["text"],
+        json!("Before the table.\nName\tAge\nAlice\t30\nBob\t25\nAfter the table.\n"),
+        "{report:#}"
+    );
+}
