@@ -152,22 +152,7 @@ fn tokens(bytes: &[u8]) -> Vec<Token<'_>> {
             i = end + 1;
         } else if b == b'(' {
             // Strings (the registry and ordering) say nothing of the codes.
-            let mut depth = 0usize;
-            while i < bytes.len() {
-                match bytes[i] {
-                    b'\\' => i += 1,
-                    b'(' => depth += 1,
-                    b')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            i += 1;
+            i = super::pdf_content::literal_end(bytes, i);
         } else {
             let start = i;
             i += 1;

@@ -133,7 +133,7 @@ fn is_regular(c: u8) -> bool {
 
 /// The end of the literal string opening at `at` (balanced parentheses,
 /// backslash escapes), or the end of the bytes.
-fn literal_end(bytes: &[u8], at: usize) -> usize {
+pub(super) fn literal_end(bytes: &[u8], at: usize) -> usize {
     let mut depth = 0usize;
     let mut i = at;
     while i < bytes.len() {
