@@ -73,7 +73,9 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, pool: &Pool) -> String {
+    /// The metrics text; `answers` is what answers waiting for their
+    /// clients hold in memory (`http::answer`) and how many wait for room.
+    pub fn render(&self, pool: &Pool, answers: (u64, u64)) -> String {
         let mut out = String::new();
         out.push_str("# HELP docmill_build_info The running build.\n# TYPE docmill_build_info gauge\n");
         let _ = writeln!(out, "docmill_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
@@ -119,6 +121,18 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
         };
         gauge(&mut out, "docmill_queue_depth", "Documents waiting for a worker.", pool.queue_depth() as u64);
+        gauge(
+            &mut out,
+            "docmill_answer_memory_bytes",
+            "Bytes of answers held in memory for their clients (a budget of 256 MiB).",
+            answers.0,
+        );
+        gauge(
+            &mut out,
+            "docmill_answers_waiting",
+            "Batch documents and pages of job results waiting for room in the answer memory budget.",
+            answers.1,
+        );
         gauge(
             &mut out,
             "docmill_queue_capacity",

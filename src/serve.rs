@@ -98,6 +98,7 @@ async fn run_server(
     };
     let grace = config.shutdown_grace;
     let max_connections = config.max_connections;
+    let send_timeout = config.body_timeout;
     let state = Arc::new(http::AppState {
         pool: Arc::clone(&pool),
         metrics: Default::default(),
@@ -106,6 +107,7 @@ async fn run_server(
         jobs: jobs.clone(),
         api_keys,
         shared: shared.clone(),
+        answers: Default::default(),
     });
     let app = http::router(Arc::clone(&state));
     let probe_app = http::probe_router(state);
@@ -127,7 +129,7 @@ async fn run_server(
             let _ = stop_tx.send(Some(Instant::now()));
         });
     }
-    let server = serve_http(listener, app, probe_app, max_connections, stop_rx.clone());
+    let server = serve_http(listener, app, probe_app, max_connections, send_timeout, stop_rx.clone());
     {
         let line = format!("listening on http://{address}\n");
         let mut stdout = std::io::stdout().lock();
@@ -164,7 +166,8 @@ async fn run_server(
 }
 
 /// Accepts connections until `stop`, then waits for the open ones to finish
-/// their requests. HTTP/1.1 with keep-alive and a header-read deadline. Past
+/// their requests. HTTP/1.1 with keep-alive, a header-read deadline and the
+/// send deadline (`send_timeout`, see [`http::answer::SendDeadline`]). Past
 /// `max_connections`, a margin of [`PROBE_CONNECTIONS`] more is served by
 /// `probe_app`, and beyond that connections are closed as they come.
 async fn serve_http(
@@ -172,6 +175,7 @@ async fn serve_http(
     app: axum::Router,
     probe_app: axum::Router,
     max_connections: usize,
+    send_timeout: Duration,
     mut stop: tokio::sync::watch::Receiver<Option<Instant>>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -207,7 +211,7 @@ async fn serve_http(
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                let io = hyper_util::rt::TokioIo::new(stream);
+                let io = hyper_util::rt::TokioIo::new(http::answer::SendDeadline::new(stream, send_timeout));
                 if count.n > max_connections {
                     if !refused_logged {
                         tracing::error!(

@@ -113,3 +113,29 @@ fn if_the_supervisor_is_killed_the_server_exits_and_leaves_nothing() {
     wait_until(Duration::from_secs(5), "the exit reason on stderr", || server.stderr().contains("supervisor died"));
     wait_until(Duration::from_secs(10), "workers to die", || workers.iter().all(|pid| !process_alive(*pid)));
 }
+
+// With the supervisor stopped (SIGSTOP), workers killed from outside were
+// still counted ready: /readyz said ready while no worker was left.
+#[test]
+fn workers_that_die_while_the_supervisor_is_stopped_are_not_counted_ready() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let server = Server::start(&["--workers", "2"]);
+    server.wait_workers_ready(2);
+    let supervisor = children_of(server.pid())[0].0;
+    let workers: Vec<i32> = children_of(supervisor).into_iter().map(|(pid, _)| pid).collect();
+    kill(Pid::from_raw(supervisor), Signal::SIGSTOP).unwrap();
+    for worker in &workers {
+        kill(Pid::from_raw(*worker), Signal::SIGKILL).unwrap();
+    }
+    wait_until(Duration::from_secs(15), "/readyz to say no worker is ready", || server.get("/readyz").status == 503);
+    assert!(server.get("/readyz").text().contains("no worker is ready"), "{}", server.get("/readyz").text());
+    let pool = server.get_json("/v1/pool");
+    let states: Vec<&str> = pool["workers"].as_array().unwrap().iter().map(|w| w["state"].as_str().unwrap()).collect();
+    assert!(states.iter().all(|state| *state != "idle" && *state != "busy"), "{states:?}");
+    kill(Pid::from_raw(supervisor), Signal::SIGCONT).unwrap();
+    wait_until(Duration::from_secs(30), "replacements once the supervisor runs again", || {
+        server.get("/readyz").status == 200
+    });
+    assert_eq!(server.put("/v1/analyze?filename=a.txt", b"Served again.").status, 200);
+}

@@ -35,6 +35,7 @@ mod refusals;
 mod sandbox;
 mod shared_store;
 mod shutdown;
+mod slow_readers;
 mod stalls;
 mod storage;
 mod structure;

@@ -12,6 +12,7 @@ use axum::routing::post;
 use axum::Router;
 use futures_util::TryStreamExt;
 
+use super::answer::{self, AnswerBudget};
 use super::disposition::{filename, Filename};
 use super::spool::{self, Spool, SpoolError};
 use super::upload::{self, MultipartFiles};
@@ -38,7 +39,7 @@ async fn analyze_multipart(
         Ok(options) => options,
         Err(err) => return Err(refuse(files, err).await),
     };
-    if state.pool.interactive_full() {
+    if state.pool.interactive_full() || state.answers.is_exhausted() {
         files.drain().await;
         state.pool.refusal_turn().await;
         return Err(ApiError::overloaded());
@@ -71,7 +72,8 @@ async fn analyze_multipart(
         document: spooled.document,
         use_cache: query.use_cache(),
     };
-    Ok(ReportResponse(state.pool.run(task, Lane::Interactive).await?))
+    let report = state.pool.run(task, Lane::Interactive).await?;
+    Ok(ReportResponse(report, Arc::clone(&state.answers)))
 }
 
 /// Drains what is left of a refused upload before the refusal is sent, so
@@ -95,7 +97,7 @@ async fn analyze_raw(
             return Err(err);
         }
     };
-    if state.pool.interactive_full() {
+    if state.pool.interactive_full() || state.answers.is_exhausted() {
         upload::drain(stream).await;
         state.pool.refusal_turn().await;
         return Err(ApiError::overloaded());
@@ -140,16 +142,21 @@ async fn analyze_raw(
         document: spooled.document,
         use_cache: query.use_cache(),
     };
-    Ok(ReportResponse(state.pool.run(task, Lane::Interactive).await?))
+    let report = state.pool.run(task, Lane::Interactive).await?;
+    Ok(ReportResponse(report, Arc::clone(&state.answers)))
 }
 
 /// A report answered as the worker wrote it, the server's fields spliced
 /// in: the JSON is streamed in its pieces, never parsed or copied whole.
-struct ReportResponse(RawReport);
+/// Its worker's bytes are counted against the answer memory budget until
+/// the last of them is written.
+struct ReportResponse(RawReport, Arc<AnswerBudget>);
 
 impl IntoResponse for ReportResponse {
     fn into_response(self) -> Response {
-        let chunks = self.0.chunks();
+        let [head, body, tail] = self.0.chunks();
+        let reservation = self.1.reserve_now(body.len());
+        let chunks = [head, answer::held(body, reservation), tail];
         let len: usize = chunks.iter().map(bytes::Bytes::len).sum();
         let stream = futures_util::stream::iter(chunks.map(Ok::<_, std::convert::Infallible>));
         let mut response = Body::from_stream(stream).into_response();

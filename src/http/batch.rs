@@ -14,21 +14,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use docmill_engine::Options;
 
+use super::answer::{self, Reservation};
 use super::upload::{FilePart, MultipartFiles};
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
 use crate::ndjson::{summary_line, ResultLine, SummaryEntry};
-use crate::pool::{Lane, Task, TaskError};
+use crate::pool::{Lane, RawReport, Task, TaskError};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/v1/batch", post(batch))
 }
 
-/// Lines buffered between the documents and a slow reader of the response.
+/// Lines buffered between the documents and a slow reader of the response
+/// (their bytes are bounded by the answer memory budget).
 const LINE_BUFFER: usize = 64;
 
 async fn batch(
@@ -61,6 +63,15 @@ async fn batch(
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(stream)).into_response())
 }
 
+/// A document's outcome on its way to the client: its slot among the
+/// batch's documents in flight, and its report's share of the answer
+/// memory budget (none for a part refused before it reached the pool).
+struct Done {
+    line: ResultLine,
+    slot: Option<OwnedSemaphorePermit>,
+    reservation: Option<Reservation>,
+}
+
 async fn run_batch(
     state: Arc<AppState>,
     mut files: MultipartFiles,
@@ -77,20 +88,27 @@ async fn run_batch(
     let pool = &state.config.pool;
     let per_batch = pool.queue.min(crate::config::QUEUE_PER_WORKER * pool.workers);
     let in_flight = Arc::new(Semaphore::new(per_batch.max(1)));
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<ResultLine>();
+    // A document's slot is given back only once its line is queued for the
+    // client: a client that reads nothing stops the batch after `per_batch`
+    // documents, instead of their lines piling up while the upload goes on.
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let answers = Arc::clone(&state.answers);
 
     let collector = {
         let line_tx = line_tx.clone();
         tokio::spawn(async move {
             let (mut documents, mut failed) = (0, 0);
             let mut fingerprints = Vec::new();
-            while let Some(outcome) = done_rx.recv().await {
+            while let Some(Done { line: outcome, slot, reservation }) = done_rx.recv().await {
                 documents += 1;
                 match &outcome.result {
                     Ok(report) => fingerprints.push(SummaryEntry::of(outcome.index, report)),
                     Err(_) => failed += 1,
                 }
-                if line_tx.send(outcome.to_line()).await.is_err() {
+                let line = outcome.to_line();
+                let reservation = reservation.unwrap_or_else(|| answers.reserve_now(line.len()));
+                drop(slot);
+                if line_tx.send(answer::held(line, reservation)).await.is_err() {
                     return;
                 }
             }
@@ -118,7 +136,8 @@ async fn run_batch(
                 Err(err) => {
                     // The body broke off: what was dispatched still finishes;
                     // the break itself is reported as the next line.
-                    let _ = done_tx.send(ResultLine { index, filename: String::new(), result: Err(err) });
+                    let line = ResultLine { index, filename: String::new(), result: Err(err) };
+                    let _ = done_tx.send(Done { line, slot: None, reservation: None });
                     break;
                 }
             },
@@ -126,7 +145,8 @@ async fn run_batch(
         let spooled = match part.content {
             Ok(spooled) => spooled,
             Err(err) => {
-                let _ = done_tx.send(ResultLine { index, filename: part.filename, result: Err(err) });
+                let line = ResultLine { index, filename: part.filename, result: Err(err) };
+                let _ = done_tx.send(Done { line, slot: None, reservation: None });
                 index += 1;
                 continue;
             }
@@ -144,17 +164,25 @@ async fn run_batch(
             use_cache: true,
         };
         let pool = Arc::clone(&state.pool);
+        let answers = Arc::clone(&state.answers);
         let done_tx = done_tx.clone();
         let client = line_tx.clone();
         tokio::spawn(async move {
             // A client that hangs up cancels the batch's outstanding work.
+            // No document starts while answers fill the memory budget; a
+            // report that comes back is counted at once, and its line
+            // keeps that share until the client has read it.
             let result = tokio::select! {
-                result = pool.run(task, Lane::Bulk) => result,
+                result = async {
+                    answers.room().await;
+                    pool.run(task, Lane::Bulk).await
+                } => result,
                 _ = client.closed() => Err(TaskError::Abandoned),
             };
-            drop(permit);
+            let reservation = answers.reserve_now(result.as_ref().map_or(0, RawReport::json_len));
             let result = result.and_then(|raw| raw.report().map_err(TaskError::unreadable_report));
-            let _ = done_tx.send(ResultLine { index, filename: part.filename, result: result.map_err(ApiError::from) });
+            let line = ResultLine { index, filename: part.filename, result: result.map_err(ApiError::from) };
+            let _ = done_tx.send(Done { line, slot: Some(permit), reservation: Some(reservation) });
         });
         index += 1;
     }

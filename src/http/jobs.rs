@@ -16,12 +16,15 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::answer;
 use super::auth::Tenant;
 use super::shared_jobs;
 use super::upload::MultipartFiles;
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
-use crate::jobs::{blocking, new_job_id, persist, valid_job_id, Jobs, PendingDocument, SharedJobs, UploadedDocument};
+use crate::jobs::{
+    blocking, new_job_id, persist, valid_job_id, Jobs, PageExtent, PendingDocument, SharedJobs, UploadedDocument,
+};
 use crate::ndjson::ResultLine;
 use docmill_engine::Options;
 
@@ -82,11 +85,19 @@ impl Backend {
         }
     }
 
-    async fn results_page(&self, id: &str, after: i64) -> Result<Vec<(i64, String)>, ApiError> {
+    async fn results_extent(&self, id: &str, after: i64) -> Result<Option<PageExtent>, ApiError> {
         let id = id.to_owned();
         match self {
-            Backend::Local(jobs) => blocking(&jobs.store, move |store| store.results_page(&id, after)).await,
-            Backend::Shared(jobs) => Ok(jobs.store()?.results_page(&id, after).await?),
+            Backend::Local(jobs) => blocking(&jobs.store, move |store| store.results_extent(&id, after)).await,
+            Backend::Shared(jobs) => Ok(jobs.store()?.results_extent(&id, after).await?),
+        }
+    }
+
+    async fn results_page(&self, id: &str, after: i64, through: i64) -> Result<Vec<(i64, String)>, ApiError> {
+        let id = id.to_owned();
+        match self {
+            Backend::Local(jobs) => blocking(&jobs.store, move |store| store.results_page(&id, after, through)).await,
+            Backend::Shared(jobs) => Ok(jobs.store()?.results_page(&id, after, through).await?),
         }
     }
 
@@ -260,16 +271,20 @@ pub async fn results(
     if backend.status(&id, tenant.owner.as_deref()).await?.is_none() {
         return Err(not_found(&id));
     }
-    // The lines stream from the store a page at a time; the summary that
-    // closes the results of a job that is over was computed when it ended.
+    // The lines stream from the store a page at a time, each page read
+    // only once the answer memory budget has room for it (its size comes
+    // first, from the lines' lengths); the summary that closes the results
+    // of a job that is over was computed when it ended.
     let summary = backend.summary(&id).await?;
+    let answers = Arc::clone(&state.answers);
     let pages = futures_util::stream::try_unfold(-1, move |after| {
-        let (backend, id) = (backend.clone(), id.clone());
+        let (backend, id, answers) = (backend.clone(), id.clone(), Arc::clone(&answers));
         async move {
-            let page = backend.results_page(&id, after).await?;
-            let Some(&(last, _)) = page.last() else { return Ok(None) };
+            let Some(extent) = backend.results_extent(&id, after).await? else { return Ok(None) };
+            let reservation = answers.reserve(extent.bytes).await;
+            let page = backend.results_page(&id, after, extent.last).await?;
             let bytes: String = page.into_iter().map(|(_, line)| line).collect();
-            Ok::<_, ApiError>(Some((Bytes::from(bytes), last)))
+            Ok::<_, ApiError>(Some((answer::held(Bytes::from(bytes), reservation), extent.last)))
         }
     });
     let summary = futures_util::stream::iter(summary.map(|line| Ok(Bytes::from(line + "\n"))));

@@ -8,6 +8,8 @@
 //! - [`auth`]: API keys, and the tenant each request acts for.
 //! - [`access`]: request ids and the access log, around every route.
 //! - [`analyze`]: `/v1/analyze`, one document, interactive.
+//! - [`answer`]: what a client's answer holds while it is read: the answer
+//!   memory budget, and the send deadline on every connection.
 //! - [`body`]: every request body: the progress deadline, and draining what
 //!   a handler left unread before its answer goes out.
 //! - [`batch`]: `/v1/batch`, many documents, streamed NDJSON.
@@ -18,6 +20,7 @@
 
 mod access;
 mod analyze;
+pub mod answer;
 pub mod auth;
 mod batch;
 mod body;
@@ -63,6 +66,9 @@ pub struct AppState {
     /// Jobs in a PostgreSQL store shared by several nodes (`--store`),
     /// served instead of `jobs`.
     pub shared: Option<Arc<crate::jobs::SharedJobs>>,
+    /// Answers waiting in memory for their clients (reports, batch lines,
+    /// pages of job results) share this budget.
+    pub answers: Arc<answer::AnswerBudget>,
 }
 
 impl AppState {

@@ -54,7 +54,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let body = state.metrics.render(&state.pool);
+    let body = state.metrics.render(&state.pool, (state.answers.in_use() as u64, state.answers.waiting() as u64));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

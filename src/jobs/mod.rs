@@ -37,7 +37,7 @@ use crate::pool::{read_document, Digest, Document, Lane, Pool, Task, TaskError};
 
 pub use cluster::SharedJobs;
 pub use pg::{finish_job, insert_document, insert_job, StoreError};
-pub use store::{JobStore, OpenError, PendingDocument, Recorded, UploadedDocument};
+pub use store::{JobStore, OpenError, PageExtent, PendingDocument, Recorded, UploadedDocument};
 
 /// How long a document whose result the store could not take (a full
 /// disk) waits before it runs again: long enough not to spin on a disk that

@@ -11,7 +11,7 @@ use docmill_engine::Options;
 use serde_json::{json, Value};
 use tokio_postgres::{NoTls, Row};
 
-use super::store::{PendingDocument, Recorded, RESULTS_PAGE_BYTES};
+use super::store::{page_extent, PageExtent, PendingDocument, Recorded};
 use crate::error::ApiError;
 use crate::ndjson::{parse_sha256, summary_line, SummaryEntry};
 
@@ -309,28 +309,40 @@ impl PgStore {
         Ok(row.map(|row| row.get(0)))
     }
 
-    /// As [`super::JobStore::results_page`]: lines after number `after`,
-    /// each with its newline, up to about [`RESULTS_PAGE_BYTES`].
-    pub async fn results_page(&self, job_id: &str, after: i64) -> StoreResult<Vec<(i64, String)>> {
+    /// As [`super::JobStore::results_extent`]: from the lines' lengths
+    /// (`octet_length` reads a stored value's size without detoasting it).
+    pub async fn results_extent(&self, job_id: &str, after: i64) -> StoreResult<Option<PageExtent>> {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT finished_seq, line FROM documents WHERE job_id = $1 AND line IS NOT NULL AND finished_seq > $2
-                 ORDER BY finished_seq LIMIT 1000",
+                "SELECT finished_seq, octet_length(line)::int8 FROM documents
+                 WHERE job_id = $1 AND line IS NOT NULL AND finished_seq > $2 ORDER BY finished_seq LIMIT 1000",
                 &[&job_id, &after],
             )
             .await?;
-        let (mut page, mut bytes) = (Vec::new(), 0);
-        for row in rows {
-            if bytes >= RESULTS_PAGE_BYTES {
-                break;
-            }
-            let (seq, mut line): (i64, String) = (row.get(0), row.get(1));
-            line.push('\n');
-            bytes += line.len();
-            page.push((seq, line));
-        }
-        Ok(page)
+        Ok(page_extent(rows.iter().map(|row| (row.get::<_, i64>(0), row.get::<_, i64>(1) as usize))))
+    }
+
+    /// As [`super::JobStore::results_page`]: the lines after number `after`
+    /// up to `through`, each with its newline.
+    pub async fn results_page(&self, job_id: &str, after: i64, through: i64) -> StoreResult<Vec<(i64, String)>> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT finished_seq, line FROM documents
+                 WHERE job_id = $1 AND line IS NOT NULL AND finished_seq > $2 AND finished_seq <= $3
+                 ORDER BY finished_seq",
+                &[&job_id, &after, &through],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let (seq, mut line): (i64, String) = (row.get(0), row.get(1));
+                line.push('\n');
+                (seq, line)
+            })
+            .collect())
     }
 
     /// The summary line of a job that is over; `None` while it runs.

@@ -53,6 +53,32 @@ use crate::ndjson::{parse_sha256, summary_line, SummaryEntry};
 /// time, so a job of thousands of reports never sits whole in memory.
 pub const RESULTS_PAGE_BYTES: usize = 1 << 20;
 
+/// The next page of a job's results, known before it is read, so that its
+/// share of the answer memory budget is taken before it is in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageExtent {
+    /// The number of the page's last line.
+    pub last: i64,
+    /// Its bytes, one newline per line included.
+    pub bytes: usize,
+}
+
+/// The page that `lines` (each line's number and length, in order) begin:
+/// lines up to and including the first that takes it to
+/// [`RESULTS_PAGE_BYTES`]. `None` when there are none.
+pub fn page_extent(lines: impl Iterator<Item = (i64, usize)>) -> Option<PageExtent> {
+    let mut extent = None;
+    let mut bytes = 0;
+    for (seq, len) in lines {
+        bytes += len + 1;
+        extent = Some(PageExtent { last: seq, bytes });
+        if bytes >= RESULTS_PAGE_BYTES {
+            break;
+        }
+    }
+    extent
+}
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
@@ -340,25 +366,44 @@ impl JobStore {
         .optional()
     }
 
-    /// The next result lines in the order they completed, after the line
-    /// numbered `after` (start with -1), each with its number and newline;
-    /// the page ends once it holds [`RESULTS_PAGE_BYTES`]. Empty at the end.
-    pub fn results_page(&self, job_id: &str, after: i64) -> rusqlite::Result<Vec<(i64, String)>> {
+    /// How far the next page of results after the line numbered `after`
+    /// (start with -1) reaches, from the lines' lengths alone: see
+    /// [`page_extent`]. `None` at the end.
+    pub fn results_extent(&self, job_id: &str, after: i64) -> rusqlite::Result<Option<PageExtent>> {
         let db = self.db.lock().unwrap();
+        // `octet_length` reads a value's length from its record header,
+        // without loading the value.
         let mut statement = db.prepare_cached(
-            "SELECT finished_seq, line FROM documents WHERE job_id = ?1 AND line IS NOT NULL AND finished_seq > ?2
-             ORDER BY finished_seq",
+            "SELECT finished_seq, octet_length(line) FROM documents
+             WHERE job_id = ?1 AND line IS NOT NULL AND finished_seq > ?2 ORDER BY finished_seq",
         )?;
         let mut rows = statement.query(params![job_id, after])?;
-        let (mut page, mut bytes) = (Vec::new(), 0);
-        while bytes < RESULTS_PAGE_BYTES {
-            let Some(row) = rows.next()? else { break };
+        let mut lengths = Vec::new();
+        while let Some(row) = rows.next()? {
+            lengths.push((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as usize));
+            if page_extent(lengths.iter().copied()).is_some_and(|extent| extent.bytes >= RESULTS_PAGE_BYTES) {
+                break;
+            }
+        }
+        Ok(page_extent(lengths.into_iter()))
+    }
+
+    /// The result lines numbered after `after` up to `through` (a
+    /// [`PageExtent`]'s `last`), in the order they completed, each with its
+    /// number and newline.
+    pub fn results_page(&self, job_id: &str, after: i64, through: i64) -> rusqlite::Result<Vec<(i64, String)>> {
+        let db = self.db.lock().unwrap();
+        let mut statement = db.prepare_cached(
+            "SELECT finished_seq, line FROM documents
+             WHERE job_id = ?1 AND line IS NOT NULL AND finished_seq > ?2 AND finished_seq <= ?3
+             ORDER BY finished_seq",
+        )?;
+        let rows = statement.query_map(params![job_id, after, through], |row| {
             let (seq, mut line): (i64, String) = (row.get(0)?, row.get(1)?);
             line.push('\n');
-            bytes += line.len();
-            page.push((seq, line));
-        }
-        Ok(page)
+            Ok((seq, line))
+        })?;
+        rows.collect()
     }
 
     /// The summary line of a job that is over, computed once and kept;

@@ -431,9 +431,10 @@ impl WorkerTask {
     /// and counts why. Killing a worker that already died is harmless: the
     /// supervisor has not reaped it yet, or no longer knows it.
     fn retire(&self, restart: Restart) {
-        if restart == Restart::Recycled {
-            self.pool.set_state(self.worker_id, WorkerState::Retiring);
-        }
+        // Whatever the cause, it takes no more work: until the supervisor
+        // reports it reaped (a stopped supervisor does not), `/readyz` and
+        // `/v1/pool` must not count it as a worker that can.
+        self.pool.set_state(self.worker_id, WorkerState::Retiring);
         self.pool.kill(self.worker_id);
         self.pool.restarts.count(restart);
     }
