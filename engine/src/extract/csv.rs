@@ -46,7 +46,9 @@ pub(super) fn table_rows(rows: &[Vec<String>]) -> Vec<Vec<crate::structure::Cell
 }
 
 /// RFC 4180 fields: quotes around a field allow delimiters, newlines and
-/// doubled quotes inside it.
+/// doubled quotes inside it. A line end inside a quoted field is kept as
+/// `\n` whether it was written CRLF (as RFC 4180 and Excel write it) or a
+/// lone CR: the cell's text is the same whichever system saved it.
 fn parse(text: &str, delimiter: char, warnings: &mut Vec<String>) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let mut row = Vec::new();
@@ -62,6 +64,11 @@ fn parse(text: &str, delimiter: char, warnings: &mut Vec<String>) -> Vec<Vec<Str
                 } else {
                     quoted = false;
                 }
+            } else if c == '\r' {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                field.push('\n');
             } else {
                 field.push(c);
             }

@@ -42,7 +42,7 @@ use super::detect::{Detected, EMAIL};
 use crate::ocr::Session;
 use crate::report::Format;
 use crate::structure::chunk::PageSpan;
-use crate::structure::Block;
+use crate::structure::{Block, Inline};
 use crate::Options;
 
 #[derive(Debug, Default, Clone)]
@@ -95,7 +95,7 @@ pub fn extract(
     options: &Options,
     ocr: &mut Session<'_>,
 ) -> Result<Extracted, ExtractError> {
-    match detected.format {
+    let mut extracted = match detected.format {
         Format::Binary => Ok(Extracted::default()),
         Format::Image => image::extract(bytes, &detected.media_type, options, ocr),
         Format::Text if detected.media_type == EMAIL => email::extract(bytes),
@@ -112,6 +112,53 @@ pub fn extract(
         Format::Xlsx => xlsx::xlsx(bytes, options),
         Format::Odt => office::odt(bytes, options),
         Format::Epub => epub::extract(bytes, options),
+    }?;
+    drop_soft_hyphens(&mut extracted);
+    Ok(extracted)
+}
+
+/// U+00AD SOFT HYPHEN marks where a word may be hyphenated at a line end
+/// and is invisible everywhere else (HTML `&shy;`, RTF `\u173`, a literal
+/// one in DOCX, ODT, plain text or Markdown). Left in, it splits the word
+/// for every search ("re\u{AD}sume" is not "resume") and for the word
+/// counts. The elements some formats write instead (DOCX
+/// `<w:softHyphen/>`, ODT `<text:soft-hyphen/>`, RTF `\-`) give no text.
+const SOFT_HYPHEN: char = '\u{AD}';
+
+/// Drops [`SOFT_HYPHEN`] from the text, the blocks and string metadata of
+/// every format, in one place so that no extractor can forget it; page
+/// spans move back by the bytes dropped before them.
+fn drop_soft_hyphens(extracted: &mut Extracted) {
+    if extracted.text.contains(SOFT_HYPHEN) {
+        let dropped: Vec<usize> = extracted.text.match_indices(SOFT_HYPHEN).map(|(at, _)| at).collect();
+        let moved = |offset: usize| offset - dropped.partition_point(|&at| at < offset) * SOFT_HYPHEN.len_utf8();
+        for page in &mut extracted.pages {
+            page.start = moved(page.start);
+            page.end = moved(page.end);
+        }
+        extracted.text.retain(|c| c != SOFT_HYPHEN);
+    }
+    for value in extracted.metadata.values_mut() {
+        if let Value::String(s) = value {
+            s.retain(|c| c != SOFT_HYPHEN);
+        }
+    }
+    let inlines = |content: &mut Vec<Inline>| {
+        for inline in content {
+            if let Inline::Text(s, _) = inline {
+                s.retain(|c| c != SOFT_HYPHEN);
+            }
+        }
+    };
+    for block in &mut extracted.blocks {
+        match block {
+            Block::Heading { content, .. }
+            | Block::Paragraph(content)
+            | Block::Item { content, .. }
+            | Block::Footnote { content, .. } => inlines(content),
+            Block::Table(rows) => rows.iter_mut().flatten().for_each(inlines),
+            Block::Code(s) => s.retain(|c| c != SOFT_HYPHEN),
+        }
     }
 }
 

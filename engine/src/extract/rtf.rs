@@ -1,9 +1,10 @@
 //! RTF: a small parser of our own. Text with paragraph and line breaks, tabs,
 //! `\'hh` escapes through the current font's code page (its `\fcharset`) or
 //! else the document's, `\uN` characters (surrogate pairs joined), and
-//! destinations (font tables, pictures, `\*` groups) skipped; footnotes come
-//! after the body, text boxes where they are anchored; the `\info` group
-//! gives title, author and dates.
+//! destinations (font tables, pictures, `\*` groups) skipped; footnotes,
+//! then headers, then footers come after the body (the order DOCX gives
+//! them), text boxes where they are anchored; table rows are lines of
+//! tab-separated cells; the `\info` group gives title, author and dates.
 
 use encoding_rs::Encoding;
 
@@ -32,14 +33,6 @@ const SKIPPED: &[&str] = &[
     "mmathPr",
     "filetbl",
     "revtbl",
-    "header",
-    "footer",
-    "headerl",
-    "headerr",
-    "headerf",
-    "footerl",
-    "footerr",
-    "footerf",
     "bkmkstart",
     "bkmkend",
     "fldinst",
@@ -95,10 +88,20 @@ struct Group {
     /// Inside a footnote or endnote (`\footnote`), whose text goes after the
     /// body.
     note: bool,
+    /// Inside a page header or footer (`\header`, `\footerl`, ...), whose
+    /// text goes after the notes.
+    margin: Option<Margin>,
     /// Inside a shape (`\shp`): whether text outside the shape was skipped,
     /// and the depth of the shape's group. Shapes are skipped but for their
     /// text (`\shptxt`, a text box's content).
     shape: Option<(bool, usize)>,
+}
+
+/// Which of a page's margins a `\header...` or `\footer...` group fills.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Margin {
+    Header,
+    Footer,
 }
 
 /// Where text goes: the body, the `\info` fields, or the ANSI copy of a
@@ -114,6 +117,9 @@ struct Output {
     upr: Vec<Upr>,
     /// Footnotes and endnotes, each ending in a line break.
     notes: String,
+    /// Headers and footers, each ending in a line break.
+    headers: String,
+    footers: String,
     /// The depth of the shape whose text box was read: its `\shprslt`, the
     /// same text again for readers without shapes, is then skipped.
     shape_text_at: Option<usize>,
@@ -145,19 +151,56 @@ impl Output {
                 self.info.entry(field).or_default().push_str(s);
             }
         } else if !group.skip {
-            if group.note {
-                self.notes.push_str(s);
-            } else {
-                self.text.push_str(s);
+            self.body_of(group).push_str(s);
+        }
+    }
+
+    /// The text [`Output::emit`] writes to for a group, when that is not
+    /// an `\info` field or held-back `\upr` text.
+    fn body_mut(&mut self, stack: &[Group]) -> Option<&mut String> {
+        let group = stack.last().filter(|group| !group.skip && group.info.is_none() && !group.upr_ansi)?;
+        Some(self.body_of(group))
+    }
+
+    /// A table row ends: its last cell's separator is dropped, as DOCX
+    /// rows have none after their last cell, and the line ends.
+    fn end_row(&mut self, stack: &[Group]) {
+        if let Some(body) = self.body_mut(stack) {
+            if body.ends_with('\t') {
+                body.pop();
             }
+        }
+        self.emit(stack, "\n");
+    }
+
+    /// A paragraph ends inside a table cell: a space, so that the row stays
+    /// one line, as DOCX cells join their paragraphs.
+    fn end_cell_paragraph(&mut self, stack: &[Group]) {
+        match self.body_mut(stack) {
+            Some(body) if body.is_empty() || body.ends_with(['\t', '\n', ' ']) => {}
+            _ => self.emit(stack, " "),
+        }
+    }
+
+    /// The text a group's body text goes to: a note, a header, a footer or
+    /// the document body.
+    fn body_of(&mut self, group: &Group) -> &mut String {
+        match group.margin {
+            _ if group.note => &mut self.notes,
+            Some(Margin::Header) => &mut self.headers,
+            Some(Margin::Footer) => &mut self.footers,
+            None => &mut self.text,
         }
     }
 
     /// A group closes: an `\info` field it filled is done, and a `\upr`
     /// group without a Unicode part gives its ANSI copy after all.
     fn close(&mut self, closed: &Group, depth: usize, parent: &Group) {
-        if closed.note && !parent.note && !self.notes.is_empty() && !self.notes.ends_with('\n') {
-            self.notes.push('\n');
+        if (closed.note && !parent.note) || (closed.margin.is_some() && parent.margin.is_none()) {
+            let part = self.body_of(closed);
+            if !part.is_empty() && !part.ends_with('\n') {
+                part.push('\n');
+            }
         }
         if closed.shape.is_some_and(|(_, at)| at == depth) && self.shape_text_at == Some(depth) {
             self.shape_text_at = None;
@@ -176,8 +219,7 @@ impl Output {
                             self.info.entry(field).or_default().push_str(&s)
                         }
                         Some(_) => {}
-                        None if closed.note => self.notes.push_str(&s),
-                        None => self.text.push_str(&s),
+                        None => self.body_of(closed).push_str(&s),
                     }
                 }
             }
@@ -197,6 +239,8 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         info_done: Default::default(),
         upr: Vec::new(),
         notes: String::new(),
+        headers: String::new(),
+        footers: String::new(),
         shape_text_at: None,
     };
     let mut dates: Vec<(&'static str, [u32; 5])> = Vec::new();
@@ -209,6 +253,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         font_table: false,
         upr_ansi: false,
         note: false,
+        margin: None,
         shape: None,
     }];
     // Code pages of the fonts whose `\fcharset` names one; the default font
@@ -222,6 +267,9 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let mut skip_chars = 0usize;
     let mut i = 0;
     let mut first_in_group = false;
+    // In a paragraph of a table (`\intbl`), until `\pard` resets the
+    // paragraph or `\row` ends the row.
+    let mut in_table = false;
 
     macro_rules! flush {
         () => {
@@ -322,13 +370,20 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                             encoding = found;
                         }
                     }
-                    "par" | "line" | "sect" | "page" | "row" => out.emit(&stack, "\n"),
+                    "intbl" => in_table = true,
+                    "pard" => in_table = false,
+                    "par" if in_table => out.end_cell_paragraph(&stack),
+                    "par" | "line" | "sect" | "page" => out.emit(&stack, "\n"),
+                    "row" => {
+                        in_table = false;
+                        out.end_row(&stack);
+                    }
                     "tab" | "cell" | "nestcell" => out.emit(&stack, "\t"),
                     // A nested row ends inside its `{\*\nesttableprops ...}`
                     // group: the line ends where that group is.
                     "nestrow" => {
                         let outside = stack.len().saturating_sub(1).max(1);
-                        out.emit(&stack[..outside], "\n");
+                        out.end_row(&stack[..outside]);
                     }
                     "emdash" => out.emit(&stack, "—"),
                     "endash" => out.emit(&stack, "–"),
@@ -362,6 +417,15 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                         let group = stack.last_mut().expect("the root group is never popped");
                         group.skip = parent_skip;
                         group.note = true;
+                    }
+                    // Headers and footers, for all pages or the left, right
+                    // or first ones: read as their parent is, even when
+                    // marked `\*`, like footnotes.
+                    "header" | "headerl" | "headerr" | "headerf" | "footer" | "footerl" | "footerr" | "footerf" => {
+                        let parent_skip = stack.len() >= 2 && stack[stack.len() - 2].skip;
+                        let group = stack.last_mut().expect("the root group is never popped");
+                        group.skip = parent_skip;
+                        group.margin = Some(if word.starts_with("header") { Margin::Header } else { Margin::Footer });
                     }
                     "shp" if first_in_group => {
                         let outer =
@@ -433,11 +497,13 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     }
     extracted.set("encoding", encoding.name());
     extracted.text = out.text;
-    if !out.notes.is_empty() {
-        if !extracted.text.is_empty() && !extracted.text.ends_with('\n') {
-            extracted.text.push('\n');
+    for part in [out.notes, out.headers, out.footers] {
+        if !part.trim().is_empty() {
+            if !extracted.text.is_empty() && !extracted.text.ends_with('\n') {
+                extracted.text.push('\n');
+            }
+            extracted.text.push_str(&part);
         }
-        extracted.text.push_str(&out.notes);
     }
     Ok(extracted)
 }

@@ -16,6 +16,7 @@ mod analysis;
 mod containers;
 mod detect;
 mod entities;
+mod fidelity;
 mod fuzz;
 mod images;
 mod keywords;
