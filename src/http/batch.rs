@@ -22,7 +22,7 @@ use super::answer::{self, Reservation};
 use super::upload::{FilePart, MultipartFiles};
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
-use crate::ndjson::{summary_line, ResultLine, SummaryEntry};
+use crate::ndjson::{summary_line, ResultLine, SummaryEntry, RENDER_INLINE_BYTES};
 use crate::pool::{Lane, RawReport, Task, TaskError};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -32,13 +32,6 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// Lines buffered between the documents and a slow reader of the response
 /// (their bytes are bounded by the answer memory budget).
 const LINE_BUFFER: usize = 64;
-
-/// Reports up to this size have their line made on the runtime thread that
-/// got them. Decoding a report and encoding its line take milliseconds a
-/// megabyte: a report with the text of a large document would hold that
-/// thread, and every probe and upload waiting on it, for a noticeable time,
-/// so a larger one is handed to a blocking thread, which costs a wake-up.
-const RENDER_INLINE_BYTES: usize = 64 << 10;
 
 async fn batch(
     State(state): State<Arc<AppState>>,

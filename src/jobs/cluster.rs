@@ -222,7 +222,7 @@ impl SharedJobs {
             result
         };
         let index = document.index;
-        let recorded = recorded(index, document.filename, result);
+        let recorded = recorded(index, document.filename, result).await;
         let store = self.store.get().expect("set before the executor starts");
         // A result is kept until the store takes it: a store that is away
         // (restarting) is retried, and the document is not analysed again.

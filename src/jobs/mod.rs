@@ -32,8 +32,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::ApiError;
-use crate::ndjson::{parse_simhash, ResultLine};
-use crate::pool::{read_document, Digest, Document, Lane, Pool, Task, TaskError};
+use crate::ndjson::{parse_simhash, ResultLine, RENDER_INLINE_BYTES};
+use crate::pool::{read_document, Digest, Document, Lane, Pool, RawReport, Task, TaskError};
 
 pub use cluster::SharedJobs;
 pub use pg::{finish_job, insert_document, insert_job, StoreError};
@@ -239,7 +239,7 @@ impl Jobs {
             }
         };
         let index = document.index;
-        let recorded = recorded(index, document.filename, result);
+        let recorded = recorded(index, document.filename, result).await;
         let recorded = {
             let job_id = job_id.clone();
             blocking(&self.store, move |store| {
@@ -287,8 +287,27 @@ impl Jobs {
     }
 }
 
-/// What the analysis of document `index` leaves in the store.
-fn recorded(index: usize, filename: String, result: Result<docmill_engine::report::Report, ApiError>) -> Recorded {
+/// What the analysis of document `index` leaves in the store: its line is
+/// made on a blocking thread when the report is large
+/// ([`RENDER_INLINE_BYTES`]).
+async fn recorded(index: usize, filename: String, result: Result<RawReport, ApiError>) -> Recorded {
+    let large = result.as_ref().is_ok_and(|raw| raw.json_len() > RENDER_INLINE_BYTES);
+    let make = {
+        let filename = filename.clone();
+        move || {
+            let result = result.and_then(|raw| raw.report().map_err(|err| TaskError::unreadable_report(err).into()));
+            record_line(index, filename, result)
+        }
+    };
+    if !large {
+        return make();
+    }
+    tokio::task::spawn_blocking(make).await.unwrap_or_else(|err| {
+        record_line(index, filename, Err(ApiError::internal(format!("cannot write the document's line: {err}"))))
+    })
+}
+
+fn record_line(index: usize, filename: String, result: Result<docmill_engine::report::Report, ApiError>) -> Recorded {
     let (sha256, simhash) = match &result {
         Ok(report) => {
             (crate::ndjson::parse_sha256(&report.sha256), report.fingerprint.simhash.as_deref().and_then(parse_simhash))
@@ -375,14 +394,13 @@ async fn analyse_stored(
     document: Document,
     cancelled: &mut watch::Receiver<bool>,
     stopping: &AtomicBool,
-) -> Option<Result<docmill_engine::report::Report, ApiError>> {
+) -> Option<Result<RawReport, ApiError>> {
     let task =
         Task { filename, declared_type: None, options, digest: Digest::Known(sha256), document, use_cache: true };
     let result = tokio::select! {
         result = pool.run(task, Lane::Bulk) => result,
         _ = cancelled.wait_for(|cancel| *cancel) => return None,
     };
-    let result = result.and_then(|raw| raw.report().map_err(TaskError::unreadable_report));
     let telling = matches!(result, Ok(_) | Err(TaskError::ParseFailed(_)));
     if !telling && (stopping.load(Ordering::SeqCst) || matches!(result, Err(TaskError::ShuttingDown))) {
         return None;

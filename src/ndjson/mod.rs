@@ -18,6 +18,13 @@ use crate::error::ApiError;
 
 pub use near_duplicates::{near_duplicate_groups, SummaryEntry};
 
+/// Reports up to this size have their line made on the runtime thread that
+/// got them. Decoding a report and encoding its line take milliseconds a
+/// megabyte: a report with the text of a large document would hold that
+/// thread, and every probe and upload waiting on it, for a noticeable time,
+/// so a larger one is handed to a blocking thread, which costs a wake-up.
+pub const RENDER_INLINE_BYTES: usize = 64 << 10;
+
 /// One finished document of a batch or job.
 pub struct ResultLine {
     pub index: usize,
