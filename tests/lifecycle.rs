@@ -117,7 +117,7 @@ fn if_the_supervisor_is_killed_the_server_exits_and_leaves_nothing() {
 // With the supervisor stopped (SIGSTOP), workers killed from outside were
 // still counted ready: /readyz said ready while no worker was left.
 #[test]
-fn workers_that_die_while_the_supervisor_is_stopped_are_not_counted_ready() {
+fn workers_that_die_while_the_supervisor_is_stopped_are_not_counted_ready_and_requests_do_not_wait_for_them() {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     let server = Server::start(&["--workers", "2"]);
@@ -133,6 +133,13 @@ fn workers_that_die_while_the_supervisor_is_stopped_are_not_counted_ready() {
     let pool = server.get_json("/v1/pool");
     let states: Vec<&str> = pool["workers"].as_array().unwrap().iter().map(|w| w["state"].as_str().unwrap()).collect();
     assert!(states.iter().all(|state| *state != "idle" && *state != "busy"), "{states:?}");
+    // An interactive request waits a few seconds for a worker, not forever.
+    let started = std::time::Instant::now();
+    let waited = server.put("/v1/analyze?filename=waiting.txt", b"No worker can take this.");
+    assert_eq!((waited.status, waited.error_code().as_str()), (503, "overloaded"), "{}", waited.text());
+    assert!(waited.text().contains("no worker"), "{}", waited.text());
+    assert!(waited.header("retry-after").is_some());
+    assert!(started.elapsed() < Duration::from_secs(30), "answered after {:?}", started.elapsed());
     kill(Pid::from_raw(supervisor), Signal::SIGCONT).unwrap();
     wait_until(Duration::from_secs(30), "replacements once the supervisor runs again", || {
         server.get("/readyz").status == 200

@@ -69,6 +69,13 @@ pub const MAX_REFUSALS_PER_SEC: u32 = 1000;
 /// refusal longer than it would wait before its next try.
 pub const MAX_REFUSAL_WAIT: Duration = Duration::from_secs(crate::error::RETRY_AFTER_SECS);
 
+/// How long a queued interactive task waits while no worker at all can take
+/// work before it is answered 503: replacing a dead worker takes well under
+/// a second, and a supervisor that stops forking (stopped, or starved) must
+/// not keep interactive clients waiting with no end. Bulk tasks (batches,
+/// jobs) wait for workers as long as it takes.
+pub const NO_WORKER_PATIENCE: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
     pub n_workers: usize,
@@ -336,8 +343,19 @@ impl Pool {
         // to give its memory back (workers trim their heap when idle).
         self.task_queued.notify_last();
         // A reply dropped unanswered means the pool stopped with the task
-        // still queued.
-        let result = result.await.unwrap_or(Err(TaskError::ShuttingDown));
+        // still queued. An interactive task whose wait is given up is
+        // skipped by the worker task that takes it (its reply is closed).
+        let result = match lane {
+            Lane::Bulk => result.await,
+            Lane::Interactive => tokio::select! {
+                result = result => result,
+                () = self.without_workers_for(NO_WORKER_PATIENCE) => Ok(Err(TaskError::Unavailable(format!(
+                    "no worker has been able to take work for {} s",
+                    NO_WORKER_PATIENCE.as_secs()
+                )))),
+            },
+        };
+        let result = result.unwrap_or(Err(TaskError::ShuttingDown));
         if let Ok(report) = &result {
             self.formats.observe(report.summary());
         }
@@ -417,6 +435,23 @@ impl Pool {
     /// Resolves if the supervisor dies while the pool is in use.
     pub async fn supervisor_lost(&self) {
         self.lost.notified().await
+    }
+
+    /// Returns once no worker has been able to take work for `patience` in
+    /// a row; never while one can.
+    async fn without_workers_for(&self, patience: Duration) {
+        loop {
+            let changed = self.ready_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.ready_workers() > 0 {
+                changed.await;
+                continue;
+            }
+            if tokio::time::timeout(patience, changed).await.is_err() && self.ready_workers() == 0 {
+                return;
+            }
+        }
     }
 
     /// Waits until `n` workers are ready, workers are found failing at
