@@ -102,26 +102,10 @@ pub(super) fn detect_language(sample: &str) -> Option<Language> {
     // (in French or Dutch, or in no language at all). When another script
     // (kana and Chinese characters as one) outweighs that one, the language
     // is detected on the letters of that script alone.
-    let counts = whatlang::dev::raw_detect_script(sample).counters;
-    let main = counts.first().map(|(script, _)| *script)?;
-    let dominant = dominant_script(&counts)?;
-    let info = if same_family(main, dominant) {
-        whatlang::detect(sample)?
-    } else {
-        let only: String = sample
-            .chars()
-            .map(|c| {
-                let in_family = !c.is_alphabetic()
-                    || whatlang::detect_script(c.encode_utf8(&mut [0; 4])).is_some_and(|s| same_family(s, dominant));
-                if in_family {
-                    c
-                } else {
-                    ' '
-                }
-            })
-            .collect();
-        whatlang::detect(&only)?
-    };
+    // ASCII letters are all Latin: one script, nothing to weigh, and the
+    // script count (a pass over the sample, a tenth of a small document's
+    // analysis) is whatlang's own.
+    let info = if sample.is_ascii() { whatlang::detect(sample)? } else { detect_by_weightiest_script(sample)? };
     if !info.is_reliable() {
         return None;
     }
@@ -137,6 +121,31 @@ pub(super) fn detect_language(sample: &str) -> Option<Language> {
     let confidence = info.confidence() * share;
     let confidence = (confidence * 1000.0).round() / 1000.0;
     Some(Language { code: iso639_1(info.lang().code()).to_owned(), confidence })
+}
+
+/// whatlang's answer on the letters of the weightiest script of `sample`
+/// (see [`dominant_script`]), or on the whole sample when that is the
+/// script whatlang would pick anyway.
+fn detect_by_weightiest_script(sample: &str) -> Option<whatlang::Info> {
+    let counts = whatlang::dev::raw_detect_script(sample).counters;
+    let main = counts.first().map(|(script, _)| *script)?;
+    let dominant = dominant_script(&counts)?;
+    if same_family(main, dominant) {
+        return whatlang::detect(sample);
+    }
+    let only: String = sample
+        .chars()
+        .map(|c| {
+            let in_family = !c.is_alphabetic()
+                || whatlang::detect_script(c.encode_utf8(&mut [0; 4])).is_some_and(|s| same_family(s, dominant));
+            if in_family {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    whatlang::detect(&only)
 }
 
 /// Chinese characters and the two kana are one family: Japanese writes all
