@@ -98,6 +98,20 @@ fn sniff_utf16_by_content(bytes: &[u8]) -> Option<&'static str> {
         return None;
     }
     let head = &bytes[..bytes.len().min(WIDE_SNIFF_BYTES)];
+    // UTF-16 has a NUL or another C0 control byte in every separator below
+    // U+0100 and in every code unit of the scripts below U+2000, and is
+    // almost never valid UTF-8: valid UTF-8 without such bytes (every
+    // ordinary text file) is not scored, which would cost a pass over the
+    // head of each one.
+    let controls = head.iter().any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c));
+    let utf8 = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // Cut inside a character at the end of the head, not malformed.
+        Err(err) => err.error_len().is_none(),
+    };
+    if utf8 && !controls {
+        return None;
+    }
     let truncated = head.len() < bytes.len();
     let le = utf16_text_score(head, true, truncated);
     let be = utf16_text_score(head, false, truncated);
