@@ -92,6 +92,36 @@ fn submit_resume_skips_files_already_reported() {
 }
 
 #[test]
+fn submit_resume_gives_a_copy_of_a_reported_file_its_own_line() {
+    // A run cut short after one.txt: on --resume its copy (same bytes,
+    // another name) is not sent again, but must still get a line, or the
+    // output lacks a file that a run without the interruption would list.
+    let server = Server::start(&["--workers", "1"]);
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("docs");
+    std::fs::create_dir_all(&tree).unwrap();
+    write_file(&tree, "one.txt", b"The same words twice over.");
+    write_file(&tree, "copy.txt", b"The same words twice over.");
+    write_file(&tree, "two.txt", b"Other words.");
+    let server_url = format!("http://{}", server.addr);
+    let first = run_cli(work.path(), &["submit", "--server", &server_url, "--out", "out.ndjson", "docs/one.txt"]);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let resumed = run_cli(work.path(), &["submit", "--server", &server_url, "--out", "out.ndjson", "--resume", "docs"]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let lines = read_lines(&work.path().join("out.ndjson"));
+    let files = by_filename(&lines);
+    assert_eq!(lines.len(), 3, "one line per file: {lines:?}");
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(names, ["docs/copy.txt", "docs/one.txt", "docs/two.txt"]);
+    let copy = &files["docs/copy.txt"]["report"];
+    assert_eq!(copy["sha256"], files["docs/one.txt"]["report"]["sha256"]);
+    assert_eq!(copy["filename"], "docs/copy.txt");
+    assert_eq!(copy["stats"]["words"], 5);
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(stderr.contains("3 files, 1 reports, 0 errors, 2 already done"), "{stderr}");
+}
+
+#[test]
 fn submit_retries_503_until_served() {
     // One worker, a queue of one, six concurrent uploads of slow documents:
     // some are shed with 503 and must be retried, none may be lost.

@@ -8,7 +8,7 @@
 //! (the files not sent get no line, so `--resume` sends them later) instead
 //! of retrying every remaining file against nobody.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -56,8 +56,10 @@ enum Entry {
 enum Outcome {
     /// A line for the output, and whether it is a report.
     Line(Vec<u8>, bool),
-    /// `--resume` found its content already reported.
-    AlreadyDone,
+    /// `--resume` found its content already reported (under another
+    /// name): the line for this file, that report under this file's name,
+    /// written without sending the file again.
+    AlreadyDone(Vec<u8>),
     /// The run cannot go on (the server stopped accepting connections, or
     /// refuses our API key): the file gets no line, the run ends, and this
     /// says why.
@@ -144,11 +146,11 @@ fn walk(submitter: &Submitter) -> Vec<Entry> {
 }
 
 /// What an earlier run left in the output: every file name with a line
-/// (report or error), and the sha256 of every report.
+/// (report or error), and every report by its sha256.
 #[derive(Default)]
 struct Earlier {
     filenames: HashSet<String>,
-    reported: HashSet<String>,
+    reported: HashMap<String, Value>,
 }
 
 fn earlier_lines(out: &Path) -> Earlier {
@@ -160,7 +162,7 @@ fn earlier_lines(out: &Path) -> Earlier {
             earlier.filenames.insert(name.to_owned());
         }
         if let Some(sha256) = value["report"]["sha256"].as_str() {
-            earlier.reported.insert(sha256.to_owned());
+            earlier.reported.insert(sha256.to_owned(), value["report"].clone());
         }
     }
     earlier
@@ -294,7 +296,10 @@ async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
                             bar.set_message(format!("{} failed", tally.errors.load(Ordering::Relaxed)));
                         }
                     }
-                    Outcome::AlreadyDone => {
+                    Outcome::AlreadyDone(line) => {
+                        if line_tx.send(line).await.is_err() {
+                            return;
+                        }
                         tally.already_done.fetch_add(1, Ordering::Relaxed);
                         // Not done now: it leaves the count instead of
                         // inflating the rate.
@@ -364,7 +369,7 @@ fn line(value: Value) -> Vec<u8> {
 
 impl Submitter {
     /// Uploads one file, retrying sheds (503) and failures in transit.
-    async fn submit_one(&self, earlier: &HashSet<String>, index: usize, path: &Path) -> Outcome {
+    async fn submit_one(&self, earlier: &HashMap<String, Value>, index: usize, path: &Path) -> Outcome {
         let filename = path.display().to_string();
         let cannot_read = |err: std::io::Error| {
             Outcome::Line(error_line(index, &filename, "bad_request", &format!("cannot read: {err}")), false)
@@ -373,8 +378,17 @@ impl Submitter {
             let owned = path.to_owned();
             let digest = tokio::task::spawn_blocking(move || file_sha256(&owned)).await;
             match digest.unwrap_or_else(|err| Err(std::io::Error::other(err))) {
-                Ok(digest) if earlier.contains(&digest) => return Outcome::AlreadyDone,
-                Ok(_) => {}
+                Ok(digest) => {
+                    if let Some(report) = earlier.get(&digest) {
+                        // Every file keeps its line: a copy of a file
+                        // reported before gets that report, named after it.
+                        let mut report = report.clone();
+                        report["filename"] = json!(filename);
+                        return Outcome::AlreadyDone(line(
+                            json!({"index": index, "filename": filename, "report": report}),
+                        ));
+                    }
+                }
                 Err(err) => return cannot_read(err),
             }
         }
