@@ -9,6 +9,8 @@ usage: bench/chaos_jobs.py SCENARIO [--rounds N] [--docs N]
            one node's whole process group, or its server alone, or freezes
            it (SIGSTOP) for 5 s, or stops it with SIGTERM, in turn; restarts a killed one; and checks
            every job through a survivor
+  upload   a node on the PostgreSQL store SIGKILLed with a /v1/jobs upload
+           of --docs documents 10-100 % sent: nothing left half-stored
   submit   `docmill submit` of --docs files (copies among them) to a node
            SIGKILLed mid-run and restarted on the same port after 0.2, 1
            or 3 s in turn; then `--resume` if the run ended early; every
@@ -377,9 +379,47 @@ def scenario_submit(args):
     return bad
 
 
+def scenario_upload(args):
+    """A node on the PostgreSQL store SIGKILLed with a /v1/jobs upload to it
+    10 %, 50 %, 90 %, 99 % or 100 % sent: nothing may be left half-stored."""
+    import socket
+    name = f"docmill_chaos_{uuid.uuid4().hex[:10]}"
+    psql(PG, f"CREATE DATABASE {name}")
+    base, _, query = PG.partition("?")
+    authority = base.split("://", 1)[1].split("/", 1)[0]
+    url = f"postgres://{authority}/{name}" + (f"?{query}" if query else "")
+    node = Node(["--workers", "2", "--store", url, "--lease", "2"])
+    bad = 0
+    boundary = uuid.uuid4().hex
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{n}"\r\n\r\n'.encode() + d + b"\r\n"
+        for n, d in documents(args.docs, "u")) + f"--{boundary}--\r\n".encode()
+    for frac in (0.1, 0.5, 0.9, 0.99, 1.0):
+        host, port = node.base.split("//")[1].rsplit(":", 1)
+        s = socket.create_connection((host, int(port)))
+        s.sendall(f"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n".encode())
+        s.sendall(body[:int(len(body) * frac)])
+        time.sleep(0.3 if frac < 1 else 0.01)
+        node.kill()
+        s.close()
+        node.start()
+        jobs = [j for j in psql(url, "SELECT id FROM jobs").split() if j]
+        rows = psql(url, "SELECT count(*) FROM documents WHERE job_id NOT IN (SELECT id FROM jobs)")
+        # A job stored before the kill (its 202 may not have left) must be whole.
+        problems = [p for j in jobs for p in check(node, j, args.docs)[0]]
+        bad += bool(problems or rows != "0")
+        print(f"killed with {frac:.0%} of the upload sent: {len(jobs)} jobs stored, {rows} stray document rows, "
+              f"{problems or 'ok'}")
+        psql(url, "DELETE FROM jobs")
+    node.stop()
+    psql(PG, f"DROP DATABASE {name} WITH (FORCE)")
+    return bad
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
-    p.add_argument("scenario", choices=["nodes", "local", "workers", "pg", "submit"])
+    p.add_argument("scenario", choices=["nodes", "local", "workers", "pg", "submit", "upload"])
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--docs", type=int, default=400)
     a = p.parse_args()
