@@ -44,7 +44,7 @@ pub const JOB_STORE_HEADROOM: u64 = 8 << 20;
 /// not held against the job).
 fn keep_headroom(dir: &std::path::Path) -> Result<(), ApiError> {
     let Ok(stats) = nix::sys::statvfs::statvfs(dir) else { return Ok(()) };
-    let free = u64::from(stats.blocks_available()).saturating_mul(u64::from(stats.fragment_size()));
+    let free = stats.blocks_available().saturating_mul(stats.fragment_size());
     if free < JOB_STORE_HEADROOM {
         return Err(ApiError::insufficient_storage(
             "the job store keeps its last 8 MiB for the results of jobs already accepted",
