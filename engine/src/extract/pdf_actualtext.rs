@@ -27,10 +27,15 @@ const MAX_COPIES: usize = 4096;
 /// Content stream bytes looked through for spans, per page.
 const MAX_CONTENT_BYTES: usize = 16 << 20;
 
+/// Font copies made so far: by the font's object and the codes they
+/// map (to the span's text, then to [`FILLER`]), the copy's resource name
+/// and object.
+type Copies = HashMap<(ObjectId, Vec<(u32, String)>), (Vec<u8>, ObjectId)>;
+
 /// Rewrites the content of each of `pages` that has `/ActualText` spans as
 /// described in the module documentation.
 pub fn apply(document: &mut Document, pages: &[ObjectId]) {
-    let mut copies: HashMap<(Vec<u8>, Vec<(u32, String)>), (Vec<u8>, ObjectId)> = HashMap::new();
+    let mut copies = Copies::new();
     for &page in pages {
         let Ok(content) = document.get_page_content(page) else { continue };
         if content.len() > MAX_CONTENT_BYTES || memchr::memmem::find(&content, b"ActualText").is_none() {
@@ -152,7 +157,7 @@ fn rewrite(
     document: &mut Document,
     fonts: &HashMap<Vec<u8>, ObjectId>,
     operations: Vec<Operation>,
-    copies: &mut HashMap<(Vec<u8>, Vec<(u32, String)>), (Vec<u8>, ObjectId)>,
+    copies: &mut Copies,
     added: &mut Vec<(Vec<u8>, ObjectId)>,
 ) -> Vec<Operation> {
     let mut out: Vec<Operation> = Vec::with_capacity(operations.len());
@@ -204,7 +209,7 @@ fn in_copy(
     operations: Vec<Operation>,
     text: &str,
     font_after: Option<(Vec<u8>, Object)>,
-    copies: &mut HashMap<(Vec<u8>, Vec<(u32, String)>), (Vec<u8>, ObjectId)>,
+    copies: &mut Copies,
     added: &mut Vec<(Vec<u8>, ObjectId)>,
 ) -> Vec<Operation> {
     // The font of each text-showing operation, replayed from the span's Tf
@@ -252,7 +257,7 @@ fn in_copy(
         }
     }
     map[1..].sort();
-    let key = (name.clone(), map);
+    let key = (fonts[&name], map);
     let (copy_name, copy_id) = match copies.get(&key) {
         Some(copy) => copy.clone(),
         None => {
