@@ -46,6 +46,14 @@ impl ApiError {
     pub fn too_many_connections() -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many connections are open; retry later")
     }
+    /// `--max-connections-per-peer`: this client holds its share already.
+    pub fn too_many_peer_connections() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many connections are open from this address; retry on one already open, or later",
+        )
+    }
     pub fn shutting_down() -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the server is shutting down")
     }

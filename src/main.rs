@@ -27,6 +27,7 @@ mod jobs;
 mod log;
 mod metrics;
 mod ndjson;
+mod peers;
 mod pool;
 mod serve;
 mod supervisor;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{self, ServeArgs};
+use crate::peers::{Peer, PeerCounts};
 use crate::supervisor::SupervisorHandle;
 use crate::{http, jobs, log, pool};
 
@@ -26,6 +27,11 @@ const PROBE_CONNECTIONS: usize = 32;
 /// A probe connection must send its request within this long: probes are
 /// tiny, and the margin must not be held by clients that send nothing.
 const PROBE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections of one peer past `--max-connections-per-peer` still served
+/// by the probe-only router (within [`PROBE_CONNECTIONS`]); past them the
+/// peer's new connections are closed at once, so one client's flood does
+/// not hold the probe margin everyone else's probes need.
+const PEER_PROBE_CONNECTIONS: usize = 4;
 /// The most hyper buffers per connection while it reads (its default is
 /// about 400 KiB). A request's head must fit, which 64 KiB does with room to
 /// spare; a smaller buffer keeps the memory of many slow connections low.
@@ -97,7 +103,10 @@ async fn run_server(
         }
     };
     let grace = config.shutdown_grace;
-    let max_connections = config.max_connections;
+    let limits = ConnectionLimits {
+        max_connections: config.max_connections,
+        per_peer: config.max_connections_per_peer.min(config.max_connections),
+    };
     let send_timeout = config.body_timeout;
     let state = Arc::new(http::AppState {
         pool: Arc::clone(&pool),
@@ -110,7 +119,8 @@ async fn run_server(
         answers: Default::default(),
     });
     let app = http::router(Arc::clone(&state));
-    let probe_app = http::probe_router(state);
+    let probe_apps =
+        ProbeApps { full: http::probe_router(Arc::clone(&state), false), peer_full: http::probe_router(state, true) };
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<Instant>);
     {
@@ -129,7 +139,7 @@ async fn run_server(
             let _ = stop_tx.send(Some(Instant::now()));
         });
     }
-    let server = serve_http(listener, app, probe_app, max_connections, send_timeout, stop_rx.clone());
+    let server = serve_http(listener, app, probe_apps, limits, send_timeout, stop_rx.clone());
     {
         let line = format!("listening on http://{address}\n");
         let mut stdout = std::io::stdout().lock();
@@ -165,16 +175,55 @@ async fn run_server(
     Ok(())
 }
 
+/// `--max-connections` and `--max-connections-per-peer` (no more than it).
+#[derive(Clone, Copy)]
+struct ConnectionLimits {
+    max_connections: usize,
+    per_peer: usize,
+}
+
+/// The probe-only routers: past the server's cap, and past a peer's.
+struct ProbeApps {
+    full: axum::Router,
+    peer_full: axum::Router,
+}
+
+/// What a new connection gets.
+#[derive(Debug, PartialEq, Eq)]
+enum Admission {
+    Serve,
+    /// The probe-only router; `per_peer` when it is its peer's cap.
+    Probes {
+        per_peer: bool,
+    },
+    Close,
+}
+
+fn admit(limits: ConnectionLimits, open: usize, peer_open: usize) -> Admission {
+    let ConnectionLimits { max_connections, per_peer } = limits;
+    if open > max_connections + PROBE_CONNECTIONS || peer_open > per_peer + PEER_PROBE_CONNECTIONS {
+        Admission::Close
+    } else if peer_open > per_peer {
+        Admission::Probes { per_peer: true }
+    } else if open > max_connections {
+        Admission::Probes { per_peer: false }
+    } else {
+        Admission::Serve
+    }
+}
+
 /// Accepts connections until `stop`, then waits for the open ones to finish
 /// their requests. HTTP/1.1 with keep-alive, a header-read deadline and the
 /// send deadline (`send_timeout`, see [`http::answer::SendDeadline`]). Past
-/// `max_connections`, a margin of [`PROBE_CONNECTIONS`] more is served by
-/// `probe_app`, and beyond that connections are closed as they come.
+/// `max_connections` (or a peer's `per_peer`), a margin of
+/// [`PROBE_CONNECTIONS`] more ([`PEER_PROBE_CONNECTIONS`] of one peer) is
+/// served by a probe-only router, and beyond that connections are closed as
+/// they come.
 async fn serve_http(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    probe_app: axum::Router,
-    max_connections: usize,
+    probe_apps: ProbeApps,
+    limits: ConnectionLimits,
     send_timeout: Duration,
     mut stop: tokio::sync::watch::Receiver<Option<Instant>>,
 ) {
@@ -191,12 +240,14 @@ async fn serve_http(
         .max_buf_size(CONNECTION_READ_BUFFER)
         .keep_alive(false);
     let open = Arc::new(AtomicUsize::new(0));
+    let peers = PeerCounts::default();
     let mut refused_logged = false;
+    let mut peer_refused_logged: Option<Peer> = None;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, address) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(err) => {
                         // Out of descriptors, most likely: wait for some to
                         // close rather than spin.
@@ -205,21 +256,31 @@ async fn serve_http(
                         continue;
                     }
                 };
-                let count = OpenConnection::new(&open);
-                if count.n > max_connections + PROBE_CONNECTIONS {
+                let count = (OpenConnection::new(&open), peers.open(Peer::of(address.ip())));
+                let admission = admit(limits, count.0.n, count.1.n);
+                if admission == Admission::Close {
                     drop(stream);
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
                 let io = hyper_util::rt::TokioIo::new(http::answer::SendDeadline::new(stream, send_timeout));
-                if count.n > max_connections {
-                    if !refused_logged {
+                if let Admission::Probes { per_peer } = admission {
+                    let peer = count.1.peer;
+                    if per_peer && peer_refused_logged != Some(peer) {
                         tracing::error!(
-                            "{max_connections} connections open (--max-connections): answering only probes on new ones"
+                            "{} connections open from {peer} (--max-connections-per-peer): answering only probes on its new ones",
+                            limits.per_peer
+                        );
+                        peer_refused_logged = Some(peer);
+                    } else if !per_peer && !refused_logged {
+                        tracing::error!(
+                            "{} connections open (--max-connections): answering only probes on new ones",
+                            limits.max_connections
                         );
                         refused_logged = true;
                     }
-                    let service = hyper_util::service::TowerToHyperService::new(probe_app.clone());
+                    let app = if per_peer { &probe_apps.peer_full } else { &probe_apps.full };
+                    let service = hyper_util::service::TowerToHyperService::new(app.clone());
                     let connection = graceful.watch(probe_builder.serve_connection(io, service));
                     tokio::spawn(async move {
                         let _ = connection.await;
@@ -228,6 +289,9 @@ async fn serve_http(
                     continue;
                 }
                 refused_logged = false;
+                if peer_refused_logged == Some(count.1.peer) {
+                    peer_refused_logged = None;
+                }
                 let service = hyper_util::service::TowerToHyperService::new(app.clone());
                 let connection = graceful.watch(builder.serve_connection(io, service));
                 tokio::spawn(async move {

@@ -189,3 +189,35 @@ fn a_stalled_stderr_drops_log_lines_and_never_blocks_the_server() {
     assert!(dropped > 1000, "only {dropped} lines dropped; metrics:\n{metrics}");
     assert!(elapsed < Duration::from_secs(60), "12000 probes took {elapsed:?}");
 }
+
+#[test]
+fn a_stalled_stderr_never_holds_a_worker_whose_parser_panics() {
+    // Workers write their own lines (a parser's panic) to the stderr they
+    // share with the server. With that pipe full and nobody reading it, a
+    // worker must drop its line, not wait in the middle of a document until
+    // the job timeout kills it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(crate::util::docmill_bin())
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1", "--job-timeout", "5s"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on http://").unwrap().to_string();
+    // Three lines of about 130 bytes a document: 400 documents are three
+    // times what a 64 KiB pipe holds.
+    let mut statuses = std::collections::BTreeMap::new();
+    for _ in 0..400 {
+        let response = request(&addr, "PUT", "/v1/analyze?filename=p.txt", &[], b"DOCMILL-FAULT:caught-panics-3 words");
+        *statuses.entry(response.status).or_insert(0) += 1;
+        if response.status != 200 {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(statuses, [(200, 400)].into(), "every document answered, none held by the log");
+}

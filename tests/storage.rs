@@ -224,3 +224,36 @@ fn fill(path: &Path, spare: u64) {
     let full = std::fs::metadata(path).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(path).unwrap().set_len(full - spare).unwrap();
 }
+
+#[test]
+fn jobs_filling_the_disk_leave_room_for_their_results_and_all_finish() {
+    let Some(disk) = SmallDisk::mount(24 << 20) else { return };
+    let data = disk.dir.path().join("data");
+    let server = Server::start(&["--workers", "1", "--data-dir", data.to_str().unwrap()]);
+    // The worker is busy while the others queue, so their documents are
+    // all on the disk at once.
+    let first = submit_job(&server, &[("slow.bin", b"DOCMILL-FAULT:sleep-1500")]);
+    let document = vec![b'c'; 1 << 20];
+    let mut accepted = vec![first];
+    let refused = loop {
+        let job = server.post_files("/v1/jobs", &[("one.txt", &document)]);
+        if job.status != 202 {
+            break job;
+        }
+        accepted.push(job.json()["id"].as_str().unwrap().to_string());
+        assert!(accepted.len() < 30, "a 24 MiB disk took {} jobs of 1 MiB", accepted.len());
+    };
+    assert_eq!(refused.status, 507, "{}", refused.text());
+    assert_eq!(refused.error_code(), "insufficient_storage");
+    assert!(accepted.len() > 5, "only {} jobs accepted", accepted.len());
+    // Every job accepted is run and its result stored.
+    for id in &accepted {
+        wait_done(&server, id);
+    }
+    let results = server.get(&format!("/v1/jobs/{}/results", accepted[accepted.len() - 1])).text();
+    assert!(results.lines().next().unwrap().contains("\"report\""), "{results}");
+    // And with their documents gone, new jobs are taken again.
+    let again = submit_job(&server, &[("again.txt", &document)]);
+    wait_done(&server, &again);
+    drop(server);
+}

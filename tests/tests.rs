@@ -29,6 +29,7 @@ mod jobs;
 mod lifecycle;
 mod logging;
 mod ocr;
+mod peers;
 mod pool_faults;
 mod readme;
 mod refusals;

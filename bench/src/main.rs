@@ -49,6 +49,19 @@ mod large;
 mod sandbox;
 mod suite;
 
+/// What `docmill-bench --help` prints.
+const USAGE: &str = "\
+usage: docmill-bench [BINARY]            1 KiB round trips against the engine in-process, /healthz while busy
+       docmill-bench suite [BINARY [SVG]] docmill against the Python baseline (bench/python_baseline), one table
+       docmill-bench sandbox [BINARY]     the CPU cost of the workers' seccomp filter
+       docmill-bench burst BINARY...      goodput under a burst of impatient clients, several builds in one run
+       docmill-bench compare \"BINARY [FLAGS]\"...  1 KiB round trips of several builds against the engine
+       docmill-bench large BINARY...      a 4 MiB text's round trip through several builds against the engine
+       docmill-bench handoff              a small document inline against as a sealed memfd
+       docmill-bench healthz \"BINARY [FLAGS]\"...  /healthz latency of several builds with saturated workers
+       docmill-bench probe ADDR N         N paced GET /healthz on one connection: prints p50 and p99 (ms)
+BINARY defaults to target/release/docmill (build it first: cargo build --release).";
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or(&[]);
@@ -58,6 +71,7 @@ fn main() {
         Some("healthz") => return control::run(specs(rest, "healthz")),
         Some("compare") => return compare::run(specs(rest, "compare")),
         Some("handoff") => return handoff::run(),
+        Some("-h" | "--help" | "help") => return println!("{USAGE}"),
         Some("probe") => {
             let (Some(addr), Some(n)) = (rest.first(), rest.get(1).and_then(|n| n.parse::<usize>().ok())) else {
                 panic!("usage: docmill-bench probe ADDR N");
@@ -85,7 +99,10 @@ fn main() {
         suite::run(&binary, &svg);
         return;
     }
-    assert!(binary.exists(), "{} not found: run `cargo build --release` first", binary.display());
+    if !binary.exists() {
+        eprintln!("{} not found: run `cargo build --release` first\n\n{USAGE}", binary.display());
+        std::process::exit(2);
+    }
     let document = one_kib_document();
 
     let in_process: Vec<f64> = (0..ROUNDS).map(|_| in_process_rate(&document)).collect();

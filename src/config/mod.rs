@@ -50,6 +50,9 @@ pub const DEFAULT_SHUTDOWN_GRACE: &str = "30s";
 /// lowers it further when the limit is tight) while far exceeding what the
 /// worker pool can keep busy.
 pub const DEFAULT_MAX_CONNECTIONS: &str = "1024";
+/// Default connections of one peer: a quarter of the default cap, so that a
+/// single client cannot hold them all; a reverse proxy in front needs more.
+pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: &str = "256";
 /// Default uploads in flight from `docmill submit`: enough to keep a small
 /// server's workers busy without queueing far ahead of them.
 pub const DEFAULT_SUBMIT_CONCURRENCY: &str = "4";
@@ -221,6 +224,11 @@ pub struct ServeArgs {
     /// descriptor limit allows). e.g. --max-connections 256
     #[arg(long, env = "DOCMILL_MAX_CONNECTIONS", value_name = "N", default_value = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
     pub max_connections: usize,
+    /// Connections one client address (an IPv6 /64) may hold; past it, its new connections answer only
+    /// probes and get 503 overloaded (lowered to --max-connections; behind a reverse proxy, raise it to
+    /// --max-connections). e.g. --max-connections-per-peer 64
+    #[arg(long, env = "DOCMILL_MAX_CONNECTIONS_PER_PEER", value_name = "N", default_value = DEFAULT_MAX_CONNECTIONS_PER_PEER, value_parser = parse_count)]
+    pub max_connections_per_peer: usize,
     /// Threads that serve HTTP (the workers are processes of their own); fewer cost less CPU per
     /// request when the clients run elsewhere [default: one per core]. e.g. --runtime-threads 1
     #[arg(long, env = "DOCMILL_RUNTIME_THREADS", value_name = "N", value_parser = parse_count)]
@@ -423,6 +431,8 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Connections served at once; past it only probes are answered.
     pub max_connections: usize,
+    /// Connections of one peer served at once; past it, only its probes.
+    pub max_connections_per_peer: usize,
     /// Threads of the runtime that serves HTTP.
     pub runtime_threads: usize,
     pub log_format: LogFormat,
@@ -528,6 +538,7 @@ pub fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {
         body_timeout: args.body_timeout,
         shutdown_grace: args.shutdown_grace,
         max_connections: args.max_connections,
+        max_connections_per_peer: args.max_connections_per_peer,
         runtime_threads: args.runtime_threads.unwrap_or_else(default_runtime_threads),
         log_format: args.log_format,
         access_log: args.access_log,

@@ -31,6 +31,27 @@ use docmill_engine::Options;
 /// Most jobs one `GET /v1/jobs` lists.
 const MAX_PAGE: u32 = 1000;
 const DEFAULT_PAGE: u32 = 100;
+/// Space kept free under the job store for the jobs already accepted: a
+/// new job is refused (507) when storing it would leave less. Without it,
+/// queued documents could fill the disk to the last byte, and then no
+/// result and no cancellation could be written: every accepted job stayed
+/// queued for as long as the disk stayed full, with nothing a client could
+/// do to free it.
+pub const JOB_STORE_HEADROOM: u64 = 8 << 20;
+
+/// Refuses a new job with 507 when less than [`JOB_STORE_HEADROOM`] is free
+/// under `dir` (free to unprivileged writers; what statvfs cannot read is
+/// not held against the job).
+fn keep_headroom(dir: &std::path::Path) -> Result<(), ApiError> {
+    let Ok(stats) = nix::sys::statvfs::statvfs(dir) else { return Ok(()) };
+    let free = stats.blocks_available().saturating_mul(stats.fragment_size());
+    if free < JOB_STORE_HEADROOM {
+        return Err(ApiError::insufficient_storage(
+            "the job store keeps its last 8 MiB for the results of jobs already accepted",
+        ));
+    }
+    Ok(())
+}
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -185,6 +206,7 @@ async fn store_locally(
     let mut documents: Vec<UploadedDocument> = Vec::new();
     let result: Result<(), ApiError> = async {
         tokio::fs::create_dir_all(&job_dir).await.map_err(|err| ApiError::from_io("cannot create the job", &err))?;
+        keep_headroom(&job_dir)?;
         while let Some(part) = files.next_file().await? {
             let index = documents.len();
             match part.content {
@@ -200,6 +222,7 @@ async fn store_locally(
                         .map_err(|err| ApiError::internal(err.to_string()))?
                         .map_err(|err| ApiError::from_io("cannot store the upload", &err))?;
                     documents.push(UploadedDocument { filename: part.filename, sha256, refusal: None });
+                    keep_headroom(&job_dir)?;
                 }
             }
         }

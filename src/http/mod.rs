@@ -103,12 +103,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// What connections past `--max-connections` are served: the probes, and
-/// a 503 for anything else, so a full server still says it is alive.
-pub fn probe_router(state: Arc<AppState>) -> Router {
+/// What connections past `--max-connections` (or a peer's past
+/// `--max-connections-per-peer`, with `per_peer`) are served: the probes,
+/// and a 503 for anything else, so a full server still says it is alive.
+pub fn probe_router(state: Arc<AppState>, per_peer: bool) -> Router {
+    let refusal = if per_peer { ApiError::too_many_peer_connections } else { ApiError::too_many_connections };
     Router::new()
         .merge(probes::routes())
-        .fallback(|| async { ApiError::too_many_connections() })
+        .fallback(move || async move { refusal() })
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), body::guard))
         .with_state(state)

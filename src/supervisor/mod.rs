@@ -392,7 +392,7 @@ fn boot_worker(
     let _ = SigSet::all().thread_unblock();
     let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
     if setrlimit(Resource::RLIMIT_AS, config.worker_memory, config.worker_memory).is_err() {
-        eprintln!("docmill worker: cannot apply the memory limit of {} bytes", config.worker_memory);
+        docmill_worker::log_line!("docmill worker: cannot apply the memory limit of {} bytes", config.worker_memory);
         return EXIT_BOOT_FAILED;
     }
     // SAFETY: nice has no memory-safety preconditions; the kernel caps
@@ -403,7 +403,7 @@ fn boot_worker(
     let proc_files = match ProcFiles::open() {
         Ok(files) => files,
         Err(err) => {
-            eprintln!("docmill worker: cannot open its /proc/self accounting files: {err}");
+            docmill_worker::log_line!("docmill worker: cannot open its /proc/self accounting files: {err}");
             return EXIT_BOOT_FAILED;
         }
     };
@@ -413,7 +413,7 @@ fn boot_worker(
     // `confine`, opening a file or mapping executable memory kills the
     // worker.
     if let Err(err) = sandbox::confine(&config.confinement, supervisor) {
-        eprintln!("docmill worker: {err}");
+        docmill_worker::log_line!("docmill worker: {err}");
         return EXIT_BOOT_FAILED;
     }
     // ── Confined from here on.

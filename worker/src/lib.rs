@@ -26,6 +26,7 @@ compile_error!("the fault-injection feature is for tests and must never be in a 
 pub mod fault;
 pub mod handoff;
 pub mod heap;
+pub mod log;
 pub mod ocr;
 pub mod protocol;
 pub mod sandbox;

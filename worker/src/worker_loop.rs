@@ -246,7 +246,7 @@ pub fn run(
 ) -> i32 {
     #[cfg(feature = "fault-injection")]
     if std::env::var_os("DOCMILL_FAULT_BOOT").is_some() {
-        eprintln!("docmill worker: boot failure injected by DOCMILL_FAULT_BOOT");
+        crate::log_line!("docmill worker: boot failure injected by DOCMILL_FAULT_BOOT");
         return EXIT_BOOT_FAILED;
     }
     let pid = std::process::id();
@@ -257,7 +257,7 @@ pub fn run(
             return;
         }
         let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("docmill worker {pid}: parser panicked{location}");
+        crate::log_line!("docmill worker {pid}: parser panicked{location}");
     }));
     let ocr_context = OcrContext {
         recognizer: tesseract.ok().map(|t| t as &dyn Recognizer),
@@ -295,7 +295,7 @@ pub fn run(
             Ok(Some(received)) => received,
             Ok(None) => return 0,
             Err(err) => {
-                eprintln!("docmill worker {pid}: bad request frame: {err}");
+                crate::log_line!("docmill worker {pid}: bad request frame: {err}");
                 return EXIT_PROTOCOL;
             }
         };
@@ -303,7 +303,7 @@ pub fn run(
             Ok(ToWorker::Analyze(request)) => request,
             Ok(ToWorker::Ping { nonce }) => {
                 if let Err(err) = check_descriptors(&received, 0) {
-                    eprintln!("docmill worker {pid}: bad ping frame: {err}");
+                    crate::log_line!("docmill worker {pid}: bad ping frame: {err}");
                     return EXIT_BAD_DESCRIPTOR;
                 }
                 let pong = protocol::encode_response(&FromWorker::Pong { nonce, cpu_micros: cpu_micros() });
@@ -313,7 +313,7 @@ pub fn run(
                 continue;
             }
             Err(err) => {
-                eprintln!("docmill worker {pid}: bad request frame: {err}");
+                crate::log_line!("docmill worker {pid}: bad request frame: {err}");
                 return EXIT_PROTOCOL;
             }
         };
@@ -322,7 +322,7 @@ pub fn run(
             DocumentBody::Inline(bytes) => match check_descriptors(&received, 0) {
                 Ok(()) => bytes,
                 Err(err) => {
-                    eprintln!("docmill worker {pid}: bad request frame: {err}");
+                    crate::log_line!("docmill worker {pid}: bad request frame: {err}");
                     return EXIT_BAD_DESCRIPTOR;
                 }
             },
@@ -332,7 +332,7 @@ pub fn run(
                 match checked {
                     Ok(map) => mapped = Some(map),
                     Err(err) => {
-                        eprintln!("docmill worker {pid}: bad document descriptor: {err}");
+                        crate::log_line!("docmill worker {pid}: bad document descriptor: {err}");
                         return EXIT_BAD_DESCRIPTOR;
                     }
                 }
@@ -359,7 +359,10 @@ pub fn run(
         let analysis_ms = started.elapsed().as_millis() as u64;
         let panics = PANICS_THIS_TASK.swap(0, Ordering::Relaxed);
         if panics > PANIC_LINES_PER_TASK {
-            eprintln!("docmill worker {pid}: {} more parser panics in that document", panics - PANIC_LINES_PER_TASK);
+            crate::log_line!(
+                "docmill worker {pid}: {} more parser panics in that document",
+                panics - PANIC_LINES_PER_TASK
+            );
         }
         let TaskUsage { cpu_after, cpu_ms, peak_rss_bytes, rss_bytes } = proc_files.finish_task(meter);
         trim_pending = TrimAfter::for_growth(peak_rss_bytes.saturating_sub(settled_rss_bytes));
