@@ -8,13 +8,29 @@ use super::text::decode_text;
 
 /// Decodes markup honouring a BOM, then an `encoding="..."` declaration,
 /// then content sniffing.
+///
+/// A declaration is overruled by bytes that are valid UTF-8 with non-ASCII
+/// characters in them: pages saved as UTF-8 by an editor keep the
+/// `charset=ISO-8859-1` or `windows-1252` their template had, and read by
+/// the declaration every accented letter, Cyrillic word or CJK character
+/// would turn to mojibake. Legacy-encoded text is next to never valid UTF-8
+/// (chance byte pairs seldom form UTF-8 sequences). A declared UTF-16 is
+/// read as UTF-8 too, as browsers do: a declaration readable as ASCII means
+/// the bytes are not UTF-16.
 pub fn decode_markup(bytes: &[u8]) -> (String, &'static str) {
     if encoding_rs::Encoding::for_bom(bytes).is_none() && !bytes.starts_with(b"\x00") {
         let head = &bytes[..bytes.len().min(1024)];
         let head_text = String::from_utf8_lossy(head);
         if let Some(label) = declared_encoding(&head_text) {
-            if let Some(encoding) = encoding_rs::Encoding::for_label(label.as_bytes()) {
-                if encoding != encoding_rs::UTF_8 || std::str::from_utf8(bytes).is_ok() {
+            if let Some(mut encoding) = encoding_rs::Encoding::for_label(label.as_bytes()) {
+                if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
+                    encoding = encoding_rs::UTF_8;
+                }
+                let valid_utf8 = std::str::from_utf8(bytes).is_ok();
+                if encoding != encoding_rs::UTF_8 && valid_utf8 && !bytes.is_ascii() {
+                    encoding = encoding_rs::UTF_8;
+                }
+                if encoding != encoding_rs::UTF_8 || valid_utf8 {
                     let (text, _) = encoding.decode_without_bom_handling(bytes);
                     return (text.into_owned(), encoding.name());
                 }

@@ -17,6 +17,7 @@ mod odt_structure;
 mod office;
 mod office_structure;
 mod pdf;
+mod pdf_actualtext;
 mod pdf_annotations;
 mod pdf_cmap;
 mod pdf_content;

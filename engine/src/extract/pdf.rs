@@ -16,7 +16,8 @@ use pdf_extract::{Dictionary, Document, Object, ObjectId};
 
 use super::pdf_layout::PageLines;
 use super::{
-    pdf_annotations, pdf_cmap, pdf_fonts, pdf_guard, pdf_meta, pdf_repair, pdf_truetype, ExtractError, Extracted,
+    pdf_actualtext, pdf_annotations, pdf_cmap, pdf_fonts, pdf_guard, pdf_meta, pdf_repair, pdf_truetype, ExtractError,
+    Extracted,
 };
 use crate::ocr::{pdf_images, GrayImage, Session};
 use crate::options::OcrMode;
@@ -229,6 +230,7 @@ fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extrac
     }
     let guarded = pdf_guard::guard_content(&mut document, read_pages);
     extracted.warnings.extend(guarded.warnings());
+    pdf_actualtext::apply(&mut document, read_pages);
     let single = one_page_tree(&mut document);
     let mut text = String::new();
     let mut failed_pages = Vec::new();
@@ -250,6 +252,7 @@ fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extrac
         let rendered_ok = matches!(rendered, Ok(Ok(())));
         // A page the renderer gave up on keeps the text drawn before.
         let mut page_text = lines.text();
+        page_text.retain(|c| c != pdf_actualtext::FILLER);
         let mut from_layout = true;
         // pdf-extract misreads some font encodings (CID fonts without a
         // usable ToUnicode map, Type 3 fonts) and yields nothing or symbol

@@ -365,3 +365,35 @@ fn base64(text: &str) -> String {
     }
     out
 }
+
+/// A page saved as UTF-8 under a template's `charset=ISO-8859-1` (or
+/// `windows-1252`, or a meaningless `UTF-16`) was decoded by the
+/// declaration: every non-ASCII character became mojibake ("Ð¡Ð¸ÑÑ‚ÐµÐ¼Ð°"
+/// for "Система") and the language went undetected. Bytes that are valid
+/// UTF-8 with non-ASCII in them are read as UTF-8; a page really in the
+/// declared encoding still is read by it.
+#[test]
+fn html_valid_utf8_overrules_a_lying_charset() {
+    let russian = "Система анализа документов читает текст страницы и вычисляет ключевые слова. \
+                   Сегодня в Москве ясная погода, а после обеда может пойти дождь. \
+                   Мы взяли в библиотеке несколько новых книг и прочитаем их в выходные.";
+    for head in [
+        "<meta charset=\"ISO-8859-1\">",
+        "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1252\">",
+        "<meta charset=\"utf-16\">",
+    ] {
+        let page =
+            format!("<html><head>{head}</head><body><p>{russian}</p><p>{russian}</p><p>{russian}</p></body></html>");
+        let report = check(
+            &format!("lying {head}.html"),
+            page.as_bytes(),
+            &[("/metadata/encoding", json!("UTF-8")), ("/language/code", json!("ru"))],
+        );
+        assert!(report["text"].as_str().unwrap().contains(russian), "{head}: {report:#}");
+    }
+    let ascii = b"<html><head><meta charset=\"utf-16\"></head><body><p>Plain words here.</p></body></html>";
+    check_text("ascii.html", ascii, &["Plain words here."]);
+    let (latin1, _, _) = encoding_rs::WINDOWS_1252
+        .encode("<html><head><meta charset=\"ISO-8859-1\"></head><body>Crème brûlée</body></html>");
+    check("latin1.html", &latin1, &[("/metadata/encoding", json!("windows-1252"))]);
+}

@@ -175,3 +175,29 @@ fn type0_font_with_an_embedded_cid_cmap_is_read() {
     );
     assert_reads("fpdf2.pdf", &pdf, "Hi 世界 World");
 }
+
+/// LibreOffice draws a Devanagari cluster whose glyphs are not one per
+/// character (the vowel sign ि drawn before its consonant, a consonant
+/// with a vowel sign ligated) inside `/Span <</ActualText ...>> BDC ...
+/// EMC`, and its ToUnicode map gives each such glyph the cluster it first
+/// met it in: glyph 1 (ि) reads "हि" everywhere, glyph 2 (the ह of है)
+/// reads nothing. Read glyph by glyph, "किताब" came out "हिकताब" and "है"
+/// as "ै". The span's actual text is read instead of its glyphs.
+#[test]
+fn actual_text_spans_are_read_instead_of_their_glyphs() {
+    let to_unicode = "/CIDInit /ProcSet findresource begin 12 dict begin begincmap 1 begincodespacerange <00> <FF> \
+                      endcodespacerange 9 beginbfchar <01> <0939093F> <03> <0915> <04> <0924> <05> <093E> <06> <092C> \
+                      <07> <0928> <08> <094D> <09> <0926> <0A> <0940> endbfchar 1 beginbfchar <0B> <0948> endbfchar \
+                      endcmap end end";
+    let font = format!(
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Custom /Encoding /WinAnsiEncoding {} /ToUnicode 6 0 R >>",
+        widths()
+    );
+    let content = "BT /F1 12 Tf 72 720 Td /Span <</ActualText <FEFF0939093F>>> BDC <0102> Tj EMC <0708090A> Tj ET\n\
+                   BT 1 0 0 1 72 700 Tm /Span <</ActualText <FEFF0915093F>>> BDC /F1 12 Tf <0103> Tj EMC \
+                   /F1 12 Tf <040506> Tj ET\n\
+                   BT /F1 12 Tf 72 680 Td /Span <</ActualText <FEFF0939>>> BDC <02> Tj EMC <0B> Tj ET\n\
+                   BT /F2 12 Tf 72 660 Td (Page) Tj ET\n";
+    let pdf = page_with_font(&font, content, vec![stream("", to_unicode.as_bytes()), pdf_fixtures::HELVETICA.to_vec()]);
+    assert_reads("actualtext.pdf", &pdf, "हिन्दी किताब है Page");
+}
