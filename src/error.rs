@@ -67,6 +67,16 @@ impl ApiError {
             format!("{what}: the server's disk is full; retry once space is freed"),
         )
     }
+    /// Storing more would eat into the space kept for work already
+    /// accepted: 507, with `why`, retryable once space is freed.
+    pub fn storage_reserved(why: &str) -> ApiError {
+        tracing::warn!("{why}");
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            format!("{why}; retry once space is freed"),
+        )
+    }
     /// An I/O failure while storing something: 507 when the disk is full,
     /// else an internal error.
     pub fn from_io(what: &str, err: &std::io::Error) -> ApiError {

@@ -46,8 +46,8 @@ fn keep_headroom(dir: &std::path::Path) -> Result<(), ApiError> {
     let Ok(stats) = nix::sys::statvfs::statvfs(dir) else { return Ok(()) };
     let free = stats.blocks_available().saturating_mul(stats.fragment_size());
     if free < JOB_STORE_HEADROOM {
-        return Err(ApiError::insufficient_storage(
-            "the job store keeps its last 8 MiB for the results of jobs already accepted",
+        return Err(ApiError::storage_reserved(
+            "less than 8 MiB is free under the data directory, kept for the results of jobs already accepted",
         ));
     }
     Ok(())
