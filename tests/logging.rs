@@ -139,14 +139,13 @@ fn a_document_whose_parser_panics_thousands_of_times_logs_a_few_lines_and_a_coun
     assert_eq!(stderr.matches("more parser panics").count(), 1, "{stderr}");
 }
 
-#[test]
-fn a_stalled_stderr_drops_log_lines_and_never_blocks_the_server() {
-    // stderr is a pipe nobody reads: once it and the log buffer are full,
-    // every access line must be dropped and counted, not waited for.
-    let dir = tempfile::tempdir().unwrap();
+/// `docmill serve` with one worker and `extra` flags, its stderr a pipe
+/// nobody reads; the child and the address it listens on.
+fn serve_with_unread_stderr(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
     let mut child = std::process::Command::new(crate::util::docmill_bin())
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1", "--access-log"])
-        .current_dir(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
+        .args(extra)
+        .current_dir(dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -154,6 +153,15 @@ fn a_stalled_stderr_drops_log_lines_and_never_blocks_the_server() {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let addr = line.trim().strip_prefix("listening on http://").unwrap().to_string();
+    (child, addr)
+}
+
+#[test]
+fn a_stalled_stderr_drops_log_lines_and_never_blocks_the_server() {
+    // stderr is a pipe nobody reads: once it and the log buffer are full,
+    // every access line must be dropped and counted, not waited for.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = serve_with_unread_stderr(dir.path(), &["--access-log"]);
     let mut stream = TcpStream::connect(&addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -197,16 +205,7 @@ fn a_stalled_stderr_never_holds_a_worker_whose_parser_panics() {
     // worker must drop its line, not wait in the middle of a document until
     // the job timeout kills it.
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(crate::util::docmill_bin())
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1", "--job-timeout", "5s"])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on http://").unwrap().to_string();
+    let (mut child, addr) = serve_with_unread_stderr(dir.path(), &["--job-timeout", "5s"]);
     // Three lines of about 130 bytes a document: 400 documents are three
     // times what a 64 KiB pipe holds.
     let mut statuses = std::collections::BTreeMap::new();
