@@ -73,6 +73,12 @@ pub fn xlsx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
         if let Some(err) = sheet.error.take() {
             extracted.warnings.push(format!("sheet {name:?}: {err}"));
         }
+        if sheet.uncomputed_formulas > 0 {
+            extracted.warnings.push(format!(
+                "sheet {name:?}: {} formula cells have no stored result (the workbook was never recalculated): their values are not in the text",
+                sheet.uncomputed_formulas
+            ));
+        }
         if sheet.truncated {
             extracted.warnings.push(format!(
                 "truncated: sheet {name:?} cut where the workbook's text passed {} MiB",
@@ -137,6 +143,8 @@ struct SheetCells {
     cells: Vec<(u32, u32, u32, u32)>,
     error: Option<XlsxError>,
     truncated: bool,
+    /// Formula cells without a stored result.
+    uncomputed_formulas: usize,
 }
 
 fn read_sheet(workbook: &mut calamine::Xlsx<Cursor<&[u8]>>, name: &str, budget: usize) -> SheetCells {
@@ -151,7 +159,7 @@ fn read_sheet(workbook: &mut calamine::Xlsx<Cursor<&[u8]>>, name: &str, budget: 
         }
     };
     loop {
-        let cell = match reader.next_cell() {
+        let cell = match reader.next_cell_with_formula_metadata() {
             Ok(Some(cell)) => cell,
             Ok(None) => break,
             // What was read before the damage is kept.
@@ -161,7 +169,7 @@ fn read_sheet(workbook: &mut calamine::Xlsx<Cursor<&[u8]>>, name: &str, budget: 
             }
         };
         let start = sheet.text.len();
-        write_cell(cell.get_value(), &mut sheet.text);
+        write_cell(&cell.value, &mut sheet.text);
         if sheet.text.len() > budget {
             sheet.text.truncate(start);
             sheet.truncated = true;
@@ -169,9 +177,15 @@ fn read_sheet(workbook: &mut calamine::Xlsx<Cursor<&[u8]>>, name: &str, budget: 
         }
         if sheet.text[start..].trim().is_empty() {
             sheet.text.truncate(start);
+            // A formula whose result the file never stored (a workbook
+            // written by a library, never opened in a spreadsheet
+            // application): its value is not in the file to read.
+            if cell.formula.is_some() {
+                sheet.uncomputed_formulas += 1;
+            }
             continue;
         }
-        let (row, column) = cell.get_position();
+        let (row, column) = cell.pos;
         // Both fit: the text is below MAX_WORKBOOK_TEXT_BYTES.
         sheet.cells.push((row, column, start as u32, sheet.text.len() as u32));
     }

@@ -116,3 +116,21 @@ fn with_entry(bytes: &[u8], name: &str, content: &[u8]) -> Vec<u8> {
     let borrowed: Vec<(&str, &[u8])> = entries.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
     zip(&borrowed)
 }
+
+/// A library (openpyxl, say) writes formulas without their results; only a
+/// spreadsheet application computes them. The values are not in the file,
+/// and the report says so instead of reading the cells as silently empty.
+#[test]
+fn xlsx_formulas_without_stored_results_are_named_in_a_warning() {
+    let bytes = workbook(
+        r#"<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Net</t></is></c><c r="B1"><v>100</v></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>Tax</t></is></c><c r="B2"><f>B1*0.2</f></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>Total</t></is></c><c r="B3"><f>SUM(B1:B2)</f><v></v></c><c r="C3"><f>B3*2</f><v>240</v></c></row></sheetData>"#,
+    );
+    let report = check("formulas.xlsx", &bytes, &[("/format", json!("xlsx"))]);
+    assert_eq!(report["text"], json!("Budget\nNet\t100\nTax\nTotal\t\t240\n\n"), "a stored result is read");
+    assert_eq!(
+        report["warnings"],
+        json!([
+            "sheet \"Budget\": 2 formula cells have no stored result (the workbook was never recalculated): their values are not in the text"
+        ])
+    );
+}
