@@ -230,7 +230,7 @@ fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extrac
     }
     let guarded = pdf_guard::guard_content(&mut document, read_pages);
     extracted.warnings.extend(guarded.warnings());
-    pdf_actualtext::apply(&mut document, read_pages);
+    pdf_actualtext::apply(&mut document, &guarded.actual_text_pages);
     let single = one_page_tree(&mut document);
     let mut text = String::new();
     let mut failed_pages = Vec::new();

@@ -33,7 +33,8 @@ const MAX_CONTENT_BYTES: usize = 16 << 20;
 type Copies = HashMap<(ObjectId, Vec<(u32, String)>), (Vec<u8>, ObjectId)>;
 
 /// Rewrites the content of each of `pages` that has `/ActualText` spans as
-/// described in the module documentation.
+/// described in the module documentation (`pages`: those the content guard
+/// saw naming `/ActualText`).
 pub fn apply(document: &mut Document, pages: &[ObjectId]) {
     let mut copies = Copies::new();
     for &page in pages {

@@ -169,6 +169,10 @@ pub struct Guarded {
     pub cut_streams: usize,
     /// Content streams whose graphics states nest past [`MAX_SAVE_DEPTH`].
     pub flattened_streams: usize,
+    /// Pages whose content names `/ActualText`, for
+    /// [`super::pdf_actualtext::apply`]: found here, where every page's
+    /// content is decompressed anyway, so other pages are not read twice.
+    pub actual_text_pages: Vec<ObjectId>,
 }
 
 impl Guarded {
@@ -258,6 +262,9 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
     let mut form_drops: HashMap<ObjectId, BTreeSet<usize>> = HashMap::new();
     for page in pages {
         let content = document.get_page_content(*page).unwrap_or_default();
+        if memchr::memmem::find(&content, b"ActualText").is_some() {
+            guarded.actual_text_pages.push(*page);
+        }
         let page_scan = pdf_content::scan(&content);
         let mut page_drops = BTreeSet::new();
         let mut tokens = page_scan.tokens;
