@@ -1,6 +1,6 @@
 //! The engine in-process on the files given, for profiling:
-//! `analyze_files [--repeat N] FILE...` analyses each file N times (default
-//! 1) and prints, per file, its size, format and the wall time of one
+//! `analyze_files [--repeat N] FILE...` analyses each file N times (once by
+//! default) and prints, per file, its size, format and the wall time of one
 //! analysis. Run it under `valgrind --tool=callgrind` to count instructions
 //! of the analysis alone (`docmill analyze` does the work in worker
 //! processes, which callgrind does not follow by default).
