@@ -3,6 +3,10 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
+use rustc_hash::FxHashSet;
+
+use super::keywords::{stopwords, EVIDENCE_WORDS, MIN_EVIDENCE_SHARE};
+use super::words::{for_each_lexical_piece, push_lowercase};
 use crate::report::Language;
 
 /// Fewer words than this are too few to name a language honestly.
@@ -106,7 +110,7 @@ pub(super) fn detect_language(sample: &str) -> Option<Language> {
     // script count (a pass over the sample, a tenth of a small document's
     // analysis) is whatlang's own.
     let info = if sample.is_ascii() { whatlang::detect(sample)? } else { detect_by_weightiest_script(sample)? };
-    if !info.is_reliable() {
+    if !info.is_reliable() && !confirmed_by_stop_words(sample, info.lang()) {
         return None;
     }
     // whatlang's confidence is about the language within its script, and is
@@ -121,6 +125,63 @@ pub(super) fn detect_language(sample: &str) -> Option<Language> {
     let confidence = info.confidence() * share;
     let confidence = (confidence * 1000.0).round() / 1000.0;
     Some(Language { code: iso639_1(info.lang().code()).to_owned(), confidence })
+}
+
+/// Whether the stop words of `sample` confirm whatlang's guess `lang`,
+/// which whatlang itself judged unreliable. whatlang marks most short texts
+/// in the scripts a few languages share (Devanagari: Hindi, Marathi,
+/// Nepali; Hebrew: Hebrew, Yiddish; Arabic: Arabic, Persian, Urdu) as
+/// unreliable, even when its guess is right: a sentence of Hindi got no
+/// language. The guess stands when its language's stop words are at least
+/// two of the sample's words and [`MIN_EVIDENCE_SHARE`] of them, and more
+/// than those of every other language of the script that has a list. A
+/// language without a list (Nepali, Yiddish) is never confirmed, and
+/// Hebrew letters with the marks only Yiddish writes (װ, ײ, אַ, אָ) confirm
+/// no Hebrew. Latin and Cyrillic, whose languages share many stop words,
+/// are left to whatlang.
+fn confirmed_by_stop_words(sample: &str, lang: whatlang::Lang) -> bool {
+    use whatlang::Lang;
+    let rivals: &[&str] = match lang {
+        Lang::Hin | Lang::Mar => &["hi", "mr"],
+        Lang::Heb => &["he"],
+        Lang::Ara | Lang::Pes | Lang::Urd => &["ar", "fa", "ur"],
+        _ => return false,
+    };
+    if lang == Lang::Heb && has_yiddish_marks(sample) {
+        return false;
+    }
+    let code = iso639_1(lang.code());
+    let tables: Vec<(&str, &FxHashSet<&str>)> =
+        rivals.iter().filter_map(|rival| Some((*rival, stopwords(rival)?))).collect();
+    let mut hits = vec![0usize; tables.len()];
+    let mut words = 0usize;
+    let mut lower = String::new();
+    for_each_lexical_piece(sample, |piece, is_word| {
+        if !is_word || words >= EVIDENCE_WORDS {
+            return;
+        }
+        words += 1;
+        lower.clear();
+        push_lowercase(&mut lower, piece);
+        for (count, (_, table)) in hits.iter_mut().zip(&tables) {
+            *count += usize::from(table.contains(lower.as_str()));
+        }
+    });
+    let Some(own) = tables.iter().position(|(rival, _)| *rival == code) else { return false };
+    let strongest_rival = hits.iter().enumerate().filter(|(i, _)| *i != own).map(|(_, n)| *n).max().unwrap_or(0);
+    hits[own] >= 2 && hits[own] as f64 >= MIN_EVIDENCE_SHARE * words as f64 && hits[own] > strongest_rival
+}
+
+/// Yiddish writes the ligatures װ, ױ, ײ and alef with patah or qamats (אַ,
+/// אָ), which Hebrew prose does not.
+fn has_yiddish_marks(text: &str) -> bool {
+    let mut previous = ' ';
+    text.chars().any(|c| {
+        let yiddish = matches!(c, '\u{05F0}'..='\u{05F2}' | '\u{FB1F}' | '\u{FB2E}' | '\u{FB2F}')
+            || (previous == '\u{05D0}' && matches!(c, '\u{05B7}' | '\u{05B8}'));
+        previous = c;
+        yiddish
+    })
 }
 
 /// whatlang's answer on the letters of the weightiest script of `sample`

@@ -119,6 +119,31 @@ fn cjk_prose_with_some_english_words_is_named_by_its_cjk() {
 }
 
 #[test]
+fn short_hindi_marathi_and_hebrew_are_named_when_their_stop_words_agree() {
+    // whatlang guesses each right but calls its guess unreliable; the
+    // language's own stop words confirm it.
+    for (text, code) in [
+        ("मेरा नाम राम है। मैं दिल्ली में रहता हूँ। मुझे किताबें पढ़ना पसंद है।", "hi"),
+        ("शिक्षा मानव जीवन का आधार है। इसके बिना व्यक्ति का विकास संभव नहीं है।", "hi"),
+        ("माझे नाव राम आहे. मी पुण्यात राहतो आणि मला पुस्तके वाचायला आवडतात.", "mr"),
+        ("גם אני רוצה ללכת איתך לים", "he"),
+    ] {
+        let report = check("short.txt", text.as_bytes(), &[("/language/code", json!(code))]);
+        let confidence = report["language"]["confidence"].as_f64().unwrap();
+        assert!(confidence > 0.0 && confidence <= 1.0, "{text}: {}", report["language"]);
+    }
+    // Without a confirming list (Nepali has none), or without stop words (a
+    // list of names), or with the marks only Yiddish writes, no language.
+    for text in [
+        "मेरो नाम राम हो। म काठमाडौंमा बस्छु र मलाई किताब पढ्न मन पर्छ।",
+        "भारत दिल्ली मुंबई कोलकाता चेन्नई बेंगलुरु",
+        "גם אַני רוצה ללכת איתך לים",
+    ] {
+        check("short.txt", text.as_bytes(), &[("/language", json!(null))]);
+    }
+}
+
+#[test]
 fn too_little_text_has_no_language() {
     check("hello.txt", b"Hello world", &[("/language", json!(null)), ("/readability", json!(null))]);
 }
