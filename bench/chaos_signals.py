@@ -69,7 +69,10 @@ def scenario_hung(flags):
         busy = [w["pid"] for w in node.get("/v1/pool")["workers"] if w["state"] == "busy"]
         if busy:
             pid = random.choice(busy)
-            os.kill(pid, signal.SIGSTOP)
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                continue  # recycled in between
             time.sleep(random.uniform(0.6, 2.0))
             stops += 1
             try:
