@@ -146,3 +146,22 @@ fn workers_that_die_while_the_supervisor_is_stopped_are_not_counted_ready_and_re
     });
     assert_eq!(server.put("/v1/analyze?filename=a.txt", b"Served again.").status, 200);
 }
+
+// A server whose supervisor was stopped (SIGSTOP) waited for it forever
+// after SIGTERM: the shutdown never ended.
+#[test]
+fn sigterm_with_the_supervisor_stopped_still_ends_the_server() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let mut server = Server::start(&["--workers", "1", "--shutdown-grace", "1"]);
+    server.wait_workers_ready(1);
+    let supervisor = children_of(server.pid())[0].0;
+    let workers: Vec<i32> = children_of(supervisor).into_iter().map(|(pid, _)| pid).collect();
+    kill(Pid::from_raw(supervisor), Signal::SIGSTOP).unwrap();
+    server.terminate();
+    assert_eq!(server.wait_exit(Duration::from_secs(30)), Some(0), "stderr:\n{}", server.stderr());
+    assert!(server.stderr().contains("did not exit"), "stderr:\n{}", server.stderr());
+    wait_until(Duration::from_secs(10), "the supervisor and its worker to die", || {
+        !process_alive(supervisor) && workers.iter().all(|pid| !process_alive(*pid))
+    });
+}

@@ -153,8 +153,10 @@ fn a_document_whose_workers_keep_being_killed_from_outside_is_worker_crashed_but
 
 #[test]
 fn a_document_whose_worker_was_stopped_past_the_deadline_gets_another_try() {
-    let server = Server::start(&["--workers", "2", "--job-timeout", "1"]);
-    let slow = analyze_in_background(&server, b"DOCMILL-FAULT:sleep-300 stopped");
+    // The document sleeps long enough for the test to stop its worker
+    // before it is done, however slowly the test polls.
+    let server = Server::start(&["--workers", "2", "--job-timeout", "2"]);
+    let slow = analyze_in_background(&server, b"DOCMILL-FAULT:sleep-1200 stopped");
     let stopped = busy_worker(&server, &[]);
     signal(stopped, nix::sys::signal::Signal::SIGSTOP);
     let response = slow.join().unwrap();
@@ -164,6 +166,23 @@ fn a_document_whose_worker_was_stopped_past_the_deadline_gets_another_try() {
     wait_until(Duration::from_secs(10), "the stopped worker to be gone", || {
         !crate::util::process_alive(stopped as i32)
     });
+}
+
+#[test]
+fn a_document_whose_workers_are_stopped_twice_past_the_deadline_is_still_analysed() {
+    // A stopped worker is never the document's doing: the second stop is
+    // not the document's second strike either, so it is not answered 504.
+    let server = Server::start(&["--workers", "2", "--job-timeout", "2"]);
+    let slow = analyze_in_background(&server, b"DOCMILL-FAULT:sleep-1200 stopped twice");
+    let first = busy_worker(&server, &[]);
+    signal(first, nix::sys::signal::Signal::SIGSTOP);
+    let second = busy_worker(&server, &[first]);
+    signal(second, nix::sys::signal::Signal::SIGSTOP);
+    let response = slow.join().unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let pid = response.json()["timing"]["worker_pid"].as_i64().unwrap();
+    assert!(pid != first && pid != second, "answered by a stopped worker {pid}");
+    assert_eq!(server.restarts("timed_out"), 2);
 }
 
 #[test]

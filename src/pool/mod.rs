@@ -132,6 +132,10 @@ struct Queued {
     /// [`worker::OUTSIDE_KILL_RETRIES`] of them send it to another worker
     /// without using its one retry.
     outside_kills: u8,
+    /// Workers found stopped (`SIGSTOP`) at this task's deadline; up to
+    /// [`worker::OUTSIDE_KILL_RETRIES`] of them send it to another worker
+    /// without using its one retry, since a document cannot stop its worker.
+    stops: u8,
     /// The document as the first worker was sent it (inline, or its
     /// descriptor), kept for a second try on another worker.
     prepared: Option<handoff::Prepared>,
@@ -242,6 +246,7 @@ impl Pool {
             lane,
             retried: false,
             outside_kills: 0,
+            stops: 0,
             prepared: None,
         };
         self.queued.fetch_add(1, Ordering::Relaxed);

@@ -43,6 +43,8 @@ const STARVED_CPU_SHARE: f64 = 0.1;
 /// kill was not the document's doing; bounded, since each costs a worker
 /// and a machine short of memory may go on killing whoever reads it.
 pub const OUTSIDE_KILL_RETRIES: u8 = 3;
+/// What [`WorkerTask::starved`] says of a worker found stopped.
+const STOPPED: &str = "was stopped";
 
 pub(super) struct WorkerTask {
     pool: Arc<Pool>,
@@ -364,6 +366,16 @@ impl WorkerTask {
             Ending::Deadline => {
                 let timeout = pool.config.task_timeout;
                 match self.starved(timeout) {
+                    // Stopped from outside: not the document's doing, so
+                    // its one retry is kept for what may be.
+                    Some(why @ STOPPED) if queued.stops < OUTSIDE_KILL_RETRIES => {
+                        tracing::error!(
+                            "worker {} {why} until the deadline; trying its document on another worker",
+                            self.pid
+                        );
+                        queued.stops += 1;
+                        pool.requeue(queued);
+                    }
                     Some(why) if !queued.retried => {
                         tracing::error!(
                             "worker {} {why} until the deadline; trying its document on another worker",
@@ -421,7 +433,7 @@ impl WorkerTask {
     fn starved(&self, timeout: Duration) -> Option<&'static str> {
         let (cpu, stopped) = cpu_and_stopped(self.pid)?;
         if stopped {
-            return Some("was stopped");
+            return Some(STOPPED);
         }
         let used = cpu.saturating_sub(self.cpu_at_last_answer);
         (used.as_secs_f64() < timeout.as_secs_f64() * STARVED_CPU_SHARE).then_some("got almost no CPU time")

@@ -8,12 +8,17 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use docmill_worker::protocol::{self, FromSupervisor, ToSupervisor};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::{self, ControlMessageOwned, MsgFlags};
-use nix::sys::wait::waitpid;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 
 use super::SupervisorHandle;
+
+/// How long the supervisor has to exit once asked at shutdown before it is
+/// killed: it kills its workers and exits at once unless it is stopped.
+const SUPERVISOR_EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A message from the supervisor; with `Spawned` come the worker's request
 /// socket and the read end of its response pipe.
@@ -57,7 +62,7 @@ impl SupervisorClient {
     pub async fn shutdown(&self) {
         let _ = self.send(&ToSupervisor::Shutdown);
         let pid = self.pid;
-        let _ = tokio::task::spawn_blocking(move || wait_for_exit(pid)).await;
+        let _ = tokio::task::spawn_blocking(move || wait_for_exit(pid, SUPERVISOR_EXIT_WAIT)).await;
     }
 
     /// Small datagrams on a socket with room do not block.
@@ -95,9 +100,24 @@ fn receive(control: RawFd) -> nix::Result<Option<Message>> {
 }
 
 /// Waits for the supervisor to exit (blocking; call off the runtime).
-fn wait_for_exit(pid: Pid) {
+fn wait_for_exit(pid: Pid, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
     loop {
-        match waitpid(pid, None) {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Ok(WaitStatus::StillAlive) => {
+                // Stopped (SIGSTOP) or stuck: it would hold the exit forever.
+                // Its workers die with it (PR_SET_PDEATHSIG).
+                tracing::error!(
+                    "the worker supervisor did not exit within {:.1}s of being asked; killing it",
+                    within.as_secs_f64()
+                );
+                let _ = kill(pid, Signal::SIGKILL);
+                while let Err(Errno::EINTR) = waitpid(pid, None) {}
+                return;
+            }
             Err(Errno::EINTR) => continue,
             _ => return,
         }
