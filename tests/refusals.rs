@@ -88,10 +88,13 @@ fn framework_errors_are_json_and_booleans_are_strict() {
         assert_eq!(response.status, 200, "text={value}: {}", response.text());
         assert_eq!(response.json()["text"].is_string(), has_text, "text={value}");
     }
-    let bad_limit = server.get("/v1/jobs?limit=abc");
-    assert_eq!(bad_limit.status, 400, "{}", bad_limit.text());
-    assert_eq!(bad_limit.error_code(), "bad_request");
-    assert_eq!(bad_limit.header("content-type"), Some("application/json"));
+    for limit in ["abc", "0", "1001", "-1"] {
+        let bad_limit = server.get(&format!("/v1/jobs?limit={limit}"));
+        assert_eq!(bad_limit.status, 400, "limit={limit}: {}", bad_limit.text());
+        assert_eq!(bad_limit.error_code(), "bad_request");
+        assert_eq!(bad_limit.header("content-type"), Some("application/json"));
+    }
+    assert_eq!(server.get("/v1/jobs?limit=1000").status, 200);
     let not_allowed = request(&server.addr, "DELETE", "/v1/analyze", &[], b"");
     assert_eq!(not_allowed.status, 405, "{}", not_allowed.text());
     assert_eq!(not_allowed.error_code(), "method_not_allowed");

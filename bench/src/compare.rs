@@ -34,7 +34,9 @@ pub fn run(specs: &[String]) {
     let mut in_process_cpu = Vec::new();
     // Per server: 1 KiB, tiny, healthz round trips per second; then, for
     // 1 KiB and tiny, µs of CPU per round trip: server tree, client.
-    let mut figures = vec![[(); 7].map(|_| Vec::new()); servers.len()];
+    // Then 1 KiB documents through `POST /v1/batch`: per second, µs of
+    // server+workers CPU a document.
+    let mut figures = vec![[(); 9].map(|_| Vec::new()); servers.len()];
     for round in 0..ROUNDS {
         eprintln!("round {round}");
         let (rate, cpu) = measured(&[], || in_process_rate(&document));
@@ -54,6 +56,9 @@ pub fn run(specs: &[String]) {
             figures[i][5].push(cpu.server / (rate * ROUND_SECS));
             figures[i][6].push(cpu.client / (rate * ROUND_SECS));
             figures[i][2].push(http_rate(addr, "GET", "/healthz", b""));
+            let (rate, cpu) = measured(&[pid], || batch_rate(addr, &document));
+            figures[i][7].push(rate);
+            figures[i][8].push(cpu.server / (rate * ROUND_SECS));
         }
     }
     let saturated: Vec<(f64, f64)> = servers
@@ -77,18 +82,85 @@ pub fn run(specs: &[String]) {
         "\nengine in-process on 2 threads, 1 KiB: {in_process:.0} docs/s, {engine_cpu:.0} µs CPU a document (medians of {ROUNDS} rounds)\n"
     );
     println!(
-        "| server | 1 KiB round trips/s | / in-process | 1 KiB: µs CPU a round trip, server+workers (client) | engine / server+workers CPU | {n}-byte document: round trips/s, µs CPU server+workers (client) | GET /healthz, round trips/s | /healthz p50 / p99 while saturated, ms |",
+        "| server | 1 KiB round trips/s | / in-process | 1 KiB: µs CPU a round trip, server+workers (client) | engine / server+workers CPU | {n}-byte document: round trips/s, µs CPU server+workers (client) | GET /healthz, round trips/s | /healthz p50 / p99 while saturated, ms | 1 KiB in batches of {BATCH_PARTS}: docs/s, / in-process, µs CPU server+workers |",
         n = TINY_DOCUMENT.len()
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (((spec, _), figures), (p50, p99)) in servers.iter().zip(figures).zip(saturated) {
-        let [kib, tiny, healthz, kib_server, kib_client, tiny_server, tiny_client] = figures.map(median);
+        let [kib, tiny, healthz, kib_server, kib_client, tiny_server, tiny_client, batch, batch_server] =
+            figures.map(median);
         println!(
-            "| `{spec}` | {kib:.0} | {:.2} | {kib_server:.0} ({kib_client:.0}) | {:.2} | {tiny:.0}, {tiny_server:.0} ({tiny_client:.0}) | {healthz:.0} | {p50:.3} / {p99:.3} |",
+            "| `{spec}` | {kib:.0} | {:.2} | {kib_server:.0} ({kib_client:.0}) | {:.2} | {tiny:.0}, {tiny_server:.0} ({tiny_client:.0}) | {healthz:.0} | {p50:.3} / {p99:.3} | {batch:.0}, {:.2}, {batch_server:.0} |",
             kib / in_process,
             engine_cpu / kib_server,
+            batch / in_process,
         );
     }
+}
+
+/// Parts in one `POST /v1/batch` of [`batch_rate`].
+const BATCH_PARTS: usize = 256;
+
+/// Documents per second of `document` sent [`BATCH_PARTS`] at a time as the
+/// parts of `POST /v1/batch`, by two clients (one connection a batch), for
+/// a round: the path of `docmill submit` and of any client with many small
+/// documents, where one HTTP request carries many of them.
+fn batch_rate(addr: &str, document: &[u8]) -> f64 {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let boundary = "docmill-bench-boundary";
+    // Every part is a distinct document (a batch's reports are cached by
+    // content, and the same 1 KiB again would be answered from the cache).
+    let batches = AtomicUsize::new(0);
+    let request = |batch: usize| {
+        let mut body = Vec::new();
+        for i in 0..BATCH_PARTS {
+            let head = format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"doc{i}.txt\"\r\n\r\n"
+            );
+            body.extend_from_slice(head.as_bytes());
+            let label = format!("Record {batch} {i}. ");
+            body.extend_from_slice(label.as_bytes());
+            body.extend_from_slice(&document[label.len()..]);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let head = format!(
+            "POST /v1/batch HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&body);
+        bytes
+    };
+    let started = std::time::Instant::now();
+    let done: usize = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut reports = 0;
+                    while started.elapsed() < crate::ROUND_TIME {
+                        let bytes = request(batches.fetch_add(1, Ordering::Relaxed) + std::process::id() as usize);
+                        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                        stream.write_all(&bytes).unwrap();
+                        let mut answer = Vec::new();
+                        stream.read_to_end(&mut answer).unwrap();
+                        let count = occurrences(&answer, b"\"report\":");
+                        assert_eq!(count, BATCH_PARTS, "every part of the batch has a report");
+                        reports += count;
+                    }
+                    reports
+                })
+            })
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).sum()
+    });
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+/// How many times `needle` occurs in `haystack`.
+fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack.windows(needle.len()).filter(|window| *window == needle).count()
 }
 
 /// The least a worker round trip can cost: `document` written to a `cat`

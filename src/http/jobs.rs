@@ -340,7 +340,10 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let backend = Backend::of(&state)?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit={limit}: jobs per page are 1 to {MAX_PAGE}")));
+    }
     let owner = tenant.owner.as_deref();
     let after_seq = match &query.after {
         None => 0,

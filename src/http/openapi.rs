@@ -51,13 +51,13 @@ fn analysis_parameters() -> Vec<Value> {
         ),
         query(
             "chunk_overlap",
-            "Repeat up to K characters of the end of a chunk at the start of the next (K < chunks).",
+            "Repeat up to K characters of the end of a chunk at the start of the next (K < chunks; only with chunks).",
             json!({"type": "integer", "minimum": 0}),
         ),
         query(
             "pages",
             "Read only these pages of a PDF or slides of a deck: numbers and ranges, e.g. `2-3,7`.",
-            json!({"type": "string", "pattern": "^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$"}),
+            json!({"type": "string", "pattern": "^[1-9][0-9]*(-[1-9][0-9]*)?(,[1-9][0-9]*(-[1-9][0-9]*)?)*$"}),
         ),
         query(
             "ocr",
@@ -100,8 +100,14 @@ fn multipart_body(description: &str) -> Value {
         "description": description,
         "content": {"multipart/form-data": {"schema": {
             "type": "object",
-            "properties": {"file": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"}}},
-        }}},
+            "required": ["file"],
+            "properties": {"file": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+            }},
+        },
+        "encoding": {"file": {"contentType": "application/octet-stream"}}}},
     })
 }
 
@@ -278,7 +284,11 @@ pub fn document() -> Value {
                     "summary": "List the caller's jobs, oldest first",
                     "parameters": [
                         query("limit", "Jobs per page (1 to 1000, default 100).", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
-                        query("after", "The id of the last job of the previous page.", json!({"type": "string"})),
+                        query(
+                            "after",
+                            "The id of the last job of the previous page (`next_after`).",
+                            json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+                        ),
                     ],
                     "responses": {
                         "200": {"description": "A page of jobs.", "content": {"application/json": {"schema": {
