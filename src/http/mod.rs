@@ -238,7 +238,7 @@ impl AnalyzeQuery {
         let ocr = match self.ocr.as_deref() {
             None | Some("") => None,
             Some(raw) => Some(OcrMode::parse(raw).ok_or_else(|| {
-                ApiError::bad_request(format!("ocr must be auto, on or off, not {}", docmill_engine::quoted(&raw)))
+                ApiError::bad_request(format!("ocr must be auto, on or off, not {}", docmill_engine::quoted(raw)))
             })?),
         };
         let ocr_languages = match self.ocr_lang.as_deref() {
