@@ -76,7 +76,8 @@ def main():
         accepted, answers, probes = [], [], {"healthz": [], "readyz": [], "analyze": []}
         try:
             for _ in range(100):
-                if call("GET", base + "/readyz")[0] == 200:
+                status, _, answer = call("GET", base + "/readyz")
+                if status == 200 and b"reason" not in answer:
                     break
                 time.sleep(0.1)
             for n in range(5):
