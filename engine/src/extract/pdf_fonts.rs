@@ -47,6 +47,42 @@ pub fn sanitize(document: &mut Document) {
             }
         }
         fix_programs(document, id, &mut programs_done);
+        scale_type3_widths(document, id);
+    }
+}
+
+/// A Type 3 font's `/Widths` in thousandths of its em, as pdf-extract
+/// reads every font's widths. They are in the font's own glyph space, which
+/// its `/FontMatrix` maps to text space: Chromium's Type 3 fonts use 2048
+/// units to the em, so their glyphs were read twice as wide as drawn, and a
+/// glyph's end overlapped the next word (table cells and words ran together,
+/// "NameValue").
+fn scale_type3_widths(document: &mut Document, id: ObjectId) {
+    let Ok(font) = document.get_dictionary(id) else { return };
+    if !font.get(b"Subtype").and_then(Object::as_name).is_ok_and(|s| s == b"Type3") {
+        return;
+    }
+    let resolve = |object: &Object| match object {
+        Object::Reference(r) => document.get_object(*r).ok().cloned(),
+        other => Some(other.clone()),
+    };
+    let number = |object: &Object| match resolve(object)? {
+        Object::Integer(i) => Some(i as f64),
+        Object::Real(r) => Some(f64::from(r)),
+        _ => None,
+    };
+    let Some(Object::Array(matrix)) = font.get(b"FontMatrix").ok().and_then(resolve) else { return };
+    let Some(scale) = matrix.first().and_then(number).map(|a| a.abs() * 1000.0) else { return };
+    // The usual 1/1000 needs nothing; a matrix that is no scale at all is
+    // left alone.
+    if !scale.is_finite() || scale <= 0.0 || (scale - 1.0).abs() < 1e-6 {
+        return;
+    }
+    let Some(Object::Array(widths)) = font.get(b"Widths").ok().and_then(resolve) else { return };
+    let scaled: Vec<Object> =
+        widths.iter().map(|w| number(w).map_or_else(|| w.clone(), |w| Object::Real((w * scale) as f32))).collect();
+    if let Ok(Object::Dictionary(font)) = document.get_object_mut(id) {
+        font.set("Widths", Object::Array(scaled));
     }
 }
 

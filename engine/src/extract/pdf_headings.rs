@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::pdf_lists::{self, Item};
-use crate::structure::{plain_inlines, Block, Inline, Style, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
+use crate::structure::{is_wide_unspaced, plain_inlines, Block, Inline, Style, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS};
 
 /// A line this much larger than the body text may be a heading: 15% is
 /// above the jitter of one font rendered at one size (a few per cent) and
@@ -191,12 +191,20 @@ pub fn blocks(pages: &[LaidOutPage], outline: &[(usize, String, u32)]) -> Vec<Bl
     blocks
 }
 
-/// A paragraph of text: its lines joined by spaces.
+/// A paragraph of text: its lines joined by spaces, or without one between
+/// two characters of Chinese or Japanese (written without spaces).
 fn text_paragraph(lines: &[(&str, Option<f64>)]) -> Block {
     let mut content: Vec<Inline> = Vec::new();
-    for (i, (line, _)) in lines.iter().enumerate() {
-        let separator = if i > 0 { " " } else { "" };
-        content.push(Inline::Text(format!("{separator}{}", line.trim()), Style::default()));
+    let mut last: Option<char> = None;
+    for (line, _) in lines {
+        let line = line.trim();
+        let separator = match (last, line.chars().next()) {
+            (None, _) => "",
+            (Some(before), Some(after)) if is_wide_unspaced(before) && is_wide_unspaced(after) => "",
+            _ => " ",
+        };
+        content.push(Inline::Text(format!("{separator}{line}"), Style::default()));
+        last = line.chars().next_back().or(last);
     }
     Block::Paragraph(content)
 }

@@ -175,6 +175,13 @@ impl OutputDev for PageLines {
             } else if gap > WORD_GAP * size && !line.text.ends_with(char::is_whitespace) {
                 line.marks.push(Mark { x: end, end: x, start: line.text.len() });
                 line.text.push(' ');
+            } else if gap < -COLUMN_GAP * size && !line.rtl && !line.text.ends_with(char::is_whitespace) {
+                // A jump back along the line: the cells of a right-to-left
+                // table drawn in reading order, "Name" at the right, then
+                // "Value" left of it. Lines with right-to-left letters are
+                // put in order (and spaced) by position instead.
+                line.marks.push(Mark { x, end: x, start: line.text.len() });
+                line.text.push(' ');
             }
         }
         if let Some(line) = self.lines.last_mut() {

@@ -142,13 +142,26 @@ impl Builder {
         };
         let mut collapsed = String::with_capacity(text.len());
         let mut space = ends_space;
+        // Whether the whitespace run since the last letter holds a line end.
+        let mut line_end = false;
         for c in text.chars() {
             if c.is_whitespace() {
+                line_end |= c == '\n';
                 if !space {
                     collapsed.push(' ');
                     space = true;
                 }
             } else {
+                // Chinese and Japanese are written without spaces: a line
+                // broken between two of their characters joins without one
+                // (as browsers join such lines, CSS Text 3 4.1.3).
+                if line_end && collapsed.ends_with(' ') {
+                    let before = collapsed[..collapsed.len() - 1].chars().next_back();
+                    if before.is_some_and(is_wide_unspaced) && is_wide_unspaced(c) {
+                        collapsed.pop();
+                    }
+                }
+                line_end = false;
                 collapsed.push(c);
                 space = false;
             }
@@ -421,6 +434,21 @@ pub fn outputs(
         );
     }
     outputs
+}
+
+/// A character of the scripts written without spaces between words whose
+/// line breaks join without one: Chinese characters, kana, and the
+/// ideographic punctuation and fullwidth forms set among them (not Hangul,
+/// which Korean spaces).
+pub(crate) fn is_wide_unspaced(c: char) -> bool {
+    matches!(c,
+        '\u{4E00}'..='\u{9FFF}'
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{3000}'..='\u{30FF}'
+        | '\u{FF01}'..='\u{FF60}'
+        | '\u{FF61}'..='\u{FF9F}'
+    ) && !c.is_whitespace()
 }
 
 /// Paragraphs of plain text (blank-line separated), lines kept as breaks:

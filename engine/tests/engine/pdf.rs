@@ -340,3 +340,17 @@ fn a_page_drawing_thousands_of_strokes_reads_as_without_them() {
     assert_eq!(report["text"], plain["text"], "{report:#}");
     assert_eq!(report["warnings"], json!([]), "{report:#}");
 }
+
+#[test]
+fn cells_drawn_leftwards_along_a_line_stay_apart() {
+    // A right-to-left page's table of English words, drawn in reading
+    // order: "Name" in the right-hand cell, then "Value" left of it, on one
+    // baseline. The words ran together ("NameValue", "alpha10").
+    let pdf = crate::pdf_fixtures::helvetica_pages(&[
+        "BT /F1 12 Tf 300 720 Td (Name) Tj ET\nBT /F1 12 Tf 240 720 Td (Value) Tj ET\n\
+         BT /F1 12 Tf 300 704 Td (alpha) Tj ET\nBT /F1 12 Tf 260 704 Td (10) Tj ET\n"
+            .to_owned(),
+    ]);
+    let report = crate::check("rtl-table.pdf", &pdf, &[]);
+    assert_eq!(report["text"], serde_json::json!("Name Value\nalpha 10\n\n"), "{report:#}");
+}

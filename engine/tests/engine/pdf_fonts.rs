@@ -201,3 +201,34 @@ fn actual_text_spans_are_read_instead_of_their_glyphs() {
     let pdf = page_with_font(&font, content, vec![stream("", to_unicode.as_bytes()), pdf_fixtures::HELVETICA.to_vec()]);
     assert_reads("actualtext.pdf", &pdf, "हिन्दी किताब है Page");
 }
+
+#[test]
+fn type3_widths_are_read_in_the_fonts_own_units() {
+    // Chromium prints some text in Type 3 fonts of 2048 units to the em:
+    // "Name" ends 40 points after it starts (16-point text), and "Value"
+    // starts 6 points after that. Read as thousandths of an em, "Name"
+    // would end past the start of "Value" and the two cells ran together.
+    let font = "<< /Type /Font /Subtype /Type3 /FontBBox [0 0 2048 2048] /FontMatrix [0.00048828125 0 0 -0.00048828125 0 0] /CharProcs << >> /Resources << >> /Encoding << /Type /Encoding /Differences [1 /N /a /m /e /V /l /u] >> /FirstChar 1 /LastChar 7 /Widths [1479 1139 1593 909 1366 569 1024] >>";
+    let pdf = page_with_font(
+        font,
+        "BT /F1 16 Tf 72 720 Td <01020304> Tj ET\nBT /F1 16 Tf 118 720 Td <0502060704> Tj ET\nBT /F2 12 Tf 72 700 Td (World) Tj ET\n",
+        vec![b"<< >>".to_vec(), pdf_fixtures::HELVETICA.to_vec()],
+    );
+    assert_reads("type3.pdf", &pdf, "Name Value World");
+}
+
+#[test]
+fn chinese_lines_of_one_paragraph_join_without_a_space() {
+    // Chinese wraps anywhere, with no space at the line end: the Markdown
+    // paragraph reads "委员会批准了预算。", not "委员会批 准了预算。".
+    // English lines of the same paragraph still join with a space.
+    let to_unicode = "/CIDInit /ProcSet findresource begin 12 dict begin begincmap 1 begincodespacerange <00> <FF> endcodespacerange 8 beginbfchar <01> <59D4> <02> <5458> <03> <4F1A> <04> <6279> <05> <51C6> <06> <4E86> <07> <9884> <08> <7B97> endbfchar 1 beginbfchar <09> <3002> endbfchar endcmap end end";
+    let font = format!("<< /Type /Font /Subtype /Type1 /BaseFont /Custom {} /ToUnicode 6 0 R >>", widths());
+    let pdf = page_with_font(
+        &font,
+        "BT /F1 12 Tf 72 720 Td <01020304> Tj ET\nBT /F1 12 Tf 72 706 Td <0506070809> Tj ET\nBT /F2 12 Tf 72 692 Td (Budget) Tj ET\nBT /F2 12 Tf 72 678 Td (approved) Tj ET\n",
+        vec![stream("", to_unicode.as_bytes()), pdf_fixtures::HELVETICA.to_vec()],
+    );
+    let report = crate::structure::check_markdown("chinese.pdf", &pdf, "委员会批准了预算。 Budget approved\n");
+    assert_eq!(report["text"], json!("委员会批\n准了预算。\nBudget\napproved\n\n"), "{report:#}");
+}

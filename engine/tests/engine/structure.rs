@@ -490,3 +490,14 @@ fn pdf_bullets_and_numbering_become_lists_but_lone_markers_stay_text() {
     assert!(!markdown.contains("\n- 5 degrees"), "a lone dash stays text: {markdown}");
     assert!(report["text"].as_str().unwrap().contains("• Bread and butter"), "text keeps the glyphs");
 }
+
+#[test]
+fn html_chinese_broken_across_source_lines_joins_without_a_space() {
+    // As a browser shows it: a line end between two Chinese or Japanese
+    // characters is no space; one next to a Latin word or in Korean is.
+    check_markdown(
+        "cjk.html",
+        "<p>委员会批\n准了预算。\n見積もり\nOK 위원회는\n예산을</p>".as_bytes(),
+        "委员会批准了预算。見積もり OK 위원회는 예산을\n",
+    );
+}
