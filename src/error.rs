@@ -60,7 +60,9 @@ impl ApiError {
     /// The disk under `--data-dir` is full (or over quota): the request can
     /// be retried once space returns.
     pub fn insufficient_storage(what: &str) -> ApiError {
-        tracing::error!("{what}: no space left under the data directory");
+        if let Some(held) = crate::log::repeating(what) {
+            tracing::error!("{what}: no space left under the data directory{}", crate::log::held_back(held));
+        }
         ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "insufficient_storage",
@@ -70,7 +72,9 @@ impl ApiError {
     /// Storing more would eat into the space kept for work already
     /// accepted: 507, with `why`, retryable once space is freed.
     pub fn storage_reserved(why: &str) -> ApiError {
-        tracing::warn!("{why}");
+        if let Some(held) = crate::log::repeating(why) {
+            tracing::warn!("{why}{}", crate::log::held_back(held));
+        }
         ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "insufficient_storage",

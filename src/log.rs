@@ -5,8 +5,10 @@
 //! stalled terminal) lines are dropped and counted
 //! (`docmill_log_lines_dropped_total`), never waited for.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 
@@ -47,4 +49,49 @@ pub fn init(format: LogFormat) -> WorkerGuard {
 /// Log lines dropped because stderr could not keep up.
 pub fn dropped() -> u64 {
     DROPPED.get().map_or(0, |counter| counter.dropped_lines() as u64)
+}
+
+/// Lines that can repeat as fast as clients or retries come (a disk that
+/// stays full: every refused upload, every stuck job document retried) are
+/// logged at most once per this long each; the next one says how many were
+/// held back meanwhile.
+pub const REPEAT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Distinct lines [`repeating`] keeps track of; past this it forgets them
+/// all (they are a few fixed messages, so this never happens in practice).
+const REPEATING_KEYS: usize = 64;
+
+static REPEATING: Mutex<Option<HashMap<String, (Instant, u64)>>> = Mutex::new(None);
+
+/// Whether the line `key` is to be logged now, at most once per
+/// [`REPEAT_INTERVAL`]: `Some(n)` when it is, `n` being how many times it
+/// was held back since the last time; `None` when it is held back.
+pub fn repeating(key: &str) -> Option<u64> {
+    let now = Instant::now();
+    let mut guard = REPEATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let seen = guard.get_or_insert_with(HashMap::new);
+    if let Some((last, held)) = seen.get_mut(key) {
+        if now.duration_since(*last) < REPEAT_INTERVAL {
+            *held += 1;
+            return None;
+        }
+        let said = *held;
+        *last = now;
+        *held = 0;
+        return Some(said);
+    }
+    if seen.len() >= REPEATING_KEYS {
+        seen.clear();
+    }
+    seen.insert(key.to_owned(), (now, 0));
+    Some(0)
+}
+
+/// " (N more in the last 10 s)" after a line that [`repeating`] held back
+/// N times, else nothing.
+pub fn held_back(held: u64) -> String {
+    if held == 0 {
+        return String::new();
+    }
+    format!(" ({held} more like it in the last {} s, not logged)", REPEAT_INTERVAL.as_secs())
 }

@@ -226,3 +226,68 @@ fn a_postgresql_restart_during_a_job_loses_nothing() {
     wait_done(&a, &again, Duration::from_secs(30));
     assert_each_once(&results(&a, &again), 2);
 }
+
+/// Stops (SIGSTOP) every backend of a test database, as a frozen host or
+/// disk would, and resumes them when dropped, whatever the test did.
+struct StoppedBackends(Vec<String>);
+
+impl StoppedBackends {
+    fn stop(db: &TestDb) -> StoppedBackends {
+        let sql = format!("SELECT pid FROM pg_stat_activity WHERE datname = '{}'", db.name);
+        let pids: Vec<String> = psql(&db.admin, &sql).unwrap().lines().map(str::to_owned).collect();
+        for pid in &pids {
+            assert!(Command::new("kill").args(["-STOP", pid]).status().unwrap().success(), "cannot stop {pid}");
+        }
+        StoppedBackends(pids)
+    }
+}
+
+impl Drop for StoppedBackends {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = Command::new("kill").args(["-CONT", pid]).status();
+        }
+    }
+}
+
+#[test]
+fn a_stalled_postgresql_answers_503_in_bounded_time_and_loses_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let Some(db) = TestDb::create("a_stalled_postgresql_answers_503_in_bounded_time_and_loses_nothing") else {
+        return;
+    };
+    let a = std::sync::Arc::new(node(&db, "1"));
+    wait_store(&a);
+    let mut accepted = vec![submit(&a, &slow_docs(2, 1))];
+    // Each round stops every connection the node holds; a POST that gets a
+    // new one is accepted, one that waits on a stopped one must give up.
+    let mut refused = 0;
+    let mut stalls = Vec::new();
+    for round in 0..6 {
+        stalls.push(StoppedBackends::stop(&db));
+        let (sender, answer) = std::sync::mpsc::channel();
+        let node = std::sync::Arc::clone(&a);
+        std::thread::spawn(move || {
+            let docs = slow_docs(1, 1);
+            let _ = sender.send(node.post_files("/v1/jobs", &[(docs[0].0.as_str(), docs[0].1.as_slice())]));
+        });
+        let Ok(response) = answer.recv_timeout(Duration::from_secs(30)) else {
+            panic!("round {round}: POST /v1/jobs still waiting on the stalled store after 30 s");
+        };
+        assert_eq!(a.get("/healthz").status, 200);
+        match response.status {
+            202 => accepted.push(response.json()["id"].as_str().unwrap().to_string()),
+            503 => {
+                assert_eq!(response.error_code(), "overloaded");
+                assert!(response.text().contains("did not answer"), "{}", response.text());
+                refused += 1;
+            }
+            other => panic!("round {round}: {other} {}", response.text()),
+        }
+    }
+    assert!(refused >= 1, "no POST met a stopped connection in 6 rounds");
+    drop(stalls);
+    for id in &accepted {
+        wait_done(&a, id, Duration::from_secs(60));
+    }
+}

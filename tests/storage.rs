@@ -257,3 +257,32 @@ fn jobs_filling_the_disk_leave_room_for_their_results_and_all_finish() {
     wait_done(&server, &again);
     drop(server);
 }
+
+#[test]
+fn documents_retried_on_a_full_disk_log_it_once_not_each_retry() {
+    let Some(disk) = SmallDisk::mount(16 << 20) else { return };
+    let data = disk.dir.path().join("data");
+    let server = Server::start(&["--workers", "1", "--data-dir", data.to_str().unwrap()]);
+    let slow = submit_job(&server, &[("slow.bin", b"DOCMILL-FAULT:sleep-1500")]);
+    let names: Vec<String> = (0..40).map(|i| format!("{i}.txt")).collect();
+    let texts: Vec<String> = (0..40).map(|i| format!("Document number {i} of a job stuck on a full disk.")).collect();
+    let files: Vec<(&str, &[u8])> = names.iter().zip(&texts).map(|(n, t)| (n.as_str(), t.as_bytes())).collect();
+    let many = submit_job(&server, &files);
+    wait_until(Duration::from_secs(10), "the slow document to start", || {
+        server.get_json("/v1/pool")["workers"][0]["state"] == "busy"
+    });
+    let filler_path = disk.dir.path().join("filler");
+    fill(&filler_path, 0);
+    // Every document's result is refused by the store and retried every
+    // 2 s for as long as the disk stays full: 41 documents, 3 rounds.
+    std::thread::sleep(Duration::from_secs(7));
+    let said = server.stderr().matches("cannot write to the job store").count();
+    assert!(said >= 1, "the full disk is logged: {}", server.stderr());
+    assert!(said <= 2, "logged {said} times in 7 s, not once per retry");
+    assert_ne!(server.get_json(&format!("/v1/jobs/{many}"))["status"], "done", "not while the disk is full");
+    // Space returns: every document is recorded.
+    std::fs::remove_file(&filler_path).unwrap();
+    wait_done(&server, &slow);
+    wait_done(&server, &many);
+    drop(server);
+}

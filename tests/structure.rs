@@ -94,3 +94,22 @@ fn cli_analyze_markdown() {
 fn two_page_pdf() -> Vec<u8> {
     pdf_of_pages(&["First page words.", "Second page words."])
 }
+
+#[test]
+fn a_40_kb_option_value_is_refused_without_being_sent_back_whole() {
+    let server = Server::start(&["--workers", "1"]);
+    let ranges = vec!["1-2"; 10_000].join(",");
+    let digits = "7".repeat(40_000);
+    for query in
+        [format!("pages={ranges}"), format!("pages={digits}"), format!("chunks={digits}"), format!("text={digits}")]
+    {
+        let put = server.put(&format!("/v1/analyze?filename=a.txt&{query}"), b"some text");
+        assert_eq!((put.status, put.error_code()), (400, "bad_request".into()), "{}", &query[..20]);
+        let message = put.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.len() < 300, "{} bytes: {}...", message.len(), &message[..200]);
+        assert!(message.contains("40000 bytes") || message.contains("39999 bytes"), "{message}");
+    }
+    let job = server.get(&format!("/v1/jobs/{digits}"));
+    assert_eq!((job.status, job.error_code()), (404, "not_found".into()));
+    assert!(job.text().len() < 300, "{} bytes", job.text().len());
+}

@@ -14,7 +14,7 @@ pub mod report;
 pub mod structure;
 
 pub use ocr::{OcrContext, Recognizer};
-pub use options::{ChunkOptions, OcrLanguages, OcrMode, Options, PageSelection};
+pub use options::{quoted, ChunkOptions, OcrLanguages, OcrMode, Options, PageSelection};
 
 use sha2::{Digest, Sha256};
 

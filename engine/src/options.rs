@@ -169,3 +169,21 @@ mod tests {
         }
     }
 }
+
+/// Bytes of a client's value an error message quotes; past them it says
+/// how long the value was. A 400 never sends back a whole query string the
+/// client may have made 40 KB long.
+pub const QUOTED_BYTES: usize = 48;
+
+/// `value` quoted for an error message (as `{:?}` does), cut after
+/// [`QUOTED_BYTES`] at a character boundary: `"1-2,1-2,…" (40000 bytes)`.
+pub fn quoted(value: &str) -> String {
+    if value.len() <= QUOTED_BYTES {
+        return format!("{value:?}");
+    }
+    let mut end = QUOTED_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?} ({} bytes)", format!("{}…", &value[..end]), value.len())
+}

@@ -61,7 +61,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("no job {id:?}"))
+    ApiError::not_found(format!("no job {}", docmill_engine::quoted(id)))
 }
 
 /// Where `/v1/jobs` keeps its jobs: this node's SQLite store, or the
@@ -350,7 +350,7 @@ pub async fn list(
         Some(id) => backend
             .seq_of(id, owner)
             .await?
-            .ok_or_else(|| ApiError::bad_request(format!("after={id:?} is not a job")))?,
+            .ok_or_else(|| ApiError::bad_request(format!("after={} is not a job", docmill_engine::quoted(id))))?,
     };
     let page = backend.list(after_seq, limit + 1, owner).await?;
     let more = page.len() > limit as usize;

@@ -167,7 +167,10 @@ impl<'de> Deserialize<'de> for Flag {
         match raw.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok(Flag(true)),
             "false" | "0" | "no" => Ok(Flag(false)),
-            _ => Err(serde::de::Error::custom(format!("expected true, false, 1, 0, yes or no, got {raw:?}"))),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected true, false, 1, 0, yes or no, got {}",
+                docmill_engine::quoted(&raw)
+            ))),
         }
     }
 }
@@ -206,7 +209,8 @@ impl AnalyzeQuery {
                     Ok(size) if (min..=max).contains(&size) => size,
                     _ => {
                         return Err(ApiError::bad_request(format!(
-                            "chunks={size:?}: a chunk size is {min} to {max} characters"
+                            "chunks={}: a chunk size is {min} to {max} characters",
+                            docmill_engine::quoted(size)
                         )))
                     }
                 };
@@ -215,8 +219,8 @@ impl AnalyzeQuery {
                     Some(Ok(overlap)) if overlap < size => overlap,
                     Some(_) => {
                         return Err(ApiError::bad_request(format!(
-                            "chunk_overlap={:?}: an overlap is 0 to {} characters, less than the chunk size",
-                            overlap.unwrap_or_default(),
+                            "chunk_overlap={}: an overlap is 0 to {} characters, less than the chunk size",
+                            docmill_engine::quoted(overlap.unwrap_or_default()),
                             size - 1
                         )))
                     }
@@ -227,15 +231,15 @@ impl AnalyzeQuery {
         let pages = match self.pages.as_deref() {
             None => None,
             Some(pages) => Some(
-                PageSelection::parse(pages).map_err(|why| ApiError::bad_request(format!("pages={pages:?}: {why}")))?,
+                PageSelection::parse(pages)
+                    .map_err(|why| ApiError::bad_request(format!("pages={}: {why}", docmill_engine::quoted(pages))))?,
             ),
         };
         let ocr = match self.ocr.as_deref() {
             None | Some("") => None,
-            Some(raw) => Some(
-                OcrMode::parse(raw)
-                    .ok_or_else(|| ApiError::bad_request(format!("ocr must be auto, on or off, not {raw:?}")))?,
-            ),
+            Some(raw) => Some(OcrMode::parse(raw).ok_or_else(|| {
+                ApiError::bad_request(format!("ocr must be auto, on or off, not {}", docmill_engine::quoted(raw)))
+            })?),
         };
         let ocr_languages = match self.ocr_lang.as_deref() {
             None | Some("") => None,

@@ -8,7 +8,7 @@ use docmill_engine::Options;
 use super::jobs::refusal_line;
 use super::upload::MultipartFiles;
 use crate::error::ApiError;
-use crate::jobs::{finish_job, insert_document, insert_job, SharedJobs, StoreError};
+use crate::jobs::{bounded, finish_job, insert_document, insert_job, SharedJobs, StoreError};
 use crate::pool::Document;
 use sha2::Digest as _;
 
@@ -44,7 +44,7 @@ pub(super) async fn store_shared(
 ) -> Result<(), ApiError> {
     let store = jobs.store()?;
     let mut client = store.connection().await?;
-    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let tx = bounded(async { client.transaction().await.map_err(StoreError::from) }).await?;
     let (mut total, mut refused) = (0, 0);
     let stored: Result<(), ApiError> = async {
         insert_job(&tx, job_id, options, owner).await?;
@@ -77,7 +77,7 @@ pub(super) async fn store_shared(
         return Err(ApiError::bad_request("no file part in the upload"));
     }
     finish_job(&tx, job_id, total, refused).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    bounded(async { tx.commit().await.map_err(StoreError::from) }).await?;
     jobs.wake();
     Ok(())
 }

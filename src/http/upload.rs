@@ -85,8 +85,8 @@ impl MultipartFiles {
         let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if mime != "multipart/form-data" {
             return Err(ApiError::unsupported_media_type(format!(
-                "expected multipart/form-data, got {:?}",
-                if content_type.is_empty() { "no Content-Type" } else { content_type }
+                "expected multipart/form-data, got {}",
+                docmill_engine::quoted(if content_type.is_empty() { "no Content-Type" } else { content_type })
             )));
         }
         let boundary = multer::parse_boundary(content_type)
@@ -145,7 +145,8 @@ impl MultipartFiles {
             let declared_type = field.content_type().map(|mime| mime.to_string());
             if let Some(raw) = undecodable {
                 let refusal = ApiError::bad_request(format!(
-                    "the filename* parameter {raw:?} is not UTF-8 or ISO-8859-1 percent-encoding; send filename=\"...\" too"
+                    "the filename* parameter {} is not UTF-8 or ISO-8859-1 percent-encoding; send filename=\"...\" too",
+                    docmill_engine::quoted(&raw)
                 ));
                 return Ok(Some(FilePart { filename, declared_type, content: Err(refusal) }));
             }
@@ -153,7 +154,8 @@ impl MultipartFiles {
                 let encoding = encoding.to_str().unwrap_or("").trim().to_ascii_lowercase();
                 if !matches!(encoding.as_str(), "7bit" | "8bit" | "binary") {
                     let refusal = ApiError::bad_request(format!(
-                        "Content-Transfer-Encoding {encoding:?} is not supported: send the file's raw bytes"
+                        "Content-Transfer-Encoding {} is not supported: send the file's raw bytes",
+                        docmill_engine::quoted(&encoding)
                     ));
                     return Ok(Some(FilePart { filename, declared_type, content: Err(refusal) }));
                 }

@@ -36,7 +36,7 @@ use crate::ndjson::{parse_simhash, ResultLine, RENDER_INLINE_BYTES};
 use crate::pool::{read_document, Digest, Document, Lane, Pool, RawReport, Task, TaskError};
 
 pub use cluster::SharedJobs;
-pub use pg::{finish_job, insert_document, insert_job, StoreError};
+pub use pg::{bounded, finish_job, insert_document, insert_job, StoreError};
 pub use store::{JobStore, OpenError, PageExtent, PendingDocument, Recorded, UploadedDocument};
 
 /// How long a document whose result the store could not take (a full

@@ -54,7 +54,7 @@ impl PageSelection {
             let number = |s: &str| -> Result<u32, String> {
                 match s.trim().parse::<u32>() {
                     Ok(n) if n >= 1 => Ok(n),
-                    _ => Err(format!("{s:?} is not a page number (pages count from 1)")),
+                    _ => Err(format!("{} is not a page number (pages count from 1)", crate::quoted(s))),
                 }
             };
             let (first, last) = match part.split_once('-') {
@@ -65,7 +65,7 @@ impl PageSelection {
                 }
             };
             if first > last {
-                return Err(format!("page range {part:?} runs backwards"));
+                return Err(format!("page range {} runs backwards", crate::quoted(part)));
             }
             if len == MAX_PAGE_RANGES {
                 return Err(format!("at most {MAX_PAGE_RANGES} page ranges"));
