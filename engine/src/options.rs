@@ -154,22 +154,6 @@ impl<'de> Deserialize<'de> for OcrLanguages {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn language_lists_take_tesseract_names_and_nothing_that_is_a_path() {
-        assert_eq!(OcrLanguages::parse("eng+deu").unwrap().names().collect::<Vec<_>>(), ["eng", "deu"]);
-        assert_eq!(OcrLanguages::parse(" chi_sim ").unwrap().as_str(), "chi_sim");
-        assert!(OcrLanguages::parse("script/Latin").is_ok());
-        assert_eq!(OcrLanguages::parse("eng deu").unwrap().as_str(), "eng+deu");
-        for bad in ["", "eng+", "../eng", "eng.traineddata", "a/b", "script/", &"x".repeat(200)] {
-            assert!(OcrLanguages::parse(bad).is_err(), "{bad:?}");
-        }
-    }
-}
-
 /// Bytes of a client's value an error message quotes; past them it says
 /// how long the value was. A 400 never sends back a whole query string the
 /// client may have made 40 KB long.
@@ -186,4 +170,20 @@ pub fn quoted(value: &str) -> String {
         end -= 1;
     }
     format!("{:?} ({} bytes)", format!("{}…", &value[..end]), value.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_lists_take_tesseract_names_and_nothing_that_is_a_path() {
+        assert_eq!(OcrLanguages::parse("eng+deu").unwrap().names().collect::<Vec<_>>(), ["eng", "deu"]);
+        assert_eq!(OcrLanguages::parse(" chi_sim ").unwrap().as_str(), "chi_sim");
+        assert!(OcrLanguages::parse("script/Latin").is_ok());
+        assert_eq!(OcrLanguages::parse("eng deu").unwrap().as_str(), "eng+deu");
+        for bad in ["", "eng+", "../eng", "eng.traineddata", "a/b", "script/", &"x".repeat(200)] {
+            assert!(OcrLanguages::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }
