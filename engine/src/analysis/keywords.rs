@@ -86,6 +86,26 @@ pub(super) fn stopwords(code: &str) -> Option<&'static FxHashSet<&'static str>> 
     tables.get(code)
 }
 
+/// How many of the first [`EVIDENCE_WORDS`] words of `text`, lowercased,
+/// each of `tables` holds, and how many words were read.
+pub(super) fn stop_word_hits(text: &str, tables: &[(&str, &FxHashSet<&str>)]) -> (Vec<usize>, usize) {
+    let mut hits = vec![0usize; tables.len()];
+    let mut words = 0usize;
+    let mut lower = String::new();
+    for_each_lexical_piece(text, |piece, is_word| {
+        if !is_word || words >= EVIDENCE_WORDS {
+            return;
+        }
+        words += 1;
+        lower.clear();
+        lower.extend(piece.chars().flat_map(char::to_lowercase));
+        for (count, (_, table)) in hits.iter_mut().zip(tables) {
+            *count += usize::from(table.contains(lower.as_str()));
+        }
+    });
+    (hits, words)
+}
+
 /// The stop-word list a text of unknown language needs: by script for the
 /// scripts one language owns here (Hangul, kana, Thai, Chinese characters
 /// alone), otherwise the list holding the largest share of its first words,
@@ -120,20 +140,7 @@ pub(super) fn stopwords_by_evidence(text: &str) -> Option<&'static FxHashSet<&'s
         .chain(STOPWORD_LANGUAGES.iter().copied().filter(|code| *code != "en"))
         .filter_map(|code| Some((code, stopwords(code)?)))
         .collect();
-    let mut hits = vec![0usize; tables.len()];
-    let mut words = 0usize;
-    let mut lower = String::new();
-    for_each_lexical_piece(text, |piece, is_word| {
-        if !is_word || words >= EVIDENCE_WORDS {
-            return;
-        }
-        words += 1;
-        lower.clear();
-        lower.extend(piece.chars().flat_map(char::to_lowercase));
-        for (count, (_, table)) in hits.iter_mut().zip(&tables) {
-            *count += usize::from(table.contains(lower.as_str()));
-        }
-    });
+    let (hits, words) = stop_word_hits(text, &tables);
     // The first of equals wins: English, then alphabetical order.
     let (best, count) = hits.iter().enumerate().fold((0, 0), |best, (i, n)| if *n > best.1 { (i, *n) } else { best });
     (count > 0 && count as f64 >= MIN_EVIDENCE_SHARE * words as f64).then(|| tables[best].1)

@@ -5,8 +5,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use rustc_hash::FxHashSet;
 
-use super::keywords::{stopwords, EVIDENCE_WORDS, MIN_EVIDENCE_SHARE};
-use super::words::{for_each_lexical_piece, push_lowercase};
+use super::keywords::{stop_word_hits, stopwords, MIN_EVIDENCE_SHARE};
 use crate::report::Language;
 
 /// Fewer words than this are too few to name a language honestly.
@@ -153,20 +152,7 @@ fn confirmed_by_stop_words(sample: &str, lang: whatlang::Lang) -> bool {
     let code = iso639_1(lang.code());
     let tables: Vec<(&str, &FxHashSet<&str>)> =
         rivals.iter().filter_map(|rival| Some((*rival, stopwords(rival)?))).collect();
-    let mut hits = vec![0usize; tables.len()];
-    let mut words = 0usize;
-    let mut lower = String::new();
-    for_each_lexical_piece(sample, |piece, is_word| {
-        if !is_word || words >= EVIDENCE_WORDS {
-            return;
-        }
-        words += 1;
-        lower.clear();
-        push_lowercase(&mut lower, piece);
-        for (count, (_, table)) in hits.iter_mut().zip(&tables) {
-            *count += usize::from(table.contains(lower.as_str()));
-        }
-    });
+    let (hits, words) = stop_word_hits(sample, &tables);
     let Some(own) = tables.iter().position(|(rival, _)| *rival == code) else { return false };
     let strongest_rival = hits.iter().enumerate().filter(|(i, _)| *i != own).map(|(_, n)| *n).max().unwrap_or(0);
     hits[own] >= 2 && hits[own] as f64 >= MIN_EVIDENCE_SHARE * words as f64 && hits[own] > strongest_rival
