@@ -87,8 +87,8 @@ pub fn repeating(key: &str) -> Option<u64> {
     Some(0)
 }
 
-/// " (N more in the last 10 s)" after a line that [`repeating`] held back
-/// N times, else nothing.
+/// " (N more like it in the last 10 s, not logged)" after a line that
+/// [`repeating`] held back N times, else nothing.
 pub fn held_back(held: u64) -> String {
     if held == 0 {
         return String::new();

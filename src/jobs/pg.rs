@@ -266,7 +266,11 @@ impl PgStore {
     /// several nodes at once are numbered in turn. Returns true when the
     /// job is over.
     pub async fn record(&self, job_id: &str, index: usize, recorded: &Recorded) -> StoreResult<bool> {
-        bounded(async move {
+        bounded(self.record_once(job_id, index, recorded)).await
+    }
+
+    /// [`PgStore::record`] without its time bound.
+    async fn record_once(&self, job_id: &str, index: usize, recorded: &Recorded) -> StoreResult<bool> {
         let Recorded { line, failed, sha256, simhash } = recorded;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -306,7 +310,6 @@ impl PgStore {
         }
         tx.commit().await?;
         Ok(over)
-    }).await
     }
 
     pub async fn status(&self, job_id: &str, owner: Option<&str>) -> StoreResult<Option<Value>> {

@@ -119,14 +119,16 @@ fn cjk_prose_with_some_english_words_is_named_by_its_cjk() {
 }
 
 #[test]
-fn short_hindi_marathi_and_hebrew_are_named_when_their_stop_words_agree() {
-    // whatlang guesses each right but calls its guess unreliable; the
-    // language's own stop words confirm it.
+fn short_texts_in_shared_scripts_are_named_when_their_stop_words_agree() {
+    // Hindi, Marathi, Hebrew, Arabic, Urdu: whatlang guesses each right but
+    // calls its guess unreliable; the language's own stop words confirm it.
     for (text, code) in [
         ("मेरा नाम राम है। मैं दिल्ली में रहता हूँ। मुझे किताबें पढ़ना पसंद है।", "hi"),
         ("शिक्षा मानव जीवन का आधार है। इसके बिना व्यक्ति का विकास संभव नहीं है।", "hi"),
         ("माझे नाव राम आहे. मी पुण्यात राहतो आणि मला पुस्तके वाचायला आवडतात.", "mr"),
         ("גם אני רוצה ללכת איתך לים", "he"),
+        ("هذا هو الكتاب الذي قرأته أمس", "ar"),
+        ("میں کل بازار گیا اور کتاب خریدی", "ur"),
     ] {
         let report = check("short.txt", text.as_bytes(), &[("/language/code", json!(code))]);
         let confidence = report["language"]["confidence"].as_f64().unwrap();
