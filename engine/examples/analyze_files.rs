@@ -4,6 +4,8 @@
 //! analysis. Run it under `valgrind --tool=callgrind` to count instructions
 //! of the analysis alone (`docmill analyze` does the work in worker
 //! processes, which callgrind does not follow by default).
+//! `analyze_files --reports FILE...` prints each file's report instead, one
+//! JSON line each with its timing zeroed, to compare two builds' reports.
 
 use std::time::Instant;
 
@@ -13,6 +15,9 @@ use docmill_engine::{self as engine, Input};
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut repeat = 1;
+    if args.first().is_some_and(|a| a == "--reports") {
+        return print_reports(&args[1..]);
+    }
     if args.first().is_some_and(|a| a == "--repeat") {
         repeat = args.get(1).and_then(|n| n.parse().ok()).expect("usage: analyze_files [--repeat N] FILE...");
         args.drain(..2);
@@ -31,5 +36,19 @@ fn main() {
         }
         let ms = started.elapsed().as_secs_f64() * 1000.0 / repeat as f64;
         println!("{path}\t{} bytes\t{format}\t{ms:.2} ms", bytes.len());
+    }
+}
+
+fn print_reports(paths: &[String]) {
+    for path in paths {
+        let bytes = std::fs::read(path).unwrap_or_else(|err| panic!("cannot read {path}: {err}"));
+        let input = Input { filename: path, declared_type: None, sha256: None, bytes: &bytes };
+        match engine::analyze(&input, &Options::default()) {
+            Ok(mut report) => {
+                report.timing = Default::default();
+                println!("{}", serde_json::to_string(&report).expect("a report serialises"));
+            }
+            Err(err) => println!("{path}\terror: {err}"),
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 use super::words::{for_each_lexical_piece, is_cj, is_han, is_hangul, is_hiragana, is_thai, push_lowercase};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 // Stop-word lookups and the ranking's counts hash short words by the
@@ -146,19 +147,26 @@ pub(super) fn stopwords_by_evidence(text: &str) -> Option<&'static FxHashSet<&'s
     (count > 0 && count as f64 >= MIN_EVIDENCE_SHARE * words as f64).then(|| tables[best].1)
 }
 
-/// A candidate phrase: its words (for the scores) and how it reads, words
-/// joined by a space, or by nothing in scripts written without spaces.
-#[derive(Default)]
+/// A candidate phrase, as spans of [`Phrases::arena`]: how it reads (words
+/// joined by a space, or by nothing in scripts written without spaces) and,
+/// within it, its words (for the scores), `words` indexing
+/// [`Phrases::words`].
 struct Phrase {
-    words: Vec<String>,
-    term: String,
+    term: Range<u32>,
+    words: Range<u32>,
 }
 
 /// Cuts text into candidate phrases at stop words, punctuation, tabs and
-/// blank lines.
+/// blank lines. The phrases' text is written once, into one buffer, and
+/// spans of it stand for phrases and words: no allocation a word.
 struct Phrases {
+    /// The phrases' terms one after another; the current one is its tail.
+    arena: String,
+    /// Each phrase word's span of `arena`.
+    words: Vec<Range<u32>>,
     done: Vec<Phrase>,
-    current: Phrase,
+    /// Where the current phrase starts in `arena` and in `words`.
+    current: (u32, u32),
     /// Single Chinese characters in a row that are not stop words: a name
     /// the dictionary lacks (埃利奥特) comes out one character at a time,
     /// and is kept whole.
@@ -169,39 +177,83 @@ struct Phrases {
 }
 
 impl Phrases {
-    fn end(&mut self) {
-        if !self.current.words.is_empty() {
-            self.done.push(std::mem::take(&mut self.current));
+    fn new(text_len: usize) -> Phrases {
+        // Phrases keep about half of a text's bytes: most of the rest is
+        // stop words, spaces and punctuation.
+        Phrases {
+            arena: String::with_capacity(text_len / 2),
+            words: Vec::with_capacity(text_len / 12),
+            done: Vec::with_capacity(text_len / 24),
+            current: (0, 0),
+            han_run: String::new(),
+            han_run_glued: false,
+            thai_prefix: None,
         }
     }
 
-    fn push(&mut self, word: String, glued: bool) {
+    fn current_words(&self) -> usize {
+        self.words.len() - self.current.1 as usize
+    }
+
+    fn end(&mut self) {
+        if self.current_words() > 0 {
+            let (term, words) = (self.current.0..offset(self.arena.len()), self.current.1..offset(self.words.len()));
+            self.done.push(Phrase { term, words });
+        }
+        self.current = (offset(self.arena.len()), offset(self.words.len()));
+    }
+
+    fn push(&mut self, word: &str, glued: bool) {
         // In scripts written without spaces, a space ends a clause.
         let unspaced = |c: Option<char>| c.is_some_and(|c| is_cj(c) || is_thai(c));
-        let (before, after) = (self.current.term.chars().next_back(), word.chars().next());
+        let before = if self.current_words() == 0 { None } else { self.arena.chars().next_back() };
+        let after = word.chars().next();
         let spaced_apart = !glued && (unspaced(after) || unspaced(before));
         // Nor does a phrase run from Chinese or Japanese into Latin letters
         // written against them (収入report).
         let script_change = glued && unspaced(before) != unspaced(after);
-        if self.current.words.len() == MAX_PHRASE_WORDS || spaced_apart || script_change {
+        if self.current_words() == MAX_PHRASE_WORDS || spaced_apart || script_change {
             self.end();
         }
-        if !self.current.words.is_empty() && !glued {
-            self.current.term.push(' ');
+        if self.current_words() > 0 && !glued {
+            self.arena.push(' ');
         }
-        self.current.term.push_str(&word);
-        self.current.words.push(word);
+        let start = offset(self.arena.len());
+        self.arena.push_str(word);
+        self.words.push(start..offset(self.arena.len()));
     }
 
     fn flush_han_run(&mut self) {
-        let run = std::mem::take(&mut self.han_run);
-        match run.chars().count() {
+        match self.han_run.chars().count() {
             0 => {}
             // One character alone is too ambiguous to be a keyword.
             1 => self.end(),
-            _ => self.push(run, self.han_run_glued),
+            _ => {
+                let run = std::mem::take(&mut self.han_run);
+                self.push(&run, self.han_run_glued);
+                self.han_run = run;
+            }
         }
+        self.han_run.clear();
     }
+
+    fn term(&self, phrase: &Phrase) -> &str {
+        &self.arena[span(&phrase.term)]
+    }
+
+    fn words<'a>(&'a self, phrase: &Phrase) -> impl Iterator<Item = &'a str> + 'a {
+        self.words[span(&phrase.words)].iter().map(|word| &self.arena[span(word)])
+    }
+}
+
+/// A position in [`Phrases`]' buffers: keywords read at most a document's
+/// text, which the engine bounds far below 4 GiB.
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).expect("keyword text is under 4 GiB")
+}
+
+fn span(range: &Range<u32>) -> Range<usize> {
+    range.start as usize..range.end as usize
 }
 
 /// Top keywords by a RAKE-style score: text is cut into candidate phrases at
@@ -221,13 +273,7 @@ pub(super) fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
             // Words all in hiragana are particles, endings and auxiliaries.
             || word.chars().all(is_hiragana)
     };
-    let mut phrases = Phrases {
-        done: Vec::new(),
-        current: Phrase::default(),
-        han_run: String::new(),
-        han_run_glued: false,
-        thai_prefix: None,
-    };
+    let mut phrases = Phrases::new(text.len());
     // Newlines since the last word: a blank line ends a paragraph, and a
     // phrase does not run from one paragraph (or table cell) into the next.
     let mut newlines = 0;
@@ -291,11 +337,11 @@ pub(super) fn keywords(text: &str, language: Option<&str>) -> Vec<Keyword> {
             phrases.end();
             return;
         }
-        phrases.push(word.clone(), was_glued);
+        phrases.push(&word, was_glued);
     });
     phrases.flush_han_run();
     phrases.end();
-    rank(&phrases.done)
+    rank(&phrases)
 }
 
 /// Cuts one of [`KOREAN_ENDINGS`] off the end of a Korean word when at
@@ -312,28 +358,33 @@ fn strip_korean_ending(word: &mut String) {
 }
 
 /// RAKE scores of the phrases, the best [`MAX_KEYWORDS`] scaled to 1.0.
-fn rank(phrases: &[Phrase]) -> Vec<Keyword> {
-    let mut frequency: FxHashMap<&str, f64> = FxHashMap::default();
-    let mut degree: FxHashMap<&str, f64> = FxHashMap::default();
-    for phrase in phrases {
-        for word in &phrase.words {
-            *frequency.entry(word).or_default() += 1.0;
-            *degree.entry(word).or_default() += phrase.words.len() as f64;
+fn rank(phrases: &Phrases) -> Vec<Keyword> {
+    // Each word's frequency and degree.
+    let mut counts: FxHashMap<&str, (f64, f64)> = FxHashMap::default();
+    counts.reserve(phrases.words.len() / 2);
+    for phrase in &phrases.done {
+        let degree = phrase.words.len() as f64;
+        for word in phrases.words(phrase) {
+            let (frequency, degrees) = counts.entry(word).or_default();
+            *frequency += 1.0;
+            *degrees += degree;
         }
     }
-    let mut scored: FxHashMap<&str, f64> = FxHashMap::default();
-    let mut seen: FxHashMap<&str, u32> = FxHashMap::default();
-    for phrase in phrases {
-        let score: f64 = phrase.words.iter().map(|w| degree[w.as_str()] / frequency[w.as_str()]).sum();
-        *seen.entry(&phrase.term).or_default() += 1;
-        scored.insert(&phrase.term, score);
+    // Each phrase's score and how often it was seen.
+    let mut scored: FxHashMap<&str, (f64, u32)> = FxHashMap::default();
+    scored.reserve(phrases.done.len());
+    for phrase in &phrases.done {
+        let score: f64 = phrases.words(phrase).map(|word| counts[word].1 / counts[word].0).sum();
+        let (best, seen) = scored.entry(phrases.term(phrase)).or_default();
+        *best = score;
+        *seen += 1;
     }
     // A phrase seen once in a long text is noise: prefer repeated phrases.
-    let repeated = seen.values().filter(|n| **n > 1).count() >= MAX_KEYWORDS;
+    let repeated = scored.values().filter(|(_, seen)| *seen > 1).count() >= MAX_KEYWORDS;
     let mut ranked: Vec<(&str, f64)> = scored
         .into_iter()
-        .filter(|(phrase, _)| !repeated || seen[phrase] > 1)
-        .map(|(phrase, score)| (phrase, score * (1.0 + (seen[phrase] as f64).ln())))
+        .filter(|(_, (_, seen))| !repeated || *seen > 1)
+        .map(|(phrase, (score, seen))| (phrase, score * (1.0 + f64::from(seen).ln())))
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     ranked.truncate(MAX_KEYWORDS);

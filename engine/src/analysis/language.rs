@@ -6,6 +6,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use rustc_hash::FxHashSet;
 
 use super::keywords::{stop_word_hits, stopwords, MIN_EVIDENCE_SHARE};
+use super::plain_english::is_plain_english;
 use crate::report::Language;
 
 /// Fewer words than this are too few to name a language honestly.
@@ -108,6 +109,11 @@ pub(super) fn detect_language(sample: &str) -> Option<Language> {
     // ASCII letters are all Latin: one script, nothing to weigh, and the
     // script count (a pass over the sample, a tenth of a small document's
     // analysis) is whatlang's own.
+    // Plain English prose needs no trigram profiles: its stop words tell
+    // it, at a small share of whatlang's cost, with whatlang's answer.
+    if sample.is_ascii() && is_plain_english(sample) {
+        return Some(Language { code: "en".to_owned(), confidence: 1.0 });
+    }
     let info = if sample.is_ascii() { whatlang::detect(sample)? } else { detect_by_weightiest_script(sample)? };
     if !info.is_reliable() && !confirmed_by_stop_words(sample, info.lang()) {
         return None;

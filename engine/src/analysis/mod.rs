@@ -10,7 +10,8 @@
 //! - [`words`]: where words are, in every script (UAX #29, dictionaries);
 //!   `ascii_words`: UAX #29's boundaries for ASCII text, by byte classes.
 //! - `stats`: characters, words, sentences, lines, paragraphs.
-//! - `language`: language detection and its confidence.
+//! - `language`: language detection and its confidence; `plain_english`:
+//!   English prose told by its stop words, before the trigram detector.
 //! - `readability`: Flesch scores for English.
 //! - `keywords`: RAKE-style phrases of whole words, stop words by language
 //!   or by the text's own evidence.
@@ -21,6 +22,7 @@ mod ascii_words;
 mod entities;
 mod keywords;
 mod language;
+mod plain_english;
 mod readability;
 pub mod simhash;
 mod stats;
@@ -61,6 +63,7 @@ pub fn warm_up() {
     for code in STOPWORD_LANGUAGES {
         stopwords(code);
     }
+    plain_english::warm_up();
 }
 
 pub fn analyze_text(text: &str) -> TextAnalysis {
