@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
@@ -77,10 +77,27 @@ struct Done {
     reservation: Reservation,
 }
 
+/// Lines up to this size go out in one piece: copying a small report's
+/// bytes costs less than the two more chunks of the response (and their
+/// write vectors) that its pieces would make.
+const JOIN_UP_TO_BYTES: usize = 16 << 10;
+
+fn joined_if_small(pieces: [Bytes; 3]) -> [Bytes; 3] {
+    let len = pieces.iter().map(Bytes::len).sum();
+    if len > JOIN_UP_TO_BYTES || pieces[1..].iter().all(Bytes::is_empty) {
+        return pieces;
+    }
+    let mut line = BytesMut::with_capacity(len);
+    for piece in &pieces {
+        line.extend_from_slice(piece);
+    }
+    [line.freeze(), Bytes::new(), Bytes::new()]
+}
+
 impl Done {
     fn of(line: &ResultLine, slot: Option<OwnedSemaphorePermit>, answers: &Arc<AnswerBudget>) -> Done {
         let entry = line.result.as_ref().ok().map(|report| SummaryEntry::of(line.index, report));
-        let line = line.pieces();
+        let line = joined_if_small(line.pieces());
         let reservation = answers.reserve_now(line.iter().map(Bytes::len).sum());
         Done { line, entry, slot, reservation }
     }
