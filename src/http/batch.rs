@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
@@ -83,15 +83,11 @@ struct Done {
 const JOIN_UP_TO_BYTES: usize = 16 << 10;
 
 fn joined_if_small(pieces: [Bytes; 3]) -> [Bytes; 3] {
-    let len = pieces.iter().map(Bytes::len).sum();
+    let len: usize = pieces.iter().map(Bytes::len).sum();
     if len > JOIN_UP_TO_BYTES || pieces[1..].iter().all(Bytes::is_empty) {
         return pieces;
     }
-    let mut line = BytesMut::with_capacity(len);
-    for piece in &pieces {
-        line.extend_from_slice(piece);
-    }
-    [line.freeze(), Bytes::new(), Bytes::new()]
+    [Bytes::from(crate::pool::joined(&pieces)), Bytes::new(), Bytes::new()]
 }
 
 impl Done {
@@ -217,4 +213,21 @@ async fn run_batch(
     drop(done_tx);
     drop(line_tx);
     let _ = collector.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_line_is_joined_into_one_piece_and_a_large_one_keeps_its_pieces() {
+        let small = [Bytes::from_static(b"{\"index\":0,"), Bytes::from_static(b"\"a\":1"), Bytes::from_static(b"}\n")];
+        let joined = joined_if_small(small);
+        assert_eq!(&joined[0][..], b"{\"index\":0,\"a\":1}\n");
+        assert!(joined[1].is_empty() && joined[2].is_empty());
+        let body = Bytes::from(vec![b'x'; JOIN_UP_TO_BYTES]);
+        let large = [Bytes::from_static(b"{"), body.clone(), Bytes::from_static(b"}")];
+        let kept = joined_if_small(large);
+        assert_eq!(kept[1].as_ptr(), body.as_ptr(), "the report's bytes are shared, not copied");
+    }
 }

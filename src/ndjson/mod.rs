@@ -54,12 +54,7 @@ impl ResultLine {
 
     /// The line in one piece, newline included.
     pub fn to_line(&self) -> Vec<u8> {
-        let pieces = self.pieces();
-        let mut line = Vec::with_capacity(pieces.iter().map(Bytes::len).sum());
-        for piece in &pieces {
-            line.extend_from_slice(piece);
-        }
-        line
+        crate::pool::joined(&self.pieces())
     }
 }
 

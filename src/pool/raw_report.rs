@@ -126,13 +126,17 @@ impl RawReport {
 
     /// The report's JSON in one piece.
     pub fn to_json(&self) -> Vec<u8> {
-        let chunks = self.chunks();
-        let mut json = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
-        for chunk in &chunks {
-            json.extend_from_slice(chunk);
-        }
-        json
+        joined(&self.chunks())
     }
+}
+
+/// `pieces` one after another, in one buffer.
+pub fn joined(pieces: &[Bytes]) -> Vec<u8> {
+    let mut all = Vec::with_capacity(pieces.iter().map(Bytes::len).sum());
+    for piece in pieces {
+        all.extend_from_slice(piece);
+    }
+    all
 }
 
 /// Where the placeholder digest starts in a report's JSON whose file name
