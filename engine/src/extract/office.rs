@@ -34,6 +34,10 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
             // without it "co-operate" read as "cooperate".
             "noBreakHyphen" => out.push('\u{2011}'),
             "tc" => cell_depth += 1,
+            // A text box sits inside a run of the paragraph it is anchored
+            // to, often right after its last word: without a space the two
+            // read as one word ("box.Boxed").
+            "txbxContent" if !out.is_empty() && !out.ends_with(char::is_whitespace) => out.push(' '),
             _ => {}
         },
         Node::Close { name } => match name {

@@ -199,3 +199,21 @@ fn titles_with_entities_are_read_whole() {
         assert_eq!(report["metadata"]["author"], json!("Ben & Jerry"), "{filename}: {report:#}");
     }
 }
+
+/// A Word text box anchored right after a word of its paragraph ran into
+/// it ("Before box.Boxed remark"): the box's text is kept apart, and read
+/// once though Word writes it twice (DrawingML and a VML fallback).
+#[test]
+fn docx_text_boxes_do_not_join_the_words_around_them() {
+    let text_box = |text: &str| format!("<w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:txbxContent>");
+    let document = format!(
+        r#"<w:document xmlns:w="w" xmlns:mc="mc" xmlns:wps="wps" xmlns:v="v"><w:body><w:p><w:r><w:t>Before box.</w:t></w:r><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wps:wsp><wps:txbx>{}</wps:txbx></wps:wsp></w:drawing></mc:Choice><mc:Fallback><w:pict><v:shape><v:textbox>{}</v:textbox></v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p><w:p><w:r><w:t>Old</w:t></w:r><w:r><w:pict><v:shape><v:textbox>{}</v:textbox></v:shape></w:pict></w:r></w:p></w:body></w:document>"#,
+        text_box("Boxed remark"),
+        text_box("Boxed remark"),
+        text_box("VML box")
+    );
+    let docx = zip(&[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", document.as_bytes())]);
+    let report = text_and_markdown("boxes.docx", &docx);
+    let words: Vec<&str> = report["text"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(words, ["Before", "box.", "Boxed", "remark", "Old", "VML", "box"], "{report:#}");
+}
