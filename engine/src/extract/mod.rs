@@ -37,6 +37,8 @@ mod xml;
 mod xmltext;
 mod zipsafe;
 
+pub(crate) use office::package_main_part;
+
 use serde_json::{Map, Value};
 
 use super::detect::{Detected, EMAIL};

@@ -184,6 +184,22 @@ fn relationships(container: &mut Container<'_>, rels: &str, folder: &str) -> Vec
     found
 }
 
+/// The package's main part, as its relationships (`_rels/.rels`) name it:
+/// `word/document.xml` for Word, but some producers write
+/// `word/document2.xml`, and only the relationship says so.
+pub(crate) fn package_main_part(rels: &str) -> Option<String> {
+    let mut found = None;
+    let _ = walk(rels, |node| {
+        if let Node::Open { name: "Relationship", attributes } = node {
+            let kind = attribute(attributes, "Type").unwrap_or_default();
+            if found.is_none() && kind.ends_with("/officeDocument") {
+                found = attribute(attributes, "Target").map(|target| resolve_part("", target));
+            }
+        }
+    });
+    found
+}
+
 /// A password-protected OOXML document is an OLE container, not a zip.
 pub(super) fn refuse_encrypted(bytes: &[u8]) -> Result<(), ExtractError> {
     if bytes.starts_with(b"\xD0\xCF\x11\xE0") {
@@ -196,11 +212,17 @@ pub fn docx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
     refuse_encrypted(bytes)?;
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
+    let main_part = container
+        .read_text("_rels/.rels")
+        .and_then(|rels| package_main_part(&rels))
+        .filter(|part| part.ends_with(".xml"))
+        .unwrap_or_else(|| "word/document.xml".to_owned());
     let body = container
-        .read_text("word/document.xml")
-        .ok_or_else(|| ExtractError("not a Word document: word/document.xml is missing".into()))?;
+        .read_text(&main_part)
+        .or_else(|| container.read_text("word/document.xml"))
+        .ok_or_else(|| ExtractError(format!("not a Word document: {main_part} is missing")))?;
     let mut text = String::new();
-    ooxml_text(&body, &mut text, &mut extracted.warnings, "word/document.xml");
+    ooxml_text(&body, &mut text, &mut extracted.warnings, &main_part);
     if options.wants_structure() {
         extracted.blocks = super::office_structure::docx_blocks(&mut container, &body, &mut extracted.warnings);
     }

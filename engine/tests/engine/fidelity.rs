@@ -217,3 +217,22 @@ fn docx_text_boxes_do_not_join_the_words_around_them() {
     let words: Vec<&str> = report["text"].as_str().unwrap().split_whitespace().collect();
     assert_eq!(words, ["Before", "box.", "Boxed", "remark", "Old", "VML", "box"], "{report:#}");
 }
+
+/// A DOCX whose body is `word/document2.xml` (so its package relationships
+/// say; some producers name it so) was reported as a `binary` zip with no
+/// text: the relationship now names the body, for detection and reading.
+#[test]
+fn docx_body_found_through_the_package_relationships() {
+    let rels = r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="/word/document2.xml"/></Relationships>"#;
+    let document = r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Body of the second part.</w:t></w:r></w:p></w:body></w:document>"#;
+    let docx = zip(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("_rels/.rels", rels.as_bytes()),
+        ("word/document2.xml", document.as_bytes()),
+    ]);
+    for filename in ["second.docx", "second"] {
+        let report = text_and_markdown(filename, &docx);
+        assert_eq!(report["format"], json!("docx"), "{filename}: {report:#}");
+        assert_eq!(report["text"].as_str().unwrap().trim(), "Body of the second part.", "{filename}: {report:#}");
+    }
+}
