@@ -223,12 +223,21 @@ pub fn docx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
         .ok_or_else(|| ExtractError(format!("not a Word document: {main_part} is missing")))?;
     let mut text = String::new();
     ooxml_text(&body, &mut text, &mut extracted.warnings, &main_part);
+    // SmartArt's text is in the diagram's data part, which the body only
+    // names; it is read after the body, with the notes.
+    let (folder, file) = main_part.rsplit_once('/').unwrap_or(("", &main_part));
+    let diagrams: Vec<String> = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder)
+        .into_iter()
+        .filter(|r| r.kind.ends_with("/diagramData"))
+        .map(|r| r.target)
+        .collect();
     if options.wants_structure() {
-        extracted.blocks = super::office_structure::docx_blocks(&mut container, &body, &mut extracted.warnings);
+        extracted.blocks =
+            super::office_structure::docx_blocks(&mut container, &body, &diagrams, &mut extracted.warnings);
     }
     let names = container.names();
-    let mut extra_parts =
-        vec!["word/footnotes.xml".to_owned(), "word/endnotes.xml".to_owned(), "word/comments.xml".to_owned()];
+    let mut extra_parts = diagrams;
+    extra_parts.extend(["word/footnotes.xml", "word/endnotes.xml", "word/comments.xml"].map(str::to_owned));
     extra_parts.extend(numbered_parts(&names, "word/header"));
     extra_parts.extend(numbered_parts(&names, "word/footer"));
     for part in extra_parts {
@@ -257,10 +266,14 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
     // Each slide's speaker notes follow it (a slide is a page, notes and
     // all); notes no slide names (a damaged deck) come last.
     let mut notes: Vec<Vec<String>> = Vec::new();
+    // SmartArt's text is not in the slide, which only names the diagram's
+    // data part; it is read with the slide, before the notes.
+    let mut diagrams: Vec<Vec<String>> = Vec::new();
     for slide in &slides {
         let (folder, file) = slide.rsplit_once('/').unwrap_or(("", slide));
         let rels = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder);
-        notes.push(rels.into_iter().filter(|r| r.kind.ends_with("/notesSlide")).map(|r| r.target).collect());
+        notes.push(rels.iter().filter(|r| r.kind.ends_with("/notesSlide")).map(|r| r.target.clone()).collect());
+        diagrams.push(rels.into_iter().filter(|r| r.kind.ends_with("/diagramData")).map(|r| r.target).collect());
     }
     let orphans: Vec<String> = numbered_parts(&names, "ppt/notesSlides/notesSlide")
         .into_iter()
@@ -268,13 +281,16 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
         .collect();
     let mut text = String::new();
     let mut builder = options.wants_structure().then(crate::structure::Builder::default);
-    for (i, (slide, slide_notes)) in slides.iter().zip(&notes).enumerate() {
+    for (i, ((slide, slide_notes), slide_diagrams)) in slides.iter().zip(&notes).zip(&diagrams).enumerate() {
         let number = i as u32 + 1;
         if options.pages.is_some_and(|selection| !selection.contains(number)) {
             continue;
         }
         let start = text.len();
-        for (k, part) in std::iter::once(slide).chain(slide_notes).enumerate() {
+        let parts = std::iter::once((slide, false))
+            .chain(slide_diagrams.iter().map(|part| (part, false)))
+            .chain(slide_notes.iter().map(|part| (part, true)));
+        for (part, is_notes) in parts {
             if let Some(xml) = container.read_text(part) {
                 ooxml_text(&xml, &mut text, &mut extracted.warnings, part);
                 text.push('\n');
@@ -282,7 +298,7 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
                     let (folder, file) = part.rsplit_once('/').unwrap_or(("", part));
                     let rels = container.read_text(&format!("{folder}/_rels/{file}.rels"));
                     let links = rels.map(|rels| super::office_structure::external_targets(&rels)).unwrap_or_default();
-                    super::slide_structure::pptx_part(&xml, &links, k > 0, builder);
+                    super::slide_structure::pptx_part(&xml, &links, is_notes, builder);
                 }
             }
         }

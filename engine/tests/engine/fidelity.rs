@@ -236,3 +236,41 @@ fn docx_body_found_through_the_package_relationships() {
         assert_eq!(report["text"].as_str().unwrap().trim(), "Body of the second part.", "{filename}: {report:#}");
     }
 }
+
+/// SmartArt's text (a process diagram's steps) was missing from PPTX and
+/// DOCX: the slide or body only names the diagram's data part, which holds
+/// the text. A slide reads it after its own text, before its notes.
+#[test]
+fn smartart_text_is_read_from_the_diagram_data() {
+    let data = r#"<dgm:dataModel xmlns:dgm="d" xmlns:a="a"><dgm:ptLst><dgm:pt modelId="0" type="doc"><dgm:prSet/><dgm:t><a:bodyPr/><a:p><a:endParaRPr/></a:p></dgm:t></dgm:pt><dgm:pt modelId="1"><dgm:prSet/><dgm:t><a:bodyPr/><a:lstStyle/><a:p><a:r><a:t>Plan the work</a:t></a:r></a:p></dgm:t></dgm:pt><dgm:pt modelId="2" type="parTrans"><dgm:prSet/></dgm:pt><dgm:pt modelId="3"><dgm:t><a:p><a:r><a:t>Ship it</a:t></a:r></a:p></dgm:t></dgm:pt></dgm:ptLst><dgm:cxnLst/></dgm:dataModel>"#;
+    let rel = |target: &str, kind: &str| {
+        format!(
+            r#"<Relationships xmlns="r"><Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/{kind}" Target="{target}"/></Relationships>"#
+        )
+    };
+    let slide = r#"<p:sld xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>Roadmap</a:t></a:r></a:p></p:txBody></p:sp><p:graphicFrame/></p:spTree></p:cSld></p:sld>"#;
+    let slide_rels = rel("../diagrams/data1.xml", "diagramData");
+    let pptx = zip(&[
+        ("ppt/presentation.xml", b"<p:presentation/>"),
+        ("ppt/slides/slide1.xml", slide.as_bytes()),
+        ("ppt/slides/_rels/slide1.xml.rels", slide_rels.as_bytes()),
+        ("ppt/diagrams/data1.xml", data.as_bytes()),
+    ]);
+    let report = text_and_markdown("roadmap.pptx", &pptx);
+    assert_eq!(lines(&report), ["Roadmap", "Plan the work", "Ship it"], "{report:#}");
+    let page_end = report["pages"][0]["end"].as_u64().unwrap() as usize;
+    assert!(report["text"].as_str().unwrap()[..page_end].contains("Ship it"), "{report:#}");
+    assert!(report["markdown"].as_str().unwrap().contains("Ship it"), "{report:#}");
+
+    let document = r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Roadmap</w:t></w:r></w:p><w:p><w:r><w:drawing/></w:r></w:p></w:body></w:document>"#;
+    let document_rels = rel("diagrams/data1.xml", "diagramData");
+    let docx = zip(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", document.as_bytes()),
+        ("word/_rels/document.xml.rels", document_rels.as_bytes()),
+        ("word/diagrams/data1.xml", data.as_bytes()),
+    ]);
+    let report = text_and_markdown("roadmap.docx", &docx);
+    assert_eq!(lines(&report), ["Roadmap", "Plan the work", "Ship it"], "{report:#}");
+    assert!(report["markdown"].as_str().unwrap().contains("Ship it"), "{report:#}");
+}
