@@ -274,3 +274,20 @@ fn smartart_text_is_read_from_the_diagram_data() {
     assert_eq!(lines(&report), ["Roadmap", "Plan the work", "Ship it"], "{report:#}");
     assert!(report["markdown"].as_str().unwrap().contains("Ship it"), "{report:#}");
 }
+
+/// Old pages' `<center>` and forms' `<legend>` are blocks in browsers, but
+/// their text ran into the next words ("Welcometo our site").
+#[test]
+fn html_center_legend_and_menu_are_blocks() {
+    let html = b"<html><body><center>Welcome</center>to our site<fieldset><legend>Contact</legend>Name</fieldset>\
+                 <menu><li>Home</li></menu><dir><li>Files</li></dir><hgroup>Title</hgroup>End</body></html>";
+    let report = text_and_markdown("old.html", html);
+    let words: Vec<&str> = report["text"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["Welcome", "to", "our", "site", "Contact", "Name", "Home", "Files", "Title", "End"],
+        "{report:#}"
+    );
+    let markdown: Vec<&str> = report["markdown"].as_str().unwrap().split_whitespace().collect();
+    assert!(markdown.contains(&"Welcome") && markdown.contains(&"Contact"), "{report:#}");
+}
