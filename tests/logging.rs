@@ -136,6 +136,10 @@ fn a_document_whose_parser_panics_thousands_of_times_logs_a_few_lines_and_a_coun
     let stderr = server.stderr();
     let lines = stderr.lines().filter(|line| line.contains("parser panicked")).count();
     assert_eq!(lines, 3 + 2, "three for the first document, both of the second's:\n{stderr}");
+    // Each line names the document it came from.
+    let named =
+        |name: &str| stderr.lines().filter(|line| line.contains("parser panicked") && line.contains(name)).count();
+    assert_eq!((named("on \"panicky.txt\""), named("on \"calm.txt\"")), (3, 2), "{stderr}");
     assert_eq!(stderr.matches("more parser panics").count(), 1, "{stderr}");
 }
 

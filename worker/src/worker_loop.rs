@@ -14,6 +14,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use nix::sys::resource::{getrusage, UsageWho};
@@ -47,6 +48,16 @@ pub const PANIC_LINES_PER_TASK: u32 = 3;
 
 /// Panics during the current task, counted by the panic hook.
 static PANICS_THIS_TASK: AtomicU32 = AtomicU32::new(0);
+
+/// The current task's file name, for the panic hook's line: an operator
+/// reading the log learns which document made the parser panic.
+static CURRENT_DOCUMENT: Mutex<String> = Mutex::new(String::new());
+
+fn set_current_document(filename: &str) {
+    let mut current = CURRENT_DOCUMENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    current.clear();
+    current.push_str(filename);
+}
 
 pub struct WorkerConfig {
     /// Largest document the server will send (`--max-upload-bytes`).
@@ -257,7 +268,10 @@ pub fn run(
             return;
         }
         let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        crate::log_line!("docmill worker {pid}: parser panicked{location}");
+        // The name is the client's: written quoted and escaped, and not
+        // waited for should the panic be the hook's own lock holder's.
+        let document = CURRENT_DOCUMENT.try_lock().map(|name| format!(" on {:?}", name.as_str())).unwrap_or_default();
+        crate::log_line!("docmill worker {pid}: parser panicked{location}{document}");
     }));
     let ocr_context = OcrContext {
         recognizer: tesseract.ok().map(|t| t as &dyn Recognizer),
@@ -341,6 +355,7 @@ pub fn run(
         };
         // Reset the peak-RSS high-water mark so the peak below is this task's.
         let meter = proc_files.start_task();
+        set_current_document(request.filename);
         let started = Instant::now();
         let input = Input {
             filename: request.filename,
