@@ -19,11 +19,14 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
     let mut cell_depth = 0usize;
     // Word and PowerPoint write text boxes and shapes twice: as DrawingML in
     // `mc:Choice` and as VML in `mc:Fallback` for old readers. The fallback
-    // copy is skipped, or every text box would be counted twice.
+    // copy is skipped, or every text box would be counted twice. So are the
+    // others Word keeps beside the text: where tracked changes moved text
+    // from (`moveFrom`; `moveTo` holds it) and the reading set above
+    // ideographs (ruby's `rt`, as "とうきょう" over 東京).
     let mut fallback_depth = 0usize;
     let walked = walk(xml, |node| match node {
-        Node::Open { name: "Fallback", .. } => fallback_depth += 1,
-        Node::Close { name: "Fallback" } => fallback_depth = fallback_depth.saturating_sub(1),
+        Node::Open { name: "Fallback" | "moveFrom" | "rt", .. } => fallback_depth += 1,
+        Node::Close { name: "Fallback" | "moveFrom" | "rt" } => fallback_depth = fallback_depth.saturating_sub(1),
         Node::Open { .. } | Node::Close { .. } | Node::Text(_) if fallback_depth > 0 => {}
         Node::Open { name, .. } => match name {
             "t" => in_text = true,

@@ -217,9 +217,11 @@ fn word_body(xml: &str, links: &HashMap<String, String>, builder: &mut Builder, 
     let mut style = Style::default();
     let (mut in_text, mut in_run_properties) = (false, false);
     let mut span = 1usize;
+    // What the text reader skips too: fallback copies, text a tracked change
+    // moved away, ruby readings.
     let _ = walk(xml, |node| match node {
-        Node::Open { name: "Fallback", .. } => fallback_depth += 1,
-        Node::Close { name: "Fallback" } => fallback_depth = fallback_depth.saturating_sub(1),
+        Node::Open { name: "Fallback" | "moveFrom" | "rt", .. } => fallback_depth += 1,
+        Node::Close { name: "Fallback" | "moveFrom" | "rt" } => fallback_depth = fallback_depth.saturating_sub(1),
         _ if fallback_depth > 0 => {}
         Node::Open { name, attributes } => {
             let value = attribute(attributes, "val");

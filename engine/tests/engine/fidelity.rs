@@ -291,3 +291,17 @@ fn html_center_legend_and_menu_are_blocks() {
     let markdown: Vec<&str> = report["markdown"].as_str().unwrap().split_whitespace().collect();
     assert!(markdown.contains(&"Welcome") && markdown.contains(&"Contact"), "{report:#}");
 }
+
+/// Text a tracked change moved was read twice, where it was (`moveFrom`)
+/// and where it went (`moveTo`), and Japanese ruby readings ran into the
+/// ideographs they annotate ("とうきょう東京"): only the text Word shows is read.
+#[test]
+fn docx_moved_text_and_ruby_readings_are_read_once() {
+    let document = r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t xml:space="preserve">Start </w:t></w:r><w:moveFrom w:id="1"><w:r><w:t>moved</w:t></w:r></w:moveFrom><w:r><w:t xml:space="preserve"> middle </w:t></w:r><w:moveTo w:id="2"><w:r><w:t>moved</w:t></w:r></w:moveTo><w:r><w:t xml:space="preserve"> end.</w:t></w:r></w:p><w:p><w:ruby><w:rubyPr/><w:rt><w:r><w:t>とうきょう</w:t></w:r></w:rt><w:rubyBase><w:r><w:t>東京</w:t></w:r></w:rubyBase></w:ruby><w:r><w:t>に行きます。</w:t></w:r></w:p></w:body></w:document>"#;
+    let docx = zip(&[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", document.as_bytes())]);
+    let report = text_and_markdown("moves.docx", &docx);
+    let words: Vec<&str> = report["text"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(words, ["Start", "middle", "moved", "end.", "東京に行きます。"], "{report:#}");
+    let markdown: Vec<&str> = report["markdown"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(markdown, words, "{report:#}");
+}
