@@ -340,8 +340,8 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let mut in_body = false;
     let mut cell_depth = 0usize;
     // Inside what is not text: the tracked changes' record (deleted text
-    // and who changed what when), a note's citation (its number), a
-    // comment's author and date.
+    // and who changed what when), a note's citation (its number), a ruby's
+    // reading (set above the ideographs), a comment's author and date.
     let mut skip_depth = 0usize;
     let mut note_depth = 0usize;
     let mut annotation_depth = 0usize;
@@ -349,13 +349,13 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
         let out = if note_depth + annotation_depth > 0 { &mut notes } else { &mut text };
         match node {
             Node::Open { name, .. }
-                if matches!(name, "tracked-changes" | "note-citation")
+                if matches!(name, "tracked-changes" | "note-citation" | "ruby-text")
                     || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
             {
                 skip_depth += 1
             }
             Node::Close { name }
-                if matches!(name, "tracked-changes" | "note-citation")
+                if matches!(name, "tracked-changes" | "note-citation" | "ruby-text")
                     || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
             {
                 skip_depth = skip_depth.saturating_sub(1)

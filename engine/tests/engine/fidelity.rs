@@ -305,3 +305,13 @@ fn docx_moved_text_and_ruby_readings_are_read_once() {
     let markdown: Vec<&str> = report["markdown"].as_str().unwrap().split_whitespace().collect();
     assert_eq!(markdown, words, "{report:#}");
 }
+
+/// ODT ruby readings ran into their ideographs ("東京とうきょう") as DOCX's did.
+#[test]
+fn odt_ruby_readings_are_left_out() {
+    let content = r#"<office:document-content xmlns:office="o" xmlns:text="t"><office:body><office:text><text:p><text:ruby><text:ruby-base>東京</text:ruby-base><text:ruby-text>とうきょう</text:ruby-text></text:ruby>に行きます。</text:p></office:text></office:body></office:document-content>"#;
+    let odt = zip(&[("mimetype", b"application/vnd.oasis.opendocument.text"), ("content.xml", content.as_bytes())]);
+    let report = text_and_markdown("ruby.odt", &odt);
+    assert_eq!(report["text"].as_str().unwrap().trim(), "東京に行きます。", "{report:#}");
+    assert_eq!(report["markdown"].as_str().unwrap().trim(), "東京に行きます。", "{report:#}");
+}
