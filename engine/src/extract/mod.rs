@@ -33,6 +33,7 @@ mod rtf;
 mod slide_structure;
 pub mod text;
 mod xlsx;
+mod xlsx_comments;
 mod xml;
 mod xmltext;
 mod zipsafe;

@@ -163,13 +163,13 @@ fn slide_order(container: &mut Container<'_>, names: &[String]) -> Vec<String> {
 /// One relationship of a part (`_rels/*.rels`): its id, type and target
 /// part, resolved against `folder` (the folder of the part the
 /// relationships belong to).
-struct Relationship {
-    id: String,
-    kind: String,
-    target: String,
+pub(super) struct Relationship {
+    pub id: String,
+    pub kind: String,
+    pub target: String,
 }
 
-fn relationships(container: &mut Container<'_>, rels: &str, folder: &str) -> Vec<Relationship> {
+pub(super) fn relationships(container: &mut Container<'_>, rels: &str, folder: &str) -> Vec<Relationship> {
     let mut found = Vec::new();
     if let Some(xml) = container.read_text(rels) {
         let _ = walk(&xml, |node| {
