@@ -137,3 +137,65 @@ fn ten_thousand_copies_are_one_group_of_linear_size_in_bounded_memory() {
     eprintln!("server peak RSS for 10,000 copies: {} MiB", peak >> 20);
     assert!(peak < MANY_COPIES_RSS_LIMIT, "server peak RSS {} MiB", peak >> 20);
 }
+
+/// A report without the fields the server writes for each answer
+/// (`timing`, `cached`).
+fn without_server_fields(report: &Value) -> Value {
+    let mut report = report.clone();
+    let fields = report.as_object_mut().expect("a report is an object");
+    fields.remove("timing");
+    fields.remove("cached");
+    report
+}
+
+#[test]
+fn batch_reports_are_the_analyze_reports_and_a_second_batch_is_the_same_from_the_cache() {
+    let server = Server::start(&["--workers", "2"]);
+    let prose = "The old mill stands by the river, and its wheel turns slowly in the morning light. \
+                 Farmers bring their grain along the narrow road, talking of rain and of the harvest. "
+        .repeat(12);
+    let near = prose.replacen("narrow road", "narrow lane", 1);
+    let other = "Quarterly revenue grew four percent; operating costs fell as the new warehouse opened. ".repeat(9);
+    let files: [(&str, &[u8]); 4] = [
+        ("mill.txt", prose.as_bytes()),
+        ("near mill.txt", near.as_bytes()),
+        ("revenue.txt", other.as_bytes()),
+        ("copy.txt", prose.as_bytes()),
+    ];
+    let by_index = |lines: &[Value], i: usize| -> Value {
+        lines.iter().find(|l| l["index"] == i).unwrap_or_else(|| panic!("no line {i}: {lines:?}")).clone()
+    };
+    let first = lines(&server.post_files("/v1/batch", &files));
+    assert_eq!(first.len(), 5, "{first:?}");
+    // Analysed alone after the batch, uncached: the same reports.
+    for (index, (name, bytes)) in files.iter().enumerate() {
+        let line = by_index(&first, index);
+        assert_eq!(line["filename"], *name);
+        let keys: Vec<&String> = line.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["index", "filename", "report"], "{line}");
+        let analyzed = server.analyze(name, bytes).json();
+        assert!(analyzed.get("cached").is_none(), "{analyzed}");
+        assert_eq!(without_server_fields(&line["report"]), without_server_fields(&analyzed), "{name}");
+        assert!(line["report"]["timing"]["analysis_ms"].is_u64(), "{line}");
+        // The copy may have been answered from its first's analysis.
+        if index < 3 {
+            assert!(line["report"].get("cached").is_none(), "{line}");
+        }
+    }
+    let second = lines(&server.post_files("/v1/batch", &files));
+    assert_eq!(second.len(), 5, "{second:?}");
+    for index in 0..files.len() {
+        let (before, again) = (by_index(&first, index), by_index(&second, index));
+        assert_eq!(again["report"]["cached"], true, "{again}");
+        assert_eq!(again["report"]["timing"]["queue_ms"], 0, "{again}");
+        assert_eq!(without_server_fields(&again["report"]), without_server_fields(&before["report"]));
+    }
+    for lines in [&first, &second] {
+        let summary = &lines[4]["summary"];
+        assert_eq!((summary["documents"].as_u64(), summary["failed"].as_u64()), (Some(4), Some(0)), "{summary}");
+        let pairs = summary["near_duplicates"].as_array().unwrap();
+        assert!(pairs.contains(&serde_json::json!([0, 1])), "one word changed is a near-duplicate: {summary}");
+        assert!(pairs.contains(&serde_json::json!([0, 3])), "an exact copy: {summary}");
+        assert_eq!(summary["near_duplicate_groups"], serde_json::json!([[0, 1, 3]]), "{summary}");
+    }
+}

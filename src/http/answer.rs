@@ -177,6 +177,19 @@ pub fn held(bytes: Bytes, reservation: Reservation) -> Bytes {
     Bytes::from_owner(Owner(bytes, reservation))
 }
 
+/// `pieces` of one answer, with `reservation` given back only when the last
+/// of them is dropped, whichever that is.
+pub fn held_pieces<const N: usize>(pieces: [Bytes; N], reservation: Reservation) -> [Bytes; N] {
+    struct Owner(Bytes, #[allow(dead_code)] Arc<Reservation>);
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    let reservation = Arc::new(reservation);
+    pieces.map(|piece| if piece.is_empty() { piece } else { Bytes::from_owner(Owner(piece, Arc::clone(&reservation))) })
+}
+
 /// A connection's stream with the send deadline: a write that cannot go out
 /// (the client's receive window is full) for `timeout` in all, counted only
 /// while the server waits and reset by every [`MIN_SEND_PROGRESS_BYTES`]
@@ -261,5 +274,28 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for SendDeadline<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_hold_their_reservation_until_the_last_is_dropped() {
+        let budget = Arc::new(AnswerBudget::default());
+        let pieces = [Bytes::from_static(b"head"), Bytes::new(), Bytes::from(vec![7u8; 1000])];
+        let [head, empty, body] = held_pieces(pieces, budget.reserve_now(1004));
+        assert_eq!(budget.in_use(), 1004);
+        let kept = body.slice(10..20);
+        drop((head, empty, body));
+        assert_eq!(budget.in_use(), 1004, "a slice of a piece still holds it");
+        drop(kept);
+        assert_eq!(budget.in_use(), 0);
+        let [_, body, _] =
+            held_pieces([Bytes::new(), Bytes::from_static(b"tail"), Bytes::new()], budget.reserve_now(4));
+        assert_eq!(budget.in_use(), 4);
+        drop(body);
+        assert_eq!(budget.in_use(), 0, "empty pieces hold nothing");
     }
 }

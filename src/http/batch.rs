@@ -14,16 +14,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use docmill_engine::Options;
 
-use super::answer::{self, Reservation};
+use super::answer::{self, AnswerBudget, Reservation};
 use super::upload::{FilePart, MultipartFiles};
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
-use crate::ndjson::{summary_line, ResultLine, SummaryEntry, RENDER_INLINE_BYTES};
-use crate::pool::{Lane, RawReport, Task, TaskError};
+use crate::ndjson::{summary_line, ResultLine, SummaryEntry};
+use crate::pool::{Lane, Task, TaskError};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/v1/batch", post(batch))
@@ -55,34 +56,46 @@ async fn batch(
             return Err(err);
         }
     };
-    let (line_tx, line_rx) = mpsc::channel::<Bytes>(LINE_BUFFER);
+    let (line_tx, line_rx) = mpsc::channel::<[Bytes; 3]>(LINE_BUFFER);
     tokio::spawn(run_batch(state, files, first, options, line_tx, started));
-    let stream = futures_util::stream::unfold(line_rx, |mut rx| async move {
-        rx.recv().await.map(|line| (Ok::<_, Infallible>(line), rx))
-    });
+    let stream = futures_util::stream::unfold(line_rx, |mut rx| async move { rx.recv().await.map(|line| (line, rx)) })
+        .flat_map(|pieces| {
+            futures_util::stream::iter(pieces.into_iter().filter(|piece| !piece.is_empty()).map(Ok::<_, Infallible>))
+        });
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(stream)).into_response())
 }
 
-/// A document's outcome on its way to the client: its slot among the
-/// batch's documents in flight, and its report's share of the answer
-/// memory budget (none for a part refused before it reached the pool).
+/// A document's outcome on its way to the client: its line in pieces
+/// ([`ResultLine::pieces`]), what the summary needs of its report (`None`
+/// for an error line), its slot among the batch's documents in flight
+/// (none for a part refused before it reached the pool), and the line's
+/// share of the answer memory budget, taken as soon as the line is made.
 struct Done {
-    line: Rendered,
-    slot: Option<OwnedSemaphorePermit>,
-    reservation: Option<Reservation>,
-}
-
-/// A document's line as the client gets it, and what the summary needs of
-/// its report (`None` for an error line).
-struct Rendered {
-    line: Bytes,
+    line: [Bytes; 3],
     entry: Option<SummaryEntry>,
+    slot: Option<OwnedSemaphorePermit>,
+    reservation: Reservation,
 }
 
-impl Rendered {
-    fn of(line: &ResultLine) -> Rendered {
+/// Lines up to this size go out in one piece: copying a small report's
+/// bytes costs less than the two more chunks of the response (and their
+/// write vectors) that its pieces would make.
+const JOIN_UP_TO_BYTES: usize = 16 << 10;
+
+fn joined_if_small(pieces: [Bytes; 3]) -> [Bytes; 3] {
+    let len: usize = pieces.iter().map(Bytes::len).sum();
+    if len > JOIN_UP_TO_BYTES || pieces[1..].iter().all(Bytes::is_empty) {
+        return pieces;
+    }
+    [Bytes::from(crate::pool::joined(&pieces)), Bytes::new(), Bytes::new()]
+}
+
+impl Done {
+    fn of(line: &ResultLine, slot: Option<OwnedSemaphorePermit>, answers: &Arc<AnswerBudget>) -> Done {
         let entry = line.result.as_ref().ok().map(|report| SummaryEntry::of(line.index, report));
-        Rendered { line: line.to_line(), entry }
+        let line = joined_if_small(line.pieces());
+        let reservation = answers.reserve_now(line.iter().map(Bytes::len).sum());
+        Done { line, entry, slot, reservation }
     }
 }
 
@@ -91,7 +104,7 @@ async fn run_batch(
     mut files: MultipartFiles,
     first: FilePart,
     options: Options,
-    line_tx: mpsc::Sender<Bytes>,
+    line_tx: mpsc::Sender<[Bytes; 3]>,
     started: Instant,
 ) {
     // Documents of this batch in the pool at once. Past it the upload is not
@@ -106,23 +119,20 @@ async fn run_batch(
     // client: a client that reads nothing stops the batch after `per_batch`
     // documents, instead of their lines piling up while the upload goes on.
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-    let answers = Arc::clone(&state.answers);
 
     let collector = {
         let line_tx = line_tx.clone();
         tokio::spawn(async move {
             let (mut documents, mut failed) = (0, 0);
             let mut fingerprints = Vec::new();
-            while let Some(Done { line: rendered, slot, reservation }) = done_rx.recv().await {
+            while let Some(Done { line, entry, slot, reservation }) = done_rx.recv().await {
                 documents += 1;
-                match rendered.entry {
+                match entry {
                     Some(entry) => fingerprints.push(entry),
                     None => failed += 1,
                 }
-                let line = rendered.line;
-                let reservation = reservation.unwrap_or_else(|| answers.reserve_now(line.len()));
                 drop(slot);
-                if line_tx.send(answer::held(line, reservation)).await.is_err() {
+                if line_tx.send(answer::held_pieces(line, reservation)).await.is_err() {
                     return;
                 }
             }
@@ -131,7 +141,7 @@ async fn run_batch(
             let summary = tokio::task::spawn_blocking(move || {
                 let mut line = summary_line(documents, failed, &fingerprints, started.elapsed().as_millis() as u64);
                 line.push('\n');
-                Bytes::from(line)
+                [Bytes::from(line), Bytes::new(), Bytes::new()]
             });
             if let Ok(summary) = summary.await {
                 let _ = line_tx.send(summary).await;
@@ -150,8 +160,8 @@ async fn run_batch(
                 Err(err) => {
                     // The body broke off: what was dispatched still finishes;
                     // the break itself is reported as the next line.
-                    let line = Rendered::of(&ResultLine { index, filename: String::new(), result: Err(err) });
-                    let _ = done_tx.send(Done { line, slot: None, reservation: None });
+                    let line = ResultLine { index, filename: String::new(), result: Err(err) };
+                    let _ = done_tx.send(Done::of(&line, None, &state.answers));
                     break;
                 }
             },
@@ -159,8 +169,8 @@ async fn run_batch(
         let spooled = match part.content {
             Ok(spooled) => spooled,
             Err(err) => {
-                let line = Rendered::of(&ResultLine { index, filename: part.filename, result: Err(err) });
-                let _ = done_tx.send(Done { line, slot: None, reservation: None });
+                let line = ResultLine { index, filename: part.filename, result: Err(err) };
+                let _ = done_tx.send(Done::of(&line, None, &state.answers));
                 index += 1;
                 continue;
             }
@@ -185,7 +195,9 @@ async fn run_batch(
             // A client that hangs up cancels the batch's outstanding work.
             // No document starts while answers fill the memory budget; a
             // report that comes back is counted at once, and its line
-            // keeps that share until the client has read it.
+            // keeps that share until the client has read it. The line is
+            // spliced around the worker's bytes, whatever their size, so it
+            // is made here on the runtime thread.
             let result = tokio::select! {
                 result = async {
                     answers.room().await;
@@ -193,29 +205,29 @@ async fn run_batch(
                 } => result,
                 _ = client.closed() => Err(TaskError::Abandoned),
             };
-            let json_len = result.as_ref().map_or(0, RawReport::json_len);
-            let reservation = answers.reserve_now(json_len);
-            let filename = part.filename;
-            let render = {
-                let filename = filename.clone();
-                move || {
-                    let result = result.and_then(|raw| raw.report().map_err(TaskError::unreadable_report));
-                    Rendered::of(&ResultLine { index, filename, result: result.map_err(ApiError::from) })
-                }
-            };
-            let line = if json_len <= RENDER_INLINE_BYTES {
-                render()
-            } else {
-                tokio::task::spawn_blocking(render).await.unwrap_or_else(|err| {
-                    let err = ApiError::internal(format!("cannot write the document's line: {err}"));
-                    Rendered::of(&ResultLine { index, filename, result: Err(err) })
-                })
-            };
-            let _ = done_tx.send(Done { line, slot: Some(permit), reservation: Some(reservation) });
+            let line = ResultLine { index, filename: part.filename, result: result.map_err(ApiError::from) };
+            let _ = done_tx.send(Done::of(&line, Some(permit), &answers));
         });
         index += 1;
     }
     drop(done_tx);
     drop(line_tx);
     let _ = collector.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_line_is_joined_into_one_piece_and_a_large_one_keeps_its_pieces() {
+        let small = [Bytes::from_static(b"{\"index\":0,"), Bytes::from_static(b"\"a\":1"), Bytes::from_static(b"}\n")];
+        let joined = joined_if_small(small);
+        assert_eq!(&joined[0][..], b"{\"index\":0,\"a\":1}\n");
+        assert!(joined[1].is_empty() && joined[2].is_empty());
+        let body = Bytes::from(vec![b'x'; JOIN_UP_TO_BYTES]);
+        let large = [Bytes::from_static(b"{"), body.clone(), Bytes::from_static(b"}")];
+        let kept = joined_if_small(large);
+        assert_eq!(kept[1].as_ptr(), body.as_ptr(), "the report's bytes are shared, not copied");
+    }
 }

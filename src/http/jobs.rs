@@ -269,7 +269,7 @@ async fn store_locally(
 /// bad name): a job records it as that document's outcome.
 pub(super) fn refusal_line(index: usize, filename: &str, err: ApiError) -> String {
     let outcome = ResultLine { index, filename: filename.to_owned(), result: Err(err) };
-    let line = String::from_utf8(outcome.to_line().to_vec()).expect("UTF-8");
+    let line = String::from_utf8(outcome.to_line()).expect("UTF-8");
     line.trim_end().to_owned()
 }
 

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::ApiError;
-use crate::ndjson::{parse_simhash, ResultLine, RENDER_INLINE_BYTES};
+use crate::ndjson::{ResultLine, SummaryEntry};
 use crate::pool::{read_document, Digest, Document, Lane, Pool, RawReport, Task, TaskError};
 
 pub use cluster::SharedJobs;
@@ -44,6 +44,13 @@ pub use store::{JobStore, OpenError, PageExtent, PendingDocument, Recorded, Uplo
 /// stays full, short enough that jobs resume soon after space returns. A
 /// rerun is cheap: the result cache answers it.
 const STORE_RETRY_DELAY: Duration = Duration::from_secs(2);
+/// Reports up to this size have their stored line made on the runtime
+/// thread that got them. The line is the worker's JSON spliced, never
+/// decoded, but it is one string to store, so the report is copied and
+/// checked to be UTF-8: linear work, about a millisecond for a few
+/// megabytes. A larger report (up to the 96 MiB frame limit) is handed to a
+/// blocking thread, which costs a wake-up, rather than hold this one.
+const RECORD_INLINE_BYTES: usize = 1 << 20;
 /// How often finished jobs past `--job-ttl` are looked for.
 const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -289,15 +296,12 @@ impl Jobs {
 
 /// What the analysis of document `index` leaves in the store: its line is
 /// made on a blocking thread when the report is large
-/// ([`RENDER_INLINE_BYTES`]).
+/// ([`RECORD_INLINE_BYTES`]).
 async fn recorded(index: usize, filename: String, result: Result<RawReport, ApiError>) -> Recorded {
-    let large = result.as_ref().is_ok_and(|raw| raw.json_len() > RENDER_INLINE_BYTES);
+    let large = result.as_ref().is_ok_and(|raw| raw.json_len() > RECORD_INLINE_BYTES);
     let make = {
         let filename = filename.clone();
-        move || {
-            let result = result.and_then(|raw| raw.report().map_err(|err| TaskError::unreadable_report(err).into()));
-            record_line(index, filename, result)
-        }
+        move || record_line(index, filename, result)
     };
     if !large {
         return make();
@@ -307,17 +311,27 @@ async fn recorded(index: usize, filename: String, result: Result<RawReport, ApiE
     })
 }
 
-fn record_line(index: usize, filename: String, result: Result<docmill_engine::report::Report, ApiError>) -> Recorded {
+fn record_line(index: usize, filename: String, result: Result<RawReport, ApiError>) -> Recorded {
     let (sha256, simhash) = match &result {
         Ok(report) => {
-            (crate::ndjson::parse_sha256(&report.sha256), report.fingerprint.simhash.as_deref().and_then(parse_simhash))
+            let entry = SummaryEntry::of(index, report);
+            (entry.sha256, entry.simhash)
         }
         Err(_) => (None, None),
     };
     let failed = result.is_err();
     let outcome = ResultLine { index, filename, result };
-    let line = String::from_utf8(outcome.to_line().to_vec()).expect("lines are UTF-8");
-    Recorded { line: line.trim_end().to_owned(), failed, sha256, simhash }
+    let mut line = outcome.to_line();
+    line.pop();
+    match String::from_utf8(line) {
+        Ok(line) => Recorded { line, failed, sha256, simhash },
+        // The worker's JSON is not UTF-8: the document's outcome is that
+        // error, not a line the results could not be read back from.
+        Err(_) => {
+            let err = ApiError::from(TaskError::Internal("worker sent a report that is not UTF-8".into()));
+            record_line(index, outcome.filename, Err(err))
+        }
+    }
 }
 
 /// Moves a damaged store aside (the database, its WAL and index, and the

@@ -31,11 +31,3 @@ pub enum TaskError {
     Abandoned,
     Internal(String),
 }
-
-impl TaskError {
-    /// A worker's report that does not decode where a path needs it as a
-    /// value.
-    pub fn unreadable_report(err: serde_json::Error) -> TaskError {
-        TaskError::Internal(format!("worker sent an unreadable report: {err}"))
-    }
-}

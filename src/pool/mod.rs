@@ -55,7 +55,7 @@ use registry::{resident_bytes, Exit, Exits};
 pub use digest::Digest;
 pub use error::TaskError;
 pub use handoff::{read_document, OpenMemfd, INLINE_MAX_BYTES};
-pub use raw_report::RawReport;
+pub use raw_report::{joined, RawReport};
 pub use registry::{Counters, Formats, Histogram, Restart, Restarts, WorkerInfo, WorkerState, LATENCY_BUCKETS};
 
 /// Refusals of interactive tasks answered per second at most. A refusal

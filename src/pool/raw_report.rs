@@ -6,11 +6,12 @@
 //! worker's bytes, which are shared (reference-counted), never copied, on
 //! their way to the client. When the server hashed the document while the
 //! worker analysed it, it also writes `sha256`, the field after `size`,
-//! over the worker's placeholder. Paths that need the report as a value (batch
-//! lines, jobs, near-duplicate summaries) decode it there.
+//! over the worker's placeholder. Batch and job lines are spliced the same way
+//! ([`RawReport::chunks_between`]), and their summaries read the digest and
+//! SimHash from the worker's [`ReportSummary`]: no path decodes the JSON.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use docmill_engine::report::{Report, Timing};
+use docmill_engine::report::Timing;
 use docmill_worker::protocol::{self, ReportJson, ReportSummary, TIMING_KEY};
 
 #[derive(Clone, Debug)]
@@ -55,6 +56,7 @@ impl RawReport {
             .filter(|at| at + 64 < self.timing_at)
             .ok_or("has no placeholder digest after its size")?;
         self.sha256 = Some((at, spell(digest)));
+        self.summary.sha256 = Some(*digest);
         Ok(())
     }
 
@@ -83,10 +85,18 @@ impl RawReport {
     /// The report's JSON in pieces: the server's head, the worker's bytes
     /// (shared, not copied), the server's tail.
     pub fn chunks(&self) -> [Bytes; 3] {
-        let head = match (&self.filename, &self.sha256) {
-            (None, None) => self.json.slice(..self.filename_end),
-            (name, sha256) => {
-                let mut head = Vec::with_capacity(160);
+        self.chunks_between(b"", b"")
+    }
+
+    /// [`RawReport::chunks`] with `before` written at the start of the head
+    /// and `after` at the end of the tail: a line that holds the report
+    /// costs two small buffers whatever the report's size.
+    pub fn chunks_between(&self, before: &[u8], after: &[u8]) -> [Bytes; 3] {
+        let head = match (before, &self.filename, &self.sha256) {
+            ([], None, None) => self.json.slice(..self.filename_end),
+            (_, name, sha256) => {
+                let mut head = Vec::with_capacity(before.len() + 160);
+                head.extend_from_slice(before);
                 match name {
                     None => head.extend_from_slice(&self.json[..self.filename_end]),
                     Some(name) => {
@@ -103,30 +113,30 @@ impl RawReport {
         };
         let body_from = self.sha256.map_or(self.filename_end, |(at, _)| at + 64);
         let body = self.json.slice(body_from..self.timing_at);
-        let mut tail = BytesMut::with_capacity(160);
+        let mut tail = BytesMut::with_capacity(160 + after.len());
         tail.put_slice(TIMING_KEY);
         tail.put_slice(&timing_json(&self.summary.timing));
         if self.cached {
             tail.put_slice(b",\"cached\":true");
         }
         tail.put_u8(b'}');
+        tail.put_slice(after);
         [head, body, tail.freeze()]
     }
 
     /// The report's JSON in one piece.
     pub fn to_json(&self) -> Vec<u8> {
-        let chunks = self.chunks();
-        let mut json = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
-        for chunk in &chunks {
-            json.extend_from_slice(chunk);
-        }
-        json
+        joined(&self.chunks())
     }
+}
 
-    /// The report as a value, for the paths that need one.
-    pub fn report(&self) -> Result<Report, serde_json::Error> {
-        serde_json::from_slice(&self.to_json())
+/// `pieces` one after another, in one buffer.
+pub fn joined(pieces: &[Bytes]) -> Vec<u8> {
+    let mut all = Vec::with_capacity(pieces.iter().map(Bytes::len).sum());
+    for piece in pieces {
+        all.extend_from_slice(piece);
     }
+    all
 }
 
 /// Where the placeholder digest starts in a report's JSON whose file name
@@ -156,15 +166,19 @@ fn timing_json(timing: &Timing) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use docmill_engine::report::Report;
+
     use super::*;
 
+    /// A report of `bytes` as the engine makes it, with a worker's timing,
+    /// and as the worker sends it.
     fn from_engine(filename: &str, bytes: &[u8]) -> (Report, ReportJson) {
         let input = docmill_engine::Input { filename, declared_type: None, sha256: None, bytes };
         let mut report = docmill_engine::analyze(&input, &docmill_engine::Options::default()).unwrap();
         report.timing = Timing { queue_ms: 0, analysis_ms: 12, cpu_ms: 11, peak_rss_bytes: 1 << 20, worker_pid: 42 };
         let json = serde_json::to_vec(&report).unwrap();
         let (filename_end, timing_at) = protocol::splice_points(&json, &report.filename, &report.timing).unwrap();
-        let summary = ReportSummary { format: report.format, size: report.size, timing: report.timing };
+        let summary = ReportSummary::of(&report);
         let raw = ReportJson { json, filename_end: filename_end as u32, timing_at: timing_at as u32, summary };
         (report, raw)
     }
@@ -176,7 +190,7 @@ mod tests {
         answer.set_queue_ms(7);
         report.timing.queue_ms = 7;
         assert_eq!(answer.to_json(), serde_json::to_vec(&report).unwrap());
-        assert_eq!(answer.report().unwrap().timing, report.timing);
+        assert_eq!(serde_json::from_slice::<Report>(&answer.to_json()).unwrap().timing, report.timing);
 
         let hit = answer.cache_hit("ünï\\code\n.txt".into());
         report.filename = "ünï\\code\n.txt".into();
@@ -198,7 +212,7 @@ mod tests {
         let placeholder = docmill_engine::analyze(&input, &docmill_engine::Options::default()).unwrap();
         let json = serde_json::to_vec(&placeholder).unwrap();
         let (filename_end, timing_at) = protocol::splice_points(&json, name, &placeholder.timing).unwrap();
-        let summary = ReportSummary { format: placeholder.format, size: placeholder.size, timing: placeholder.timing };
+        let summary = ReportSummary::of(&placeholder);
         let raw = ReportJson { json, filename_end: filename_end as u32, timing_at: timing_at as u32, summary };
         let (mut expected, _) = from_engine(name, bytes);
         expected.timing = placeholder.timing;
@@ -207,7 +221,8 @@ mod tests {
         let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(bytes).into();
         answer.set_deferred_sha256(&digest).unwrap();
         assert_eq!(answer.to_json(), serde_json::to_vec(&expected).unwrap());
-        assert_eq!(answer.report().unwrap().sha256, expected.sha256);
+        assert_eq!(serde_json::from_slice::<Report>(&answer.to_json()).unwrap().sha256, expected.sha256);
+        assert_eq!(answer.summary().sha256, Some(digest), "the summary's digest is the written one");
 
         let hit = answer.cache_hit("other.txt".into());
         expected.filename = "other.txt".into();

@@ -229,13 +229,48 @@ pub struct ReportJson {
 }
 
 /// What the server reads of a report without parsing its JSON: the
-/// per-format figures of `/metrics`, the cache's size estimate, and the
-/// timing it completes.
+/// per-format figures of `/metrics`, the cache's size estimate, the timing
+/// it completes, and the fingerprints a batch or job summary groups
+/// near-duplicates by.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReportSummary {
     pub format: docmill_engine::report::Format,
     pub size: u64,
     pub timing: docmill_engine::report::Timing,
+    /// The report's `sha256` as its 32 bytes (the placeholder when the
+    /// digest is [`Digest::Deferred`]); `None` if it is not 64 hex digits.
+    pub sha256: Option<[u8; 32]>,
+    /// The report's `fingerprint.simhash` as its 64 bits.
+    pub simhash: Option<u64>,
+}
+
+impl ReportSummary {
+    pub fn of(report: &docmill_engine::report::Report) -> ReportSummary {
+        ReportSummary {
+            format: report.format,
+            size: report.size,
+            timing: report.timing,
+            sha256: parse_sha256(&report.sha256),
+            simhash: report.fingerprint.simhash.as_deref().and_then(parse_simhash),
+        }
+    }
+}
+
+/// A report's `fingerprint.simhash` (16 hex digits) as its 64 bits.
+pub fn parse_simhash(hex: &str) -> Option<u64> {
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// A report's `sha256` (64 hex digits) as its 32 bytes.
+pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (at, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[at * 2..at * 2 + 2], 16).ok()?;
+    }
+    Some(digest)
 }
 
 /// Where the server-owned fields are in `json`, the serialisation of a
@@ -402,6 +437,51 @@ mod tests {
         assert_eq!(request.declared_type, Some("text/plain"));
         assert!(request.options.include_text);
         assert_eq!(request.document, DocumentBody::Inline(&document[..]));
+    }
+
+    #[test]
+    fn a_reports_summary_carries_its_digest_and_simhash_through_a_frame() {
+        let analyze = |bytes: &[u8], sha256| {
+            let input = docmill_engine::Input { filename: "a.txt", declared_type: None, sha256, bytes };
+            docmill_engine::analyze(&input, &Options::default()).unwrap()
+        };
+        let report = analyze(b"abc", None);
+        let summary = ReportSummary::of(&report);
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(summary.sha256, parse_sha256(abc));
+        assert_eq!(summary.sha256.unwrap()[..2], [0xba, 0x78]);
+        let simhash = report.fingerprint.simhash.as_deref().unwrap();
+        assert_eq!(summary.simhash.map(|bits| format!("{bits:016x}")).as_deref(), Some(simhash));
+
+        let json = serde_json::to_vec(&report).unwrap();
+        let (filename_end, timing_at) = splice_points(&json, "a.txt", &report.timing).unwrap();
+        let done = FromWorker::Done(TaskResult {
+            task_id: 3,
+            outcome: Outcome::Report(ReportJson {
+                json,
+                filename_end: filename_end as u32,
+                timing_at: timing_at as u32,
+                summary,
+            }),
+            private_bytes: 0,
+            recycle: false,
+            cpu_micros: 0,
+        });
+        let frame = encode_response(&done);
+        let body = read_frame(&mut &frame[..], frame.len()).unwrap().unwrap();
+        let FromWorker::Done(TaskResult { outcome: Outcome::Report(decoded), .. }) = decode_response(&body).unwrap()
+        else {
+            panic!("not a report");
+        };
+        assert_eq!(decoded.summary, summary);
+
+        // A deferred digest is the placeholder until the server writes it;
+        // a document without text has no SimHash.
+        let empty = ReportSummary::of(&analyze(b"", Digest::Deferred.for_engine()));
+        assert_eq!((empty.sha256, empty.simhash), (Some(DEFERRED_DIGEST), None));
+        assert_eq!(parse_sha256(&"g".repeat(64)), None);
+        assert_eq!(parse_sha256(&abc[..62]), None);
     }
 
     #[test]

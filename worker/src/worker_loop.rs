@@ -492,7 +492,7 @@ fn encode_report(report: &mut docmill_engine::report::Report) -> Outcome {
                 message: "the report's JSON is not laid out as the server expects".into(),
             };
         };
-        let summary = ReportSummary { format: report.format, size: report.size, timing: report.timing };
+        let summary = ReportSummary::of(report);
         // Both below the frame limit, so within u32.
         let (filename_end, timing_at) = (filename_end as u32, timing_at as u32);
         return Outcome::Report(ReportJson { json, filename_end, timing_at, summary });
