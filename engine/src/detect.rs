@@ -28,6 +28,9 @@ const PDF_HEADER_WINDOW: usize = 1024;
 const JSON_SNIFF_MAX_BYTES: usize = 16 << 20;
 /// Bytes of a zip's `mimetype` entry read to identify an ODF or EPUB.
 const MIMETYPE_MAX_BYTES: u64 = 256;
+/// Most read of an OOXML package's relationships (`_rels/.rels`) to find
+/// its main part: producers write a few hundred bytes.
+const PACKAGE_RELS_MAX_BYTES: u64 = 64 << 10;
 
 fn detected(format: Format, media_type: &str) -> Detected {
     Detected { format, media_type: media_type.to_owned() }
@@ -181,6 +184,8 @@ pub fn zip_container_format(bytes: &[u8]) -> Detected {
         detected(Format::Xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     } else if has("ppt/presentation.xml") {
         detected(Format::Pptx, "application/vnd.openxmlformats-officedocument.presentationml.presentation")
+    } else if let Some(format) = ooxml_by_main_part(&mut archive) {
+        format
     } else if has("META-INF/container.xml") && names.iter().any(|n| n.ends_with(".opf")) {
         detected(Format::Epub, "application/epub+zip")
     } else if has("content.xml") && has("META-INF/manifest.xml") {
@@ -188,6 +193,22 @@ pub fn zip_container_format(bytes: &[u8]) -> Detected {
     } else {
         zip()
     }
+}
+
+/// An OOXML package whose main part is not where Word, Excel and PowerPoint
+/// put it (`word/document2.xml`), told by the folder its relationships name.
+fn ooxml_by_main_part(archive: &mut zip::ZipArchive<Cursor<&[u8]>>) -> Option<Detected> {
+    let mut rels = String::new();
+    archive.by_name("_rels/.rels").ok()?.take(PACKAGE_RELS_MAX_BYTES).read_to_string(&mut rels).ok()?;
+    let main_part = crate::extract::package_main_part(&rels)?;
+    archive.index_for_name(&main_part)?;
+    let folder = main_part.split('/').next().unwrap_or_default();
+    ooxml_by_extension(match folder {
+        "word" => "docx",
+        "xl" => "xlsx",
+        "ppt" => "pptx",
+        _ => return None,
+    })
 }
 
 /// Names of the entries behind the zip local file headers (`PK\x03\x04`)

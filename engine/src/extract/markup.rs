@@ -80,6 +80,8 @@ const RAW_TEXT: &[&str] = &["script", "style", "xmp", "iframe", "noembed", "nofr
 
 pub(super) const HIDDEN: &[&str] =
     &["script", "style", "noscript", "template", "head", "svg", "math", "iframe", "object"];
+/// Elements a browser shows as blocks (the HTML standard's rendering
+/// section), old ones too: `center` and `dir` still open many pages.
 pub(super) const BLOCKS: &[&str] = &[
     "address",
     "article",
@@ -124,6 +126,13 @@ pub(super) const BLOCKS: &[&str] = &[
     "html",
     "caption",
     "option",
+    "center",
+    "legend",
+    "hgroup",
+    "menu",
+    "dir",
+    "search",
+    "listing",
 ];
 
 /// Blocks followed by a blank line.

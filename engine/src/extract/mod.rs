@@ -33,9 +33,12 @@ mod rtf;
 mod slide_structure;
 pub mod text;
 mod xlsx;
+mod xlsx_comments;
 mod xml;
 mod xmltext;
 mod zipsafe;
+
+pub(crate) use office::package_main_part;
 
 use serde_json::{Map, Value};
 

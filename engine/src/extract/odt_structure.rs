@@ -88,14 +88,17 @@ pub fn odt_blocks(content: &str, named_styles: Option<&str>) -> Vec<Block> {
             Node::Close { name: "body" } => in_body = false,
             _ if !in_body => {}
             // The tracked changes' record: deleted text, who changed what
-            // when. A comment's author and date are no text either.
+            // when. A ruby's reading and a comment's author and date are no
+            // text either.
             Node::Open { name, .. }
-                if name == "tracked-changes" || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
+                if matches!(name, "tracked-changes" | "ruby-text")
+                    || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
             {
                 skip_depth += 1
             }
             Node::Close { name }
-                if name == "tracked-changes" || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
+                if matches!(name, "tracked-changes" | "ruby-text")
+                    || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
             {
                 skip_depth = skip_depth.saturating_sub(1)
             }

@@ -19,11 +19,14 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
     let mut cell_depth = 0usize;
     // Word and PowerPoint write text boxes and shapes twice: as DrawingML in
     // `mc:Choice` and as VML in `mc:Fallback` for old readers. The fallback
-    // copy is skipped, or every text box would be counted twice.
+    // copy is skipped, or every text box would be counted twice. So are the
+    // others Word keeps beside the text: where tracked changes moved text
+    // from (`moveFrom`; `moveTo` holds it) and the reading set above
+    // ideographs (ruby's `rt`, as "とうきょう" over 東京).
     let mut fallback_depth = 0usize;
     let walked = walk(xml, |node| match node {
-        Node::Open { name: "Fallback", .. } => fallback_depth += 1,
-        Node::Close { name: "Fallback" } => fallback_depth = fallback_depth.saturating_sub(1),
+        Node::Open { name: "Fallback" | "moveFrom" | "rt", .. } => fallback_depth += 1,
+        Node::Close { name: "Fallback" | "moveFrom" | "rt" } => fallback_depth = fallback_depth.saturating_sub(1),
         Node::Open { .. } | Node::Close { .. } | Node::Text(_) if fallback_depth > 0 => {}
         Node::Open { name, .. } => match name {
             "t" => in_text = true,
@@ -34,6 +37,10 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
             // without it "co-operate" read as "cooperate".
             "noBreakHyphen" => out.push('\u{2011}'),
             "tc" => cell_depth += 1,
+            // A text box sits inside a run of the paragraph it is anchored
+            // to, often right after its last word: without a space the two
+            // read as one word ("box.Boxed").
+            "txbxContent" if !out.is_empty() && !out.ends_with(char::is_whitespace) => out.push(' '),
             _ => {}
         },
         Node::Close { name } => match name {
@@ -156,13 +163,13 @@ fn slide_order(container: &mut Container<'_>, names: &[String]) -> Vec<String> {
 /// One relationship of a part (`_rels/*.rels`): its id, type and target
 /// part, resolved against `folder` (the folder of the part the
 /// relationships belong to).
-struct Relationship {
-    id: String,
-    kind: String,
-    target: String,
+pub(super) struct Relationship {
+    pub id: String,
+    pub kind: String,
+    pub target: String,
 }
 
-fn relationships(container: &mut Container<'_>, rels: &str, folder: &str) -> Vec<Relationship> {
+pub(super) fn relationships(container: &mut Container<'_>, rels: &str, folder: &str) -> Vec<Relationship> {
     let mut found = Vec::new();
     if let Some(xml) = container.read_text(rels) {
         let _ = walk(&xml, |node| {
@@ -180,6 +187,22 @@ fn relationships(container: &mut Container<'_>, rels: &str, folder: &str) -> Vec
     found
 }
 
+/// The package's main part, as its relationships (`_rels/.rels`) name it:
+/// `word/document.xml` for Word, but some producers write
+/// `word/document2.xml`, and only the relationship says so.
+pub(crate) fn package_main_part(rels: &str) -> Option<String> {
+    let mut found = None;
+    let _ = walk(rels, |node| {
+        if let Node::Open { name: "Relationship", attributes } = node {
+            let kind = attribute(attributes, "Type").unwrap_or_default();
+            if found.is_none() && kind.ends_with("/officeDocument") {
+                found = attribute(attributes, "Target").map(|target| resolve_part("", target));
+            }
+        }
+    });
+    found
+}
+
 /// A password-protected OOXML document is an OLE container, not a zip.
 pub(super) fn refuse_encrypted(bytes: &[u8]) -> Result<(), ExtractError> {
     if bytes.starts_with(b"\xD0\xCF\x11\xE0") {
@@ -192,17 +215,32 @@ pub fn docx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
     refuse_encrypted(bytes)?;
     let mut container = Container::open(bytes)?;
     let mut extracted = Extracted::default();
+    let main_part = container
+        .read_text("_rels/.rels")
+        .and_then(|rels| package_main_part(&rels))
+        .filter(|part| part.ends_with(".xml"))
+        .unwrap_or_else(|| "word/document.xml".to_owned());
     let body = container
-        .read_text("word/document.xml")
-        .ok_or_else(|| ExtractError("not a Word document: word/document.xml is missing".into()))?;
+        .read_text(&main_part)
+        .or_else(|| container.read_text("word/document.xml"))
+        .ok_or_else(|| ExtractError(format!("not a Word document: {main_part} is missing")))?;
     let mut text = String::new();
-    ooxml_text(&body, &mut text, &mut extracted.warnings, "word/document.xml");
+    ooxml_text(&body, &mut text, &mut extracted.warnings, &main_part);
+    // SmartArt's text is in the diagram's data part, which the body only
+    // names; it is read after the body, with the notes.
+    let (folder, file) = main_part.rsplit_once('/').unwrap_or(("", &main_part));
+    let diagrams: Vec<String> = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder)
+        .into_iter()
+        .filter(|r| r.kind.ends_with("/diagramData"))
+        .map(|r| r.target)
+        .collect();
     if options.wants_structure() {
-        extracted.blocks = super::office_structure::docx_blocks(&mut container, &body, &mut extracted.warnings);
+        extracted.blocks =
+            super::office_structure::docx_blocks(&mut container, &body, &diagrams, &mut extracted.warnings);
     }
     let names = container.names();
-    let mut extra_parts =
-        vec!["word/footnotes.xml".to_owned(), "word/endnotes.xml".to_owned(), "word/comments.xml".to_owned()];
+    let mut extra_parts = diagrams;
+    extra_parts.extend(["word/footnotes.xml", "word/endnotes.xml", "word/comments.xml"].map(str::to_owned));
     extra_parts.extend(numbered_parts(&names, "word/header"));
     extra_parts.extend(numbered_parts(&names, "word/footer"));
     for part in extra_parts {
@@ -231,10 +269,14 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
     // Each slide's speaker notes follow it (a slide is a page, notes and
     // all); notes no slide names (a damaged deck) come last.
     let mut notes: Vec<Vec<String>> = Vec::new();
+    // SmartArt's text is not in the slide, which only names the diagram's
+    // data part; it is read with the slide, before the notes.
+    let mut diagrams: Vec<Vec<String>> = Vec::new();
     for slide in &slides {
         let (folder, file) = slide.rsplit_once('/').unwrap_or(("", slide));
         let rels = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder);
-        notes.push(rels.into_iter().filter(|r| r.kind.ends_with("/notesSlide")).map(|r| r.target).collect());
+        notes.push(rels.iter().filter(|r| r.kind.ends_with("/notesSlide")).map(|r| r.target.clone()).collect());
+        diagrams.push(rels.into_iter().filter(|r| r.kind.ends_with("/diagramData")).map(|r| r.target).collect());
     }
     let orphans: Vec<String> = numbered_parts(&names, "ppt/notesSlides/notesSlide")
         .into_iter()
@@ -242,13 +284,16 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
         .collect();
     let mut text = String::new();
     let mut builder = options.wants_structure().then(crate::structure::Builder::default);
-    for (i, (slide, slide_notes)) in slides.iter().zip(&notes).enumerate() {
+    for (i, ((slide, slide_notes), slide_diagrams)) in slides.iter().zip(&notes).zip(&diagrams).enumerate() {
         let number = i as u32 + 1;
         if options.pages.is_some_and(|selection| !selection.contains(number)) {
             continue;
         }
         let start = text.len();
-        for (k, part) in std::iter::once(slide).chain(slide_notes).enumerate() {
+        let parts = std::iter::once((slide, false))
+            .chain(slide_diagrams.iter().map(|part| (part, false)))
+            .chain(slide_notes.iter().map(|part| (part, true)));
+        for (part, is_notes) in parts {
             if let Some(xml) = container.read_text(part) {
                 ooxml_text(&xml, &mut text, &mut extracted.warnings, part);
                 text.push('\n');
@@ -256,7 +301,7 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
                     let (folder, file) = part.rsplit_once('/').unwrap_or(("", part));
                     let rels = container.read_text(&format!("{folder}/_rels/{file}.rels"));
                     let links = rels.map(|rels| super::office_structure::external_targets(&rels)).unwrap_or_default();
-                    super::slide_structure::pptx_part(&xml, &links, k > 0, builder);
+                    super::slide_structure::pptx_part(&xml, &links, is_notes, builder);
                 }
             }
         }
@@ -295,8 +340,8 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let mut in_body = false;
     let mut cell_depth = 0usize;
     // Inside what is not text: the tracked changes' record (deleted text
-    // and who changed what when), a note's citation (its number), a
-    // comment's author and date.
+    // and who changed what when), a note's citation (its number), a ruby's
+    // reading (set above the ideographs), a comment's author and date.
     let mut skip_depth = 0usize;
     let mut note_depth = 0usize;
     let mut annotation_depth = 0usize;
@@ -304,13 +349,13 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
         let out = if note_depth + annotation_depth > 0 { &mut notes } else { &mut text };
         match node {
             Node::Open { name, .. }
-                if matches!(name, "tracked-changes" | "note-citation")
+                if matches!(name, "tracked-changes" | "note-citation" | "ruby-text")
                     || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
             {
                 skip_depth += 1
             }
             Node::Close { name }
-                if matches!(name, "tracked-changes" | "note-citation")
+                if matches!(name, "tracked-changes" | "note-citation" | "ruby-text")
                     || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
             {
                 skip_depth = skip_depth.saturating_sub(1)

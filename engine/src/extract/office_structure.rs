@@ -123,6 +123,8 @@ struct WordParts<'a> {
     pub links: HashMap<String, String>,
     pub footnotes: Option<String>,
     pub endnotes: Option<String>,
+    /// SmartArt diagrams' data parts, which hold their text.
+    pub diagrams: Vec<String>,
 }
 
 /// One paragraph's properties, gathered as its `pPr` is read.
@@ -134,10 +136,17 @@ struct Paragraph {
     level: Option<u8>,
 }
 
-/// The blocks of a Word document whose body is `document`.
-pub fn docx_blocks(container: &mut Container<'_>, document: &str, warnings: &mut Vec<String>) -> Vec<Block> {
+/// The blocks of a Word document whose body is `document`, then of its
+/// SmartArt diagrams' data parts (`diagrams`), then of its footnotes and endnotes.
+pub fn docx_blocks(
+    container: &mut Container<'_>,
+    document: &str,
+    diagrams: &[String],
+    warnings: &mut Vec<String>,
+) -> Vec<Block> {
     let parts = WordParts {
         document,
+        diagrams: diagrams.iter().filter_map(|part| container.read_text(part)).collect(),
         styles: container.read_text("word/styles.xml"),
         numbering: container.read_text("word/numbering.xml"),
         links: container
@@ -191,6 +200,9 @@ fn docx(parts: &WordParts<'_>, builder: &mut Builder) {
         }
     };
     word_body(parts.document, &parts.links, builder, &kind_of);
+    for diagram in &parts.diagrams {
+        word_body(diagram, &parts.links, builder, &kind_of);
+    }
     for (part, prefix) in [(&parts.footnotes, ""), (&parts.endnotes, "e")] {
         if let Some(xml) = part {
             word_notes(xml, prefix, builder);
@@ -205,9 +217,11 @@ fn word_body(xml: &str, links: &HashMap<String, String>, builder: &mut Builder, 
     let mut style = Style::default();
     let (mut in_text, mut in_run_properties) = (false, false);
     let mut span = 1usize;
+    // What the text reader skips too: fallback copies, text a tracked change
+    // moved away, ruby readings.
     let _ = walk(xml, |node| match node {
-        Node::Open { name: "Fallback", .. } => fallback_depth += 1,
-        Node::Close { name: "Fallback" } => fallback_depth = fallback_depth.saturating_sub(1),
+        Node::Open { name: "Fallback" | "moveFrom" | "rt", .. } => fallback_depth += 1,
+        Node::Close { name: "Fallback" | "moveFrom" | "rt" } => fallback_depth = fallback_depth.saturating_sub(1),
         _ if fallback_depth > 0 => {}
         Node::Open { name, attributes } => {
             let value = attribute(attributes, "val");

@@ -55,17 +55,49 @@ fn info_metadata(document: &Document, extracted: &mut Extracted) {
     }
 }
 
-/// PDF text strings are UTF-16BE with a BOM, or PDFDocEncoding (close enough
-/// to Latin-1 for metadata).
+/// PDFDocEncoding's characters 0x18–0x1F (spacing accents), where Latin-1
+/// has control codes (PDF 32000-1, Annex D.2).
+const PDF_DOC_ACCENTS: [char; 8] =
+    ['\u{2D8}', '\u{2C7}', '\u{2C6}', '\u{2D9}', '\u{2DD}', '\u{2DB}', '\u{2DA}', '\u{2DC}'];
+
+/// PDFDocEncoding's characters 0x80–0xA0 (bullet, dashes, quotes,
+/// ligatures, euro), where Latin-1 has control codes; 0x9F is unassigned.
+const PDF_DOC_PUNCTUATION: [char; 33] = [
+    '\u{2022}', '\u{2020}', '\u{2021}', '\u{2026}', '\u{2014}', '\u{2013}', '\u{192}', '\u{2044}', '\u{2039}',
+    '\u{203A}', '\u{2212}', '\u{2030}', '\u{201E}', '\u{201C}', '\u{201D}', '\u{2018}', '\u{2019}', '\u{201A}',
+    '\u{2122}', '\u{FB01}', '\u{FB02}', '\u{141}', '\u{152}', '\u{160}', '\u{178}', '\u{17D}', '\u{131}', '\u{142}',
+    '\u{153}', '\u{161}', '\u{17E}', '\u{FFFD}', '\u{20AC}',
+];
+
+/// PDF text strings are UTF-16BE with a BOM (UTF-8 with one since PDF 2.0),
+/// or PDFDocEncoding. Producers also write UTF-16LE with its BOM, and UTF-8
+/// without one: bytes that are valid UTF-8 and not ASCII are read as UTF-8,
+/// since PDFDocEncoding text almost never forms UTF-8 sequences by chance.
 fn pdf_text_string(bytes: &[u8]) -> String {
+    let utf16 = |rest: &[u8], unit: fn([u8; 2]) -> u16| {
+        let units: Vec<u16> = rest.chunks_exact(2).map(|p| unit([p[0], p[1]])).collect();
+        String::from_utf16_lossy(&units)
+    };
     if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        let units: Vec<u16> = rest.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])).collect();
-        return String::from_utf16_lossy(&units);
+        return utf16(rest, u16::from_be_bytes);
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        return utf16(rest, u16::from_le_bytes);
     }
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return String::from_utf8_lossy(rest).into_owned();
     }
-    bytes.iter().map(|b| *b as char).collect()
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return text.to_owned();
+    }
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x18..=0x1F => PDF_DOC_ACCENTS[usize::from(b - 0x18)],
+            0x80..=0xA0 => PDF_DOC_PUNCTUATION[usize::from(b - 0x80)],
+            _ => char::from(b),
+        })
+        .collect()
 }
 
 /// `D:YYYYMMDDHHmmSSOHH'mm'` to ISO 8601; missing parts default to the

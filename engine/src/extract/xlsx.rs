@@ -54,6 +54,7 @@ pub fn xlsx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
     extracted.warnings.append(&mut container.warnings);
     // The container's bytes: the file itself, or the zip rebuilt from a
     // file cut short (its warnings already say so).
+    let mut comments = super::xlsx_comments::sheet_comments(&mut container);
     let mut workbook = calamine::Xlsx::new(Cursor::new(container.bytes()))
         .map_err(|err| ExtractError(format!("unreadable workbook: {err}")))?;
     let names = workbook.sheet_names();
@@ -68,7 +69,7 @@ pub fn xlsx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
         }
         text.push_str(name);
         text.push('\n');
-        let budget = MAX_WORKBOOK_TEXT_BYTES - text.len();
+        let budget = MAX_WORKBOOK_TEXT_BYTES.saturating_sub(text.len());
         let mut sheet = read_sheet(&mut workbook, name, budget);
         if let Some(err) = sheet.error.take() {
             extracted.warnings.push(format!("sheet {name:?}: {err}"));
@@ -99,6 +100,14 @@ pub fn xlsx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
             }
         }
         sheet.write_rows(&mut text);
+        // The sheet's comments follow its cells, a line each.
+        for comment in comments.remove(name.as_str()).unwrap_or_default() {
+            text.push_str(&comment);
+            text.push('\n');
+            if options.wants_structure() {
+                extracted.blocks.push(Block::Paragraph(plain_inlines(&comment)));
+            }
+        }
         text.push('\n');
     }
     extracted.set("sheets", names.len());

@@ -60,16 +60,52 @@ pub fn attribute<'a>(attributes: &'a [(String, String)], name: &str) -> Option<&
         .map(|(_, value)| value.as_str())
 }
 
+/// Visits `xml` node by node. Text comes whole between two tags: the reader
+/// splits it at each entity or character reference ("R", "&", "D"), and a
+/// visitor that keeps an element's text (a title) would keep only the last
+/// piece.
 pub fn walk(xml: &str, mut visit: impl FnMut(Node<'_>)) -> Result<(), XmlError> {
     let mut reader = Reader::from_str(xml);
     reader.config_mut().check_end_names = false;
     let mut depth = 0usize;
     let mut flattened = false;
+    let mut pending = String::new();
     loop {
         let event = reader
             .read_event()
-            .map_err(|err| XmlError(format!("malformed XML at byte {}: {err}", reader.buffer_position())))?;
+            .map_err(|err| XmlError(format!("malformed XML at byte {}: {err}", reader.buffer_position())));
         match event {
+            Ok(Event::Text(text)) => {
+                pending.push_str(&text.xml_content(quick_xml::XmlVersion::Implicit1_0));
+                continue;
+            }
+            Ok(Event::CData(data)) => {
+                pending.push_str(&data.into_inner());
+                continue;
+            }
+            Ok(Event::GeneralRef(reference)) => {
+                if let Ok(Some(c)) = reference.resolve_char_ref() {
+                    pending.push(c);
+                } else {
+                    pending.push_str(match &*reference.into_inner() {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        // Any other entity is left unexpanded, by design.
+                        _ => "",
+                    });
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if !pending.is_empty() {
+            visit(Node::Text(&pending));
+            pending.clear();
+        }
+        match event? {
             Event::Start(start) => {
                 depth += 1;
                 if depth > MAX_XML_DEPTH {
@@ -90,26 +126,6 @@ pub fn walk(xml: &str, mut visit: impl FnMut(Node<'_>)) -> Result<(), XmlError> 
                     visit(Node::Close { name: &local(end.name().as_ref()) });
                 }
                 depth = depth.saturating_sub(1);
-            }
-            Event::Text(text) => visit(Node::Text(&text.xml_content(quick_xml::XmlVersion::Implicit1_0))),
-            Event::CData(data) => visit(Node::Text(&data.into_inner())),
-            Event::GeneralRef(reference) => {
-                if let Ok(Some(c)) = reference.resolve_char_ref() {
-                    visit(Node::Text(c.encode_utf8(&mut [0u8; 4])));
-                } else {
-                    let resolved = match &*reference.into_inner() {
-                        "amp" => "&",
-                        "lt" => "<",
-                        "gt" => ">",
-                        "quot" => "\"",
-                        "apos" => "'",
-                        // Any other entity is left unexpanded, by design.
-                        _ => "",
-                    };
-                    if !resolved.is_empty() {
-                        visit(Node::Text(resolved));
-                    }
-                }
             }
             Event::Eof if flattened => {
                 return Err(XmlError(format!(

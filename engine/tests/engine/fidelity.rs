@@ -163,3 +163,155 @@ After the table.}}
         "{report:#}"
     );
 }
+
+/// A title with an entity or character reference in it ("R&amp;D plan
+/// &#8211; 2024") kept only the text after the last reference ("2024"):
+/// the XML reader hands text over in pieces around each reference. DOCX
+/// core properties, ODT metadata and EPUB package metadata all read it whole.
+#[test]
+fn titles_with_entities_are_read_whole() {
+    let core = r#"<cp:coreProperties xmlns:cp="c" xmlns:dc="d"><dc:title>R&amp;D plan &#8211; 2024</dc:title><dc:creator>Ben &amp; Jerry</dc:creator></cp:coreProperties>"#;
+    let document = r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Body.</w:t></w:r></w:p></w:body></w:document>"#;
+    let docx = zip(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", document.as_bytes()),
+        ("docProps/core.xml", core.as_bytes()),
+    ]);
+    let meta = r#"<office:document-meta xmlns:office="o" xmlns:dc="d" xmlns:meta="m"><office:meta><dc:title>R&amp;D plan &#8211; 2024</dc:title><meta:initial-creator>Ben &amp; Jerry</meta:initial-creator></office:meta></office:document-meta>"#;
+    let content = r#"<office:document-content xmlns:office="o" xmlns:text="t"><office:body><office:text><text:p>Body.</text:p></office:text></office:body></office:document-content>"#;
+    let odt = zip(&[
+        ("mimetype", b"application/vnd.oasis.opendocument.text"),
+        ("content.xml", content.as_bytes()),
+        ("meta.xml", meta.as_bytes()),
+    ]);
+    let container = r#"<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles><rootfile full-path="book.opf"/></rootfiles></container>"#;
+    let opf = r#"<package xmlns="http://www.idpf.org/2007/opf" xmlns:dc="http://purl.org/dc/elements/1.1/"><metadata><dc:title>R&amp;D plan &#8211; 2024</dc:title><dc:creator>Ben &amp; Jerry</dc:creator></metadata><manifest><item id="c" href="c.xhtml" media-type="application/xhtml+xml"/></manifest><spine><itemref idref="c"/></spine></package>"#;
+    let chapter = r#"<html xmlns="http://www.w3.org/1999/xhtml"><body><p>Body.</p></body></html>"#;
+    let epub = zip(&[
+        ("mimetype", b"application/epub+zip"),
+        ("META-INF/container.xml", container.as_bytes()),
+        ("book.opf", opf.as_bytes()),
+        ("c.xhtml", chapter.as_bytes()),
+    ]);
+    for (filename, bytes) in [("plan.docx", &docx), ("plan.odt", &odt), ("plan.epub", &epub)] {
+        let report = text_and_markdown(filename, bytes);
+        assert_eq!(report["metadata"]["title"], json!("R&D plan \u{2013} 2024"), "{filename}: {report:#}");
+        assert_eq!(report["metadata"]["author"], json!("Ben & Jerry"), "{filename}: {report:#}");
+    }
+}
+
+/// A Word text box anchored right after a word of its paragraph ran into
+/// it ("Before box.Boxed remark"): the box's text is kept apart, and read
+/// once though Word writes it twice (DrawingML and a VML fallback).
+#[test]
+fn docx_text_boxes_do_not_join_the_words_around_them() {
+    let text_box = |text: &str| format!("<w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:txbxContent>");
+    let document = format!(
+        r#"<w:document xmlns:w="w" xmlns:mc="mc" xmlns:wps="wps" xmlns:v="v"><w:body><w:p><w:r><w:t>Before box.</w:t></w:r><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wps:wsp><wps:txbx>{}</wps:txbx></wps:wsp></w:drawing></mc:Choice><mc:Fallback><w:pict><v:shape><v:textbox>{}</v:textbox></v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p><w:p><w:r><w:t>Old</w:t></w:r><w:r><w:pict><v:shape><v:textbox>{}</v:textbox></v:shape></w:pict></w:r></w:p></w:body></w:document>"#,
+        text_box("Boxed remark"),
+        text_box("Boxed remark"),
+        text_box("VML box")
+    );
+    let docx = zip(&[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", document.as_bytes())]);
+    let report = text_and_markdown("boxes.docx", &docx);
+    let words: Vec<&str> = report["text"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(words, ["Before", "box.", "Boxed", "remark", "Old", "VML", "box"], "{report:#}");
+}
+
+/// A DOCX whose body is `word/document2.xml` (so its package relationships
+/// say; some producers name it so) was reported as a `binary` zip with no
+/// text: the relationship now names the body, for detection and reading.
+#[test]
+fn docx_body_found_through_the_package_relationships() {
+    let rels = r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="/word/document2.xml"/></Relationships>"#;
+    let document = r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Body of the second part.</w:t></w:r></w:p></w:body></w:document>"#;
+    let docx = zip(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("_rels/.rels", rels.as_bytes()),
+        ("word/document2.xml", document.as_bytes()),
+    ]);
+    for filename in ["second.docx", "second"] {
+        let report = text_and_markdown(filename, &docx);
+        assert_eq!(report["format"], json!("docx"), "{filename}: {report:#}");
+        assert_eq!(report["text"].as_str().unwrap().trim(), "Body of the second part.", "{filename}: {report:#}");
+    }
+}
+
+/// SmartArt's text (a process diagram's steps) was missing from PPTX and
+/// DOCX: the slide or body only names the diagram's data part, which holds
+/// the text. A slide reads it after its own text, before its notes.
+#[test]
+fn smartart_text_is_read_from_the_diagram_data() {
+    let data = r#"<dgm:dataModel xmlns:dgm="d" xmlns:a="a"><dgm:ptLst><dgm:pt modelId="0" type="doc"><dgm:prSet/><dgm:t><a:bodyPr/><a:p><a:endParaRPr/></a:p></dgm:t></dgm:pt><dgm:pt modelId="1"><dgm:prSet/><dgm:t><a:bodyPr/><a:lstStyle/><a:p><a:r><a:t>Plan the work</a:t></a:r></a:p></dgm:t></dgm:pt><dgm:pt modelId="2" type="parTrans"><dgm:prSet/></dgm:pt><dgm:pt modelId="3"><dgm:t><a:p><a:r><a:t>Ship it</a:t></a:r></a:p></dgm:t></dgm:pt></dgm:ptLst><dgm:cxnLst/></dgm:dataModel>"#;
+    let rel = |target: &str, kind: &str| {
+        format!(
+            r#"<Relationships xmlns="r"><Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/{kind}" Target="{target}"/></Relationships>"#
+        )
+    };
+    let slide = r#"<p:sld xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>Roadmap</a:t></a:r></a:p></p:txBody></p:sp><p:graphicFrame/></p:spTree></p:cSld></p:sld>"#;
+    let slide_rels = rel("../diagrams/data1.xml", "diagramData");
+    let pptx = zip(&[
+        ("ppt/presentation.xml", b"<p:presentation/>"),
+        ("ppt/slides/slide1.xml", slide.as_bytes()),
+        ("ppt/slides/_rels/slide1.xml.rels", slide_rels.as_bytes()),
+        ("ppt/diagrams/data1.xml", data.as_bytes()),
+    ]);
+    let report = text_and_markdown("roadmap.pptx", &pptx);
+    assert_eq!(lines(&report), ["Roadmap", "Plan the work", "Ship it"], "{report:#}");
+    let page_end = report["pages"][0]["end"].as_u64().unwrap() as usize;
+    assert!(report["text"].as_str().unwrap()[..page_end].contains("Ship it"), "{report:#}");
+    assert!(report["markdown"].as_str().unwrap().contains("Ship it"), "{report:#}");
+
+    let document = r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Roadmap</w:t></w:r></w:p><w:p><w:r><w:drawing/></w:r></w:p></w:body></w:document>"#;
+    let document_rels = rel("diagrams/data1.xml", "diagramData");
+    let docx = zip(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", document.as_bytes()),
+        ("word/_rels/document.xml.rels", document_rels.as_bytes()),
+        ("word/diagrams/data1.xml", data.as_bytes()),
+    ]);
+    let report = text_and_markdown("roadmap.docx", &docx);
+    assert_eq!(lines(&report), ["Roadmap", "Plan the work", "Ship it"], "{report:#}");
+    assert!(report["markdown"].as_str().unwrap().contains("Ship it"), "{report:#}");
+}
+
+/// Old pages' `<center>` and forms' `<legend>` are blocks in browsers, but
+/// their text ran into the next words ("Welcometo our site").
+#[test]
+fn html_center_legend_and_menu_are_blocks() {
+    let html = b"<html><body><center>Welcome</center>to our site<fieldset><legend>Contact</legend>Name</fieldset>\
+                 <menu><li>Home</li></menu><dir><li>Files</li></dir><hgroup>Title</hgroup>End</body></html>";
+    let report = text_and_markdown("old.html", html);
+    let words: Vec<&str> = report["text"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["Welcome", "to", "our", "site", "Contact", "Name", "Home", "Files", "Title", "End"],
+        "{report:#}"
+    );
+    let markdown: Vec<&str> = report["markdown"].as_str().unwrap().split_whitespace().collect();
+    assert!(markdown.contains(&"Welcome") && markdown.contains(&"Contact"), "{report:#}");
+}
+
+/// Text a tracked change moved was read twice, where it was (`moveFrom`)
+/// and where it went (`moveTo`), and Japanese ruby readings ran into the
+/// ideographs they annotate ("とうきょう東京"): only the text Word shows is read.
+#[test]
+fn docx_moved_text_and_ruby_readings_are_read_once() {
+    let document = r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t xml:space="preserve">Start </w:t></w:r><w:moveFrom w:id="1"><w:r><w:t>moved</w:t></w:r></w:moveFrom><w:r><w:t xml:space="preserve"> middle </w:t></w:r><w:moveTo w:id="2"><w:r><w:t>moved</w:t></w:r></w:moveTo><w:r><w:t xml:space="preserve"> end.</w:t></w:r></w:p><w:p><w:ruby><w:rubyPr/><w:rt><w:r><w:t>とうきょう</w:t></w:r></w:rt><w:rubyBase><w:r><w:t>東京</w:t></w:r></w:rubyBase></w:ruby><w:r><w:t>に行きます。</w:t></w:r></w:p></w:body></w:document>"#;
+    let docx = zip(&[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", document.as_bytes())]);
+    let report = text_and_markdown("moves.docx", &docx);
+    let words: Vec<&str> = report["text"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(words, ["Start", "middle", "moved", "end.", "東京に行きます。"], "{report:#}");
+    let markdown: Vec<&str> = report["markdown"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(markdown, words, "{report:#}");
+}
+
+/// ODT ruby readings ran into their ideographs ("東京とうきょう") as DOCX's did.
+#[test]
+fn odt_ruby_readings_are_left_out() {
+    let content = r#"<office:document-content xmlns:office="o" xmlns:text="t"><office:body><office:text><text:p><text:ruby><text:ruby-base>東京</text:ruby-base><text:ruby-text>とうきょう</text:ruby-text></text:ruby>に行きます。</text:p></office:text></office:body></office:document-content>"#;
+    let odt = zip(&[("mimetype", b"application/vnd.oasis.opendocument.text"), ("content.xml", content.as_bytes())]);
+    let report = text_and_markdown("ruby.odt", &odt);
+    assert_eq!(report["text"].as_str().unwrap().trim(), "東京に行きます。", "{report:#}");
+    assert_eq!(report["markdown"].as_str().unwrap().trim(), "東京に行きます。", "{report:#}");
+}

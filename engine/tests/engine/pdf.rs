@@ -354,3 +354,24 @@ fn cells_drawn_leftwards_along_a_line_stay_apart() {
     let report = crate::check("rtl-table.pdf", &pdf, &[]);
     assert_eq!(report["text"], serde_json::json!("Name Value\nalpha 10\n\n"), "{report:#}");
 }
+
+/// Info strings were read as Latin-1: PDFDocEncoding's dashes and quotes
+/// (0x80–0xA0) came out as control characters, UTF-8 written without a BOM
+/// as mojibake ("GrÃ¶ÃŸe") and UTF-16LE with its BOM as "ÿþL\0i\0...".
+#[test]
+fn pdf_info_strings_in_pdfdocencoding_utf8_and_utf16le() {
+    let utf16le: String =
+        "Little endian".encode_utf16().flat_map(|u| u.to_le_bytes()).map(|b| format!("{b:02X}")).collect();
+    let info = format!(
+        "<< /Title (\\215Minutes\\216 \\205 caf\\351 \\240) /Author (Größe Ünïcödé) /Subject <FFFE{utf16le}> >>"
+    );
+    check(
+        "strings.pdf",
+        &with_metadata(&info, None),
+        &[
+            ("/metadata/title", json!("\u{201C}Minutes\u{201D} \u{2013} caf\u{E9} \u{20AC}")),
+            ("/metadata/author", json!("Größe Ünïcödé")),
+            ("/metadata/subject", json!("Little endian")),
+        ],
+    );
+}

@@ -181,3 +181,22 @@ fn iso_2022_jp_is_detected_and_decoded() {
     // Terminal output switches back to ASCII with `ESC ( B` too: still ASCII.
     check("colours.log", b"\x1B[1mbold\x1B(B\x1B[m and plain\n", &[("/metadata/encoding", json!("US-ASCII"))]);
 }
+
+/// A short UTF-8 sentence with one stray Latin-1 byte ("augment\xE9") was
+/// read as windows-1252, garbling its other accents ("rÃ©gions"): one bad
+/// byte among a dozen non-ASCII ones is over the share tolerated, but its
+/// six valid sequences outnumber it. Short legacy texts stay legacy.
+#[test]
+fn short_utf8_with_one_stray_byte_stays_utf8() {
+    let text = "Le rapport montre que les recettes ont augment\u{E9} dans les régions où les coûts sont restés \
+                maîtrisés et notés.\n";
+    let cut = text.find(" dans").unwrap();
+    let bytes = [&encoding_rs::WINDOWS_1252.encode(&text[..cut]).0, &text.as_bytes()[cut..]].concat();
+    let report = check_text("short.txt", &bytes, &["augment\u{FFFD} dans les régions", "maîtrisés"]);
+    assert_eq!(report["metadata"]["encoding"], "UTF-8", "{report:#}");
+    for legacy in ["Café au lait, très bon.", "naïve façade – “quoted”", "Größe: 5 m²"] {
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(legacy);
+        let report = check_text("legacy.txt", &bytes, &[legacy]);
+        assert_eq!(report["metadata"]["encoding"], "windows-1252", "{report:#}");
+    }
+}

@@ -134,3 +134,69 @@ fn xlsx_formulas_without_stored_results_are_named_in_a_warning() {
         ])
     );
 }
+
+/// Cell comments were missing from the text (DOCX and ODT comments are
+/// read): each sheet's follow its cells. A sheet with current Excel's
+/// threaded comments also has legacy copies telling old versions to
+/// upgrade; those are not read.
+#[test]
+fn xlsx_comments_follow_their_sheet() {
+    let ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+    let rel = |id: &str, kind: &str, target: &str| {
+        format!(
+            r#"<Relationship Id="{id}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/{kind}" Target="{target}"/>"#
+        )
+    };
+    let rels = |list: &[String]| {
+        format!(
+            r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{}</Relationships>"#,
+            list.concat()
+        )
+    };
+    let workbook = format!(
+        r#"<workbook xmlns="{ns}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Plan" sheetId="1" r:id="rId1"/><sheet name="Costs" sheetId="2" r:id="rId2"/></sheets></workbook>"#
+    );
+    let workbook_rels =
+        rels(&[rel("rId1", "worksheet", "worksheets/sheet1.xml"), rel("rId2", "worksheet", "worksheets/sheet2.xml")]);
+    let sheet = |value: &str| {
+        format!(
+            r#"<worksheet xmlns="{ns}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>{value}</t></is></c></row></sheetData></worksheet>"#
+        )
+    };
+    let (sheet1, sheet2) = (sheet("Launch"), sheet("Paper"));
+    let sheet1_rels = rels(&[rel("rId1", "comments", "../comments1.xml")]);
+    let sheet2_rels = rels(&[
+        rel("rId1", "comments", "../comments2.xml"),
+        "<Relationship Id=\"rId2\" Type=\"http://schemas.microsoft.com/office/2017/10/relationships/threadedComment\" Target=\"../threadedComments/threadedComment1.xml\"/>".to_owned(),
+    ]);
+    let legacy = |text: &str| {
+        format!(
+            r#"<comments xmlns="{ns}"><authors><author>Bob</author></authors><commentList><comment ref="A1" authorId="0"><text><r><rPr><b/></rPr><t>Bob:</t></r><r><t xml:space="preserve">&#10;{text}</t></r></text></comment></commentList></comments>"#
+        )
+    };
+    let comments1 = legacy("Check the launch date");
+    let comments2 = legacy("[Threaded comment] Your version of Excel allows you to read this threaded comment");
+    let threaded = r#"<ThreadedComments xmlns="http://schemas.microsoft.com/office/spreadsheetml/2018/threadedcomments"><threadedComment ref="A1" id="{1}"><text>Is paper still this price?</text></threadedComment><threadedComment ref="A1" id="{2}" parentId="{1}"><text>Yes, until May.</text></threadedComment></ThreadedComments>"#;
+    let package_rels = rels(&["<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"xl/workbook.xml\"/>".to_owned()]);
+    let bytes = zip(&[
+        ("[Content_Types].xml", b"<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>"),
+        ("_rels/.rels", package_rels.as_bytes()),
+        ("xl/workbook.xml", workbook.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", workbook_rels.as_bytes()),
+        ("xl/worksheets/sheet1.xml", sheet1.as_bytes()),
+        ("xl/worksheets/sheet2.xml", sheet2.as_bytes()),
+        ("xl/worksheets/_rels/sheet1.xml.rels", sheet1_rels.as_bytes()),
+        ("xl/worksheets/_rels/sheet2.xml.rels", sheet2_rels.as_bytes()),
+        ("xl/comments1.xml", comments1.as_bytes()),
+        ("xl/comments2.xml", comments2.as_bytes()),
+        ("xl/threadedComments/threadedComment1.xml", threaded.as_bytes()),
+    ]);
+    check(
+        "plan.xlsx",
+        &bytes,
+        &[(
+            "/text",
+            json!("Plan\nLaunch\nBob: Check the launch date\n\nCosts\nPaper\nIs paper still this price?\nYes, until May.\n\n"),
+        )],
+    );
+}
