@@ -65,6 +65,11 @@ BINARY defaults to target/release/docmill (build it first: cargo build --release
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or(&[]);
+    // `docmill-bench COMMAND --help` asks for the usage, not a run against
+    // a binary called `--help`.
+    if rest.iter().any(|arg| arg == "-h" || arg == "--help") {
+        return println!("{USAGE}");
+    }
     match args.first().map(String::as_str) {
         Some("large") => return large::run(&binaries(rest, "large")),
         Some("burst") => return burst::run(&binaries(rest, "burst")),
