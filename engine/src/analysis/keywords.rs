@@ -87,9 +87,34 @@ pub(super) fn stopwords(code: &str) -> Option<&'static FxHashSet<&'static str>> 
     tables.get(code)
 }
 
+/// Each stop word of every list, with the lists that hold it: bit `i` for
+/// `STOPWORD_LANGUAGES[i]`.
+pub(super) fn stop_word_lists() -> &'static FxHashMap<&'static str, u64> {
+    const _: () = assert!(STOPWORD_LANGUAGES.len() <= 64, "a bit per list");
+    static TABLE: OnceLock<FxHashMap<&'static str, u64>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = FxHashMap::<&'static str, u64>::default();
+        for (i, code) in STOPWORD_LANGUAGES.iter().enumerate() {
+            for word in stopwords(code).into_iter().flatten() {
+                *table.entry(word).or_default() |= 1 << i;
+            }
+        }
+        table
+    })
+}
+
 /// How many of the first [`EVIDENCE_WORDS`] words of `text`, lowercased,
-/// each of `tables` holds, and how many words were read.
+/// each of `tables` (lists of [`STOPWORD_LANGUAGES`], by code) holds, and
+/// how many words were read: one lookup a word in [`stop_word_lists`].
 pub(super) fn stop_word_hits(text: &str, tables: &[(&str, &FxHashSet<&str>)]) -> (Vec<usize>, usize) {
+    let lists = stop_word_lists();
+    let bits: Vec<u32> = tables
+        .iter()
+        .map(|(code, _)| {
+            let bit = STOPWORD_LANGUAGES.iter().position(|listed| listed == code);
+            bit.expect("a table is one of the listed languages'") as u32
+        })
+        .collect();
     let mut hits = vec![0usize; tables.len()];
     let mut words = 0usize;
     let mut lower = String::new();
@@ -100,8 +125,10 @@ pub(super) fn stop_word_hits(text: &str, tables: &[(&str, &FxHashSet<&str>)]) ->
         words += 1;
         lower.clear();
         lower.extend(piece.chars().flat_map(char::to_lowercase));
-        for (count, (_, table)) in hits.iter_mut().zip(tables) {
-            *count += usize::from(table.contains(lower.as_str()));
+        if let Some(&held_by) = lists.get(lower.as_str()) {
+            for (count, bit) in hits.iter_mut().zip(&bits) {
+                *count += usize::from(held_by >> bit & 1 == 1);
+            }
         }
     });
     (hits, words)

@@ -8,11 +8,7 @@
 //! list's, it is English, as whatlang would say too, and one hash lookup a
 //! word tells so. Anything less plain goes to whatlang.
 
-use std::sync::OnceLock;
-
-use rustc_hash::FxHashMap;
-
-use super::keywords::{stopwords, STOPWORD_LANGUAGES};
+use super::keywords::{stop_word_lists, STOPWORD_LANGUAGES};
 use super::words::for_each_word;
 
 /// At least this many words: fewer leave too little to count.
@@ -23,21 +19,6 @@ const MIN_ENGLISH_SHARE: f64 = 0.35;
 const MIN_LEAD: u32 = 3;
 /// Words longer than this are no stop word of any list.
 const MAX_STOP_WORD_BYTES: usize = 24;
-
-/// Each stop word of every list, with the lists that hold it: bit `i` for
-/// `STOPWORD_LANGUAGES[i]`.
-fn stop_word_lists() -> &'static FxHashMap<&'static str, u64> {
-    static TABLE: OnceLock<FxHashMap<&'static str, u64>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut table = FxHashMap::<&'static str, u64>::default();
-        for (i, code) in STOPWORD_LANGUAGES.iter().enumerate() {
-            for word in stopwords(code).into_iter().flatten() {
-                *table.entry(word).or_default() |= 1 << i;
-            }
-        }
-        table
-    })
-}
 
 fn english_bit() -> usize {
     STOPWORD_LANGUAGES.iter().position(|code| *code == "en").expect("English has a stop list")
