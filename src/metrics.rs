@@ -185,6 +185,12 @@ impl Metrics {
         );
         counter(
             &mut out,
+            "docmill_tasks_sent_ahead_total",
+            "Documents sent to a worker before it answered the one it was on.",
+            counters.sent_ahead.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
             "docmill_worker_boot_failures_total",
             "Workers that failed at boot.",
             counters.boot_failures.load(Ordering::Relaxed),

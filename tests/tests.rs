@@ -30,6 +30,7 @@ mod lifecycle;
 mod logging;
 mod ocr;
 mod peers;
+mod pipelining;
 mod pool_faults;
 mod readme;
 mod refusals;

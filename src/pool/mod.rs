@@ -163,6 +163,8 @@ pub struct Pool {
     /// takes a task, only for it to wait again: a wakeup per task.
     task_queued: Notify,
     queued: AtomicUsize,
+    /// Worker tasks waiting in [`Pool::next_task`].
+    workers_waiting: AtomicUsize,
     supervisor: SupervisorClient,
     workers: Mutex<BTreeMap<u64, WorkerInfo>>,
     exits: Exits,
@@ -203,6 +205,7 @@ impl Pool {
             bulk_tx,
             lanes: Mutex::new((interactive_rx, bulk_rx)),
             task_queued: Notify::new(),
+            workers_waiting: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
             supervisor,
             workers: Mutex::new(BTreeMap::new()),
@@ -540,28 +543,64 @@ impl Pool {
             // Made before looking, so a task queued after the look still
             // wakes this one.
             let notified = self.task_queued.notified();
-            {
-                let mut lanes = self.lanes.lock().unwrap();
-                let (interactive, bulk) = &mut *lanes;
-                let taken = match interactive.try_recv() {
-                    Ok(queued) => Ok(queued),
-                    Err(first) => bulk.try_recv().map_err(|second| (first, second)),
-                };
-                match taken {
-                    Ok(queued) => {
-                        self.queued.fetch_sub(1, Ordering::Relaxed);
-                        return Some(queued);
-                    }
-                    Err((TryRecvError::Disconnected, TryRecvError::Disconnected)) => return None,
-                    Err(_) => {}
-                }
+            match self.take_task() {
+                Ok(queued) => return Some(queued),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => {}
             }
+            let _waiting = Waiting::new(&self.workers_waiting);
             notified.await;
         }
+    }
+
+    /// A queued task if there is one, without waiting.
+    fn try_next_task(&self) -> Option<Queued> {
+        self.take_task().ok()
+    }
+
+    /// Whether a worker task is waiting for work: tasks are then not sent
+    /// ahead to a busy worker, they are for the waiting one.
+    fn workers_waiting(&self) -> bool {
+        self.workers_waiting.load(Ordering::Relaxed) > 0
+    }
+
+    /// Takes the next task, interactive first; `Disconnected` once both
+    /// lanes are closed and empty.
+    fn take_task(&self) -> Result<Queued, TryRecvError> {
+        let mut lanes = self.lanes.lock().unwrap();
+        let (interactive, bulk) = &mut *lanes;
+        let taken = match interactive.try_recv() {
+            Ok(queued) => Ok(queued),
+            Err(first) => bulk.try_recv().map_err(|second| match (first, second) {
+                (TryRecvError::Disconnected, TryRecvError::Disconnected) => TryRecvError::Disconnected,
+                _ => TryRecvError::Empty,
+            }),
+        };
+        if taken.is_ok() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        taken
     }
 
     fn count_outcome(&self, result: &Result<RawReport, TaskError>) {
         let counter = if result.is_ok() { &self.counters.documents_ok } else { &self.counters.documents_failed };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts a worker task as waiting for work for as long as it lives (a
+/// wait given up in a `select!` drops it).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

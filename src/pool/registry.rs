@@ -109,6 +109,8 @@ pub struct Counters {
     pub documents_failed: AtomicU64,
     pub boot_failures: AtomicU64,
     pub spawned: AtomicU64,
+    /// Tasks sent to a worker before it answered the one it was on.
+    pub sent_ahead: AtomicU64,
 }
 
 enum ExitSlot {

@@ -87,9 +87,11 @@ pub struct Received {
 }
 
 /// Reads one frame from the request socket, collecting every descriptor
-/// that arrives with its bytes. The server sends the document's descriptor
-/// with a frame's first bytes and waits for the answer before the next
-/// frame, so what arrives while one frame is read belongs to it.
+/// that arrives with its bytes. The server sends a document's descriptor
+/// with its frame's first bytes, and this reads no further than the frame's
+/// end, so the descriptors that arrive while one frame is read belong to it
+/// even when the server has sent the next frames already (a Unix stream
+/// socket hands over a descriptor with the bytes it was sent with).
 /// `Ok(None)` is a clean end of stream at a frame boundary.
 pub fn recv_frame(socket: BorrowedFd<'_>, max: usize) -> Result<Option<Received>, ProtocolError> {
     let mut received = Received { body: Vec::new(), fds: Vec::new(), truncated: false };

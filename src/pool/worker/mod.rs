@@ -1,15 +1,27 @@
 //! One worker's life as the server sees it: boot (wait for its `Ready`),
-//! serve tasks one at a time over its request socket and response pipe,
-//! retire. [`WorkerTask::retire`]
-//! is the one place that kills a worker and counts why.
+//! serve tasks over its request socket and response pipe, retire.
+//! [`WorkerTask::retire`] is the one place that kills a worker and counts
+//! why.
+//!
+//! While small documents keep coming and the worker answers them quickly,
+//! up to [`PIPELINE_DEPTH`] tasks are sent ahead of its answers: the worker
+//! finds its next document waiting instead of sleeping until the server
+//! wakes to send it, and one read of the response pipe (`wire`) takes
+//! several answers. A worker works through its tasks in the order sent, so
+//! the first unanswered one is the one it is on: that task alone is
+//! charged with a crash or a deadline (which runs from the answer before
+//! it), and the ones behind it, never started, go back to the queue as they
+//! were.
 
+mod wire;
+
+use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use docmill_worker::protocol::{self, AnalyzeRequest, ErrorCode, FromWorker, Outcome, ToWorker};
-use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::time::Instant;
 
@@ -17,7 +29,21 @@ use super::handoff;
 use super::registry::cpu_and_stopped;
 use super::{Document, Pool, Queued, RawReport, Reply, Restart, TaskError, WorkerState};
 use crate::supervisor::channel::RequestSocket;
+use wire::{Responses, WireError};
 
+/// Most tasks a worker holds at once: the one it is on and those sent
+/// ahead of its answer.
+pub const PIPELINE_DEPTH: usize = 4;
+/// Largest document sent ahead of the worker's answer. Four of them stay
+/// well inside a request socket's send buffer, so sending one never waits
+/// for the worker (which would hold up watching the deadline).
+pub const PIPELINE_MAX_BYTES: u64 = 16 << 10;
+/// Tasks are sent ahead only while the worker's last task took less CPU
+/// time than this: the tasks queued behind a slow document wait for it, and
+/// a document that is slow once is often slow again. CPU time, not time
+/// taken, so that a machine whose cores are all busy (when sending ahead
+/// saves the most) does not turn it off.
+const PIPELINE_AFTER_TASK_UNDER: Duration = Duration::from_millis(20);
 /// How long a freshly forked worker may take to say it is ready.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often an idle worker is asked whether it still answers. A worker
@@ -51,12 +77,13 @@ pub(super) struct WorkerTask {
     worker_id: u64,
     pid: i32,
     requests: RequestSocket,
-    responses: pipe::Receiver,
+    responses: Responses,
     tasks_done: u64,
     /// CPU time the worker had used by its last message (boot, answer, pong).
     cpu_at_last_answer: Duration,
     /// When the worker last answered anything (a ping is due
-    /// [`PING_INTERVAL`] after).
+    /// [`PING_INTERVAL`] after; the task it is on started then at the
+    /// latest).
     last_heard: Instant,
     /// When the worker booted or last finished a task: a worker that has
     /// been out of work for [`PING_BEFORE_TASK_AFTER`] is pinged before it
@@ -67,27 +94,38 @@ pub(super) struct WorkerTask {
     /// per-worker jitter, so workers started together do not all retire at
     /// once.
     quota: u64,
+    /// Tasks sent and not yet answered, in the order sent: the first is
+    /// the one the worker is on.
+    in_flight: VecDeque<InFlight>,
+    /// A task taken to send ahead that may not be (too large, or already
+    /// tried on a worker that failed): it goes alone, once the worker has
+    /// answered everything before it.
+    held: Option<Queued>,
+    /// The worker's last task took under [`PIPELINE_AFTER_TASK_UNDER`] of
+    /// CPU time.
+    fast: bool,
 }
 
-/// How a task's exchange with the worker ended.
+/// A task sent to the worker.
+struct InFlight {
+    queued: Queued,
+    task_id: u64,
+    queue_ms: u64,
+    sent: Instant,
+}
+
+/// How the exchange over the task the worker is on ended.
 enum Ending {
     Answer(Result<FromWorker, WireError>),
     Deadline,
     ClientGone,
 }
 
-enum WireError {
-    /// The pipe closed: the worker is gone.
-    Closed,
-    /// The worker wrote something that is not a valid frame.
-    Garbage(String),
-}
-
 impl WorkerTask {
     /// Drives one worker from boot until it dies or is retired.
     pub(super) async fn run(pool: Arc<Pool>, worker_id: u64, pid: i32, requests: OwnedFd, responses: OwnedFd) {
         let (requests, responses) = match (RequestSocket::new(requests), pipe::Receiver::from_owned_fd(responses)) {
-            (Ok(tx), Ok(rx)) => (tx, rx),
+            (Ok(tx), Ok(rx)) => (tx, Responses::new(rx)),
             _ => {
                 tracing::error!("worker {pid}: its request socket or response pipe is not usable");
                 pool.kill(worker_id);
@@ -109,12 +147,16 @@ impl WorkerTask {
             last_busy: Instant::now(),
             next_ping: 1,
             quota,
+            in_flight: VecDeque::with_capacity(PIPELINE_DEPTH),
+            held: None,
+            fast: false,
         };
         if !worker.boot().await {
             return;
         }
         while let Some(queued) = worker.wait_for_task().await {
             if let Err(restart) = worker.serve(queued).await {
+                worker.give_back();
                 worker.retire(restart);
                 return;
             }
@@ -123,7 +165,7 @@ impl WorkerTask {
 
     /// Waits for the worker's `Ready`; false if it did not boot.
     async fn boot(&mut self) -> bool {
-        match tokio::time::timeout(BOOT_TIMEOUT, read_message(&mut self.responses)).await {
+        match tokio::time::timeout(BOOT_TIMEOUT, self.responses.next()).await {
             Ok(Ok(FromWorker::Ready { cpu_micros, ocr, .. })) => {
                 self.heard(cpu_micros);
                 self.last_busy = Instant::now();
@@ -149,14 +191,13 @@ impl WorkerTask {
     /// task it was about to get goes back to the queue.
     async fn wait_for_task(&mut self) -> Option<Queued> {
         loop {
-            let mut probe = [0u8; 1];
             let ping_due = self.last_heard + PING_INTERVAL;
             let queued = tokio::select! {
                 queued = self.pool.next_task() => queued?,
-                read = self.responses.read(&mut probe) => {
-                    match read {
-                        Ok(0) | Err(_) if self.pool.is_draining() => {}
-                        Ok(0) | Err(_) => {
+                wrote = self.responses.wrote_unasked() => {
+                    match wrote {
+                        Err(_) if self.pool.is_draining() => {}
+                        Err(_) => {
                             let exit = self.pool.exits.wait(self.worker_id).await;
                             tracing::error!("idle worker {} died: {}", self.pid, exit.how);
                             self.retire(Restart::Crashed);
@@ -200,7 +241,7 @@ impl WorkerTask {
         let frame = protocol::encode_request(&ToWorker::Ping { nonce });
         let exchange = async {
             self.requests.send(&frame, None).await.map_err(|_| WireError::Closed)?;
-            read_message(&mut self.responses).await
+            self.responses.next().await
         };
         match tokio::time::timeout(PING_TIMEOUT, exchange).await {
             Ok(Ok(FromWorker::Pong { nonce: answered, cpu_micros })) if answered == nonce => {
@@ -233,17 +274,54 @@ impl WorkerTask {
         self.last_heard = Instant::now();
     }
 
-    /// Runs one task on the worker and answers it. `Err` names why the
-    /// worker must be replaced now.
-    ///
-    /// A worker that dies under a task, or that was stopped or starved
-    /// until the deadline, is not taken as the document's fault the first
-    /// time: the task goes back to the queue for another worker, and only a
-    /// second such ending answers the client (and counts against the
-    /// document in the quarantine).
-    async fn serve(&mut self, mut queued: Queued) -> Result<(), Restart> {
-        let pool = Arc::clone(&self.pool);
-        pool.set_state(self.worker_id, WorkerState::Busy);
+    /// Runs `first` on the worker, and the tasks sent ahead of its answers
+    /// while it stays quick, until every task sent is answered. `Err` names
+    /// why the worker must be replaced now; the tasks it had not started
+    /// are still in `in_flight` and `held`, for [`WorkerTask::give_back`].
+    async fn serve(&mut self, first: Queued) -> Result<(), Restart> {
+        self.pool.set_state(self.worker_id, WorkerState::Busy);
+        self.held = Some(first);
+        loop {
+            if self.in_flight.is_empty() {
+                match self.held.take() {
+                    Some(queued) => self.send(queued).await?,
+                    None => break,
+                }
+                continue;
+            }
+            self.top_up().await?;
+            self.answer_head().await?;
+        }
+        self.pool.set_state(self.worker_id, WorkerState::Idle);
+        Ok(())
+    }
+
+    /// Sends tasks ahead of the worker's answers while it is quick, no
+    /// other worker is waiting for work, and its quota has room.
+    async fn top_up(&mut self) -> Result<(), Restart> {
+        while self.fast
+            && self.held.is_none()
+            && self.in_flight.len() < PIPELINE_DEPTH
+            && self.tasks_done + (self.in_flight.len() as u64) < self.quota
+            && !self.pool.workers_waiting()
+        {
+            let Some(queued) = self.pool.try_next_task() else { break };
+            if queued.reply.is_closed() {
+                continue;
+            }
+            if pipelinable(&queued) {
+                self.pool.counters.sent_ahead.fetch_add(1, Ordering::Relaxed);
+                self.send(queued).await?;
+            } else {
+                self.held = Some(queued);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a task to the worker and adds it to `in_flight`. A document
+    /// that cannot be handed over is answered at once.
+    async fn send(&mut self, mut queued: Queued) -> Result<(), Restart> {
         let queue_ms = queued.enqueued.elapsed().as_millis() as u64;
         let prepared = match queued.prepared.take() {
             Some(prepared) => prepared,
@@ -253,35 +331,13 @@ impl WorkerTask {
                     Ok(prepared) => prepared,
                     Err(err) => {
                         let error = TaskError::Internal(format!("cannot hand the spooled upload to a worker: {err}"));
-                        fail(&pool, queued.reply, error);
-                        pool.set_state(self.worker_id, WorkerState::Idle);
+                        fail(&self.pool, queued.reply, error);
                         return Ok(());
                     }
                 }
             }
         };
-        // Every way the worker fails this document is logged naming it, in
-        // the request's span, so an operator can find the file again.
-        let size = prepared.len();
-        // The digest is spelled out only when a failure is logged. One being
-        // computed while the worker ran is waited for off this task.
-        let (digest, filename, span, pid) =
-            (queued.task.digest.clone(), queued.task.filename.clone(), queued.span.clone(), self.pid);
-        let log_failure = |what: &str| {
-            let (filename, span, what) = (filename.clone(), span.clone(), what.to_owned());
-            let log = move |digest: Option<[u8; 32]>| {
-                let sha256 = digest.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
-                tracing::error!(parent: &span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}")
-            };
-            match digest.known() {
-                Some(known) => log(Some(known)),
-                None => {
-                    let digest = digest.clone();
-                    tokio::spawn(async move { log(digest.wait().await) });
-                }
-            }
-        };
-        let task_id = pool.next_task_id.fetch_add(1, Ordering::Relaxed);
+        let task_id = self.pool.next_task_id.fetch_add(1, Ordering::Relaxed);
         let frame = protocol::encode_request(&ToWorker::Analyze(AnalyzeRequest {
             task_id,
             filename: &queued.task.filename,
@@ -290,78 +346,107 @@ impl WorkerTask {
             digest: queued.task.digest.wire(),
             document: prepared.body(),
         }));
-        let deadline = tokio::time::Instant::now() + pool.config.task_timeout;
-        let exchange = async {
-            let frame = frame;
-            self.requests.send(&frame, prepared.fd()).await.map_err(|_| WireError::Closed)?;
-            drop(frame);
-            read_message(&mut self.responses).await
-        };
-        let ending = tokio::select! {
-            answer = exchange => Ending::Answer(answer),
-            _ = tokio::time::sleep_until(deadline) => Ending::Deadline,
-            _ = queued.reply.closed() => Ending::ClientGone,
-        };
-        // Kept until the answer, for a second try should this worker die
-        // under the document.
+        // What was sent is kept until the answer, for another try should
+        // this worker fail under the document.
+        let sent = tokio::time::timeout(self.pool.config.task_timeout, self.requests.send(&frame, prepared.fd())).await;
+        drop(frame);
         queued.prepared = Some(prepared);
-        match ending {
-            Ending::Answer(Ok(FromWorker::Done(result))) if result.task_id == task_id => {
-                self.tasks_done += 1;
-                self.heard(result.cpu_micros);
-                self.last_busy = Instant::now();
-                let reply = match result.outcome {
-                    Outcome::Report(json) => match RawReport::from_worker(json, &queued.task.filename) {
-                        Ok(mut report) => {
-                            report.set_queue_ms(queue_ms);
-                            Ok(report)
-                        }
-                        Err(why) => Err(TaskError::Internal(format!("worker sent an unusable report: {why}"))),
-                    },
-                    Outcome::Error { code: ErrorCode::ParseFailed, message } => {
-                        // A worker asks to be replaced after a parse error
-                        // only when the parser panicked.
-                        if result.recycle {
-                            log_failure(&message);
-                        }
-                        Err(TaskError::ParseFailed(message))
-                    }
-                    Outcome::Error { code: ErrorCode::BadRequest, message } => Err(TaskError::BadRequest(message)),
-                };
-                pool.count_outcome(&reply);
-                let _ = queued.reply.send(reply);
-                pool.set_tasks_done(self.worker_id, self.tasks_done);
-                let retire = result.recycle
-                    || self.tasks_done >= self.quota
-                    || result.private_bytes > pool.config.recycle_private_bytes;
-                if retire {
-                    return Err(Restart::Recycled);
+        self.in_flight.push_back(InFlight { queued, task_id, queue_ms, sent: Instant::now() });
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            // The worker is gone, or reads nothing: the task it is on
+            // answers for it.
+            Ok(Err(_)) => Err(self.head_failed(Ending::Answer(Err(WireError::Closed))).await),
+            Err(_) => Err(self.head_failed(Ending::Deadline).await),
+        }
+    }
+
+    /// Waits for the answer to the task the worker is on, within its
+    /// deadline (which runs from when the worker started it: it was sent,
+    /// or the worker answered the one before it), and answers its client.
+    async fn answer_head(&mut self) -> Result<(), Restart> {
+        let timeout = self.pool.config.task_timeout;
+        let head = self.in_flight.front_mut().expect("a task in flight");
+        let started = head.sent.max(self.last_heard);
+        let ending = tokio::select! {
+            answer = self.responses.next() => Ending::Answer(answer),
+            _ = tokio::time::sleep_until(started + timeout) => Ending::Deadline,
+            _ = head.queued.reply.closed() => Ending::ClientGone,
+        };
+        let result = match ending {
+            Ending::Answer(Ok(FromWorker::Done(result))) if result.task_id == head.task_id => result,
+            ending => return Err(self.head_failed(ending).await),
+        };
+        let InFlight { queued, queue_ms, .. } = self.in_flight.pop_front().expect("a task in flight");
+        let pool = Arc::clone(&self.pool);
+        let cpu_used = Duration::from_micros(result.cpu_micros).saturating_sub(self.cpu_at_last_answer);
+        self.fast = cpu_used < PIPELINE_AFTER_TASK_UNDER;
+        self.tasks_done += 1;
+        self.heard(result.cpu_micros);
+        self.last_busy = Instant::now();
+        let reply = match result.outcome {
+            Outcome::Report(json) => match RawReport::from_worker(json, &queued.task.filename) {
+                Ok(mut report) => {
+                    report.set_queue_ms(queue_ms);
+                    Ok(report)
                 }
-                pool.set_state(self.worker_id, WorkerState::Idle);
-                Ok(())
+                Err(why) => Err(TaskError::Internal(format!("worker sent an unusable report: {why}"))),
+            },
+            Outcome::Error { code: ErrorCode::ParseFailed, message } => {
+                // A worker asks to be replaced after a parse error only
+                // when the parser panicked.
+                if result.recycle {
+                    log_failure(&queued, self.pid, &message);
+                }
+                Err(TaskError::ParseFailed(message))
             }
+            Outcome::Error { code: ErrorCode::BadRequest, message } => Err(TaskError::BadRequest(message)),
+        };
+        pool.count_outcome(&reply);
+        let _ = queued.reply.send(reply);
+        pool.set_tasks_done(self.worker_id, self.tasks_done);
+        if result.recycle || self.tasks_done >= self.quota || result.private_bytes > pool.config.recycle_private_bytes {
+            return Err(Restart::Recycled);
+        }
+        Ok(())
+    }
+
+    /// Deals with the task the worker is on when the worker failed under
+    /// it, and says why the worker must be replaced.
+    ///
+    /// A worker that dies under a task, or that was stopped or starved
+    /// until the deadline, is not taken as the document's fault the first
+    /// time: the task goes back to the queue for another worker, and only a
+    /// second such ending answers the client (and counts against the
+    /// document in the quarantine). Every way the worker fails a document is
+    /// logged naming it, in the request's span, so an operator can find the
+    /// file again.
+    async fn head_failed(&mut self, ending: Ending) -> Restart {
+        let InFlight { mut queued, .. } = self.in_flight.pop_front().expect("a task in flight");
+        let pool = Arc::clone(&self.pool);
+        match ending {
             Ending::Answer(Ok(_)) => {
                 let message = format!("worker {} sent an unexpected message and was replaced", self.pid);
-                log_failure(&message);
+                log_failure(&queued, self.pid, &message);
                 self.retry_or_fail(queued, TaskError::Crashed(message));
-                Err(Restart::Crashed)
+                Restart::Crashed
             }
             Ending::Answer(Err(WireError::Garbage(why))) => {
                 let message = format!("worker {} sent a malformed response ({why}) and was replaced", self.pid);
-                log_failure(&message);
+                log_failure(&queued, self.pid, &message);
                 self.retry_or_fail(queued, TaskError::Crashed(message));
-                Err(Restart::Crashed)
+                Restart::Crashed
             }
             Ending::Answer(Err(WireError::Closed)) => {
                 let exit = pool.exits.wait(self.worker_id).await;
-                log_failure(&format!("{} while analysing a document", exit.how));
+                log_failure(&queued, self.pid, &format!("{} while analysing a document", exit.how));
                 let message = format!("{} while analysing this document", exit.how);
                 if exit.killed_from_outside {
                     self.retry_after_outside_kill(queued, message);
                 } else {
                     self.retry_or_fail(queued, TaskError::Crashed(message));
                 }
-                Err(Restart::Crashed)
+                Restart::Crashed
             }
             Ending::Deadline => {
                 let timeout = pool.config.task_timeout;
@@ -385,16 +470,35 @@ impl WorkerTask {
                         pool.requeue(queued);
                     }
                     _ => {
-                        log_failure(&format!(
-                            "analysis took longer than {:.3}s; worker {pid} was stopped",
-                            timeout.as_secs_f64()
-                        ));
+                        log_failure(
+                            &queued,
+                            self.pid,
+                            &format!(
+                                "analysis took longer than {:.3}s; worker {} was stopped",
+                                timeout.as_secs_f64(),
+                                self.pid
+                            ),
+                        );
                         fail(&pool, queued.reply, TaskError::TimedOut(timeout));
                     }
                 }
-                Err(Restart::TimedOut)
+                Restart::TimedOut
             }
-            Ending::ClientGone => Err(Restart::Cancelled),
+            // Its client left: the worker is killed to free the CPU.
+            Ending::ClientGone => Restart::Cancelled,
+        }
+    }
+
+    /// Puts the tasks the worker had not started back in the queue as they
+    /// were, using none of their tries: nothing went wrong under them.
+    fn give_back(&mut self) {
+        for InFlight { queued, .. } in self.in_flight.drain(..) {
+            if !queued.reply.is_closed() {
+                self.pool.requeue(queued);
+            }
+        }
+        if let Some(queued) = self.held.take() {
+            self.pool.requeue(queued);
         }
     }
 
@@ -452,6 +556,38 @@ impl WorkerTask {
     }
 }
 
+/// Whether a task may be sent ahead of the worker's answer: a small
+/// document, inline in its frame, on its first try (one that was under a
+/// worker that failed goes alone, so that it alone is charged should it
+/// fail again).
+fn pipelinable(queued: &Queued) -> bool {
+    let len = match (&queued.prepared, &queued.task.document) {
+        (Some(handoff::Prepared::Inline(bytes)), _) => bytes.len(),
+        (None, Document::Memory(bytes)) => bytes.len(),
+        _ => return false,
+    };
+    len as u64 <= PIPELINE_MAX_BYTES && !queued.retried && queued.outside_kills == 0 && queued.stops == 0
+}
+
+/// Logs that a worker failed under a task's document, naming the document.
+/// The digest is spelled out only when a failure is logged; one still being
+/// computed is waited for off the worker's task.
+fn log_failure(queued: &Queued, pid: i32, what: &str) {
+    let size = queued.prepared.as_ref().map_or(0, |prepared| prepared.len());
+    let (filename, span, what) = (queued.task.filename.clone(), queued.span.clone(), what.to_owned());
+    let log = move |digest: Option<[u8; 32]>| {
+        let sha256 = digest.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
+        tracing::error!(parent: &span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}")
+    };
+    match queued.task.digest.known() {
+        Some(known) => log(Some(known)),
+        None => {
+            let digest = queued.task.digest.clone();
+            tokio::spawn(async move { log(digest.wait().await) });
+        }
+    }
+}
+
 /// Answers a task with an error and counts it.
 fn fail(pool: &Pool, reply: Reply, error: TaskError) {
     pool.counters.documents_failed.fetch_add(1, Ordering::Relaxed);
@@ -461,14 +597,4 @@ fn fail(pool: &Pool, reply: Reply, error: TaskError) {
 /// Lower-case hex, as reports spell a sha256.
 fn hex(digest: &[u8; 32]) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-async fn read_message(responses: &mut pipe::Receiver) -> Result<FromWorker, WireError> {
-    let mut header = [0u8; protocol::FRAME_HEADER_LEN];
-    responses.read_exact(&mut header).await.map_err(|_| WireError::Closed)?;
-    let len =
-        protocol::body_len(header, protocol::MAX_RESPONSE_FRAME).map_err(|err| WireError::Garbage(err.to_string()))?;
-    let mut body = vec![0u8; len];
-    responses.read_exact(&mut body).await.map_err(|_| WireError::Closed)?;
-    protocol::decode_response(&body).map_err(|err| WireError::Garbage(err.to_string()))
 }
