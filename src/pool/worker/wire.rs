@@ -11,6 +11,8 @@ use tokio::net::unix::pipe;
 /// What the buffer reads at a time, and keeps between frames; a larger
 /// frame is read into room made for it and the room given back after.
 const BUFFER_BYTES: usize = 64 << 10;
+/// Most room made for a frame ahead of its bytes.
+const GROW_BY: usize = 1 << 20;
 
 pub(super) enum WireError {
     /// The pipe closed: the worker is gone.
@@ -84,12 +86,16 @@ impl Responses {
         }
     }
 
-    /// Room for a frame of `wanted` bytes, and some to spare to read into.
+    /// Room to read more of a frame of `wanted` bytes into. The room grows
+    /// with what arrives, at most [`GROW_BY`] a read past what is held, so
+    /// a frame is held only as far as it has been written: a worker that
+    /// announces a huge frame and writes little of it costs the server
+    /// little until its deadline.
     fn make_room(&mut self, wanted: usize) {
         if self.start > 0 {
             self.buffer.drain(..self.start);
             self.start = 0;
         }
-        self.buffer.reserve(wanted.saturating_sub(self.buffer.len()).max(4096));
+        self.buffer.reserve(wanted.saturating_sub(self.buffer.len()).clamp(4096, GROW_BY));
     }
 }
