@@ -169,7 +169,7 @@ pub struct PoolArgs {
     /// Largest document accepted, per file (units: KiB, MiB, GiB). e.g. --max-upload-bytes 20MiB
     #[arg(long, env = "DOCMILL_MAX_UPLOAD_BYTES", value_name = "BYTES", default_value = DEFAULT_MAX_UPLOAD_BYTES, value_parser = parse_bytes)]
     pub max_upload_bytes: u64,
-    /// Time one document may take in a worker before it is stopped (504); counted from the hand-off to a worker.
+    /// Time one document may take in a worker before it is stopped (504); counted from when a worker starts on it, not while it waits.
     /// Seconds or units: 0.5, 30s, 10m. e.g. --job-timeout 30s
     #[arg(long, env = "DOCMILL_JOB_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_JOB_TIMEOUT, value_parser = parse_duration)]
     pub job_timeout: Duration,
