@@ -191,6 +191,12 @@ impl Metrics {
         );
         counter(
             &mut out,
+            "docmill_tasks_taken_back_total",
+            "Documents sent ahead that were queued again for any worker because the one before them ran long.",
+            counters.taken_back.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
             "docmill_worker_boot_failures_total",
             "Workers that failed at boot.",
             counters.boot_failures.load(Ordering::Relaxed),

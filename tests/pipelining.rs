@@ -115,3 +115,42 @@ fn a_document_sent_ahead_gets_its_whole_deadline_once_its_worker_starts_it() {
     assert_eq!(server.restarts("timed_out"), 0);
     assert!(metric(&server, "docmill_tasks_sent_ahead_total") >= 1, "the slow documents were never sent ahead");
 }
+
+#[test]
+fn documents_sent_ahead_of_one_that_runs_long_are_taken_back_for_another_worker() {
+    let server = Server::start(&["--workers", "2", "--job-timeout", "5"]);
+    server.wait_workers_ready(2);
+    // One worker sleeps through a document (no CPU time, so it stays quick)
+    // while the other takes the batch.
+    let addr = server.addr.clone();
+    let sleeper = std::thread::spawn(move || {
+        crate::util::request(&addr, "PUT", "/v1/analyze?filename=sleep.bin", &[], b"DOCMILL-FAULT:sleep-1500")
+    });
+    crate::util::wait_until(std::time::Duration::from_secs(10), "a busy worker", || {
+        server.get_json("/v1/pool")["workers"].as_array().unwrap().iter().any(|w| w["state"] == "busy")
+    });
+    // The batch's worker naps, answers quickly, takes the hanging document
+    // and is sent the two behind it; they are taken back once it has run
+    // for a while, and the sleeper's worker answers them long before the
+    // hanging one's deadline.
+    let files: Vec<(String, Vec<u8>)> = vec![
+        ("nap.bin".into(), b"DOCMILL-FAULT:sleep-300".to_vec()),
+        ("hang.bin".into(), b"DOCMILL-FAULT:hang".to_vec()),
+        ("first.txt".into(), b"The first document behind the hanging one.".to_vec()),
+        ("second.txt".into(), b"The second document behind the hanging one.".to_vec()),
+    ];
+    let files_ref: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes)| (name.as_str(), bytes.as_slice())).collect();
+    let response = server.post_files("/v1/batch", &files_ref);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let order: Vec<String> = response
+        .text()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter_map(|line| line["filename"].as_str().map(str::to_owned))
+        .collect();
+    let at = |name: &str| order.iter().position(|n| n == name).unwrap_or_else(|| panic!("no {name} in {order:?}"));
+    assert!(at("first.txt") < at("hang.bin") && at("second.txt") < at("hang.bin"), "{order:?}");
+    assert_eq!(sleeper.join().unwrap().status, 200);
+    assert!(metric(&server, "docmill_tasks_taken_back_total") >= 1);
+    assert!(metric(&server, "docmill_tasks_sent_ahead_total") >= 1);
+}

@@ -136,6 +136,10 @@ struct Queued {
     /// [`worker::OUTSIDE_KILL_RETRIES`] of them send it to another worker
     /// without using its one retry, since a document cannot stop its worker.
     stops: u8,
+    /// It was sent ahead to a worker and taken back because the task before
+    /// it ran long: it is not sent ahead again, so it cannot go round
+    /// between workers that are all held up.
+    taken_back: bool,
     /// The document as the first worker was sent it (inline, or its
     /// descriptor), kept for a second try on another worker.
     prepared: Option<handoff::Prepared>,
@@ -250,6 +254,7 @@ impl Pool {
             retried: false,
             outside_kills: 0,
             stops: 0,
+            taken_back: false,
             prepared: None,
         };
         self.queued.fetch_add(1, Ordering::Relaxed);

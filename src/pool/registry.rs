@@ -111,6 +111,9 @@ pub struct Counters {
     pub spawned: AtomicU64,
     /// Tasks sent to a worker before it answered the one it was on.
     pub sent_ahead: AtomicU64,
+    /// Tasks sent ahead and queued again for any worker because the task
+    /// before them ran long.
+    pub taken_back: AtomicU64,
 }
 
 enum ExitSlot {

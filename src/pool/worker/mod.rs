@@ -44,6 +44,11 @@ pub const PIPELINE_MAX_BYTES: u64 = 16 << 10;
 /// taken, so that a machine whose cores are all busy (when sending ahead
 /// saves the most) does not turn it off.
 const PIPELINE_AFTER_TASK_UNDER: Duration = Duration::from_millis(20);
+/// The tasks sent behind a task the worker has been on this long are
+/// queued again for any worker (the copies this worker holds are answered
+/// into the void), so a document that turns out slow, or a worker stopped
+/// under it, holds up no other document for long.
+const TAKE_BACK_AFTER: Duration = Duration::from_millis(250);
 /// How long a freshly forked worker may take to say it is ready.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often an idle worker is asked whether it still answers. A worker
@@ -108,7 +113,9 @@ pub(super) struct WorkerTask {
 
 /// A task sent to the worker.
 struct InFlight {
-    queued: Queued,
+    /// `None` once taken back for another worker: the worker's answer to
+    /// it, if it comes, is thrown away.
+    queued: Option<Queued>,
     task_id: u64,
     queue_ms: u64,
     sent: Instant,
@@ -119,6 +126,8 @@ enum Ending {
     Answer(Result<FromWorker, WireError>),
     Deadline,
     ClientGone,
+    /// The task has run [`TAKE_BACK_AFTER`] with others sent behind it.
+    TakeBack,
 }
 
 impl WorkerTask {
@@ -351,7 +360,7 @@ impl WorkerTask {
         let sent = tokio::time::timeout(self.pool.config.task_timeout, self.requests.send(&frame, prepared.fd())).await;
         drop(frame);
         queued.prepared = Some(prepared);
-        self.in_flight.push_back(InFlight { queued, task_id, queue_ms, sent: Instant::now() });
+        self.in_flight.push_back(InFlight { queued: Some(queued), task_id, queue_ms, sent: Instant::now() });
         match sent {
             Ok(Ok(())) => Ok(()),
             // The worker is gone, or reads nothing: the task it is on
@@ -366,16 +375,28 @@ impl WorkerTask {
     /// or the worker answered the one before it), and answers its client.
     async fn answer_head(&mut self) -> Result<(), Restart> {
         let timeout = self.pool.config.task_timeout;
-        let head = self.in_flight.front_mut().expect("a task in flight");
-        let started = head.sent.max(self.last_heard);
-        let ending = tokio::select! {
-            answer = self.responses.next() => Ending::Answer(answer),
-            _ = tokio::time::sleep_until(started + timeout) => Ending::Deadline,
-            _ = head.queued.reply.closed() => Ending::ClientGone,
-        };
-        let result = match ending {
-            Ending::Answer(Ok(FromWorker::Done(result))) if result.task_id == head.task_id => result,
-            ending => return Err(self.head_failed(ending).await),
+        let started = self.in_flight.front().expect("a task in flight").sent.max(self.last_heard);
+        let result = loop {
+            let waiting_behind = self.in_flight.iter().skip(1).any(|task| task.queued.is_some());
+            let head = self.in_flight.front_mut().expect("a task in flight");
+            let head_task_id = head.task_id;
+            let client_gone = async {
+                match &mut head.queued {
+                    Some(queued) => queued.reply.closed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let ending = tokio::select! {
+                answer = self.responses.next() => Ending::Answer(answer),
+                _ = tokio::time::sleep_until(started + timeout) => Ending::Deadline,
+                _ = client_gone => Ending::ClientGone,
+                _ = tokio::time::sleep_until(started + TAKE_BACK_AFTER), if waiting_behind => Ending::TakeBack,
+            };
+            match ending {
+                Ending::Answer(Ok(FromWorker::Done(result))) if result.task_id == head_task_id => break result,
+                Ending::TakeBack => self.take_back(),
+                ending => return Err(self.head_failed(ending).await),
+            }
         };
         let InFlight { queued, queue_ms, .. } = self.in_flight.pop_front().expect("a task in flight");
         let pool = Arc::clone(&self.pool);
@@ -384,6 +405,13 @@ impl WorkerTask {
         self.tasks_done += 1;
         self.heard(result.cpu_micros);
         self.last_busy = Instant::now();
+        pool.set_tasks_done(self.worker_id, self.tasks_done);
+        let retire =
+            result.recycle || self.tasks_done >= self.quota || result.private_bytes > pool.config.recycle_private_bytes;
+        // A task taken back is answered by the worker that took it over.
+        let Some(queued) = queued else {
+            return if retire { Err(Restart::Recycled) } else { Ok(()) };
+        };
         let reply = match result.outcome {
             Outcome::Report(json) => match RawReport::from_worker(json, &queued.task.filename) {
                 Ok(mut report) => {
@@ -404,11 +432,24 @@ impl WorkerTask {
         };
         pool.count_outcome(&reply);
         let _ = queued.reply.send(reply);
-        pool.set_tasks_done(self.worker_id, self.tasks_done);
-        if result.recycle || self.tasks_done >= self.quota || result.private_bytes > pool.config.recycle_private_bytes {
+        if retire {
             return Err(Restart::Recycled);
         }
         Ok(())
+    }
+
+    /// Queues the tasks sent behind the one the worker is on again, for any
+    /// worker, as they were (none of their tries used).
+    fn take_back(&mut self) {
+        for task in self.in_flight.iter_mut().skip(1) {
+            if let Some(mut queued) = task.queued.take() {
+                self.pool.counters.taken_back.fetch_add(1, Ordering::Relaxed);
+                queued.taken_back = true;
+                if !queued.reply.is_closed() {
+                    self.pool.requeue(queued);
+                }
+            }
+        }
     }
 
     /// Deals with the task the worker is on when the worker failed under
@@ -422,8 +463,17 @@ impl WorkerTask {
     /// logged naming it, in the request's span, so an operator can find the
     /// file again.
     async fn head_failed(&mut self, ending: Ending) -> Restart {
-        let InFlight { mut queued, .. } = self.in_flight.pop_front().expect("a task in flight");
+        let InFlight { queued, .. } = self.in_flight.pop_front().expect("a task in flight");
         let pool = Arc::clone(&self.pool);
+        // A task taken back is another worker's now: nothing to answer or
+        // charge here.
+        let Some(mut queued) = queued else {
+            return match ending {
+                Ending::Deadline => Restart::TimedOut,
+                Ending::ClientGone | Ending::TakeBack => Restart::Cancelled,
+                Ending::Answer(_) => Restart::Crashed,
+            };
+        };
         match ending {
             Ending::Answer(Ok(_)) => {
                 let message = format!("worker {} sent an unexpected message and was replaced", self.pid);
@@ -486,13 +536,15 @@ impl WorkerTask {
             }
             // Its client left: the worker is killed to free the CPU.
             Ending::ClientGone => Restart::Cancelled,
+            // Handled where the answer is waited for.
+            Ending::TakeBack => unreachable!("taking back is not a failure"),
         }
     }
 
     /// Puts the tasks the worker had not started back in the queue as they
     /// were, using none of their tries: nothing went wrong under them.
     fn give_back(&mut self) {
-        for InFlight { queued, .. } in self.in_flight.drain(..) {
+        for queued in self.in_flight.drain(..).filter_map(|task| task.queued) {
             if !queued.reply.is_closed() {
                 self.pool.requeue(queued);
             }
@@ -559,14 +611,18 @@ impl WorkerTask {
 /// Whether a task may be sent ahead of the worker's answer: a small
 /// document, inline in its frame, on its first try (one that was under a
 /// worker that failed goes alone, so that it alone is charged should it
-/// fail again).
+/// fail again), not taken back before.
 fn pipelinable(queued: &Queued) -> bool {
     let len = match (&queued.prepared, &queued.task.document) {
         (Some(handoff::Prepared::Inline(bytes)), _) => bytes.len(),
         (None, Document::Memory(bytes)) => bytes.len(),
         _ => return false,
     };
-    len as u64 <= PIPELINE_MAX_BYTES && !queued.retried && queued.outside_kills == 0 && queued.stops == 0
+    len as u64 <= PIPELINE_MAX_BYTES
+        && !queued.retried
+        && queued.outside_kills == 0
+        && queued.stops == 0
+        && !queued.taken_back
 }
 
 /// Logs that a worker failed under a task's document, naming the document.
