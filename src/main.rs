@@ -31,6 +31,7 @@ mod peers;
 mod pool;
 mod serve;
 mod supervisor;
+mod waiting;
 
 use std::process::ExitCode;
 

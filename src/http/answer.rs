@@ -27,6 +27,8 @@ use futures_util::Future;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
+use crate::waiting::Waiting;
+
 /// All answers waiting in memory for their clients hold at most this much
 /// together. Four of the largest reports a worker may send (96 MiB frames,
 /// `docmill_worker::protocol::MAX_RESPONSE_FRAME`) do not fit, so slow
@@ -52,22 +54,6 @@ pub struct AnswerBudget {
     freed: Notify,
     /// Answers (batch documents, results pages) waiting for room now.
     waiting: AtomicUsize,
-}
-
-/// Counts one waiter while it lives (a wait may be cancelled).
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn new(count: &'a AtomicUsize) -> Waiting<'a> {
-        count.fetch_add(1, Ordering::Relaxed);
-        Waiting(count)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 impl Default for AnswerBudget {

@@ -49,6 +49,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::supervisor::client::SupervisorClient;
 use crate::supervisor::SupervisorHandle;
+use crate::waiting::Waiting;
 use memo::Memo;
 use registry::{resident_bytes, Exit, Exits};
 
@@ -590,22 +591,5 @@ impl Pool {
     fn count_outcome(&self, result: &Result<RawReport, TaskError>) {
         let counter = if result.is_ok() { &self.counters.documents_ok } else { &self.counters.documents_failed };
         counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Counts a worker task as waiting for work for as long as it lives (a
-/// wait given up in a `select!` drops it).
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn new(count: &'a AtomicUsize) -> Waiting<'a> {
-        count.fetch_add(1, Ordering::Relaxed);
-        Waiting(count)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
