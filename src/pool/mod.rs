@@ -130,11 +130,11 @@ struct Queued {
     /// second such ending is the document's answer.
     retried: bool,
     /// Workers `SIGKILL`ed from outside under this task; up to
-    /// [`worker::OUTSIDE_KILL_RETRIES`] of them send it to another worker
+    /// [`worker::failure::OUTSIDE_KILL_RETRIES`] of them send it to another worker
     /// without using its one retry.
     outside_kills: u8,
     /// Workers found stopped (`SIGSTOP`) at this task's deadline; up to
-    /// [`worker::OUTSIDE_KILL_RETRIES`] of them send it to another worker
+    /// [`worker::failure::OUTSIDE_KILL_RETRIES`] of them send it to another worker
     /// without using its one retry, since a document cannot stop its worker.
     stops: u8,
     /// It was sent ahead to a worker and taken back because the task before

@@ -13,6 +13,7 @@
 //! it), and the ones behind it, never started, go back to the queue as they
 //! were.
 
+pub(super) mod failure;
 mod wire;
 
 use std::collections::VecDeque;
@@ -26,9 +27,9 @@ use tokio::net::unix::pipe;
 use tokio::time::Instant;
 
 use super::handoff;
-use super::registry::cpu_and_stopped;
-use super::{Document, Pool, Queued, RawReport, Reply, Restart, TaskError, WorkerState};
+use super::{Document, Pool, Queued, RawReport, Restart, TaskError, WorkerState};
 use crate::supervisor::channel::RequestSocket;
+use failure::{fail, log_failure};
 use wire::{Responses, WireError};
 
 /// Most tasks a worker holds at once: the one it is on and those sent
@@ -64,19 +65,6 @@ const PING_TIMEOUT: Duration = Duration::from_secs(1);
 /// the task deadline. Workers of a busy pool are never out of work this
 /// long, so this costs nothing under load.
 const PING_BEFORE_TASK_AFTER: Duration = Duration::from_millis(250);
-/// A worker that got less than this share of one core during a task that
-/// timed out was not running it (stopped, or starved by other processes):
-/// the document gets one more try on another worker. A document that really
-/// takes too long keeps its worker on a core all the time.
-const STARVED_CPU_SHARE: f64 = 0.1;
-/// Tries on another worker for a task whose worker was `SIGKILL`ed from
-/// outside (an operator, the OOM killer, a chaos test). Several, since the
-/// kill was not the document's doing; bounded, since each costs a worker
-/// and a machine short of memory may go on killing whoever reads it.
-pub const OUTSIDE_KILL_RETRIES: u8 = 3;
-/// What [`WorkerTask::starved`] says of a worker found stopped.
-const STOPPED: &str = "was stopped";
-
 pub(super) struct WorkerTask {
     pool: Arc<Pool>,
     worker_id: u64,
@@ -452,95 +440,6 @@ impl WorkerTask {
         }
     }
 
-    /// Deals with the task the worker is on when the worker failed under
-    /// it, and says why the worker must be replaced.
-    ///
-    /// A worker that dies under a task, or that was stopped or starved
-    /// until the deadline, is not taken as the document's fault the first
-    /// time: the task goes back to the queue for another worker, and only a
-    /// second such ending answers the client (and counts against the
-    /// document in the quarantine). Every way the worker fails a document is
-    /// logged naming it, in the request's span, so an operator can find the
-    /// file again.
-    async fn head_failed(&mut self, ending: Ending) -> Restart {
-        let InFlight { queued, .. } = self.in_flight.pop_front().expect("a task in flight");
-        let pool = Arc::clone(&self.pool);
-        // A task taken back is another worker's now: nothing to answer or
-        // charge here.
-        let Some(mut queued) = queued else {
-            return match ending {
-                Ending::Deadline => Restart::TimedOut,
-                Ending::ClientGone | Ending::TakeBack => Restart::Cancelled,
-                Ending::Answer(_) => Restart::Crashed,
-            };
-        };
-        match ending {
-            Ending::Answer(Ok(_)) => {
-                let message = format!("worker {} sent an unexpected message and was replaced", self.pid);
-                log_failure(&queued, self.pid, &message);
-                self.retry_or_fail(queued, TaskError::Crashed(message));
-                Restart::Crashed
-            }
-            Ending::Answer(Err(WireError::Garbage(why))) => {
-                let message = format!("worker {} sent a malformed response ({why}) and was replaced", self.pid);
-                log_failure(&queued, self.pid, &message);
-                self.retry_or_fail(queued, TaskError::Crashed(message));
-                Restart::Crashed
-            }
-            Ending::Answer(Err(WireError::Closed)) => {
-                let exit = pool.exits.wait(self.worker_id).await;
-                log_failure(&queued, self.pid, &format!("{} while analysing a document", exit.how));
-                let message = format!("{} while analysing this document", exit.how);
-                if exit.killed_from_outside {
-                    self.retry_after_outside_kill(queued, message);
-                } else {
-                    self.retry_or_fail(queued, TaskError::Crashed(message));
-                }
-                Restart::Crashed
-            }
-            Ending::Deadline => {
-                let timeout = pool.config.task_timeout;
-                match self.starved(timeout) {
-                    // Stopped from outside: not the document's doing, so
-                    // its one retry is kept for what may be.
-                    Some(why @ STOPPED) if queued.stops < OUTSIDE_KILL_RETRIES => {
-                        tracing::error!(
-                            "worker {} {why} until the deadline; trying its document on another worker",
-                            self.pid
-                        );
-                        queued.stops += 1;
-                        pool.requeue(queued);
-                    }
-                    Some(why) if !queued.retried => {
-                        tracing::error!(
-                            "worker {} {why} until the deadline; trying its document on another worker",
-                            self.pid
-                        );
-                        queued.retried = true;
-                        pool.requeue(queued);
-                    }
-                    _ => {
-                        log_failure(
-                            &queued,
-                            self.pid,
-                            &format!(
-                                "analysis took longer than {:.3}s; worker {} was stopped",
-                                timeout.as_secs_f64(),
-                                self.pid
-                            ),
-                        );
-                        fail(&pool, queued.reply, TaskError::TimedOut(timeout));
-                    }
-                }
-                Restart::TimedOut
-            }
-            // Its client left: the worker is killed to free the CPU.
-            Ending::ClientGone => Restart::Cancelled,
-            // Handled where the answer is waited for.
-            Ending::TakeBack => unreachable!("taking back is not a failure"),
-        }
-    }
-
     /// Puts the tasks the worker had not started back in the queue as they
     /// were, using none of their tries: nothing went wrong under them.
     fn give_back(&mut self) {
@@ -552,47 +451,6 @@ impl WorkerTask {
         if let Some(queued) = self.held.take() {
             self.pool.requeue(queued);
         }
-    }
-
-    /// The first time a worker fails under a task, the task is queued again
-    /// for another worker; the second time, `error` is its answer.
-    fn retry_or_fail(&self, mut queued: Queued, error: TaskError) {
-        if queued.retried {
-            fail(&self.pool, queued.reply, error);
-            return;
-        }
-        if let TaskError::Crashed(why) = &error {
-            tracing::error!("{why}; trying the document once more on another worker");
-        }
-        queued.retried = true;
-        self.pool.requeue(queued);
-    }
-
-    /// A worker `SIGKILL`ed from outside under a task says nothing about the
-    /// document: the task goes to another worker up to
-    /// [`OUTSIDE_KILL_RETRIES`] times without using its one retry, and if
-    /// the kills go on, it is answered `worker_crashed` without a strike
-    /// against the document.
-    fn retry_after_outside_kill(&self, mut queued: Queued, message: String) {
-        if queued.outside_kills >= OUTSIDE_KILL_RETRIES {
-            fail(&self.pool, queued.reply, TaskError::KilledFromOutside(message));
-            return;
-        }
-        tracing::error!("{message}; killed from outside, so trying the document on another worker");
-        queued.outside_kills += 1;
-        self.pool.requeue(queued);
-    }
-
-    /// Why a worker that reached a task's deadline was not really running
-    /// it, if it was not: stopped, or given under [`STARVED_CPU_SHARE`] of a
-    /// core since its last answer.
-    fn starved(&self, timeout: Duration) -> Option<&'static str> {
-        let (cpu, stopped) = cpu_and_stopped(self.pid)?;
-        if stopped {
-            return Some(STOPPED);
-        }
-        let used = cpu.saturating_sub(self.cpu_at_last_answer);
-        (used.as_secs_f64() < timeout.as_secs_f64() * STARVED_CPU_SHARE).then_some("got almost no CPU time")
     }
 
     /// Kills the worker (the supervisor reaps it and forks a replacement)
@@ -623,34 +481,4 @@ fn pipelinable(queued: &Queued) -> bool {
         && queued.outside_kills == 0
         && queued.stops == 0
         && !queued.taken_back
-}
-
-/// Logs that a worker failed under a task's document, naming the document.
-/// The digest is spelled out only when a failure is logged; one still being
-/// computed is waited for off the worker's task.
-fn log_failure(queued: &Queued, pid: i32, what: &str) {
-    let size = queued.prepared.as_ref().map_or(0, |prepared| prepared.len());
-    let (filename, span, what) = (queued.task.filename.clone(), queued.span.clone(), what.to_owned());
-    let log = move |digest: Option<[u8; 32]>| {
-        let sha256 = digest.map_or_else(|| "unknown".to_owned(), |digest| hex(&digest));
-        tracing::error!(parent: &span, filename = %filename, size, sha256 = %sha256, worker_pid = pid, "{what}")
-    };
-    match queued.task.digest.known() {
-        Some(known) => log(Some(known)),
-        None => {
-            let digest = queued.task.digest.clone();
-            tokio::spawn(async move { log(digest.wait().await) });
-        }
-    }
-}
-
-/// Answers a task with an error and counts it.
-fn fail(pool: &Pool, reply: Reply, error: TaskError) {
-    pool.counters.documents_failed.fetch_add(1, Ordering::Relaxed);
-    let _ = reply.send(Err(error));
-}
-
-/// Lower-case hex, as reports spell a sha256.
-fn hex(digest: &[u8; 32]) -> String {
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }

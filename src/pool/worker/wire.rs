@@ -58,20 +58,20 @@ impl Responses {
     }
 
     /// True when a whole frame or part of one is waiting in the buffer.
-    pub(super) fn holds_bytes(&self) -> bool {
+    fn holds_bytes(&self) -> bool {
         self.start < self.buffer.len()
     }
 
-    /// Reads one byte or the end of the pipe, for an idle worker that
-    /// should say nothing: `Ok(true)` if it wrote.
-    pub(super) async fn wrote_unasked(&mut self) -> Result<bool, WireError> {
+    /// Waits for an idle worker, which should say nothing, to write:
+    /// `Ok` once it wrote anything, `Err` when the pipe closed.
+    pub(super) async fn wrote_unasked(&mut self) -> Result<(), WireError> {
         if self.holds_bytes() {
-            return Ok(true);
+            return Ok(());
         }
         self.make_room(1);
         match self.pipe.read_buf(&mut self.buffer).await {
             Ok(0) | Err(_) => Err(WireError::Closed),
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(()),
         }
     }
 
