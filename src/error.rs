@@ -151,11 +151,6 @@ impl From<TaskError> for ApiError {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", format!("no worker can take work: {why}"))
             }
             TaskError::ShuttingDown => ApiError::shutting_down(),
-            TaskError::Abandoned => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "the request was abandoned before its document was analysed",
-            ),
             TaskError::Internal(detail) => ApiError::internal(detail),
         }
     }

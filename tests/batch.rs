@@ -199,3 +199,43 @@ fn batch_reports_are_the_analyze_reports_and_a_second_batch_is_the_same_from_the
         assert_eq!(summary["near_duplicate_groups"], serde_json::json!([[0, 1, 3]]), "{summary}");
     }
 }
+
+#[test]
+fn a_batch_whose_client_hangs_up_has_its_running_document_stopped_and_the_rest_never_run() {
+    use std::io::Write;
+    use std::time::Duration;
+
+    use crate::util::{multipart, wait_until};
+
+    let server = Server::start(&["--workers", "1", "--job-timeout", "60"]);
+    server.wait_workers_ready(1);
+    let pid = server.worker_pids()[0];
+    // The only worker hangs on the first document; more would hang it
+    // again, each for the whole job timeout, had they run.
+    let files: Vec<(String, Vec<u8>)> =
+        (0..4).map(|i| (format!("hang{i}.bin"), b"DOCMILL-FAULT:hang".to_vec())).collect();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes)| (name.as_str(), bytes.as_slice())).collect();
+    let (content_type, body) = multipart(&files);
+    let mut client = std::net::TcpStream::connect(&server.addr).unwrap();
+    let head = format!(
+        "POST /v1/batch HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        server.addr,
+        body.len()
+    );
+    client.write_all(head.as_bytes()).unwrap();
+    client.write_all(&body).unwrap();
+    wait_until(Duration::from_secs(10), "the first document to start", || {
+        server.get_json("/v1/pool")["workers"][0]["state"] == "busy"
+    });
+    drop(client);
+    wait_until(Duration::from_secs(10), "the hung worker to be killed", || server.restarts("cancelled") == 1);
+    wait_until(Duration::from_secs(10), "its replacement", || !server.worker_pids().contains(&pid));
+    server.wait_workers_ready(1);
+    // Had a document behind it gone to the new worker, it would hang and
+    // this would wait for the job timeout.
+    let response = server.analyze("ok.txt", b"fine");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(server.get_json("/v1/pool")["queue"]["depth"], 0);
+    assert_eq!(server.restarts("cancelled"), 1);
+    assert_eq!(server.restarts("timed_out"), 0);
+}

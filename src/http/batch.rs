@@ -4,6 +4,8 @@
 //! read more slowly (backpressure), never shed.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,17 +16,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
+use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::mpsc;
 
 use docmill_engine::Options;
 
-use super::answer::{self, AnswerBudget, Reservation};
+use super::answer::{self, AnswerBudget};
 use super::upload::{FilePart, MultipartFiles};
 use super::{content_type, AnalyzeQuery, AppState};
 use crate::error::ApiError;
 use crate::ndjson::{summary_line, ResultLine, SummaryEntry};
-use crate::pool::{Lane, Task, TaskError};
+use crate::pool::{Lane, Task};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/v1/batch", post(batch))
@@ -105,16 +108,29 @@ fn grouped(rx: mpsc::Receiver<[Bytes; 3]>) -> impl futures_util::Stream<Item = V
     })
 }
 
-/// A document's outcome on its way to the client: its line in pieces
-/// ([`ResultLine::pieces`]), what the summary needs of its report (`None`
-/// for an error line), its slot among the batch's documents in flight
-/// (none for a part refused before it reached the pool), and the line's
-/// share of the answer memory budget, taken as soon as the line is made.
-struct Done {
-    line: [Bytes; 3],
-    entry: Option<SummaryEntry>,
-    slot: Option<OwnedSemaphorePermit>,
-    reservation: Reservation,
+/// What the summary line needs of the batch so far: the documents answered,
+/// how many of them failed, and the reports' fingerprints.
+#[derive(Default)]
+struct Tally {
+    documents: usize,
+    failed: usize,
+    fingerprints: Vec<SummaryEntry>,
+}
+
+impl Tally {
+    /// Counts a document's line and makes it: its pieces
+    /// ([`ResultLine::pieces`]), holding their share of the answer memory
+    /// budget until the client has read them.
+    fn line(&mut self, line: &ResultLine, answers: &Arc<AnswerBudget>) -> [Bytes; 3] {
+        self.documents += 1;
+        match &line.result {
+            Ok(report) => self.fingerprints.push(SummaryEntry::of(line.index, report)),
+            Err(_) => self.failed += 1,
+        }
+        let pieces = joined_if_small(line.pieces());
+        let reservation = answers.reserve_now(pieces.iter().map(Bytes::len).sum());
+        answer::held_pieces(pieces, reservation)
+    }
 }
 
 /// Lines up to this size go out in one piece: copying a small report's
@@ -130,18 +146,22 @@ fn joined_if_small(pieces: [Bytes; 3]) -> [Bytes; 3] {
     [Bytes::from(crate::pool::joined(&pieces)), Bytes::new(), Bytes::new()]
 }
 
-impl Done {
-    fn of(line: &ResultLine, slot: Option<OwnedSemaphorePermit>, answers: &Arc<AnswerBudget>) -> Done {
-        let entry = line.result.as_ref().ok().map(|report| SummaryEntry::of(line.index, report));
-        let line = joined_if_small(line.pieces());
-        let reservation = answers.reserve_now(line.iter().map(Bytes::len).sum());
-        Done { line, entry, slot, reservation }
-    }
+/// The reader and the next file part it read.
+type NextPart = (MultipartFiles, Result<Option<FilePart>, ApiError>);
+
+async fn next_part(mut files: MultipartFiles) -> NextPart {
+    let next = files.next_file().await;
+    (files, next)
 }
 
+/// Reads the parts, dispatches each document as it arrives and writes each
+/// line as its document completes, all in this one task: a document's
+/// answer wakes only it (a task of its own per document, and one more to
+/// collect their lines, cost two more wakeups a document, each apt to wake
+/// the other runtime thread for nothing).
 async fn run_batch(
     state: Arc<AppState>,
-    mut files: MultipartFiles,
+    files: MultipartFiles,
     first: FilePart,
     options: Options,
     line_tx: mpsc::Sender<[Bytes; 3]>,
@@ -151,74 +171,79 @@ async fn run_batch(
     // read further, which is the backpressure: TCP slows the client down.
     // The queue is sized for bursts of interactive requests; one batch
     // keeps no more than a few documents per worker spooled ahead, so that
-    // it ties up little disk and leaves the queue to others.
+    // it ties up little disk and leaves the queue to others. A document
+    // counts until its line is queued for the client: a client that reads
+    // nothing stops the batch after this many documents, instead of their
+    // lines piling up while the upload goes on.
     let pool = &state.config.pool;
-    let per_batch = pool.queue.min(crate::config::QUEUE_PER_WORKER * pool.workers);
-    let in_flight = Arc::new(Semaphore::new(per_batch.max(1)));
-    // A document's slot is given back only once its line is queued for the
-    // client: a client that reads nothing stops the batch after `per_batch`
-    // documents, instead of their lines piling up while the upload goes on.
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-
-    let collector = {
-        let line_tx = line_tx.clone();
-        tokio::spawn(async move {
-            let (mut documents, mut failed) = (0, 0);
-            let mut fingerprints = Vec::new();
-            while let Some(Done { line, entry, slot, reservation }) = done_rx.recv().await {
-                documents += 1;
-                match entry {
-                    Some(entry) => fingerprints.push(entry),
-                    None => failed += 1,
-                }
-                drop(slot);
-                if line_tx.send(answer::held_pieces(line, reservation)).await.is_err() {
-                    return;
-                }
-            }
-            // Grouping near-duplicates is CPU work in the number of
-            // documents: keep it off the event loop.
-            let summary = tokio::task::spawn_blocking(move || {
-                let mut line = summary_line(documents, failed, &fingerprints, started.elapsed().as_millis() as u64);
-                line.push('\n');
-                [Bytes::from(line), Bytes::new(), Bytes::new()]
-            });
-            if let Ok(summary) = summary.await {
-                let _ = line_tx.send(summary).await;
-            }
-        })
-    };
-
-    let mut next = Some(first);
+    let per_batch = pool.queue.min(crate::config::QUEUE_PER_WORKER * pool.workers).max(1);
+    let mut tally = Tally::default();
+    let mut in_flight = FuturesUnordered::new();
+    let mut pending = Some(first);
     let mut index = 0;
+    // The read of the next part, once begun, is polled until it ends (it
+    // is not cancel-safe: dropped halfway, it would lose that part); it
+    // owns the reader meanwhile. `None` between reads; `reader` is `None`
+    // once the body is done or broke off.
+    let mut reader = Some(files);
+    let mut reading: Option<Pin<Box<dyn Future<Output = NextPart> + Send>>> = None;
     loop {
-        let part = match next.take() {
-            Some(part) => part,
-            None => match files.next_file().await {
-                Ok(Some(part)) => part,
-                Ok(None) => break,
-                Err(err) => {
-                    // The body broke off: what was dispatched still finishes;
-                    // the break itself is reported as the next line.
-                    let line = ResultLine { index, filename: String::new(), result: Err(err) };
-                    let _ = done_tx.send(Done::of(&line, None, &state.answers));
-                    break;
+        let part = match pending.take() {
+            Some(part) => Some(part),
+            None if reader.is_none() && reading.is_none() && in_flight.is_empty() => break,
+            None => {
+                if reading.is_none() && in_flight.len() < per_batch {
+                    reading = reader.take().map(|files| Box::pin(next_part(files)) as Pin<Box<_>>);
                 }
-            },
+                let can_read = reading.is_some() && in_flight.len() < per_batch;
+                tokio::select! {
+                    biased;
+                    // A client that hangs up cancels the batch's
+                    // outstanding work (dropping a document's future takes
+                    // it out of the queue, or stops its worker).
+                    () = line_tx.closed() => return,
+                    Some(line) = in_flight.next(), if !in_flight.is_empty() => {
+                        let line = tally.line(&line, &state.answers);
+                        if line_tx.send(line).await.is_err() {
+                            return;
+                        }
+                        None
+                    }
+                    (files, next) = async { reading.as_mut().expect("a read is under way").await }, if can_read => {
+                        reading = None;
+                        match next {
+                            Ok(Some(part)) => {
+                                reader = Some(files);
+                                Some(part)
+                            }
+                            Ok(None) => None,
+                            Err(err) => {
+                                // The body broke off: what was dispatched
+                                // still finishes; the break itself is
+                                // reported as the next line.
+                                let line = ResultLine { index, filename: String::new(), result: Err(err) };
+                                if line_tx.send(tally.line(&line, &state.answers)).await.is_err() {
+                                    return;
+                                }
+                                None
+                            }
+                        }
+                    }
+                }
+            }
         };
+        let Some(part) = part else { continue };
         let spooled = match part.content {
             Ok(spooled) => spooled,
             Err(err) => {
                 let line = ResultLine { index, filename: part.filename, result: Err(err) };
-                let _ = done_tx.send(Done::of(&line, None, &state.answers));
+                if line_tx.send(tally.line(&line, &state.answers)).await.is_err() {
+                    return;
+                }
                 index += 1;
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else { break };
-        if line_tx.is_closed() {
-            break;
-        }
         let task = Task {
             filename: part.filename.clone(),
             declared_type: part.declared_type,
@@ -227,32 +252,29 @@ async fn run_batch(
             document: spooled.document,
             use_cache: true,
         };
-        let pool = Arc::clone(&state.pool);
-        let answers = Arc::clone(&state.answers);
-        let done_tx = done_tx.clone();
-        let client = line_tx.clone();
-        tokio::spawn(async move {
-            // A client that hangs up cancels the batch's outstanding work.
+        let (pool, answers) = (Arc::clone(&state.pool), Arc::clone(&state.answers));
+        let filename = part.filename;
+        in_flight.push(async move {
             // No document starts while answers fill the memory budget; a
             // report that comes back is counted at once, and its line
-            // keeps that share until the client has read it. The line is
-            // spliced around the worker's bytes, whatever their size, so it
-            // is made here on the runtime thread.
-            let result = tokio::select! {
-                result = async {
-                    answers.room().await;
-                    pool.run(task, Lane::Bulk).await
-                } => result,
-                _ = client.closed() => Err(TaskError::Abandoned),
-            };
-            let line = ResultLine { index, filename: part.filename, result: result.map_err(ApiError::from) };
-            let _ = done_tx.send(Done::of(&line, Some(permit), &answers));
+            // keeps that share until the client has read it.
+            answers.room().await;
+            let result = pool.run(task, Lane::Bulk).await;
+            ResultLine { index, filename, result: result.map_err(ApiError::from) }
         });
         index += 1;
     }
-    drop(done_tx);
-    drop(line_tx);
-    let _ = collector.await;
+    // Grouping near-duplicates is CPU work in the number of documents: keep
+    // it off the event loop.
+    let Tally { documents, failed, fingerprints } = tally;
+    let summary = tokio::task::spawn_blocking(move || {
+        let mut line = summary_line(documents, failed, &fingerprints, started.elapsed().as_millis() as u64);
+        line.push('\n');
+        [Bytes::from(line), Bytes::new(), Bytes::new()]
+    });
+    if let Ok(summary) = summary.await {
+        let _ = line_tx.send(summary).await;
+    }
 }
 
 #[cfg(test)]

@@ -26,8 +26,5 @@ pub enum TaskError {
     Quarantined(Box<TaskError>),
     /// The pool is draining: it takes no new work.
     ShuttingDown,
-    /// Whoever waited for the task went away (a client hung up, a job was
-    /// cancelled): nobody reads this error.
-    Abandoned,
     Internal(String),
 }
