@@ -60,6 +60,7 @@ usage: docmill-bench [BINARY]            1 KiB round trips against the engine in
        docmill-bench handoff              a small document inline against as a sealed memfd
        docmill-bench healthz \"BINARY [FLAGS]\"...  /healthz latency of several builds with saturated workers
        docmill-bench probe ADDR N         N paced GET /healthz on one connection: prints p50 and p99 (ms)
+       docmill-bench load ADDR            1 KiB PUT round trips for a round against a running server (to profile it)
 BINARY defaults to target/release/docmill (build it first: cargo build --release).";
 
 fn main() {
@@ -77,6 +78,11 @@ fn main() {
         Some("compare") => return compare::run(specs(rest, "compare")),
         Some("handoff") => return handoff::run(),
         Some("-h" | "--help" | "help") => return println!("{USAGE}"),
+        Some("load") => {
+            let Some(addr) = rest.first() else { panic!("usage: docmill-bench load ADDR") };
+            let rate = http_rate(addr, "PUT", "/v1/analyze", &one_kib_document());
+            return println!("{rate:.0} round trips/s");
+        }
         Some("probe") => {
             let (Some(addr), Some(n)) = (rest.first(), rest.get(1).and_then(|n| n.parse::<usize>().ok())) else {
                 panic!("usage: docmill-bench probe ADDR N");
