@@ -35,7 +35,7 @@ const PEER_PROBE_CONNECTIONS: usize = 4;
 /// The most hyper buffers per connection while it reads (its default is
 /// about 400 KiB). A request's head must fit, which 64 KiB does with room to
 /// spare; a smaller buffer keeps the memory of many slow connections low.
-const CONNECTION_READ_BUFFER: usize = 64 << 10;
+pub const CONNECTION_READ_BUFFER: usize = 64 << 10;
 /// Descriptors kept out of the connection budget: worker pipes, the
 /// supervisor socket, the job store, the listener and the logs.
 const RESERVED_DESCRIPTORS: u64 = 128;
@@ -263,7 +263,9 @@ async fn serve_http(
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                let io = hyper_util::rt::TokioIo::new(http::answer::SendDeadline::new(stream, send_timeout));
+                let io = hyper_util::rt::TokioIo::new(http::framework_errors::FrameworkErrors::new(
+                    http::answer::SendDeadline::new(stream, send_timeout),
+                ));
                 if let Admission::Probes { per_peer } = admission {
                     let peer = count.1.peer;
                     if per_peer && peer_refused_logged != Some(peer) {

@@ -102,3 +102,39 @@ fn framework_errors_are_json_and_booleans_are_strict() {
     assert_eq!(not_found.status, 404);
     assert_eq!(not_found.error_code(), "not_found");
 }
+
+/// Writes `raw` as it is and reads the answer until the server closes.
+fn raw_exchange(addr: &str, raw: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(raw).unwrap();
+    read_response(&mut stream)
+}
+
+#[test]
+fn requests_hyper_cannot_parse_get_the_json_error_shape_and_the_server_serves_on() {
+    let server = Server::start(&["--workers", "1"]);
+    // Exactly the 64 KiB hyper buffers, and no end of head: all of it is
+    // read, so the server's close is not a reset that could lose its answer.
+    let start = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ";
+    let huge_header = format!("{start}{}", "a".repeat((64 << 10) - start.len()));
+    let cases: [(&str, &[u8], u16); 4] = [
+        ("a garbage request line", b"GARBAGE\r\n\r\n", 400),
+        (
+            "two Content-Length headers",
+            b"PUT /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            400,
+        ),
+        ("an unknown HTTP version", b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 400),
+        ("a head past the read buffer", huge_header.as_bytes(), 431),
+    ];
+    for (what, raw, status) in cases {
+        let response = raw_exchange(&server.addr, raw);
+        assert_eq!(response.status, status, "{what}: {}", response.text());
+        assert_eq!(response.header("content-type"), Some("application/json"), "{what}");
+        assert_eq!(response.error_code(), "bad_request", "{what}: {}", response.text());
+        assert!(!response.json()["error"]["message"].as_str().unwrap().is_empty(), "{what}");
+    }
+    assert_eq!(server.get("/healthz").status, 200);
+    assert_eq!(server.analyze("ok.txt", b"fine").status, 200);
+}

@@ -25,6 +25,7 @@ pub mod auth;
 mod batch;
 mod body;
 mod disposition;
+pub mod framework_errors;
 mod jobs;
 pub mod openapi;
 mod page;
