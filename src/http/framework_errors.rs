@@ -126,7 +126,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for FrameworkErrors<T> {
         let this = self.get_mut();
         if this.replacing.is_none() {
             let len: usize = bufs.iter().map(|buf| buf.len()).sum();
-            let answer = (len <= MAX_BARE_HEAD)
+            // Most writes are told apart without copying: too long, not an
+            // error status, or not ending where a head ends.
+            let error_status = bufs
+                .iter()
+                .find(|buf| !buf.is_empty())
+                .is_some_and(|first| first.starts_with(b"HTTP/1.1 4") || first.starts_with(b"HTTP/1.1 5"));
+            let ends_head =
+                bufs.iter().rev().find(|buf| !buf.is_empty()).is_some_and(|last| last.ends_with(b"\r\n\r\n"));
+            let answer = (len <= MAX_BARE_HEAD && error_status && ends_head)
                 .then(|| with_error_body(&bufs.iter().flat_map(|buf| buf.iter().copied()).collect::<Vec<u8>>()))
                 .flatten();
             match answer {
