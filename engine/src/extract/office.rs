@@ -24,10 +24,14 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
     // from (`moveFrom`; `moveTo` holds it) and the reading set above
     // ideographs (ruby's `rt`, as "とうきょう" over 東京).
     let mut fallback_depth = 0usize;
+    let mut runs = HiddenRuns::default();
     let walked = walk(xml, |node| match node {
         Node::Open { name: "Fallback" | "moveFrom" | "rt", .. } => fallback_depth += 1,
         Node::Close { name: "Fallback" | "moveFrom" | "rt" } => fallback_depth = fallback_depth.saturating_sub(1),
         Node::Open { .. } | Node::Close { .. } | Node::Text(_) if fallback_depth > 0 => {}
+        Node::Open { name, attributes } if runs.open(name, attributes) => {}
+        Node::Close { name } if runs.close(name) => {}
+        Node::Open { .. } | Node::Text(_) if runs.hidden() => {}
         Node::Open { name, .. } => match name {
             "t" => in_text = true,
             "tabs" => in_tab_stops += 1,
@@ -72,6 +76,55 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
     });
     if let Err(err) = walked {
         warnings.push(format!("{part}: {}", err.0));
+    }
+}
+
+/// Which runs of a WordprocessingML part are hidden text (`w:vanish` in a
+/// run's own properties: Word neither shows nor prints it, and leaves it out
+/// of the text it copies, as other readers do). A text box's runs sit inside
+/// the run that anchors it, so runs are a stack; a paragraph's own
+/// properties (`w:pPr/w:rPr`, the paragraph mark's) hide no text.
+#[derive(Default)]
+pub(super) struct HiddenRuns {
+    /// Per open run, whether it is hidden.
+    runs: Vec<bool>,
+    paragraph_properties: usize,
+}
+
+impl HiddenRuns {
+    /// Takes in an element's opening; true when it is one of the elements
+    /// this tracks, and so nothing else to do with.
+    pub(super) fn open(&mut self, name: &str, attributes: &[(String, String)]) -> bool {
+        match name {
+            "r" => self.runs.push(false),
+            "pPr" => self.paragraph_properties += 1,
+            "vanish" if self.paragraph_properties == 0 => {
+                let on = attribute(attributes, "val").is_none_or(|v| !matches!(v, "0" | "false" | "off"));
+                if let Some(hidden) = self.runs.last_mut() {
+                    *hidden = on;
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Takes in an element's closing, as [`HiddenRuns::open`].
+    pub(super) fn close(&mut self, name: &str) -> bool {
+        match name {
+            "r" => {
+                self.runs.pop();
+            }
+            "pPr" => self.paragraph_properties = self.paragraph_properties.saturating_sub(1),
+            "vanish" => {}
+            _ => return false,
+        }
+        true
+    }
+
+    /// Inside a hidden run: its text, tabs and breaks are not read.
+    pub(super) fn hidden(&self) -> bool {
+        self.runs.last().copied().unwrap_or(false)
     }
 }
 

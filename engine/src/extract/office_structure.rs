@@ -217,12 +217,16 @@ fn word_body(xml: &str, links: &HashMap<String, String>, builder: &mut Builder, 
     let mut style = Style::default();
     let (mut in_text, mut in_run_properties) = (false, false);
     let mut span = 1usize;
+    let mut runs = super::office::HiddenRuns::default();
     // What the text reader skips too: fallback copies, text a tracked change
-    // moved away, ruby readings.
+    // moved away, ruby readings, hidden text.
     let _ = walk(xml, |node| match node {
         Node::Open { name: "Fallback" | "moveFrom" | "rt", .. } => fallback_depth += 1,
         Node::Close { name: "Fallback" | "moveFrom" | "rt" } => fallback_depth = fallback_depth.saturating_sub(1),
         _ if fallback_depth > 0 => {}
+        Node::Open { name, attributes } if runs.open(name, attributes) && name != "r" => {}
+        Node::Close { name } if runs.close(name) && name != "r" => {}
+        Node::Open { name, .. } if runs.hidden() && name != "r" => {}
         Node::Open { name, attributes } => {
             let value = attribute(attributes, "val");
             let on = value.is_none_or(|v| !matches!(v, "0" | "false" | "off"));
@@ -292,7 +296,7 @@ fn word_body(xml: &str, links: &HashMap<String, String>, builder: &mut Builder, 
             "tbl" => builder.end_table(),
             _ => {}
         },
-        Node::Text(text) if in_text => builder.text(text, &style),
+        Node::Text(text) if in_text && !runs.hidden() => builder.text(text, &style),
         Node::Text(_) => {}
     });
 }

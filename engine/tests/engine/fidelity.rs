@@ -306,6 +306,22 @@ fn docx_moved_text_and_ruby_readings_are_read_once() {
     assert_eq!(markdown, words, "{report:#}");
 }
 
+/// Hidden text (`w:vanish`: Word neither shows nor prints it, and leaves it
+/// out of what it copies) was read as body text. A paragraph mark's own
+/// hiding hides no text, `w:val="0"` turns hiding off, and a text box's runs
+/// are not hidden by the run that anchors them.
+#[test]
+fn docx_hidden_text_is_left_out() {
+    let document = r#"<w:document xmlns:w="w"><w:body><w:p><w:pPr><w:rPr><w:vanish/></w:rPr></w:pPr><w:r><w:t xml:space="preserve">Shown </w:t></w:r><w:r><w:rPr><w:vanish/></w:rPr><w:t>secret</w:t><w:tab/></w:r><w:r><w:rPr><w:vanish w:val="0"/></w:rPr><w:t xml:space="preserve">visible </w:t></w:r><w:r><w:rPr><w:vanish/></w:rPr><w:drawing><w:txbxContent><w:p><w:r><w:t>boxed</w:t></w:r></w:p></w:txbxContent></w:drawing><w:t>hush</w:t></w:r><w:r><w:t xml:space="preserve"> end.</w:t></w:r></w:p></w:body></w:document>"#;
+    let docx = zip(&[("[Content_Types].xml", b"<Types/>"), ("word/document.xml", document.as_bytes())]);
+    let report = text_and_markdown("hidden.docx", &docx);
+    let words: Vec<&str> = report["text"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(words, ["Shown", "visible", "boxed", "end."], "{report:#}");
+    let markdown = report["markdown"].as_str().unwrap();
+    assert!(!markdown.contains("secret") && !markdown.contains("hush"), "{report:#}");
+    assert!(markdown.contains("visible") && markdown.contains("end."), "{report:#}");
+}
+
 /// ODT ruby readings ran into their ideographs ("東京とうきょう") as DOCX's did.
 #[test]
 fn odt_ruby_readings_are_left_out() {
