@@ -2,6 +2,7 @@
 //! the whole document and returns what it could read plus warnings, or an
 //! [`ExtractError`] when it could read nothing.
 
+mod chart;
 mod cjk_radicals;
 mod csv;
 mod email;

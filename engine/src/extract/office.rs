@@ -128,6 +128,27 @@ impl HiddenRuns {
     }
 }
 
+/// The words of `charts`, a line each, into `text` (and a paragraph each
+/// into the Markdown's blocks).
+fn chart_text(
+    container: &mut Container<'_>,
+    charts: &[String],
+    text: &mut String,
+    mut builder: Option<&mut crate::structure::Builder>,
+) {
+    for chart in charts {
+        let Some(xml) = container.read_text(chart) else { continue };
+        for line in super::chart::chart_lines(&xml) {
+            text.push_str(&line);
+            text.push('\n');
+            if let Some(builder) = builder.as_deref_mut() {
+                builder.text(&line, &crate::structure::Style::default());
+                builder.flush();
+            }
+        }
+    }
+}
+
 /// Dublin Core properties of `docProps/core.xml` and counts of `app.xml`.
 pub(super) fn ooxml_properties(container: &mut Container<'_>, extracted: &mut Extracted) {
     if let Some(core) = container.read_text("docProps/core.xml") {
@@ -282,14 +303,24 @@ pub fn docx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
     // SmartArt's text is in the diagram's data part, which the body only
     // names; it is read after the body, with the notes.
     let (folder, file) = main_part.rsplit_once('/').unwrap_or(("", &main_part));
-    let diagrams: Vec<String> = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder)
-        .into_iter()
-        .filter(|r| r.kind.ends_with("/diagramData"))
-        .map(|r| r.target)
-        .collect();
+    let body_rels = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder);
+    let charts = super::chart::charts_of(&body_rels);
+    let diagrams: Vec<String> =
+        body_rels.into_iter().filter(|r| r.kind.ends_with("/diagramData")).map(|r| r.target).collect();
     if options.wants_structure() {
         extracted.blocks =
             super::office_structure::docx_blocks(&mut container, &body, &diagrams, &mut extracted.warnings);
+    }
+    // Charts' words follow the body, as SmartArt's do.
+    let mut chart_words = String::new();
+    let mut chart_blocks = options.wants_structure().then(crate::structure::Builder::default);
+    chart_text(&mut container, &charts, &mut chart_words, chart_blocks.as_mut());
+    if !chart_words.is_empty() {
+        text.push('\n');
+        text.push_str(&chart_words);
+    }
+    if let Some(blocks) = chart_blocks {
+        extracted.blocks.extend(blocks.finish());
     }
     let names = container.names();
     let mut extra_parts = diagrams;
@@ -325,10 +356,13 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
     // SmartArt's text is not in the slide, which only names the diagram's
     // data part; it is read with the slide, before the notes.
     let mut diagrams: Vec<Vec<String>> = Vec::new();
+    // Charts' words too (their title, series and labels), after the slide's.
+    let mut charts: Vec<Vec<String>> = Vec::new();
     for slide in &slides {
         let (folder, file) = slide.rsplit_once('/').unwrap_or(("", slide));
         let rels = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder);
         notes.push(rels.iter().filter(|r| r.kind.ends_with("/notesSlide")).map(|r| r.target.clone()).collect());
+        charts.push(super::chart::charts_of(&rels));
         diagrams.push(rels.into_iter().filter(|r| r.kind.ends_with("/diagramData")).map(|r| r.target).collect());
     }
     let orphans: Vec<String> = numbered_parts(&names, "ppt/notesSlides/notesSlide")
@@ -337,7 +371,8 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
         .collect();
     let mut text = String::new();
     let mut builder = options.wants_structure().then(crate::structure::Builder::default);
-    for (i, ((slide, slide_notes), slide_diagrams)) in slides.iter().zip(&notes).zip(&diagrams).enumerate() {
+    let per_slide = slides.iter().zip(&notes).zip(&diagrams).zip(&charts);
+    for (i, (((slide, slide_notes), slide_diagrams), slide_charts)) in per_slide.enumerate() {
         let number = i as u32 + 1;
         if options.pages.is_some_and(|selection| !selection.contains(number)) {
             continue;
@@ -346,7 +381,12 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
         let parts = std::iter::once((slide, false))
             .chain(slide_diagrams.iter().map(|part| (part, false)))
             .chain(slide_notes.iter().map(|part| (part, true)));
+        let mut charts_read = false;
         for (part, is_notes) in parts {
+            if is_notes && !charts_read {
+                charts_read = true;
+                chart_text(&mut container, slide_charts, &mut text, builder.as_mut());
+            }
             if let Some(xml) = container.read_text(part) {
                 ooxml_text(&xml, &mut text, &mut extracted.warnings, part);
                 text.push('\n');
@@ -357,6 +397,9 @@ pub fn pptx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
                     super::slide_structure::pptx_part(&xml, &links, is_notes, builder);
                 }
             }
+        }
+        if !charts_read {
+            chart_text(&mut container, slide_charts, &mut text, builder.as_mut());
         }
         extracted.pages.push(PageSpan { number, start, end: text.len() });
     }

@@ -1,5 +1,6 @@
 //! XLSX cell comments, read with their sheet: current Excel's threaded
-//! comments where a sheet has them, else its notes (legacy comments).
+//! comments where a sheet has them, else its notes (legacy comments); then
+//! the words of the sheet's charts.
 
 use std::collections::HashMap;
 
@@ -7,7 +8,8 @@ use super::office::relationships;
 use super::xmltext::{attribute, walk, Node};
 use super::zipsafe::Container;
 
-/// Each sheet's comments in the order its parts list them, by sheet name.
+/// Each sheet's comments in the order its parts list them, then its charts'
+/// words, by sheet name.
 /// A sheet with threaded comments has legacy copies of them too, which
 /// only tell old versions of Excel that they cannot show them: those are
 /// not read.
@@ -38,6 +40,13 @@ pub fn sheet_comments(container: &mut Container<'_>) -> HashMap<String, Vec<Stri
         for part in parts {
             if let Some(xml) = container.read_text(part) {
                 read_comments(&xml, &mut comments);
+            }
+        }
+        // The words of the sheet's charts (titles, series, labels) after its
+        // comments.
+        for chart in super::chart::charts_under(container, &part) {
+            if let Some(xml) = container.read_text(&chart) {
+                comments.extend(super::chart::chart_lines(&xml));
             }
         }
         if !comments.is_empty() {

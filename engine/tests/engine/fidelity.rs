@@ -275,6 +275,76 @@ fn smartart_text_is_read_from_the_diagram_data() {
     assert!(report["markdown"].as_str().unwrap().contains("Ship it"), "{report:#}");
 }
 
+/// A chart's words (its title, axis titles, series names and category
+/// labels) were missing from PPTX, DOCX and XLSX: the slide, body or sheet's
+/// drawing only names the chart part. Its numbers are not text, and labels
+/// repeated by every series are read once.
+#[test]
+fn chart_titles_series_and_labels_are_read_with_their_slide_body_or_sheet() {
+    let chart = r#"<c:chartSpace xmlns:c="c" xmlns:a="a"><c:chart><c:title><c:tx><c:rich><a:p><a:r><a:t>Revenue by quarter</a:t></a:r></a:p></c:rich></c:tx></c:title><c:plotArea><c:lineChart><c:ser><c:tx><c:strRef><c:f>Data!$B$1</c:f><c:strCache><c:pt idx="0"><c:v>Europe</c:v></c:pt></c:strCache></c:strRef></c:tx><c:cat><c:strRef><c:strCache><c:pt idx="0"><c:v>Q1</c:v></c:pt><c:pt idx="1"><c:v>Q2</c:v></c:pt></c:strCache></c:strRef></c:cat><c:val><c:numRef><c:numCache><c:pt idx="0"><c:v>1250.5</c:v></c:pt><c:pt idx="1"><c:v>1377</c:v></c:pt></c:numCache></c:numRef></c:val></c:ser><c:ser><c:tx><c:v>Asia</c:v></c:tx><c:cat><c:strRef><c:strCache><c:pt idx="0"><c:v>Q1</c:v></c:pt><c:pt idx="1"><c:v>Q2</c:v></c:pt></c:strCache></c:strRef></c:cat></c:ser></c:lineChart></c:plotArea></c:chart></c:chartSpace>"#;
+    let words = ["Revenue by quarter", "Europe", "Q1", "Q2", "Asia"];
+    let rels = |list: &[(&str, &str)]| {
+        let list: String = list
+            .iter()
+            .enumerate()
+            .map(|(i, (target, kind))| {
+                format!(
+                    r#"<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/{kind}" Target="{target}"/>"#
+                )
+            })
+            .collect();
+        format!(
+            r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{list}</Relationships>"#
+        )
+    };
+
+    let slide = r#"<p:sld xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>Results</a:t></a:r></a:p></p:txBody></p:sp><p:graphicFrame/></p:spTree></p:cSld></p:sld>"#;
+    let note = r#"<p:notes xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>Say it slowly</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:notes>"#;
+    let slide_rels = rels(&[("../charts/chart1.xml", "chart"), ("../notesSlides/notesSlide1.xml", "notesSlide")]);
+    let pptx = zip(&[
+        ("ppt/presentation.xml", b"<p:presentation/>"),
+        ("ppt/slides/slide1.xml", slide.as_bytes()),
+        ("ppt/slides/_rels/slide1.xml.rels", slide_rels.as_bytes()),
+        ("ppt/charts/chart1.xml", chart.as_bytes()),
+        ("ppt/notesSlides/notesSlide1.xml", note.as_bytes()),
+    ]);
+    let report = text_and_markdown("results.pptx", &pptx);
+    let expected: Vec<&str> = std::iter::once("Results").chain(words).chain(["Say it slowly"]).collect();
+    assert_eq!(lines(&report), expected, "the chart before the notes: {report:#}");
+    assert!(!report["text"].as_str().unwrap().contains("1250"), "{report:#}");
+    assert!(report["markdown"].as_str().unwrap().contains("Revenue by quarter"), "{report:#}");
+
+    let document = r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Results</w:t></w:r></w:p><w:p><w:r><w:drawing/></w:r></w:p></w:body></w:document>"#;
+    let docx = zip(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", document.as_bytes()),
+        ("word/_rels/document.xml.rels", rels(&[("charts/chart1.xml", "chart")]).as_bytes()),
+        ("word/charts/chart1.xml", chart.as_bytes()),
+    ]);
+    let report = text_and_markdown("results.docx", &docx);
+    let expected: Vec<&str> = std::iter::once("Results").chain(words).collect();
+    assert_eq!(lines(&report), expected, "{report:#}");
+    assert!(report["markdown"].as_str().unwrap().contains("Asia"), "{report:#}");
+
+    let workbook = r#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Data" sheetId="1" r:id="rId0"/></sheets></workbook>"#;
+    let sheet = r#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Quarter</t></is></c></row></sheetData></worksheet>"#;
+    let xlsx = zip(&[
+        ("[Content_Types].xml", b"<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>"),
+        ("_rels/.rels", rels(&[("xl/workbook.xml", "officeDocument")]).as_bytes()),
+        ("xl/workbook.xml", workbook.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", rels(&[("worksheets/sheet1.xml", "worksheet")]).as_bytes()),
+        ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ("xl/worksheets/_rels/sheet1.xml.rels", rels(&[("../drawings/drawing1.xml", "drawing")]).as_bytes()),
+        ("xl/drawings/drawing1.xml", b"<xdr:wsDr xmlns:xdr=\"x\"/>"),
+        ("xl/drawings/_rels/drawing1.xml.rels", rels(&[("../charts/chart1.xml", "chart")]).as_bytes()),
+        ("xl/charts/chart1.xml", chart.as_bytes()),
+    ]);
+    let report = text_and_markdown("results.xlsx", &xlsx);
+    let expected: Vec<&str> = ["Data", "Quarter"].into_iter().chain(words).collect();
+    assert_eq!(lines(&report), expected, "{report:#}");
+    assert!(report["markdown"].as_str().unwrap().contains("Revenue by quarter"), "{report:#}");
+}
+
 /// Old pages' `<center>` and forms' `<legend>` are blocks in browsers, but
 /// their text ran into the next words ("Welcometo our site").
 #[test]
