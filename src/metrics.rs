@@ -235,35 +235,35 @@ fn render_process(out: &mut String, started: Instant) {
         .unwrap_or(0.0);
     let _ = writeln!(
         out,
-        "# HELP process_cpu_seconds_total CPU time of the server process.\n# TYPE process_cpu_seconds_total counter\n\
-         process_cpu_seconds_total {}",
+        "# HELP docmill_process_cpu_seconds_total CPU time of the server process.\n# TYPE docmill_process_cpu_seconds_total counter\n\
+         docmill_process_cpu_seconds_total {}",
         jiffies as f64 / ticks
     );
     let _ = writeln!(
         out,
-        "# HELP process_resident_memory_bytes Resident memory of the server process.\n\
-         # TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
+        "# HELP docmill_process_resident_memory_bytes Resident memory of the server process.\n\
+         # TYPE docmill_process_resident_memory_bytes gauge\ndocmill_process_resident_memory_bytes {}",
         resident_pages * page_size
     );
     let _ = writeln!(
         out,
-        "# HELP process_virtual_memory_bytes Virtual memory of the server process.\n\
-         # TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes {}",
+        "# HELP docmill_process_virtual_memory_bytes Virtual memory of the server process.\n\
+         # TYPE docmill_process_virtual_memory_bytes gauge\ndocmill_process_virtual_memory_bytes {}",
         virtual_pages * page_size
     );
     let _ = writeln!(
         out,
-        "# HELP process_open_fds Open descriptors of the server process.\n# TYPE process_open_fds gauge\n\
-         process_open_fds {open_fds}"
+        "# HELP docmill_process_open_fds Open descriptors of the server process.\n# TYPE docmill_process_open_fds gauge\n\
+         docmill_process_open_fds {open_fds}"
     );
     let _ = writeln!(
         out,
-        "# HELP process_max_fds Descriptor limit of the server process.\n# TYPE process_max_fds gauge\n\
-         process_max_fds {max_fds}"
+        "# HELP docmill_process_max_fds Descriptor limit of the server process.\n# TYPE docmill_process_max_fds gauge\n\
+         docmill_process_max_fds {max_fds}"
     );
     let _ = writeln!(
         out,
-        "# HELP process_start_time_seconds When the server started, in seconds since the epoch.\n\
-         # TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {start_time:.3}"
+        "# HELP docmill_process_start_time_seconds When the server started, in seconds since the epoch.\n\
+         # TYPE docmill_process_start_time_seconds gauge\ndocmill_process_start_time_seconds {start_time:.3}"
     );
 }

@@ -60,10 +60,15 @@ fn metrics_tell_the_build_the_process_and_documents_by_format() {
     assert_eq!(value("docmill_analysis_seconds_count{format=\"html\"}"), 1.0);
     assert_eq!(value("docmill_analysis_seconds_bucket{format=\"text\",le=\"+Inf\"}"), 1.0);
     assert_eq!(value("docmill_http_requests_total{route=\"/v1/analyze\",method=\"POST\",status=\"200\"}"), 2.0);
-    assert!(value("process_resident_memory_bytes") > 1e6);
-    assert!(value("process_open_fds") > 3.0);
-    assert!(value("process_cpu_seconds_total") >= 0.0);
-    assert!(value("process_start_time_seconds") > 1.6e9);
+    assert!(value("docmill_process_resident_memory_bytes") > 1e6);
+    assert!(value("docmill_process_open_fds") > 3.0);
+    assert!(value("docmill_process_cpu_seconds_total") >= 0.0);
+    assert!(value("docmill_process_start_time_seconds") > 1.6e9);
+    let foreign: Vec<&str> = metrics
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty() && !line.starts_with("docmill_"))
+        .collect();
+    assert!(foreign.is_empty(), "every metric name starts with docmill_: {foreign:?}");
 }
 
 #[test]

@@ -308,7 +308,9 @@ fn check(command: &str, outcome: &Outcome, server: &Server, job: &mut String, wo
         "curl http://127.0.0.1:8080/healthz" | "curl http://127.0.0.1:8080/readyz" => ok(),
         "curl http://127.0.0.1:8080/metrics" => {
             ok();
-            for metric in ["docmill_build_info{", "docmill_queue_wait_seconds_bucket", "process_cpu_seconds_total"] {
+            for metric in
+                ["docmill_build_info{", "docmill_queue_wait_seconds_bucket", "docmill_process_cpu_seconds_total"]
+            {
                 assert!(outcome.body.contains(metric), "{metric}: {what}");
             }
         }

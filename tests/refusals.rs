@@ -138,3 +138,42 @@ fn requests_hyper_cannot_parse_get_the_json_error_shape_and_the_server_serves_on
     assert_eq!(server.get("/healthz").status, 200);
     assert_eq!(server.analyze("ok.txt", b"fine").status, 200);
 }
+
+#[test]
+fn a_chunked_batch_past_the_request_limit_ends_with_its_lines_not_a_broken_pipe() {
+    let server = Server::start(&["--workers", "1", "--max-request-bytes", "64KiB"]);
+    // 8 MiB of 1 KiB parts, sent chunked (so no Content-Length to refuse
+    // up front): the limit is crossed mid-body, after some documents.
+    let parts: Vec<(String, Vec<u8>)> = (0..BODY_BYTES / 1024)
+        .map(|i| (format!("part{i}.txt"), format!("Document number {i} of a long batch. ").repeat(28).into_bytes()))
+        .collect();
+    let parts: Vec<(&str, &[u8])> = parts.iter().map(|(name, bytes)| (name.as_str(), bytes.as_slice())).collect();
+    let (content_type, body) = crate::util::multipart(&parts);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /v1/batch HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    for chunk in body.chunks(64 << 10) {
+        let sent = stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .and_then(|()| stream.write_all(chunk))
+            .and_then(|()| stream.write_all(b"\r\n"));
+        if let Err(err) = sent {
+            panic!("the server broke the connection mid-body: {err}");
+        }
+    }
+    stream.write_all(b"0\r\n\r\n").unwrap();
+    let response = read_response(&mut stream);
+    assert_eq!(response.status, 200);
+    let lines: Vec<serde_json::Value> =
+        response.text().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let summary = &lines.last().unwrap()["summary"];
+    assert!(summary.is_object(), "the summary ends the answer: {lines:?}");
+    let refusals: Vec<&serde_json::Value> = lines.iter().filter(|line| line["error"].is_object()).collect();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0]["error"]["code"], "payload_too_large", "{}", refusals[0]);
+    assert!(lines.iter().any(|line| line["report"].is_object()), "the documents before the limit have reports");
+}

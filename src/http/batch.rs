@@ -187,6 +187,7 @@ async fn run_batch(
     // once the body is done or broke off.
     let mut reader = Some(files);
     let mut reading: Option<Pin<Box<dyn Future<Output = NextPart> + Send>>> = None;
+    let mut draining = None;
     loop {
         let part = match pending.take() {
             Some(part) => Some(part),
@@ -220,7 +221,10 @@ async fn run_batch(
                             Err(err) => {
                                 // The body broke off: what was dispatched
                                 // still finishes; the break itself is
-                                // reported as the next line.
+                                // reported as the next line. The rest of
+                                // the body is read meanwhile, so a client
+                                // still writing it reads every line.
+                                draining = Some(tokio::spawn(files.drain_after_error()));
                                 let line = ResultLine { index, filename: String::new(), result: Err(err) };
                                 if line_tx.send(tally.line(&line, &state.answers)).await.is_err() {
                                     return;
@@ -263,6 +267,9 @@ async fn run_batch(
             ResultLine { index, filename, result: result.map_err(ApiError::from) }
         });
         index += 1;
+    }
+    if let Some(draining) = draining {
+        let _ = draining.await;
     }
     // Grouping near-duplicates is CPU work in the number of documents: keep
     // it off the event loop.

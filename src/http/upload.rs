@@ -61,8 +61,29 @@ pub struct FilePart {
 }
 
 /// Streams the file parts of a `multipart/form-data` body one at a time.
+/// The body as multer reads it, which can be taken back from under multer
+/// once it stopped at an error: the rest is then drained by hand.
+type RawBody = Arc<std::sync::Mutex<Option<axum::body::BodyDataStream>>>;
+
+struct Detachable(RawBody);
+
+impl Stream for Detachable {
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(body) => body.poll_next_unpin(cx),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+}
+
 pub struct MultipartFiles {
     multipart: multer::Multipart<'static>,
+    raw: RawBody,
     headers_too_large: Arc<AtomicBool>,
     spool_dir: PathBuf,
     per_file_limit: u64,
@@ -92,14 +113,16 @@ impl MultipartFiles {
         let boundary = multer::parse_boundary(content_type)
             .map_err(|err| ApiError::bad_request(format!("bad multipart Content-Type: {err}")))?;
         let headers_too_large = Arc::new(AtomicBool::new(false));
+        let raw: RawBody = Arc::new(std::sync::Mutex::new(Some(body.into_data_stream())));
         let stream = HeaderCap::new(
-            body.into_data_stream().map_err(std::io::Error::other),
+            Detachable(Arc::clone(&raw)).map_err(std::io::Error::other),
             &boundary,
             Arc::clone(&headers_too_large),
         );
         let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(request_limit));
         Ok(MultipartFiles {
             multipart: multer::Multipart::with_constraints(stream, boundary, constraints),
+            raw,
             headers_too_large,
             spool_dir: spool_dir.to_owned(),
             per_file_limit,
@@ -199,6 +222,21 @@ impl MultipartFiles {
                 ApiError::payload_too_large(format!("the request exceeds the limit of {limit} bytes"))
             }
             other => ApiError::bad_request(format!("malformed multipart body: {other}")),
+        }
+    }
+
+    /// Reads and discards the rest of the body (bounded) after the reading
+    /// stopped at an error of the body as a whole (past `--max-request-bytes`,
+    /// malformed), which multer cannot read past: a client that writes its
+    /// whole body before reading then sees the rest of the answer, not a
+    /// broken pipe. True when the body ended within the bounds.
+    pub async fn drain_after_error(self) -> bool {
+        let raw = Arc::clone(&self.raw);
+        drop(self);
+        let rest = raw.lock().unwrap().take();
+        match rest {
+            Some(rest) => drain(rest).await,
+            None => true,
         }
     }
 
