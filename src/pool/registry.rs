@@ -218,6 +218,10 @@ pub fn describe_exit(pid: i32, code: Option<i32>, signal: Option<i32>) -> String
             let hint = match number {
                 libc::SIGKILL => " (killed from outside, or out of memory)",
                 libc::SIGSYS => " (it made a system call the sandbox forbids)",
+                // Rust aborts when an allocation fails, and under the
+                // address-space limit that is what a worker's abort
+                // almost always is.
+                libc::SIGABRT => " (it aborted: most often an allocation past --worker-memory)",
                 _ => "",
             };
             format!("worker {pid} was killed by {name}{hint}")

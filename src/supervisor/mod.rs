@@ -400,6 +400,17 @@ fn boot_worker(
     unsafe {
         libc::nice(WORKER_NICENESS);
     }
+    // With `RUST_BACKTRACE` set, a failed allocation prints a backtrace
+    // before it aborts, which reads the working directory and the
+    // executable: calls the sandbox kills, so a worker out of memory would
+    // look like a sandbox violation. A worker's backtraces go nowhere useful
+    // anyway (its panics are one line each).
+    // SAFETY: the worker is the forked child's only thread, so nothing
+    // reads the environment meanwhile.
+    unsafe {
+        std::env::remove_var("RUST_BACKTRACE");
+        std::env::remove_var("RUST_LIB_BACKTRACE");
+    }
     let proc_files = match ProcFiles::open() {
         Ok(files) => files,
         Err(err) => {
