@@ -92,6 +92,31 @@ fn submit_resume_skips_files_already_reported() {
 }
 
 #[test]
+fn submit_resume_after_a_half_written_line_starts_on_a_line_of_its_own() {
+    let server = Server::start(&["--workers", "1"]);
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("docs");
+    std::fs::create_dir_all(&tree).unwrap();
+    write_file(&tree, "a.txt", b"First.");
+    write_file(&tree, "b.txt", b"Second.");
+    let server_url = format!("http://{}", server.addr);
+    let first = run_cli(work.path(), &["submit", "--server", &server_url, "--out", "out.ndjson", "docs/a.txt"]);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    // A run killed while writing b.txt's line left half of it.
+    let out = work.path().join("out.ndjson");
+    let mut written = std::fs::read(&out).unwrap();
+    written.extend_from_slice(br#"{"index":1,"filename":"docs/b.txt","rep"#);
+    std::fs::write(&out, &written).unwrap();
+    let resumed = run_cli(work.path(), &["submit", "--server", &server_url, "--out", "out.ndjson", "--resume", "docs"]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    // Every line parses (read_lines panics on one that does not).
+    let lines = read_lines(&out);
+    let mut names: Vec<&str> = lines.iter().map(|l| l["filename"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["docs/a.txt", "docs/b.txt"], "each file exactly once");
+}
+
+#[test]
 fn submit_resume_gives_a_copy_of_a_reported_file_its_own_line() {
     // A run cut short after one.txt: on --resume its copy (same bytes,
     // another name) is not sent again, but must still get a line, or the

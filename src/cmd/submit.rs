@@ -168,6 +168,35 @@ fn earlier_lines(out: &Path) -> Earlier {
     earlier
 }
 
+/// Cuts a line an interrupted run left half written off the end of `out`, so
+/// that the lines a resumed run appends start on a line of their own (the
+/// half line's document was not done: it is sent again).
+fn drop_partial_last_line(out: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match std::fs::OpenOptions::new().read(true).write(true).open(out) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    let mut end = file.metadata()?.len();
+    let mut buf = vec![0u8; 64 << 10];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(at) = chunk.iter().rposition(|&b| b == b'\n') {
+            let keep = start + at as u64 + 1;
+            if keep != file.metadata()?.len() {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        end = start;
+    }
+    file.set_len(0)
+}
+
 impl Entry {
     fn name(&self) -> String {
         match self {
@@ -223,6 +252,9 @@ async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
     let entries: Vec<(usize, Entry)> =
         walk.into_iter().enumerate().filter(|(_, entry)| !earlier.filenames.contains(&entry.name())).collect();
     let done_before = walked - entries.len();
+    if let (Some(out), true) = (&submitter.args.out, submitter.args.resume) {
+        drop_partial_last_line(out).map_err(|err| anyhow::anyhow!("cannot resume {}: {err}", out.display()))?;
+    }
     let mut sink: Box<dyn Write + Send> = match &submitter.args.out {
         Some(path) => Box::new(
             std::fs::OpenOptions::new()
