@@ -20,6 +20,7 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
     // Set at the end of a list, which has already ended its last item's line:
     // the item holding a nested list then adds no newline of its own.
     let mut list_ended = false;
+    let mut list_depth = 0usize;
     // GFM as the Markdown output reads it: without these, a table's pipes
     // and dashes, `~~` and `[ ]` would be left in the text as characters.
     let syntax =
@@ -43,8 +44,19 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
                 text.push('\n');
             }
         }
+        match &event {
+            Event::Start(Tag::List(_)) => list_depth += 1,
+            Event::End(TagEnd::List(_)) => list_depth = list_depth.saturating_sub(1),
+            _ => {}
+        }
         match event {
-            Event::End(TagEnd::List(_)) => list_ended = true,
+            Event::End(TagEnd::List(_)) => {
+                list_ended = true;
+                if list_depth == 0 {
+                    end_block(&mut text);
+                }
+            }
+            Event::End(TagEnd::Table) => end_block(&mut text),
             Event::End(TagEnd::Item) if after_list => {}
             Event::Start(Tag::Heading { level, .. }) => {
                 headings += 1;
@@ -52,7 +64,7 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
             }
             Event::End(TagEnd::Heading(_)) => {
                 in_title = false;
-                text.push('\n');
+                end_block(&mut text);
             }
             Event::Start(Tag::Link { .. }) => links += 1,
             Event::Start(Tag::CodeBlock(_)) => code_blocks += 1,
@@ -63,7 +75,14 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
                 }
                 text.push('\n');
             }
-            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::BlockQuote(_)) => text.push('\n'),
+            // Blocks are separated by a blank line, as in plain text, so
+            // that they count as paragraphs; a list's items (and a loose
+            // item's paragraphs) by a line break only.
+            Event::End(TagEnd::Paragraph | TagEnd::CodeBlock | TagEnd::BlockQuote(_)) if list_depth > 0 => {
+                text.push('\n')
+            }
+            Event::End(TagEnd::Paragraph | TagEnd::CodeBlock | TagEnd::BlockQuote(_)) => end_block(&mut text),
+            Event::End(TagEnd::Item) => text.push('\n'),
             Event::End(TagEnd::TableCell) => text.push('\t'),
             Event::Text(t) | Event::Code(t) => {
                 if in_title {
@@ -82,6 +101,11 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
     extracted.set("headings", headings);
     extracted.set("links", links);
     extracted.set("code_blocks", code_blocks);
+    // One line break ends the text, as a plain text file's does.
+    text.truncate(text.trim_end_matches('\n').len());
+    if !text.is_empty() {
+        text.push('\n');
+    }
     extracted.text = text;
     if options.wants_structure() {
         let mut builder = crate::structure::Builder::default();
@@ -98,6 +122,16 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
 /// (as Hugo writes it), taking simple top-level `title` and `author` fields:
 /// `title: ...` in YAML, `title = "..."` in TOML. The parser is given no
 /// metadata-block option, so the block is cut here, before it.
+/// Ends a block with a blank line (once, however many blocks end there).
+fn end_block(text: &mut String) {
+    if text.is_empty() {
+        return;
+    }
+    while !text.ends_with("\n\n") {
+        text.push('\n');
+    }
+}
+
 fn front_matter<'a>(source: &'a str, extracted: &mut Extracted) -> &'a str {
     let (fence, separator) = if source.starts_with("---") {
         ("---", ':')

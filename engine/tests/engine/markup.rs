@@ -216,6 +216,17 @@ fn markdown_nested_list_items_are_separate_lines() {
 /// The text of a Markdown document was parsed without GFM: a table came out
 /// as its pipes and dashes on one line, `~~struck~~` with its tildes and a
 /// task list with its `[ ]`. A row is now a line of tab-separated cells.
+/// A Markdown file's paragraphs counted as one: its text joined blocks with
+/// a single line break, where a plain text file has a blank line.
+#[test]
+fn markdown_blocks_are_paragraphs_as_in_plain_text() {
+    let source = b"# Notes\n\nA one.\nStill one.\n\nB two.\n\n- x\n- y\n\n> C three.\n";
+    let report = check("notes.md", source, &[("/stats/paragraphs", json!(5))]);
+    assert_eq!(report["text"], json!("Notes\n\nA one. Still one.\n\nB two.\n\nx\ny\n\nC three.\n"));
+    let plain = check("notes.txt", b"A one.\n\nB two.\n\nC three.\n", &[("/stats/paragraphs", json!(3))]);
+    check("notes.md", b"A one.\n\nB two.\n\nC three.\n", &[("/stats", plain["stats"].clone())]);
+}
+
 #[test]
 fn markdown_gfm_tables_strikethrough_and_tasks_are_read_as_text() {
     let source = "Intro.\n\n| Name | City |\n|---|:---:|\n| Ada | London |\n| Grace | New York |\n\n\
@@ -223,7 +234,10 @@ fn markdown_gfm_tables_strikethrough_and_tasks_are_read_as_text() {
     check(
         "table.md",
         source.as_bytes(),
-        &[("/text", json!("Intro.\nName\tCity\nAda\tLondon\nGrace\tNew York\ndone\nopen\nSome old new words.\n"))],
+        &[(
+            "/text",
+            json!("Intro.\n\nName\tCity\nAda\tLondon\nGrace\tNew York\n\ndone\nopen\n\nSome old new words.\n"),
+        )],
     );
 }
 
