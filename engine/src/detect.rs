@@ -77,7 +77,17 @@ fn binary_by_magic(bytes: &[u8], extension: &str) -> Option<Detected> {
         return Some(detected(Format::Image, media_type));
     }
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        return Some(zip_container_format(bytes));
+        let found = zip_container_format(bytes);
+        // A zip its name calls an office document, whose contents say no
+        // format (a package missing its main part, a zip cut short before
+        // any part's name): read as what it is named, its reader says what
+        // is wrong with it, rather than a silent `binary`.
+        if found.format == Format::Binary && found.media_type == "application/zip" {
+            if let Some(named) = ooxml_by_extension(extension) {
+                return Some(named);
+            }
+        }
+        return Some(found);
     }
     if bytes.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
         // A password-protected OOXML file is an OLE container holding the

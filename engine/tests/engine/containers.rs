@@ -274,7 +274,9 @@ fn damaged_containers_are_typed_errors() {
     let body = whole.windows(17).position(|w| w == b"word/document.xml").unwrap();
     check_error("cut.docx", &whole[..body + 17], "docx");
     let no_body = zip(&[("word/styles.xml", b"<styles/>"), ("[Content_Types].xml", b"<Types/>")]);
-    // Without word/document.xml this zip is not a Word document at all.
-    check("styles.docx", &no_body, &[("/format", json!("binary"))]);
+    // Without word/document.xml this zip is not a Word document at all:
+    // named as one, it fails saying so.
+    check_error("styles.docx", &no_body, "word/document.xml is missing");
+    check("styles.zip", &no_body, &[("/format", json!("binary"))]);
     let _ = check_text;
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::check;
+use crate::{check, check_error};
 
 #[test]
 fn binary_formats_are_recognised_whatever_the_name() {
@@ -73,4 +73,17 @@ fn wide_and_legacy_encodings_are_text_not_binary() {
     check("wide", &utf16, &[("/format", json!("text")), ("/metadata/encoding", json!("UTF-16LE"))]);
     let (cyrillic, _, _) = encoding_rs::WINDOWS_1251.encode("Привет, мир! Это обычный текст на русском языке.");
     check("ru", &cyrillic, &[("/format", json!("text"))]);
+}
+
+/// A zip named as an office document whose contents say no format (the
+/// package lacks its main part, or is cut short before any part's name) was
+/// a silent `binary` report; read as what it is named, it fails with what is
+/// wrong with it. A zip named as a zip stays `binary`.
+#[test]
+fn a_broken_office_zip_fails_as_what_it_is_named() {
+    let no_main_part = crate::containers::zip(&[("[Content_Types].xml", b"<Types/>"), ("other.xml", b"<a/>")]);
+    check_error("report.docx", &no_main_part, "word/document.xml is missing");
+    check_error("cut.docx", &no_main_part[..40], "damaged zip container");
+    check_error("sheet.xlsx", &no_main_part, "xlsx");
+    check("bundle.zip", &no_main_part, &[("/format", json!("binary")), ("/media_type", json!("application/zip"))]);
 }
