@@ -109,6 +109,19 @@ pub struct Scan {
     pub drawing: Vec<Range<usize>>,
     /// Tokens in `drawing`.
     pub drawing_tokens: usize,
+    /// The edits that spell the next-line text operators `'` and `"` out as
+    /// the operations they stand for (PDF 32000-1, 9.4.3: `T* string Tj`,
+    /// and `aw Tw ac Tc` before that for `"`), which pdf-extract does not
+    /// know: it skipped their text, the whole body of a Ghostscript PDF.
+    pub next_line_shows: Vec<Edit>,
+}
+
+/// Bytes of a stream replaced by others (an insertion where the range is
+/// empty), spaces around them included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub range: Range<usize>,
+    pub with: &'static [u8],
 }
 
 impl Scan {
@@ -192,6 +205,8 @@ pub fn scan(bytes: &[u8]) -> Scan {
     // are, and the last one when it is a name.
     let mut operands_start: Option<usize> = None;
     let mut operand_tokens = 0usize;
+    // Where the coming operator's first and second operands end.
+    let mut operand_ends = [0usize; 2];
     let mut last_name: Option<Range<usize>> = None;
     let mut nesting = 0usize;
     let mut saves = 0usize;
@@ -269,6 +284,9 @@ pub fn scan(bytes: &[u8]) -> Scan {
         }
         let Some(operator) = operator else {
             operands_start.get_or_insert(start);
+            if let Some(end) = operand_ends.get_mut(operand_tokens) {
+                *end = i;
+            }
             operand_tokens += 1;
             last_name = name;
             continue;
@@ -304,6 +322,18 @@ pub fn scan(bytes: &[u8]) -> Scan {
             b"BI" => {
                 found.inline_images += 1;
                 inline_image_start = Some(start);
+            }
+            b"'" if operand_tokens == 1 => {
+                found.text_operators += 1;
+                found.next_line_shows.push(Edit { range: operation_start..operation_start, with: b" T* " });
+                found.next_line_shows.push(Edit { range: start..i, with: b" Tj " });
+            }
+            b"\"" if operand_tokens == 3 => {
+                found.text_operators += 1;
+                let [word_spacing, char_spacing] = operand_ends;
+                found.next_line_shows.push(Edit { range: word_spacing..word_spacing, with: b" Tw " });
+                found.next_line_shows.push(Edit { range: char_spacing..char_spacing, with: b" Tc T* " });
+                found.next_line_shows.push(Edit { range: start..i, with: b" Tj " });
             }
             b"Tj" | b"TJ" | b"'" | b"\"" => found.text_operators += 1,
             _ => {}
@@ -361,20 +391,24 @@ pub fn scan(bytes: &[u8]) -> Scan {
     found
 }
 
-/// `bytes` with each of `drops` (sorted by start; one that starts inside an
-/// earlier one goes with it) replaced by a space and everything from `cut`
-/// on left out.
-pub fn rewrite(bytes: &[u8], drops: &[Range<usize>], cut: Option<usize>) -> Vec<u8> {
+/// `bytes` with each of `drops` replaced by a space, the `edits` made, and
+/// everything from `cut` on left out. In the order of their starts, an edit
+/// or drop that starts inside an earlier drop goes with it.
+pub fn rewrite(bytes: &[u8], drops: &[Range<usize>], edits: &[Edit], cut: Option<usize>) -> Vec<u8> {
     let end = cut.unwrap_or(bytes.len()).min(bytes.len());
-    let mut out = Vec::with_capacity(end);
+    let mut all: Vec<Edit> = drops.iter().map(|range| Edit { range: range.clone(), with: b" " }).collect();
+    all.extend(edits.iter().cloned());
+    // Stable: an insertion stays before the replacement that follows it.
+    all.sort_by_key(|edit| edit.range.start);
+    let mut out = Vec::with_capacity(end + 8 * edits.len());
     let mut at = 0;
-    for drop in drops.iter().filter(|drop| drop.end <= end) {
-        if drop.start < at {
+    for edit in all.iter().filter(|edit| edit.range.end <= end) {
+        if edit.range.start < at {
             continue;
         }
-        out.extend_from_slice(&bytes[at..drop.start]);
-        out.push(b' ');
-        at = drop.end;
+        out.extend_from_slice(&bytes[at..edit.range.start]);
+        out.extend_from_slice(edit.with);
+        at = edit.range.end;
     }
     out.extend_from_slice(&bytes[at..end]);
     out
@@ -395,6 +429,20 @@ mod tests {
     }
 
     #[test]
+    fn next_line_text_operators_are_spelled_out() {
+        let content = b"BT 14 TL (one) Tj (two) ' 2 0.5 (three)\" <66> ' ET";
+        let scan = scan(content);
+        assert_eq!(scan.text_operators, 4);
+        let fixed = rewrite(content, &[], &scan.next_line_shows, None);
+        let words: Vec<&[u8]> = fixed.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).collect();
+        let expected: Vec<&[u8]> = vec![
+            b"BT", b"14", b"TL", b"(one)", b"Tj", b"T*", b"(two)", b"Tj", b"2", b"Tw", b"0.5", b"Tc", b"T*",
+            b"(three)", b"Tj", b"T*", b"<66>", b"Tj", b"ET",
+        ];
+        assert_eq!(words, expected, "{}", String::from_utf8_lossy(&fixed));
+    }
+
+    #[test]
     fn drawing_goes_in_runs_and_text_stays() {
         let content = b"q 1 0 0 1 5 5 cm 0.5 w 1 2 m 3 4 l S BT /F1 12 Tf (Hi) Tj ET \
                         1 g 0 0 10 10 re f BI /W 1 /H 1 ID \x00\x01 EI 2 2 m % note\n 4 4 l S Q";
@@ -412,7 +460,7 @@ mod tests {
         let mut ranges = scan.drawing.clone();
         ranges.extend(scan.comments.iter().cloned());
         ranges.sort_by_key(|range| range.start);
-        assert_eq!(rewrite(content, &ranges, None), b"q 1 0 0 1 5 5 cm   BT /F1 12 Tf (Hi) Tj ET   Q");
+        assert_eq!(rewrite(content, &ranges, &[], None), b"q 1 0 0 1 5 5 cm   BT /F1 12 Tf (Hi) Tj ET   Q");
     }
 
     #[test]
@@ -443,7 +491,7 @@ mod tests {
         content.extend_from_slice(&b"Q ".repeat(MAX_SAVE_DEPTH + 2));
         let scan = scan(&content);
         assert_eq!(scan.excess_saves.len(), 4);
-        let kept = rewrite(&content, &scan.excess_saves, None);
+        let kept = rewrite(&content, &scan.excess_saves, &[], None);
         assert_eq!(kept.iter().filter(|c| **c == b'q').count(), MAX_SAVE_DEPTH);
         assert_eq!(kept.iter().filter(|c| **c == b'Q').count(), MAX_SAVE_DEPTH);
     }
@@ -453,6 +501,6 @@ mod tests {
         let mut content = b"(kept) Tj 1 ".to_vec();
         content.extend_from_slice(&b"[".repeat(MAX_OPERAND_DEPTH + 1));
         let scan = scan(&content);
-        assert_eq!(rewrite(&content, &[], scan.cut), b"(kept) Tj ");
+        assert_eq!(rewrite(&content, &[], &[], scan.cut), b"(kept) Tj ");
     }
 }

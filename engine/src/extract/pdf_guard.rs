@@ -332,7 +332,7 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
         if !page_drops.is_empty() || needs_rewrite(&page_scan) {
             count_repairs(&page_scan, &mut guarded);
             let drops = ranges(&page_scan, &page_drops);
-            let fixed = pdf_content::rewrite(&content, &drops, page_scan.cut);
+            let fixed = pdf_content::rewrite(&content, &drops, &page_scan.next_line_shows, page_scan.cut);
             let stream = document.add_object(Stream::new(Dictionary::new(), fixed));
             if let Ok(dict) = document.get_dictionary_mut(*page) {
                 dict.set("Contents", Object::Reference(stream));
@@ -347,7 +347,7 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
         }
         count_repairs(scan, &mut guarded);
         let Ok(Object::Stream(stream)) = document.get_object_mut(*form) else { continue };
-        let fixed = pdf_content::rewrite(&stream_bytes(stream), &ranges(scan, drops), scan.cut);
+        let fixed = pdf_content::rewrite(&stream_bytes(stream), &ranges(scan, drops), &scan.next_line_shows, scan.cut);
         stream.set_plain_content(fixed);
     }
     guarded
@@ -355,7 +355,11 @@ pub fn guard_content(document: &mut Document, pages: &[ObjectId]) -> Guarded {
 
 /// Whether a scanned stream must be rewritten even with no invocation dropped.
 fn needs_rewrite(scan: &Scan) -> bool {
-    !scan.excess_saves.is_empty() || scan.cut.is_some() || !scan.comments.is_empty() || scan.drops_drawing()
+    !scan.excess_saves.is_empty()
+        || scan.cut.is_some()
+        || !scan.comments.is_empty()
+        || scan.drops_drawing()
+        || !scan.next_line_shows.is_empty()
 }
 
 fn count_repairs(scan: &Scan, guarded: &mut Guarded) {
