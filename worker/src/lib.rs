@@ -12,6 +12,8 @@
 //!   the only module that knows the wire format.
 //! - [`handoff`]: the worker's end of the request socket: frames with the
 //!   document's descriptor (`SCM_RIGHTS`), checked and mapped read-only.
+//! - [`report_layout`]: where the server splices its fields into a report's
+//!   JSON, and the report's digests read back from hex.
 //! - [`sandbox`]: what confines a worker before its first document (uid,
 //!   capabilities, rlimits, no_new_privs, Landlock, the seccomp allow-list).
 //! - [`worker_loop`]: what a forked worker runs: read a request frame, analyse,
@@ -29,5 +31,6 @@ pub mod heap;
 pub mod log;
 pub mod ocr;
 pub mod protocol;
+pub mod report_layout;
 pub mod sandbox;
 pub mod worker_loop;
