@@ -330,7 +330,7 @@ pub fn encode_request(request: &ToWorker<'_>) -> Vec<u8> {
 
 pub fn encode_response(response: &FromWorker) -> Vec<u8> {
     let capacity = match response {
-        FromWorker::Done(TaskResult { outcome: Outcome::Report(report), .. }) => report.json.len() + FRAME_FIELDS_ROOM,
+        FromWorker::Done(TaskResult { outcome: Outcome::Report(report), .. }) => report.json.len(),
         FromWorker::Done(TaskResult { outcome: Outcome::Error { message, .. }, .. }) => message.len(),
         FromWorker::Ready { .. } | FromWorker::Pong { .. } => FRAME_FIELDS_ROOM,
     };
