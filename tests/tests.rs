@@ -42,4 +42,5 @@ mod stalls;
 mod storage;
 mod structure;
 mod submit;
+mod submit_resume;
 mod web;
