@@ -218,3 +218,50 @@ fn a_batch_whose_client_reads_nothing_stops_taking_documents_at_the_budget() {
     eprintln!("server peak RSS: {} MiB idle, {} MiB with the unread batch", idle >> 20, peak >> 20);
     assert!(peak < idle + BUDGET + SLACK, "peak RSS {} MiB from {} MiB", peak >> 20, idle >> 20);
 }
+
+// Most HTTP libraries send a request's whole body before they read its
+// answer. A batch whose lines outgrew a fixed queue of lines and the socket
+// buffers stopped reading the upload long before the answer budget, and
+// both sides waited on each other until the body timeout cut the
+// connection, every result lost.
+#[test]
+fn a_batch_whose_client_sends_everything_before_reading_gets_every_line() {
+    const PARTS: usize = 500;
+    let server = Server::start(&["--workers", "2", "--body-timeout", "20"]);
+    let texts: Vec<Vec<u8>> = (0..PARTS)
+        .map(|i| {
+            let mut text = format!("Document number {i}.\n").into_bytes();
+            text.extend(prose(40_000));
+            text
+        })
+        .collect();
+    let names: Vec<String> = (0..PARTS).map(|i| format!("part-{i}.txt")).collect();
+    let files: Vec<(&str, &[u8])> =
+        names.iter().zip(&texts).map(|(name, text)| (name.as_str(), text.as_slice())).collect();
+    let (content_type, body) = multipart(&files);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let head = format!(
+        "POST /v1/batch?text=true HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        server.addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let sent = stream.write_all(&body);
+    assert!(sent.is_ok(), "the upload of {} MB stopped: {sent:?}", body.len() >> 20);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let response = parse_response(&raw);
+    assert_eq!(response.status, 200);
+    let lines: Vec<Value> =
+        String::from_utf8(response.body).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), PARTS + 1, "a line per part and the summary");
+    for line in &lines[..PARTS] {
+        let index = line["index"].as_u64().unwrap() as usize;
+        assert_eq!(line["filename"], names[index]);
+        assert_eq!(line["report"]["text"].as_str().map(str::len), Some(texts[index].len()));
+    }
+    assert_eq!(lines[PARTS]["summary"]["documents"], PARTS);
+    assert_eq!(lines[PARTS]["summary"]["failed"], 0);
+}

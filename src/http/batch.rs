@@ -33,9 +33,11 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/v1/batch", post(batch))
 }
 
-/// Lines buffered between the documents and a slow reader of the response
-/// (their bytes are bounded by the answer memory budget).
-const LINE_BUFFER: usize = 64;
+/// What a line held for its client costs beside its bytes (its place in
+/// the line queue, the owners of its pieces and their reservation), counted
+/// against the answer memory budget so that many small lines are bounded
+/// as surely as a few large ones.
+const LINE_OVERHEAD_BYTES: usize = 256;
 
 async fn batch(
     State(state): State<Arc<AppState>>,
@@ -59,7 +61,12 @@ async fn batch(
             return Err(err);
         }
     };
-    let (line_tx, line_rx) = mpsc::channel::<[Bytes; 3]>(LINE_BUFFER);
+    // Not bounded by a number of lines: the answer memory budget bounds
+    // them (no part is read while it has no room). A bound of its own would
+    // stop the upload of a client that sends its whole body before reading
+    // its answer (most HTTP libraries do) long before the budget, and both
+    // sides would wait on each other until the body timeout.
+    let (line_tx, line_rx) = mpsc::unbounded_channel::<[Bytes; 3]>();
     tokio::spawn(run_batch(state, files, first, options, line_tx, started));
     let stream = grouped(line_rx).flat_map(|lines| {
         futures_util::stream::iter(
@@ -85,7 +92,7 @@ const BYTES_PER_WRITE: usize = 64 << 10;
 /// the first (at most [`LINES_PER_WRITE`], or [`BYTES_PER_WRITE`]), so that
 /// the connection writes a group at once. The last group goes as soon as
 /// the channel closes.
-fn grouped(rx: mpsc::Receiver<[Bytes; 3]>) -> impl futures_util::Stream<Item = Vec<[Bytes; 3]>> {
+fn grouped(rx: mpsc::UnboundedReceiver<[Bytes; 3]>) -> impl futures_util::Stream<Item = Vec<[Bytes; 3]>> {
     futures_util::stream::unfold(rx, |mut rx| async move {
         let first = rx.recv().await?;
         let deadline = tokio::time::Instant::now() + LINGER;
@@ -128,7 +135,7 @@ impl Tally {
             Err(_) => self.failed += 1,
         }
         let pieces = joined_if_small(line.pieces());
-        let reservation = answers.reserve_now(pieces.iter().map(Bytes::len).sum());
+        let reservation = answers.reserve_now(pieces.iter().map(Bytes::len).sum::<usize>() + LINE_OVERHEAD_BYTES);
         answer::held_pieces(pieces, reservation)
     }
 }
@@ -149,7 +156,11 @@ fn joined_if_small(pieces: [Bytes; 3]) -> [Bytes; 3] {
 /// The reader and the next file part it read.
 type NextPart = (MultipartFiles, Result<Option<FilePart>, ApiError>);
 
-async fn next_part(mut files: MultipartFiles) -> NextPart {
+/// Reads the next part once answers leave room in their memory budget: a
+/// client that reads none of its lines stops its upload there, whatever its
+/// parts make (a failed part's line too).
+async fn next_part(mut files: MultipartFiles, answers: Arc<AnswerBudget>) -> NextPart {
+    answers.room().await;
     let next = files.next_file().await;
     (files, next)
 }
@@ -164,17 +175,16 @@ async fn run_batch(
     files: MultipartFiles,
     first: FilePart,
     options: Options,
-    line_tx: mpsc::Sender<[Bytes; 3]>,
+    line_tx: mpsc::UnboundedSender<[Bytes; 3]>,
     started: Instant,
 ) {
     // Documents of this batch in the pool at once. Past it the upload is not
     // read further, which is the backpressure: TCP slows the client down.
     // The queue is sized for bursts of interactive requests; one batch
     // keeps no more than a few documents per worker spooled ahead, so that
-    // it ties up little disk and leaves the queue to others. A document
-    // counts until its line is queued for the client: a client that reads
-    // nothing stops the batch after this many documents, instead of their
-    // lines piling up while the upload goes on.
+    // it ties up little disk and leaves the queue to others. A client that
+    // reads nothing stops the batch once its lines fill the answer memory
+    // budget (see `next_part`).
     let pool = &state.config.pool;
     let per_batch = pool.queue.min(crate::config::QUEUE_PER_WORKER * pool.workers).max(1);
     let mut tally = Tally::default();
@@ -194,7 +204,8 @@ async fn run_batch(
             None if reader.is_none() && reading.is_none() && in_flight.is_empty() => break,
             None => {
                 if reading.is_none() && in_flight.len() < per_batch {
-                    reading = reader.take().map(|files| Box::pin(next_part(files)) as Pin<Box<_>>);
+                    let answers = Arc::clone(&state.answers);
+                    reading = reader.take().map(|files| Box::pin(next_part(files, answers)) as Pin<Box<_>>);
                 }
                 let can_read = reading.is_some() && in_flight.len() < per_batch;
                 tokio::select! {
@@ -204,8 +215,7 @@ async fn run_batch(
                     // it out of the queue, or stops its worker).
                     () = line_tx.closed() => return,
                     Some(line) = in_flight.next(), if !in_flight.is_empty() => {
-                        let line = tally.line(&line, &state.answers);
-                        if line_tx.send(line).await.is_err() {
+                        if line_tx.send(tally.line(&line, &state.answers)).is_err() {
                             return;
                         }
                         None
@@ -226,7 +236,7 @@ async fn run_batch(
                                 // still writing it reads every line.
                                 draining = Some(tokio::spawn(files.drain_after_error()));
                                 let line = ResultLine { index, filename: String::new(), result: Err(err) };
-                                if line_tx.send(tally.line(&line, &state.answers)).await.is_err() {
+                                if line_tx.send(tally.line(&line, &state.answers)).is_err() {
                                     return;
                                 }
                                 None
@@ -241,7 +251,7 @@ async fn run_batch(
             Ok(spooled) => spooled,
             Err(err) => {
                 let line = ResultLine { index, filename: part.filename, result: Err(err) };
-                if line_tx.send(tally.line(&line, &state.answers)).await.is_err() {
+                if line_tx.send(tally.line(&line, &state.answers)).is_err() {
                     return;
                 }
                 index += 1;
@@ -280,7 +290,7 @@ async fn run_batch(
         [Bytes::from(line), Bytes::new(), Bytes::new()]
     });
     if let Ok(summary) = summary.await {
-        let _ = line_tx.send(summary).await;
+        let _ = line_tx.send(summary);
     }
 }
 
@@ -294,14 +304,14 @@ mod tests {
 
     #[tokio::test]
     async fn lines_ready_together_go_out_together_and_the_last_at_once() {
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::unbounded_channel();
         for _ in 0..20 {
-            tx.send(line("{}\n")).await.unwrap();
+            tx.send(line("{}\n")).unwrap();
         }
         let mut groups = Box::pin(grouped(rx));
         assert_eq!(groups.next().await.unwrap().len(), LINES_PER_WRITE);
         assert_eq!(groups.next().await.unwrap().len(), 4, "the rest, once no more came");
-        tx.send(line("{\"summary\":{}}\n")).await.unwrap();
+        tx.send(line("{\"summary\":{}}\n")).unwrap();
         drop(tx);
         // Ready at the first poll: a closed channel is not waited on.
         let last = futures_util::FutureExt::now_or_never(groups.next()).expect("no wait").unwrap();
