@@ -2,7 +2,7 @@
 //! (as Python's `http.client` does), and every error, the framework's own
 //! included, has the contract's JSON shape.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -176,4 +176,25 @@ fn a_chunked_batch_past_the_request_limit_ends_with_its_lines_not_a_broken_pipe(
     assert_eq!(refusals.len(), 1, "{refusals:?}");
     assert_eq!(refusals[0]["error"]["code"], "payload_too_large", "{}", refusals[0]);
     assert!(lines.iter().any(|line| line["report"].is_object()), "the documents before the limit have reports");
+}
+
+// A request with both Transfer-Encoding and Content-Length is read by its
+// chunks (RFC 9112 §6.3), and its connection is closed after the answer:
+// whatever a proxy that went by the Content-Length took as a second request
+// is never served.
+#[test]
+fn a_request_framed_two_ways_is_answered_alone_and_its_connection_closed() {
+    let server = Server::start(&["--workers", "1"]);
+    let smuggled = b"PUT /v1/analyze?filename=a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 60\r\nTransfer-Encoding: chunked\r\n\r\n\
+        5\r\nhello\r\n0\r\n\r\nGET /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(smuggled).unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let answers = raw.windows(9).filter(|window| window == b"HTTP/1.1 ").count();
+    assert_eq!(answers, 1, "{}", String::from_utf8_lossy(&raw));
+    let response = crate::util::parse_response(&raw);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["stats"]["words"], 1, "the body is the chunked one: {}", response.text());
 }
