@@ -28,6 +28,20 @@ const PDF_HEADER_WINDOW: usize = 1024;
 const JSON_SNIFF_MAX_BYTES: usize = 16 << 20;
 /// Bytes of a zip's `mimetype` entry read to identify an ODF or EPUB.
 const MIMETYPE_MAX_BYTES: u64 = 256;
+
+/// The OpenDocument kinds read as `odt`: text, spreadsheets, presentations
+/// and drawings keep their words in the same markup (`text:p` in the
+/// body's tables, frames and pages); `media_type` says which it is.
+const OPENDOCUMENT_KINDS: [&str; 8] = [
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.text-master",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.spreadsheet-template",
+    "application/vnd.oasis.opendocument.presentation",
+    "application/vnd.oasis.opendocument.presentation-template",
+    "application/vnd.oasis.opendocument.graphics",
+    "application/vnd.oasis.opendocument.graphics-template",
+];
 /// Most read of an OOXML package's relationships (`_rels/.rels`) to find
 /// its main part: producers write a few hundred bytes.
 const PACKAGE_RELS_MAX_BYTES: u64 = 64 << 10;
@@ -165,8 +179,8 @@ pub fn zip_container_format(bytes: &[u8]) -> Detected {
             detected(Format::Pptx, "application/vnd.openxmlformats-officedocument.presentationml.presentation")
         } else if names(b"mimetypeapplication/epub+zip") {
             detected(Format::Epub, "application/epub+zip")
-        } else if names(b"mimetypeapplication/vnd.oasis.opendocument.text") {
-            detected(Format::Odt, "application/vnd.oasis.opendocument.text")
+        } else if let Some(kind) = OPENDOCUMENT_KINDS.iter().find(|kind| names(format!("mimetype{kind}").as_bytes())) {
+            detected(Format::Odt, kind)
         } else {
             zip()
         };
@@ -180,6 +194,7 @@ pub fn zip_container_format(bytes: &[u8]) -> Detected {
         "application/vnd.oasis.opendocument.text" | "application/vnd.oasis.opendocument.text-template" => {
             return detected(Format::Odt, "application/vnd.oasis.opendocument.text")
         }
+        kind if OPENDOCUMENT_KINDS.contains(&kind) => return detected(Format::Odt, kind),
         "application/epub+zip" => return detected(Format::Epub, "application/epub+zip"),
         other if other.starts_with("application/vnd.oasis.opendocument.") && other.len() < 80 => {
             return detected(Format::Binary, other)

@@ -14,6 +14,7 @@ pub(crate) mod json;
 mod markdown;
 mod markdown_structure;
 mod markup;
+mod odt;
 mod odt_structure;
 mod office;
 mod office_structure;
@@ -115,7 +116,7 @@ pub fn extract(
         Format::Docx => office::docx(bytes, options),
         Format::Pptx => office::pptx(bytes, options),
         Format::Xlsx => xlsx::xlsx(bytes, options),
-        Format::Odt => office::odt(bytes, options),
+        Format::Odt => odt::odt(bytes, options),
         Format::Epub => epub::extract(bytes, options),
     }?;
     drop_soft_hyphens(&mut extracted);

@@ -22,6 +22,7 @@ mod images;
 mod keywords;
 mod markup;
 mod ocr;
+mod opendocument;
 mod pdf;
 mod pdf_fixtures;
 mod pdf_fonts;
