@@ -112,6 +112,14 @@ fn binary_by_magic(bytes: &[u8], extension: &str) -> Option<Detected> {
                 return Some(found);
             }
         }
+        // Word, Excel and PowerPoint 97-2003 are read as the formats that
+        // replaced them, told by the streams they hold whatever the name.
+        match crate::extract::ole_media_type(bytes) {
+            Some(media_type @ "application/msword") => return Some(detected(Format::Docx, media_type)),
+            Some(media_type @ "application/vnd.ms-excel") => return Some(detected(Format::Xlsx, media_type)),
+            Some(media_type @ "application/vnd.ms-powerpoint") => return Some(detected(Format::Pptx, media_type)),
+            _ => {}
+        }
         let media_type = match extension {
             "doc" | "dot" => "application/msword",
             "xls" | "xlt" => "application/vnd.ms-excel",

@@ -5,6 +5,7 @@
 mod chart;
 mod cjk_radicals;
 mod csv;
+mod doc;
 mod email;
 mod epub;
 mod html;
@@ -18,6 +19,7 @@ mod odt;
 mod odt_structure;
 mod office;
 mod office_structure;
+mod ole;
 mod pdf;
 mod pdf_actualtext;
 mod pdf_annotations;
@@ -31,9 +33,11 @@ mod pdf_lists;
 mod pdf_meta;
 mod pdf_repair;
 mod pdf_truetype;
+mod ppt;
 mod rtf;
 mod slide_structure;
 pub mod text;
+mod xls;
 mod xlsx;
 mod xlsx_comments;
 mod xml;
@@ -41,6 +45,7 @@ mod xmltext;
 mod zipsafe;
 
 pub(crate) use office::package_main_part;
+pub(crate) use ole::media_type as ole_media_type;
 
 use serde_json::{Map, Value};
 
@@ -113,8 +118,11 @@ pub fn extract(
         Format::Markdown => markdown::extract(bytes, options),
         Format::Rtf => rtf::extract(bytes),
         Format::Pdf => pdf::extract(bytes, options, ocr),
+        Format::Docx if detected.media_type == ole::WORD => doc::extract(bytes),
         Format::Docx => office::docx(bytes, options),
+        Format::Pptx if detected.media_type == ole::POWERPOINT => ppt::extract(bytes),
         Format::Pptx => office::pptx(bytes, options),
+        Format::Xlsx if detected.media_type == ole::EXCEL => xls::extract(bytes, options),
         Format::Xlsx => xlsx::xlsx(bytes, options),
         Format::Odt => odt::odt(bytes, options),
         Format::Epub => epub::extract(bytes, options),

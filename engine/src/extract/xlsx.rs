@@ -145,11 +145,11 @@ fn refuse_lying_shared_strings(container: &mut Container<'_>) -> Result<(), Extr
 /// each its position and the span of its text, so a million cells cost 16
 /// bytes each beside their text.
 #[derive(Default)]
-struct SheetCells {
-    text: String,
+pub(super) struct SheetCells {
+    pub(super) text: String,
     /// `(row, column, start, end)` of each non-empty cell, `start..end`
     /// into `text`.
-    cells: Vec<(u32, u32, u32, u32)>,
+    pub(super) cells: Vec<(u32, u32, u32, u32)>,
     error: Option<XlsxError>,
     truncated: bool,
     /// Formula cells without a stored result.
@@ -213,7 +213,7 @@ impl SheetCells {
     /// The rows as table rows for the block model (one more than
     /// [`MAX_TABLE_ROWS`] at most, so the caller can tell it cut), empty
     /// columns as empty cells as in the text.
-    fn table_rows(&mut self) -> Vec<Vec<Cell>> {
+    pub(super) fn table_rows(&mut self) -> Vec<Vec<Cell>> {
         self.sort();
         let first_column = self.cells.iter().map(|(_, column, ..)| *column).min().unwrap_or(0);
         let mut rows: Vec<Vec<Cell>> = Vec::new();
@@ -247,7 +247,7 @@ impl SheetCells {
 
     /// The cells row by row, each row one line of tab-separated cells, the
     /// columns counted from the leftmost cell of the sheet.
-    fn write_rows(mut self, out: &mut String) {
+    pub(super) fn write_rows(mut self, out: &mut String) {
         self.sort();
         let first_column = self.cells.iter().map(|(_, column, ..)| *column).min().unwrap_or(0);
         let mut index = 0;
@@ -277,7 +277,7 @@ impl SheetCells {
 /// day counts; they are written as ISO 8601 (`2024-03-01`,
 /// `2024-03-01T13:30:00`, `13:30:00`), durations as hours:minutes:seconds,
 /// so that a date reads as a date and not as 45352.
-fn write_cell(cell: &DataRef<'_>, out: &mut String) {
+pub(super) fn write_cell(cell: &DataRef<'_>, out: &mut String) {
     match cell {
         DataRef::Empty => {}
         DataRef::SharedString(text) => out.push_str(text),

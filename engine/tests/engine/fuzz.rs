@@ -17,6 +17,9 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("a.csv", b"h1,h2\n\"a,b\",c\n\"multi\nline\",d\n".to_vec()),
         ("a.json", br#"{"k": ["v", 1, {"n": null}], "s": "text"}"#.to_vec()),
         ("a.txt", "Seed text with ümlauts and 日本語.".as_bytes().to_vec()),
+        ("a.doc", crate::legacy_office::word("Seed\r\u{13} PAGE \u{14}1\u{15} a\u{7}b\u{7}\u{7}ümlaut\r", "note\r")),
+        ("a.xls", crate::legacy_office::excel("Seed", &[(0, 0, "a"), (1, 2, "3.5")])),
+        ("a.ppt", crate::legacy_office::deck()),
     ]
 }
 
@@ -50,7 +53,7 @@ proptest! {
 
     #[test]
     fn mutated_documents_never_panic(
-        which in 0usize..9,
+        which in 0usize..12,
         edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..12),
         cut in proptest::option::of(any::<usize>()),
     ) {

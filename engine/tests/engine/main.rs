@@ -20,6 +20,7 @@ mod fidelity;
 mod fuzz;
 mod images;
 mod keywords;
+mod legacy_office;
 mod markup;
 mod ocr;
 mod opendocument;

@@ -22,7 +22,9 @@ fn expected_formats(guess: &str, ext: &str) -> &'static [&'static str] {
         "fb2" => &["xml"],
         // Mail is text with headers; a body that is an HTML page may be sniffed so.
         "eml" => &["text", "html"],
-        "cgm" | "zip" | "doc" => &["binary"],
+        "cgm" | "zip" => &["binary"],
+        // Word 97-2003 is read as the format that replaced it.
+        "doc" => &["docx"],
         // An empty file is whatever its extension says.
         "empty" => match ext {
             "json" => &["json"],

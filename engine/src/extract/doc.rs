@@ -1,0 +1,219 @@
+//! Word 97-2003 documents (`.doc`): the text through the piece table, the
+//! main document first, then footnotes, headers and footers, comments,
+//! endnotes and text boxes, as Word stores them; properties from
+//! `SummaryInformation`.
+//!
+//! The File Information Block at the start of the `WordDocument` stream
+//! says which table stream (`0Table` or `1Table`) holds the piece table
+//! (`Clx`) and how many characters each part has. Each piece is a run of
+//! characters stored either as UTF-16 or, "compressed", as Windows-1252.
+
+use super::ole::{self, u16_at, u32_at};
+use super::{ExtractError, Extracted};
+
+/// `wIdent` of a Word 97 or later File Information Block.
+const WORD_97_IDENT: u16 = 0xA5EC;
+/// Pieces a piece table may list: Word's own documents have a few per
+/// edit; past this the table is not a real one.
+const MAX_PIECES: usize = 1 << 20;
+
+pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let mut file = ole::open(bytes)?;
+    let word = ole::stream(&mut file, "/WordDocument")
+        .ok_or_else(|| ExtractError("not a Word document: the WordDocument stream is missing".into()))?;
+    if u16_at(&word, 0) != Some(WORD_97_IDENT) {
+        return Err(ExtractError("a Word document older than Word 97, which is not read".into()));
+    }
+    let flags = u16_at(&word, 0x0A).unwrap_or(0);
+    if flags & 0x0100 != 0 {
+        return Err(ExtractError("the document is encrypted (password-protected)".into()));
+    }
+    let table_name = if flags & 0x0200 != 0 { "/1Table" } else { "/0Table" };
+    let table = ole::stream(&mut file, table_name)
+        .ok_or_else(|| ExtractError(format!("the {} stream is missing", &table_name[1..])))?;
+    let fib = Fib::read(&word).ok_or_else(|| ExtractError("the File Information Block is cut short".into()))?;
+    let pieces = pieces(&table, fib.clx).ok_or_else(|| ExtractError("the piece table is damaged".into()))?;
+    let mut extracted = Extracted::default();
+    let mut characters = Characters::default();
+    for piece in &pieces {
+        piece.read(&word, &mut characters);
+        if characters.units.len() >= fib.total_characters() {
+            break;
+        }
+    }
+    if characters.units.len() < fib.main {
+        extracted.warnings.push("the piece table ends before the text the document announces".into());
+    }
+    let main = fib.main.min(characters.units.len());
+    let mut text = plain_text(&characters.units[..main]);
+    let rest = plain_text(&characters.units[main..fib.total_characters().min(characters.units.len())]);
+    if !rest.trim().is_empty() {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(rest.trim_start_matches('\n'));
+    }
+    extracted.text = text;
+    ole::summary(&mut file, &mut extracted);
+    Ok(extracted)
+}
+
+/// What the File Information Block says of the text.
+struct Fib {
+    /// The piece table's place in the table stream.
+    clx: (usize, usize),
+    /// Characters of the main document.
+    main: usize,
+    /// Characters of the other parts, in the order they follow it.
+    others: usize,
+}
+
+impl Fib {
+    fn read(word: &[u8]) -> Option<Fib> {
+        // FibBase (32 bytes), then three arrays, each after its count:
+        // 16-bit values, 32-bit values, and (offset, length) pairs.
+        let shorts = usize::from(u16_at(word, 32)?);
+        let longs_at = 34 + shorts * 2;
+        let longs = usize::from(u16_at(word, longs_at)?);
+        let long = |i: usize| (i < longs).then(|| u32_at(word, longs_at + 2 + i * 4)).flatten().map(|v| v as usize);
+        let pairs_at = longs_at + 2 + longs * 4;
+        let pairs = usize::from(u16_at(word, pairs_at)?);
+        let pair = |i: usize| {
+            let at = pairs_at + 2 + i * 8;
+            (i < pairs).then(|| Some((u32_at(word, at)? as usize, u32_at(word, at + 4)? as usize))).flatten()
+        };
+        // ccpText, then ccpFtn, ccpHdd, (reserved), ccpAtn, ccpEdn,
+        // ccpTxbx, ccpHdrTxbx.
+        let main = long(3)?;
+        let others = [4, 5, 7, 8, 9, 10].iter().filter_map(|&i| long(i)).fold(0usize, usize::saturating_add);
+        Some(Fib { clx: pair(33)?, main, others })
+    }
+
+    fn total_characters(&self) -> usize {
+        self.main.saturating_add(self.others)
+    }
+}
+
+/// A run of characters of the text, and where its bytes are.
+struct Piece {
+    characters: usize,
+    offset: usize,
+    compressed: bool,
+}
+
+impl Piece {
+    fn read(&self, word: &[u8], out: &mut Characters) {
+        if self.compressed {
+            let Some(bytes) = word.get(self.offset..self.offset.saturating_add(self.characters).min(word.len())) else {
+                return;
+            };
+            let (decoded, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            out.units.extend(decoded.encode_utf16());
+        } else {
+            let end = self.offset.saturating_add(self.characters.saturating_mul(2)).min(word.len());
+            let Some(bytes) = word.get(self.offset..end) else { return };
+            out.units.extend(bytes.chunks_exact(2).map(|pair| u16::from_le_bytes([pair[0], pair[1]])));
+        }
+    }
+}
+
+#[derive(Default)]
+struct Characters {
+    units: Vec<u16>,
+}
+
+/// The pieces of the piece table at `clx`: past the property runs (`Prc`,
+/// type 1) comes the `Pcdt` (type 2), a list of n + 1 character positions
+/// and n piece descriptors of 8 bytes.
+fn pieces(table: &[u8], (at, len): (usize, usize)) -> Option<Vec<Piece>> {
+    let clx = table.get(at..at.checked_add(len)?)?;
+    let mut pos = 0;
+    while *clx.get(pos)? == 1 {
+        pos += 3 + usize::from(u16_at(clx, pos + 1)?);
+    }
+    if *clx.get(pos)? != 2 {
+        return None;
+    }
+    let size = u32_at(clx, pos + 1)? as usize;
+    let plc = clx.get(pos + 5..(pos + 5).checked_add(size)?)?;
+    let count = plc.len().checked_sub(4)? / 12;
+    if count == 0 || count > MAX_PIECES {
+        return None;
+    }
+    let position = |i: usize| u32_at(plc, i * 4).map(|v| v as usize);
+    let mut pieces = Vec::with_capacity(count);
+    for i in 0..count {
+        let (start, end) = (position(i)?, position(i + 1)?);
+        let descriptor = (count + 1) * 4 + i * 8;
+        let fc = u32_at(plc, descriptor + 2)?;
+        let compressed = fc & 0x4000_0000 != 0;
+        let offset = (fc & 0x3FFF_FFFF) as usize;
+        pieces.push(Piece {
+            characters: end.saturating_sub(start),
+            offset: if compressed { offset / 2 } else { offset },
+            compressed,
+        });
+    }
+    Some(pieces)
+}
+
+/// Word's characters as plain text: paragraph marks and breaks as line
+/// breaks, table cells tab-separated with a row a line, a field's result
+/// without its code (`HYPERLINK "…"`, `PAGE`), and the marks of pictures,
+/// notes and comments left out.
+fn plain_text(units: &[u16]) -> String {
+    let mut text = String::with_capacity(units.len());
+    // Open fields: true once past the separator (showing the result).
+    let mut fields: Vec<bool> = Vec::new();
+    let mut previous = 0u16;
+    for decoded in char::decode_utf16(units.iter().copied()) {
+        let c = decoded.unwrap_or(char::REPLACEMENT_CHARACTER);
+        let unit = u16::try_from(u32::from(c)).unwrap_or(0xFFFF);
+        match unit {
+            0x13 => fields.push(false),
+            0x14 => {
+                if let Some(showing) = fields.last_mut() {
+                    *showing = true;
+                }
+            }
+            0x15 => {
+                fields.pop();
+            }
+            _ if fields.last() == Some(&false) => {}
+            0x0D => text.push_str("\n\n"),
+            0x0B | 0x0C | 0x0E => text.push('\n'),
+            // A cell's end; two in a row end a table row.
+            0x07 if previous == 0x07 => {
+                if text.ends_with('\t') {
+                    text.pop();
+                }
+                text.push('\n');
+            }
+            0x07 => text.push('\t'),
+            0x09 => text.push('\t'),
+            0x1E => text.push('\u{2011}'),
+            0x1F => text.push('\u{AD}'),
+            0xA0 => text.push('\u{A0}'),
+            // Pictures, drawn objects, note and comment references, and
+            // other control characters.
+            0x00..=0x1F => {}
+            _ => text.push(c),
+        }
+        previous = unit;
+    }
+    // A paragraph mark ends each paragraph: one blank line between them.
+    let mut tidy = String::with_capacity(text.len());
+    let mut newlines = 0;
+    for c in text.chars() {
+        if c == '\n' {
+            newlines += 1;
+            if newlines <= 2 {
+                tidy.push(c);
+            }
+        } else {
+            newlines = 0;
+            tidy.push(c);
+        }
+    }
+    tidy
+}

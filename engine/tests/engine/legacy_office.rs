@@ -1,0 +1,261 @@
+//! Engine tests: Word, Excel and PowerPoint 97-2003 files, built here as
+//! OLE compound files, read as `docx`, `xlsx` and `pptx` with their own
+//! media types. They were a `binary` with no text.
+
+use std::io::{Cursor, Write};
+
+use serde_json::json;
+
+use crate::{check, check_error};
+
+/// An OLE compound file of `(stream, bytes)`.
+fn compound(streams: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut file = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+    for (name, bytes) in streams {
+        file.create_stream(name).unwrap().write_all(bytes).unwrap();
+    }
+    file.flush().unwrap();
+    file.into_inner().into_inner()
+}
+
+/// A `SummaryInformation` property set: a title and an author (code page
+/// 1252 strings) and a creation time.
+fn summary(title: &str, author: &str, created_unix: u64) -> Vec<u8> {
+    let mut properties: Vec<(u32, Vec<u8>)> = Vec::new();
+    properties.push((1, [2u32.to_le_bytes().as_slice(), &1252u16.to_le_bytes(), &[0, 0]].concat()));
+    for (id, value) in [(2, title), (4, author)] {
+        let mut bytes = 0x1Eu32.to_le_bytes().to_vec();
+        bytes.extend((value.len() as u32 + 1).to_le_bytes());
+        bytes.extend(value.as_bytes());
+        bytes.push(0);
+        while bytes.len() % 4 != 0 {
+            bytes.push(0);
+        }
+        properties.push((id, bytes));
+    }
+    let ticks = (created_unix + 11_644_473_600) * 10_000_000;
+    properties.push((12, [0x40u32.to_le_bytes().as_slice(), &ticks.to_le_bytes()].concat()));
+    let mut set = Vec::new();
+    let mut offset = 8 + properties.len() * 8;
+    let mut index = Vec::new();
+    for (id, bytes) in &properties {
+        index.extend(id.to_le_bytes());
+        index.extend((offset as u32).to_le_bytes());
+        offset += bytes.len();
+    }
+    set.extend((offset as u32).to_le_bytes());
+    set.extend((properties.len() as u32).to_le_bytes());
+    set.extend(index);
+    for (_, bytes) in &properties {
+        set.extend(bytes);
+    }
+    let mut stream = vec![0xFE, 0xFF, 0, 0, 0, 0, 0, 0];
+    stream.extend([0u8; 16]);
+    stream.extend(1u32.to_le_bytes());
+    stream.extend([0u8; 16]);
+    stream.extend(48u32.to_le_bytes());
+    stream.extend(set);
+    stream
+}
+
+/// A Word 97 document: `main` is the main text, `notes` the footnotes'
+/// characters after it. The first piece is stored compressed (one byte a
+/// character), the second as UTF-16.
+pub fn word(main: &str, notes: &str) -> Vec<u8> {
+    let all: Vec<u16> = format!("{main}{notes}").encode_utf16().collect();
+    let main_len = main.encode_utf16().count();
+    let split = main.char_indices().take_while(|(_, c)| c.is_ascii()).count().min(main_len);
+    let mut document = vec![0u8; 0x800];
+    document[0..2].copy_from_slice(&0xA5ECu16.to_le_bytes());
+    document[2..4].copy_from_slice(&0x00C1u16.to_le_bytes());
+    document[0x0A..0x0C].copy_from_slice(&0x0200u16.to_le_bytes()); // 1Table
+    let mut at = 32;
+    document[at..at + 2].copy_from_slice(&14u16.to_le_bytes());
+    at += 2 + 28;
+    document[at..at + 2].copy_from_slice(&22u16.to_le_bytes());
+    let longs = at + 2;
+    document[longs + 12..longs + 16].copy_from_slice(&(main_len as u32).to_le_bytes());
+    document[longs + 16..longs + 20].copy_from_slice(&((all.len() - main_len) as u32).to_le_bytes());
+    at = longs + 88;
+    document[at..at + 2].copy_from_slice(&93u16.to_le_bytes());
+    let pairs = at + 2;
+    // The text: the ASCII head compressed, the rest as UTF-16.
+    let text_at = document.len();
+    document.extend(all[..split].iter().map(|&unit| unit as u8));
+    let wide_at = document.len();
+    document.extend(all[split..].iter().flat_map(|unit| unit.to_le_bytes()));
+    let mut plc = Vec::new();
+    for cp in [0, split, all.len()] {
+        plc.extend((cp as u32).to_le_bytes());
+    }
+    for (fc, compressed) in [(text_at, true), (wide_at, false)] {
+        let fc = if compressed { (fc as u32 * 2) | 0x4000_0000 } else { fc as u32 };
+        plc.extend([0u8, 0]);
+        plc.extend(fc.to_le_bytes());
+        plc.extend([0u8, 0]);
+    }
+    let mut clx = vec![0x01, 2, 0, 0xAA, 0xBB]; // a Prc to skip
+    clx.push(0x02);
+    clx.extend((plc.len() as u32).to_le_bytes());
+    clx.extend(&plc);
+    let mut table = vec![0u8; 16];
+    let clx_at = table.len();
+    table.extend(&clx);
+    let pair = pairs + 33 * 8;
+    document[pair..pair + 4].copy_from_slice(&(clx_at as u32).to_le_bytes());
+    document[pair + 4..pair + 8].copy_from_slice(&(clx.len() as u32).to_le_bytes());
+    let info = summary("Quarterly letter", "Grace Hopper", 1_709_299_805);
+    compound(&[("WordDocument", &document), ("1Table", &table), ("\u{5}SummaryInformation", &info)])
+}
+
+#[test]
+fn a_word_97_document_has_its_text_fields_tables_and_notes() {
+    let main = "Dear reader,\r\u{13} HYPERLINK \"https://example.com\" \u{14}the site\u{15} says hello\u{2}.\r\
+        Name\u{7}Total\u{7}\u{7}Ann\u{7}12\u{7}\u{7}Grüße aus Köln — 東京\r";
+    let bytes = word(main, "\u{2} The footnote.\r");
+    let report = check(
+        "letter.doc",
+        &bytes,
+        &[
+            ("/format", json!("docx")),
+            ("/media_type", json!("application/msword")),
+            ("/metadata/title", json!("Quarterly letter")),
+            ("/metadata/author", json!("Grace Hopper")),
+            ("/metadata/created", json!("2024-03-01T13:30:05Z")),
+            ("/warnings", json!([])),
+        ],
+    );
+    assert_eq!(
+        report["text"],
+        "Dear reader,\n\nthe site says hello.\n\nName\tTotal\nAnn\t12\nGrüße aus Köln — 東京\n\n The footnote.\n\n",
+        "{report:#}"
+    );
+    // Told by its streams, whatever it is called.
+    check("attachment.bin", &bytes, &[("/format", json!("docx")), ("/media_type", json!("application/msword"))]);
+}
+
+#[test]
+fn a_word_document_without_its_piece_table_is_a_parse_failure_not_a_crash() {
+    let mut document = vec![0u8; 0x400];
+    document[0..2].copy_from_slice(&0xA5ECu16.to_le_bytes());
+    document[0x0A..0x0C].copy_from_slice(&0x0200u16.to_le_bytes());
+    check_error("broken.doc", &compound(&[("WordDocument", &document)]), "1Table");
+    document[0x0A..0x0C].copy_from_slice(&0x0300u16.to_le_bytes());
+    check_error("locked.doc", &compound(&[("WordDocument", &document), ("1Table", &[0; 64])]), "encrypted");
+}
+
+/// One BIFF8 record.
+fn record(kind: u16, body: &[u8]) -> Vec<u8> {
+    [kind.to_le_bytes().as_slice(), &(body.len() as u16).to_le_bytes(), body].concat()
+}
+
+/// An Excel 97 workbook of one sheet named `name` with `cells`: `(row,
+/// column, text)`, numbers when the text parses as one.
+pub fn excel(name: &str, cells: &[(u16, u16, &str)]) -> Vec<u8> {
+    let bof =
+        |kind: u16| record(0x0809, &[0x00, 0x06, kind as u8, (kind >> 8) as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let sheet_record = |offset: u32| {
+        let mut body = offset.to_le_bytes().to_vec();
+        body.extend([0, 0, name.len() as u8, 0]);
+        body.extend(name.as_bytes());
+        record(0x0085, &body)
+    };
+    let globals_len = bof(0x0005).len() + sheet_record(0).len() + record(0x000A, &[]).len();
+    let mut stream = bof(0x0005);
+    stream.extend(sheet_record(globals_len as u32));
+    stream.extend(record(0x000A, &[]));
+    stream.extend(bof(0x0010));
+    for (row, column, text) in cells {
+        let head = [row.to_le_bytes(), column.to_le_bytes(), 0u16.to_le_bytes()].concat();
+        match text.parse::<f64>() {
+            Ok(number) => stream.extend(record(0x0203, &[head.as_slice(), &number.to_le_bytes()].concat())),
+            Err(_) => {
+                let body = [head.as_slice(), &(text.len() as u16).to_le_bytes(), &[0], text.as_bytes()].concat();
+                stream.extend(record(0x0204, &body));
+            }
+        }
+    }
+    stream.extend(record(0x000A, &[]));
+    compound(&[("Workbook", &stream)])
+}
+
+#[test]
+fn an_excel_97_workbook_has_its_rows_as_an_xlsx_does() {
+    let bytes = excel("Sales", &[(0, 0, "Region"), (0, 1, "Total"), (1, 0, "North"), (1, 1, "12.5"), (3, 4, "far")]);
+    check(
+        "book.xls",
+        &bytes,
+        &[
+            ("/format", json!("xlsx")),
+            ("/media_type", json!("application/vnd.ms-excel")),
+            ("/metadata/sheets", json!(1)),
+            ("/metadata/sheet_names", json!(["Sales"])),
+            ("/text", json!("Sales\nRegion\tTotal\nNorth\t12.5\n\t\t\t\tfar\n\n")),
+        ],
+    );
+}
+
+/// Two cells at opposite corners would make calamine lay out the whole
+/// 65,536 × 256 grid (a gigabyte) for a file of a kilobyte.
+#[test]
+fn an_excel_workbook_whose_cells_span_the_whole_grid_is_refused_not_laid_out() {
+    let bytes = excel("Wide", &[(0, 0, "corner"), (65535, 255, "other corner")]);
+    assert!(bytes.len() < 64 << 10, "{} bytes", bytes.len());
+    check_error("corners.xls", &bytes, "grid cells");
+}
+
+/// A PowerPoint record: version 0xF makes it a container.
+fn ppt_record(version: u16, instance: u16, kind: u16, body: &[u8]) -> Vec<u8> {
+    [(version | instance << 4).to_le_bytes().as_slice(), &kind.to_le_bytes(), &(body.len() as u32).to_le_bytes(), body]
+        .concat()
+}
+
+fn chars(text: &str) -> Vec<u8> {
+    ppt_record(0, 0, 0x0FA0, &text.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>())
+}
+
+fn slide_persist(slide_id: u32) -> Vec<u8> {
+    ppt_record(0, 0, 0x03F3, &[[0u8; 12].as_slice(), &slide_id.to_le_bytes(), &[0; 4]].concat())
+}
+
+/// A shape's text inside a drawing, as PowerPoint nests it.
+fn drawing(text: &[u8]) -> Vec<u8> {
+    ppt_record(0xF, 0, 0x040C, &ppt_record(0xF, 0, 0xF002, &ppt_record(0xF, 0, 0xF00D, text)))
+}
+
+/// A deck of two slides and a master, the second slide with notes.
+pub fn deck() -> Vec<u8> {
+    let slide_list = [
+        slide_persist(256),
+        chars("Title one\rSecond paragraph"),
+        slide_persist(257),
+        ppt_record(0, 0, 0x0FA8, b"Title two"),
+    ]
+    .concat();
+    let master_list = ppt_record(0xF, 1, 0x0FF0, &chars("Click to edit Master title style"));
+    let document = ppt_record(0xF, 0, 0x03E8, &[master_list, ppt_record(0xF, 0, 0x0FF0, &slide_list)].concat());
+    let master = ppt_record(0xF, 0, 0x03F8, &drawing(&chars("Click to edit Master text styles")));
+    let slide_one =
+        ppt_record(0xF, 0, 0x03EE, &drawing(&[chars("A text box"), chars("Title one\rSecond paragraph")].concat()));
+    let slide_two = ppt_record(0xF, 0, 0x03EE, &drawing(&chars("*")));
+    let notes_atom = ppt_record(0, 0, 0x03F1, &[257u32.to_le_bytes(), [0; 4]].concat());
+    let notes =
+        ppt_record(0xF, 0, 0x03F0, &[notes_atom, drawing(&[chars("Note for two"), chars("*")].concat())].concat());
+    let stream = [document, master, slide_one, notes, slide_two].concat();
+    compound(&[("PowerPoint Document", &stream), ("Current User", &[0; 16])])
+}
+
+#[test]
+fn a_powerpoint_97_deck_has_each_slide_with_its_notes_and_no_master_text() {
+    let bytes = deck();
+    check(
+        "deck.ppt",
+        &bytes,
+        &[
+            ("/format", json!("pptx")),
+            ("/media_type", json!("application/vnd.ms-powerpoint")),
+            ("/metadata/slides", json!(2)),
+            ("/text", json!("Title one\n\nSecond paragraph\n\nA text box\n\nTitle two\n\nNote for two\n\n")),
+        ],
+    );
+}
