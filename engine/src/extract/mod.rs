@@ -29,6 +29,7 @@ mod pdf_fonts;
 mod pdf_guard;
 mod pdf_headings;
 mod pdf_layout;
+mod pdf_lengths;
 mod pdf_lists;
 mod pdf_meta;
 mod pdf_repair;

@@ -16,8 +16,8 @@ use pdf_extract::{Dictionary, Document, Object, ObjectId};
 
 use super::pdf_layout::PageLines;
 use super::{
-    pdf_actualtext, pdf_annotations, pdf_cmap, pdf_fonts, pdf_guard, pdf_meta, pdf_repair, pdf_truetype, ExtractError,
-    Extracted,
+    pdf_actualtext, pdf_annotations, pdf_cmap, pdf_fonts, pdf_guard, pdf_lengths, pdf_meta, pdf_repair, pdf_truetype,
+    ExtractError, Extracted,
 };
 use crate::ocr::{pdf_images, GrayImage, Session};
 use crate::options::OcrMode;
@@ -173,9 +173,19 @@ impl PageOcr for RemoteOcr {
 }
 
 fn read(bytes: &[u8], options: &Options, ocr: &mut dyn PageOcr) -> Result<Extracted, ExtractError> {
+    let mut extracted = Extracted::default();
+    let lengths_fixed = pdf_lengths::fix_stream_lengths(bytes);
+    let bytes = match &lengths_fixed {
+        Some((fixed, count)) => {
+            extracted.warnings.push(format!(
+                "damaged PDF: {count} streams' /Length did not match their data; read up to their endstream"
+            ));
+            fixed.as_slice()
+        }
+        None => bytes,
+    };
     let loaded = panic::catch_unwind(AssertUnwindSafe(|| Document::load_mem(bytes)))
         .map_err(|_| ExtractError("the PDF parser failed on this file".into()))?;
-    let mut extracted = Extracted::default();
     let mut document = match loaded {
         Ok(document) => document,
         Err(err) => {

@@ -402,3 +402,18 @@ fn pdf_info_strings_in_pdfdocencoding_utf8_and_utf16le() {
         ],
     );
 }
+
+/// A stream whose `/Length` is a few bytes off (an edited stream, line ends
+/// changed in transit): the parser dropped the page's content, and the
+/// text was empty; readers take the data up to `endstream`.
+#[test]
+fn a_content_stream_whose_length_is_wrong_is_read_up_to_its_endstream() {
+    let content = "BT /F1 12 Tf 72 720 Td (A page whose stream length is off) Tj ET";
+    for declared in [content.len() - 4, content.len() + 3, content.len() * 10] {
+        let stream = format!("<< /Length {declared} >>\nstream\n{content}\nendstream");
+        let bytes = crate::pdf_rtf::pdf_with_content(stream.as_bytes(), None);
+        let report = crate::check("length.pdf", &bytes, &[("/stats/words", serde_json::json!(7))]);
+        let warnings = report["warnings"].to_string();
+        assert!(warnings.contains("/Length did not match"), "{declared}: {warnings}");
+    }
+}

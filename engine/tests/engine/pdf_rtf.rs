@@ -13,7 +13,7 @@ pub fn simple_pdf(text: &str, title: Option<&str>) -> Vec<u8> {
 
 /// A one-page PDF whose content stream is the object `content` (dictionary
 /// and stream), with Helvetica as /F1.
-fn pdf_with_content(content: &[u8], title: Option<&str>) -> Vec<u8> {
+pub fn pdf_with_content(content: &[u8], title: Option<&str>) -> Vec<u8> {
     let helvetica = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>";
     pdf_with_font(content, &[helvetica], title)
 }
