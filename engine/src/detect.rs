@@ -29,6 +29,9 @@ const JSON_SNIFF_MAX_BYTES: usize = 16 << 20;
 /// Bytes of a zip's `mimetype` entry read to identify an ODF or EPUB.
 const MIMETYPE_MAX_BYTES: u64 = 256;
 
+/// The media type of JSON Lines (`.jsonl`, `.ndjson`), one JSON value a line.
+pub const JSON_LINES: &str = "application/x-ndjson";
+
 /// The OpenDocument kinds read as `odt`: text, spreadsheets, presentations
 /// and drawings keep their words in the same markup (`text:p` in the
 /// body's tables, frames and pages); `media_type` says which it is.
@@ -285,6 +288,7 @@ fn looks_binary(head: &[u8]) -> bool {
 fn text_by_extension(extension: &str) -> Option<Detected> {
     Some(match extension {
         "json" | "geojson" | "jsonld" | "webmanifest" => detected(Format::Json, "application/json"),
+        "jsonl" | "ndjson" | "ldjson" => detected(Format::Json, JSON_LINES),
         "csv" => detected(Format::Csv, "text/csv"),
         "tsv" | "tab" => detected(Format::Csv, "text/tab-separated-values"),
         "md" | "markdown" | "mdown" | "mkd" | "mkdn" | "mdwn" => detected(Format::Markdown, "text/markdown"),

@@ -31,6 +31,15 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         }
         Err(err) => {
             extracted.set("valid", false);
+            let mut line_strings = String::new();
+            if let Some(lines) = json_lines(&text, &mut line_strings).filter(|&lines| lines >= 2) {
+                // JSON Lines under a `.json` name (many tools write them
+                // so): not one JSON document, but every line is one.
+                extracted.set("records", lines);
+                extracted.warnings.push(format!("not one JSON document but {lines} of them, one a line (JSON Lines)"));
+                extracted.text = line_strings;
+                return Ok(extracted);
+            }
             if !text.trim().is_empty() {
                 let (line, column) = err.line_column(&text);
                 extracted.warnings.push(format!("invalid JSON at line {line}, column {column}: {}", err.message));
@@ -39,6 +48,52 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         }
     }
     Ok(extracted)
+}
+
+/// JSON Lines (`.jsonl`, `.ndjson`): one JSON value a line. `valid` when
+/// every line that is not blank is one; `records` counts those lines; the
+/// text is their string values, as a JSON document's.
+pub fn extract_lines(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let (text, encoding, warnings) = decode_text(bytes);
+    let mut extracted = Extracted { warnings, ..Default::default() };
+    extracted.set("encoding", encoding);
+    let mut strings = String::new();
+    let mut records = 0usize;
+    let mut invalid = None;
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let before = strings.len();
+        match scan(line, Some(&mut strings)) {
+            Ok(_) => records += 1,
+            Err(err) => {
+                strings.truncate(before);
+                // The line as it is, so that its words still count.
+                strings.push_str(line);
+                strings.push('\n');
+                invalid.get_or_insert((number + 1, err.line_column(line).1, err.message));
+            }
+        }
+    }
+    extracted.set("valid", invalid.is_none());
+    extracted.set("records", records);
+    if let Some((line, column, message)) = invalid {
+        extracted.warnings.push(format!("invalid JSON at line {line}, column {column}: {message}"));
+    }
+    extracted.text = strings;
+    Ok(extracted)
+}
+
+/// How many lines of `text` are JSON values when all that are not blank
+/// are (their strings appended to `strings`); `None` when one is not.
+fn json_lines(text: &str, strings: &mut String) -> Option<usize> {
+    let mut count = 0;
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        scan(line, Some(strings)).ok()?;
+        count += 1;
+    }
+    Some(count)
 }
 
 /// Whether `text` is one JSON value (RFC 8259), at any depth.

@@ -112,6 +112,7 @@ pub fn extract(
         Format::Image => image::extract(bytes, &detected.media_type, options, ocr),
         Format::Text if detected.media_type == EMAIL => email::extract(bytes),
         Format::Text => text::extract(bytes),
+        Format::Json if detected.media_type == crate::detect::JSON_LINES => json::extract_lines(bytes),
         Format::Json => json::extract(bytes),
         Format::Csv => csv::extract(bytes, options),
         Format::Html => html::extract(bytes, options),

@@ -200,3 +200,38 @@ fn short_utf8_with_one_stray_byte_stays_utf8() {
         assert_eq!(report["metadata"]["encoding"], "windows-1252", "{report:#}");
     }
 }
+
+/// JSON Lines were read as CSV (the commas inside each line became cell
+/// breaks) or, named `.json`, as one invalid JSON document whose text was
+/// the raw punctuation.
+#[test]
+fn json_lines_are_json_values_one_a_line() {
+    let lines =
+        b"{\"name\": \"Ann\", \"city\": \"Oslo, Norway\"}\n{\"name\": \"Bob\", \"note\": \"likes tea, coffee\"}\n\n";
+    let strings = "Ann\nOslo, Norway\nBob\nlikes tea, coffee\n";
+    for name in ["people.ndjson", "people.jsonl"] {
+        crate::check(
+            name,
+            lines,
+            &[
+                ("/format", json!("json")),
+                ("/media_type", json!("application/x-ndjson")),
+                ("/metadata/valid", json!(true)),
+                ("/metadata/records", json!(2)),
+                ("/text", json!(strings)),
+            ],
+        );
+    }
+    let report = crate::check(
+        "people.json",
+        lines,
+        &[("/format", json!("json")), ("/metadata/valid", json!(false)), ("/text", json!(strings))],
+    );
+    assert!(report["warnings"][0].as_str().unwrap().contains("JSON Lines"), "{report:#}");
+    let broken = crate::check(
+        "broken.ndjson",
+        b"{\"a\": \"fine words\"}\n{broken\n",
+        &[("/metadata/valid", json!(false)), ("/metadata/records", json!(1))],
+    );
+    assert!(broken["warnings"][0].as_str().unwrap().contains("line 2"), "{broken:#}");
+}
