@@ -7,6 +7,7 @@ use super::xmltext::{attribute, walk, Node};
 use super::zipsafe::{resolve_part, Container};
 use super::{ExtractError, Extracted};
 use crate::structure::chunk::PageSpan;
+use crate::structure::{plain_inlines, Block};
 use crate::Options;
 
 /// Walks a WordprocessingML or DrawingML part into text: `t` elements hold
@@ -277,6 +278,43 @@ pub(crate) fn package_main_part(rels: &str) -> Option<String> {
     found
 }
 
+/// The text of the documents a body imports whole (`w:altChunk`: an HTML
+/// page, MHTML, RTF, plain text or another DOCX), in the order it names
+/// them. Formats of their own are read by their own extractors; an imported
+/// DOCX's body is read, not what it imports in turn.
+fn alt_chunks(container: &mut Container<'_>, body: &str, rels: &[Relationship], warnings: &mut Vec<String>) -> String {
+    let mut text = String::new();
+    for (at, _) in body.match_indices("altChunk ") {
+        let tag = &body[at..body[at..].find('>').map_or(body.len(), |end| at + end)];
+        let Some(id) = tag.split_once("id=\"").and_then(|(_, rest)| rest.split_once('"')).map(|(id, _)| id) else {
+            continue;
+        };
+        let Some(part) = rels.iter().find(|rel| rel.id == id && rel.kind.ends_with("/aFChunk")) else { continue };
+        let Some(bytes) = container.read(&part.target) else { continue };
+        let extension = part.target.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+        let read = match extension.as_str() {
+            "rtf" => super::rtf::extract(&bytes),
+            "txt" | "text" => super::text::extract(&bytes),
+            "mht" | "mhtml" => super::email::extract(&bytes),
+            "docx" | "docm" | "dotx" => Container::open(&bytes).and_then(|mut inner| {
+                let xml = inner.read_text("word/document.xml").ok_or_else(|| ExtractError("no body".into()))?;
+                let mut extracted = Extracted::default();
+                ooxml_text(&xml, &mut extracted.text, &mut extracted.warnings, &part.target);
+                Ok(extracted)
+            }),
+            _ => super::html::extract(&bytes, &Options::default()),
+        };
+        match read {
+            Ok(imported) => {
+                text.push_str(imported.text.trim_matches('\n'));
+                text.push_str("\n\n");
+            }
+            Err(err) => warnings.push(format!("imported document {}: {err}", part.target)),
+        }
+    }
+    text
+}
+
 /// A password-protected OOXML document is an OLE container, not a zip.
 pub(super) fn refuse_encrypted(bytes: &[u8]) -> Result<(), ExtractError> {
     if bytes.starts_with(b"\xD0\xCF\x11\xE0") {
@@ -305,11 +343,22 @@ pub fn docx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
     let (folder, file) = main_part.rsplit_once('/').unwrap_or(("", &main_part));
     let body_rels = relationships(&mut container, &format!("{folder}/_rels/{file}.rels"), folder);
     let charts = super::chart::charts_of(&body_rels);
+    // Documents imported whole where the body names them (web exporters
+    // write a whole document as one imported HTML page).
+    let imported = alt_chunks(&mut container, &body, &body_rels, &mut extracted.warnings);
+    if !imported.is_empty() {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&imported);
+    }
     let diagrams: Vec<String> =
         body_rels.into_iter().filter(|r| r.kind.ends_with("/diagramData")).map(|r| r.target).collect();
     if options.wants_structure() {
         extracted.blocks =
             super::office_structure::docx_blocks(&mut container, &body, &diagrams, &mut extracted.warnings);
+        let paragraphs = imported.split("\n\n").map(str::trim).filter(|paragraph| !paragraph.is_empty());
+        extracted.blocks.extend(paragraphs.map(|paragraph| Block::Paragraph(plain_inlines(paragraph))));
     }
     // Charts' words follow the body, as SmartArt's do.
     let mut chart_words = String::new();

@@ -280,3 +280,32 @@ fn damaged_containers_are_typed_errors() {
     check("styles.zip", &no_body, &[("/format", json!("binary"))]);
     let _ = check_text;
 }
+
+/// Web exporters (html-docx-js and the like) write the whole document as
+/// an imported HTML page (`w:altChunk`): the text was empty.
+#[test]
+fn a_docx_whose_body_imports_an_html_page_has_the_page_text() {
+    let document = br#"<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><w:body><w:p><w:r><w:t>Before the import.</w:t></w:r></w:p><w:altChunk r:id="htmlChunk"/><w:altChunk r:id="textChunk"/><w:sectPr/></w:body></w:document>"#;
+    let rels = br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="textChunk" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk" Target="/word/notes.txt"/><Relationship Id="htmlChunk" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk" Target="afchunk.htm"/></Relationships>"#;
+    let page = b"<html><head><title>Export</title><style>p { color: red }</style></head><body><h1>Quarterly report</h1><p>Revenue grew in every region.</p></body></html>";
+    let bytes = zip(&[
+        ("word/document.xml", document),
+        ("word/_rels/document.xml.rels", rels),
+        ("word/afchunk.htm", page),
+        ("word/notes.txt", b"A plain note."),
+    ]);
+    let report = check("export.docx", &bytes, &[("/format", json!("docx")), ("/warnings", json!([]))]);
+    let text = report["text"].as_str().unwrap();
+    let (before, heading, body, note) = (
+        text.find("Before the import.").expect(text),
+        text.find("Quarterly report").expect(text),
+        text.find("Revenue grew in every region.").expect(text),
+        text.find("A plain note.").expect(text),
+    );
+    assert!(before < heading && heading < body && body < note, "{text:?}");
+    assert!(!text.contains("color"), "{text:?}");
+    let options = docmill_engine::Options { markdown: true, ..Default::default() };
+    let markdown =
+        crate::analyze_with("export.docx", &bytes, options).unwrap()["markdown"].as_str().unwrap().to_owned();
+    assert!(markdown.contains("Revenue grew in every region."), "{markdown}");
+}
