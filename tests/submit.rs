@@ -62,6 +62,15 @@ fn submit_walks_a_tree_and_reports_every_file() {
     let all = by_filename(&read_lines(&work.path().join("all.ndjson")));
     assert!(all.contains_key("docs/.hidden.txt") && all.contains_key("docs/debug.log"), "{:?}", all.keys());
     assert!(!all.contains_key("docs/crash.bin"));
+
+    // A path that does not exist is `not_found`, as `analyze` says.
+    let output = run_cli(work.path(), &["submit", "--server", &server_url, "--out", "gone.ndjson", "no-such.txt"]);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let gone = read_lines(&work.path().join("gone.ndjson"));
+    assert_eq!(gone[0]["error"]["code"], "not_found", "{gone:?}");
+    let analyzed = run_cli(work.path(), &["analyze", "no-such.txt"]);
+    let analyzed: Value = serde_json::from_slice(&analyzed.stdout).unwrap();
+    assert_eq!(analyzed["error"]["code"], "not_found", "{analyzed}");
 }
 
 #[test]

@@ -49,7 +49,9 @@ const EXIT_INTERRUPTED: u8 = 130;
 /// One file to submit, or a path the walk could not read.
 enum Entry {
     File(PathBuf),
-    Unreadable(String, String),
+    /// A path that is not sent: its error code (`not_found` when it does not
+    /// exist, as `analyze` says) and why.
+    Unreadable(String, &'static str, String),
 }
 
 /// How one file ended.
@@ -121,7 +123,7 @@ fn walk(submitter: &Submitter) -> Vec<Entry> {
                     let path = entry.into_path();
                     if special && !explicit {
                         let why = "not a regular file (a named pipe, socket or device): not sent";
-                        entries.push(Entry::Unreadable(path.display().to_string(), why.into()));
+                        entries.push(Entry::Unreadable(path.display().to_string(), "bad_request", why.into()));
                         continue;
                     }
                     if !submitter.args.include.is_empty() && !glob_matches(&submitter.include, &path) {
@@ -137,7 +139,9 @@ fn walk(submitter: &Submitter) -> Vec<Entry> {
                         ignore::Error::WithPath { path, .. } => path.display().to_string(),
                         _ => root.clone(),
                     };
-                    entries.push(Entry::Unreadable(path, err.to_string()));
+                    let missing = err.io_error().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound);
+                    let code = if missing { "not_found" } else { "bad_request" };
+                    entries.push(Entry::Unreadable(path, code, err.to_string()));
                 }
             }
         }
@@ -201,7 +205,7 @@ impl Entry {
     fn name(&self) -> String {
         match self {
             Entry::File(path) => path.display().to_string(),
-            Entry::Unreadable(path, _) => path.clone(),
+            Entry::Unreadable(path, ..) => path.clone(),
         }
     }
 }
@@ -313,7 +317,7 @@ async fn run(submitter: Submitter) -> anyhow::Result<ExitCode> {
                 let Some((index, entry)) = entries.get(next.fetch_add(1, Ordering::Relaxed)) else { return };
                 let index = *index;
                 let outcome = match entry {
-                    Entry::Unreadable(path, why) => Outcome::Line(error_line(index, path, "bad_request", why), false),
+                    Entry::Unreadable(path, code, why) => Outcome::Line(error_line(index, path, code, why), false),
                     Entry::File(path) => submitter.submit_one(&earlier, index, path).await,
                 };
                 match outcome {
@@ -404,7 +408,8 @@ impl Submitter {
     async fn submit_one(&self, earlier: &HashMap<String, Value>, index: usize, path: &Path) -> Outcome {
         let filename = path.display().to_string();
         let cannot_read = |err: std::io::Error| {
-            Outcome::Line(error_line(index, &filename, "bad_request", &format!("cannot read: {err}")), false)
+            let code = if err.kind() == std::io::ErrorKind::NotFound { "not_found" } else { "bad_request" };
+            Outcome::Line(error_line(index, &filename, code, &format!("cannot read: {err}")), false)
         };
         if !earlier.is_empty() {
             let owned = path.to_owned();
