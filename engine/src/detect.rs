@@ -121,7 +121,16 @@ fn binary_by_magic(bytes: &[u8], extension: &str) -> Option<Detected> {
             Some(media_type @ "application/msword") => return Some(detected(Format::Docx, media_type)),
             Some(media_type @ "application/vnd.ms-excel") => return Some(detected(Format::Xlsx, media_type)),
             Some(media_type @ "application/vnd.ms-powerpoint") => return Some(detected(Format::Pptx, media_type)),
-            _ => {}
+            Some(_) => {}
+            // A container that cannot be opened (a file cut short): its
+            // name says what it was meant to be, and reading it says what
+            // is wrong, rather than a silent `binary`.
+            None => match extension {
+                "doc" | "dot" => return Some(detected(Format::Docx, "application/msword")),
+                "xls" | "xlt" => return Some(detected(Format::Xlsx, "application/vnd.ms-excel")),
+                "ppt" | "pps" => return Some(detected(Format::Pptx, "application/vnd.ms-powerpoint")),
+                _ => {}
+            },
         }
         let media_type = match extension {
             "doc" | "dot" => "application/msword",

@@ -18,7 +18,7 @@ const WORD_97_IDENT: u16 = 0xA5EC;
 const MAX_PIECES: usize = 1 << 20;
 
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    let mut file = ole::open(bytes)?;
+    let (mut file, cut_short) = ole::open(bytes)?;
     let word = ole::stream(&mut file, "/WordDocument")
         .ok_or_else(|| ExtractError("not a Word document: the WordDocument stream is missing".into()))?;
     if u16_at(&word, 0) != Some(WORD_97_IDENT) {
@@ -34,6 +34,9 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let fib = Fib::read(&word).ok_or_else(|| ExtractError("the File Information Block is cut short".into()))?;
     let pieces = pieces(&table, fib.clx).ok_or_else(|| ExtractError("the piece table is damaged".into()))?;
     let mut extracted = Extracted::default();
+    if cut_short {
+        extracted.warnings.push(ole::CUT_SHORT.into());
+    }
     let mut characters = Characters::default();
     for piece in &pieces {
         piece.read(&word, &mut characters);

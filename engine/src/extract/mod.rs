@@ -39,6 +39,7 @@ mod rtf;
 mod slide_structure;
 pub mod text;
 mod xls;
+mod xls_records;
 mod xlsx;
 mod xlsx_comments;
 mod xml;

@@ -89,6 +89,7 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let mut pages = 0usize;
     let mut in_spreadsheet = false;
     let mut in_presentation = false;
+    let mut in_drawing = false;
     // A spreadsheet writes a run of equal cells (or rows) once, with a
     // count: where the outermost cell and row being read began, and how
     // many times they stand.
@@ -98,15 +99,18 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let walked = walk(&content, |node| {
         let out = if note_depth + annotation_depth > 0 { &mut notes } else { &mut text };
         match node {
+            // A slide's number field stores `<number>`, not a number.
             Node::Open { name, .. }
                 if matches!(name, "tracked-changes" | "note-citation" | "ruby-text")
-                    || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
+                    || (annotation_depth > 0 && matches!(name, "creator" | "date"))
+                    || ((in_presentation || in_drawing) && name == "page-number") =>
             {
                 skip_depth += 1
             }
             Node::Close { name }
                 if matches!(name, "tracked-changes" | "note-citation" | "ruby-text")
-                    || (annotation_depth > 0 && matches!(name, "creator" | "date")) =>
+                    || (annotation_depth > 0 && matches!(name, "creator" | "date"))
+                    || ((in_presentation || in_drawing) && name == "page-number") =>
             {
                 skip_depth = skip_depth.saturating_sub(1)
             }
@@ -115,6 +119,7 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
                 "body" => in_body = true,
                 "spreadsheet" if in_body => in_spreadsheet = true,
                 "presentation" if in_body => in_presentation = true,
+                "drawing" if in_body => in_drawing = true,
                 "table" if in_spreadsheet && note_depth + annotation_depth == 0 => {
                     let name = attribute(attributes, "name").unwrap_or_default().to_owned();
                     if !out.is_empty() && !out.ends_with("\n\n") {
@@ -154,6 +159,9 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
                 "p" | "h" if note_depth + annotation_depth > 0 => out.push('\n'),
                 "p" | "h" if in_body && cell_depth > 0 && !out.ends_with(['\t', '\n', ' ']) => out.push(' '),
                 "p" | "h" if in_body && cell_depth > 0 => {}
+                // An empty paragraph (spacing, or a field not read) adds no
+                // blank lines.
+                "p" | "h" if in_body && (out.is_empty() || out.ends_with("\n\n")) => {}
                 "p" | "h" if in_body => out.push_str("\n\n"),
                 "table" if in_body && !out.ends_with("\n\n") => out.push('\n'),
                 "table-cell" => {

@@ -3,6 +3,7 @@
 //! file is, its streams read within limits, and the document properties of
 //! its `SummaryInformation` stream.
 
+use std::borrow::Cow;
 use std::io::{Cursor, Read};
 
 use cfb::CompoundFile;
@@ -14,17 +15,52 @@ pub const WORD: &str = "application/msword";
 pub const EXCEL: &str = "application/vnd.ms-excel";
 pub const POWERPOINT: &str = "application/vnd.ms-powerpoint";
 
-pub type Ole<'a> = CompoundFile<Cursor<&'a [u8]>>;
+pub type Ole<'a> = CompoundFile<Cursor<Cow<'a, [u8]>>>;
 
-pub fn open(bytes: &[u8]) -> Result<Ole<'_>, ExtractError> {
-    CompoundFile::open(Cursor::new(bytes)).map_err(|err| ExtractError(format!("unreadable OLE compound file: {err}")))
+/// Opens the compound file. One cut short (an interrupted download) is
+/// filled out with zeros to the sectors its allocation table counts, so
+/// that what is there can still be read when its directory is; the flag
+/// says so.
+pub fn open(bytes: &[u8]) -> Result<(Ole<'_>, bool), ExtractError> {
+    let err = match CompoundFile::open(Cursor::new(Cow::Borrowed(bytes))) {
+        Ok(file) => return Ok((file, false)),
+        Err(err) => err,
+    };
+    if let Some(length) = whole_length(bytes) {
+        let mut filled = bytes.to_vec();
+        filled.resize(length, 0);
+        if let Ok(file) = CompoundFile::open(Cursor::new(Cow::Owned(filled))) {
+            return Ok((file, true));
+        }
+    }
+    Err(ExtractError(format!("unreadable OLE compound file: {err}")))
 }
+
+/// The length a compound file cut short had at least, by its header: the
+/// sectors its allocation table maps (each table sector maps a sector's
+/// worth of 4-byte entries), after the header's own sector. `None` when the
+/// file is not shorter, or the header asks for more than a few times what
+/// is there.
+fn whole_length(bytes: &[u8]) -> Option<usize> {
+    let sector = match u16_at(bytes, 30)? {
+        9 => 512usize,
+        12 => 4096,
+        _ => return None,
+    };
+    let table_sectors = u32_at(bytes, 44)? as usize;
+    let mapped = table_sectors.checked_mul(sector / 4)?.checked_add(1)?.checked_mul(sector)?;
+    let length = mapped.max(bytes.len().next_multiple_of(sector));
+    (length > bytes.len() && length <= bytes.len().saturating_mul(4).max(1 << 20)).then_some(length)
+}
+
+/// The warning for a file read after [`open`] filled it out.
+pub const CUT_SHORT: &str = "the file is cut short (an incomplete download?): only what is there was read";
 
 /// The format a compound file holds, by the stream each program writes:
 /// Word's `WordDocument`, Excel's `Workbook` (`Book` before Excel 97),
 /// PowerPoint's `PowerPoint Document`.
 pub fn media_type(bytes: &[u8]) -> Option<&'static str> {
-    let file = open(bytes).ok()?;
+    let (file, _) = open(bytes).ok()?;
     if file.is_stream("/WordDocument") {
         Some(WORD)
     } else if file.is_stream("/Workbook") || file.is_stream("/Book") {

@@ -28,7 +28,7 @@ const SKIPPED: [u16; 6] = [0x03F8, 0x0FC9, 0x03F2, 0x0409, 0x0FD9, 0x0FF5];
 const MAX_DEPTH: usize = 32;
 
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    let mut file = ole::open(bytes)?;
+    let (mut file, cut_short) = ole::open(bytes)?;
     let stream = ole::stream(&mut file, "/PowerPoint Document").ok_or_else(|| {
         ExtractError("not a PowerPoint presentation: the PowerPoint Document stream is missing".into())
     })?;
@@ -38,6 +38,9 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let mut deck = Deck::default();
     walk(&stream, 0, &mut deck, Place::Top);
     let mut extracted = Extracted::default();
+    if cut_short {
+        extracted.warnings.push(ole::CUT_SHORT.into());
+    }
     let slides = deck.listed.len().max(deck.slides.len());
     // Each notes page after its slide: by the slide id it names, or else
     // by its place when there are as many of them as slides.

@@ -152,6 +152,12 @@ fn record(kind: u16, body: &[u8]) -> Vec<u8> {
 /// An Excel 97 workbook of one sheet named `name` with `cells`: `(row,
 /// column, text)`, numbers when the text parses as one.
 pub fn excel(name: &str, cells: &[(u16, u16, &str)]) -> Vec<u8> {
+    excel_with_dimensions(name, (0, 0, 0, 0), cells)
+}
+
+/// An Excel 97 workbook as [`excel`] makes, its sheet's `DIMENSIONS`
+/// record declaring rows `first..last` and columns `first..last`.
+fn excel_with_dimensions(name: &str, (rf, rl, cf, cl): (u32, u32, u16, u16), cells: &[(u16, u16, &str)]) -> Vec<u8> {
     let bof =
         |kind: u16| record(0x0809, &[0x00, 0x06, kind as u8, (kind >> 8) as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     let sheet_record = |offset: u32| {
@@ -165,6 +171,9 @@ pub fn excel(name: &str, cells: &[(u16, u16, &str)]) -> Vec<u8> {
     stream.extend(sheet_record(globals_len as u32));
     stream.extend(record(0x000A, &[]));
     stream.extend(bof(0x0010));
+    let dimensions =
+        [rf.to_le_bytes().as_slice(), &rl.to_le_bytes(), &cf.to_le_bytes(), &cl.to_le_bytes(), &[0, 0]].concat();
+    stream.extend(record(0x0200, &dimensions));
     for (row, column, text) in cells {
         let head = [row.to_le_bytes(), column.to_le_bytes(), 0u16.to_le_bytes()].concat();
         match text.parse::<f64>() {
@@ -193,15 +202,27 @@ fn an_excel_97_workbook_has_its_rows_as_an_xlsx_does() {
             ("/text", json!("Sales\nRegion\tTotal\nNorth\t12.5\n\t\t\t\tfar\n\n")),
         ],
     );
+    // A workbook stream past the compound file's small-stream size.
+    let labels: Vec<String> = (0..2000).map(|i| format!("row {i}")).collect();
+    let cells: Vec<(u16, u16, &str)> =
+        labels.iter().enumerate().map(|(i, label)| (i as u16, 0, label.as_str())).collect();
+    let report = check("rows.xls", &excel("Rows", &cells), &[("/format", json!("xlsx"))]);
+    let text = report["text"].as_str().unwrap();
+    assert_eq!(text.lines().filter(|line| line.starts_with("row ")).count(), 2000, "{report:#}");
 }
 
 /// Two cells at opposite corners would make calamine lay out the whole
-/// 65,536 × 256 grid (a gigabyte) for a file of a kilobyte.
+/// 65,536 × 256 grid (a gigabyte) for a file of a kilobyte, and a
+/// `DIMENSIONS` record declaring four billion rows would have it reserve
+/// room for them: the cells are moved together first, and the text is as
+/// an XLSX's (a run of empty columns at most 16 tabs).
 #[test]
-fn an_excel_workbook_whose_cells_span_the_whole_grid_is_refused_not_laid_out() {
+fn an_excel_workbook_with_far_apart_cells_or_lying_dimensions_is_read_in_little_memory() {
     let bytes = excel("Wide", &[(0, 0, "corner"), (65535, 255, "other corner")]);
-    assert!(bytes.len() < 64 << 10, "{} bytes", bytes.len());
-    check_error("corners.xls", &bytes, "grid cells");
+    let tabs = "\t".repeat(16);
+    check("corners.xls", &bytes, &[("/text", json!(format!("Wide\ncorner\n{tabs}other corner\n\n")))]);
+    let lying = excel_with_dimensions("Huge", (0, u32::MAX, 0, 256), &[(2, 1, "one cell")]);
+    check("dimensions.xls", &lying, &[("/text", json!("Huge\none cell\n\n")), ("/metadata/sheets", json!(1))]);
 }
 
 /// A PowerPoint record: version 0xF makes it a container.
@@ -258,4 +279,26 @@ fn a_powerpoint_97_deck_has_each_slide_with_its_notes_and_no_master_text() {
             ("/text", json!("Title one\n\nSecond paragraph\n\nA text box\n\nTitle two\n\nNote for two\n\n")),
         ],
     );
+}
+
+/// A file cut short (an interrupted download) was a silent `binary`: one
+/// whose directory survives is read (filled out to its last sector, with a
+/// warning, when it must be); one cut before it, and named as what it was,
+/// fails with `parse_failed` saying why.
+#[test]
+fn office_97_files_cut_short_are_read_or_refused_never_a_silent_binary() {
+    let labels: Vec<String> = (0..3000).map(|i| format!("row {i}")).collect();
+    let cells: Vec<(u16, u16, &str)> =
+        labels.iter().enumerate().map(|(i, label)| (i as u16, 0, label.as_str())).collect();
+    for (name, whole, format) in [
+        ("letter.doc", word(&"A sentence of the letter.\r".repeat(300), ""), "docx"),
+        ("book.xls", excel("Rows", &cells), "xlsx"),
+        ("deck.ppt", deck(), "pptx"),
+    ] {
+        let cut = &whole[..whole.len() - 1];
+        let report = crate::analyze(name, cut).unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(report["format"], format, "{name}: {report:#}");
+        assert!(report["stats"]["words"].as_u64().unwrap() > 0, "{name}: {report:#}");
+        check_error(name, &whole[..1024], "OLE compound file");
+    }
 }

@@ -70,7 +70,7 @@ fn a_repeated_cell_with_text_is_written_a_bounded_number_of_times() {
 fn a_presentation_has_its_slides_in_order_each_with_its_notes() {
     let page = |title: &str, body: &str, note: &str| {
         format!(
-            r#"<draw:page><draw:frame><draw:text-box><text:p>{title}</text:p></draw:text-box></draw:frame><draw:frame><draw:text-box><text:list><text:list-item><text:p>{body}</text:p></text:list-item></text:list></draw:text-box></draw:frame><presentation:notes><draw:frame><draw:text-box><text:p>{note}</text:p></draw:text-box></draw:frame></presentation:notes></draw:page>"#
+            r#"<draw:page><draw:frame><draw:text-box><text:p>{title}</text:p></draw:text-box></draw:frame><draw:frame><draw:text-box><text:list><text:list-item><text:p>{body}</text:p></text:list-item></text:list></draw:text-box></draw:frame><presentation:notes><draw:frame><draw:text-box><text:p>{note}</text:p></draw:text-box></draw:frame><draw:frame><draw:text-box><text:p><text:page-number>&lt;number&gt;</text:page-number></text:p></draw:text-box></draw:frame></presentation:notes></draw:page>"#
         )
     };
     let content = format!(
