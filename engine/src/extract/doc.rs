@@ -47,9 +47,13 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     if characters.units.len() < fib.main {
         extracted.warnings.push("the piece table ends before the text the document announces".into());
     }
+    // Which cell marks end a table row, from the paragraphs' properties;
+    // without them, two marks in a row are taken for a row's end.
+    let rows = fib.paragraph_runs.and_then(|runs| row_ends(&word, &table, runs)).filter(|ends| !ends.is_empty());
     let main = fib.main.min(characters.units.len());
-    let mut text = plain_text(&characters.units[..main]);
-    let rest = plain_text(&characters.units[main..fib.total_characters().min(characters.units.len())]);
+    let end = fib.total_characters().min(characters.units.len());
+    let mut text = plain_text(&characters, 0..main, rows.as_deref());
+    let rest = plain_text(&characters, main..end, rows.as_deref());
     if !rest.trim().is_empty() {
         if !text.ends_with('\n') {
             text.push('\n');
@@ -69,6 +73,8 @@ struct Fib {
     main: usize,
     /// Characters of the other parts, in the order they follow it.
     others: usize,
+    /// Where the table of paragraph-property pages (`PlcBtePapx`) is.
+    paragraph_runs: Option<(usize, usize)>,
 }
 
 impl Fib {
@@ -89,7 +95,7 @@ impl Fib {
         // ccpTxbx, ccpHdrTxbx.
         let main = long(3)?;
         let others = [4, 5, 7, 8, 9, 10].iter().filter_map(|&i| long(i)).fold(0usize, usize::saturating_add);
-        Some(Fib { clx: pair(33)?, main, others })
+        Some(Fib { clx: pair(33)?, main, others, paragraph_runs: pair(13) })
     }
 
     fn total_characters(&self) -> usize {
@@ -111,11 +117,14 @@ impl Piece {
                 return;
             };
             let (decoded, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            // Windows-1252 has one UTF-16 unit a byte.
             out.units.extend(decoded.encode_utf16());
+            out.positions.extend((0..bytes.len()).map(|k| (self.offset + k) as u32));
         } else {
             let end = self.offset.saturating_add(self.characters.saturating_mul(2)).min(word.len());
             let Some(bytes) = word.get(self.offset..end) else { return };
             out.units.extend(bytes.chunks_exact(2).map(|pair| u16::from_le_bytes([pair[0], pair[1]])));
+            out.positions.extend((0..bytes.len() / 2).map(|k| (self.offset + 2 * k) as u32));
         }
     }
 }
@@ -123,6 +132,69 @@ impl Piece {
 #[derive(Default)]
 struct Characters {
     units: Vec<u16>,
+    /// Where each unit's bytes are in the `WordDocument` stream.
+    positions: Vec<u32>,
+}
+
+/// The byte ranges of the `WordDocument` stream whose paragraphs end a
+/// table row (`sprmPFTtp` or `sprmPFInnerTtp` set), sorted: the paragraph
+/// properties are kept in 512-byte pages (FKPs), each a list of runs of
+/// text and the properties of each.
+fn row_ends(word: &[u8], table: &[u8], (at, len): (usize, usize)) -> Option<Vec<(u32, u32)>> {
+    const SPRM_ROW_END: u16 = 0x2417;
+    const SPRM_INNER_ROW_END: u16 = 0x244C;
+    let plc = table.get(at..at.checked_add(len)?)?;
+    let pages = plc.len().checked_sub(4)? / 8;
+    let mut ends = Vec::new();
+    for i in 0..pages {
+        let page_number = u32_at(plc, (pages + 1) * 4 + i * 4)? & 0x3F_FFFF;
+        let Some(page) = word.get(page_number as usize * 512..page_number as usize * 512 + 512) else { continue };
+        let runs = usize::from(page[511]);
+        for run in 0..runs {
+            let (Some(start), Some(end)) = (u32_at(page, run * 4), u32_at(page, run * 4 + 4)) else { break };
+            let offset = usize::from(*page.get((runs + 1) * 4 + run * 13)?) * 2;
+            if offset == 0 {
+                continue;
+            }
+            // PapxInFkp: a count of 16-bit words, then the style and the
+            // property changes (sprms).
+            let (size, from) = match page.get(offset)? {
+                0 => (usize::from(*page.get(offset + 1)?) * 2, offset + 2),
+                &count => (usize::from(count) * 2 - 1, offset + 1),
+            };
+            let Some(properties) = page.get(from + 2..(from + size).min(511)) else { continue };
+            if has_flag(properties, &[SPRM_ROW_END, SPRM_INNER_ROW_END]) {
+                ends.push((start, end));
+            }
+        }
+    }
+    ends.sort_unstable();
+    Some(ends)
+}
+
+/// True when one of `sprms` is in the list of property changes with a
+/// nonzero operand.
+fn has_flag(mut properties: &[u8], sprms: &[u16]) -> bool {
+    while let Some(sprm) = u16_at(properties, 0) {
+        // The operand's size is in the sprm's top three bits.
+        let size = match sprm >> 13 {
+            0 | 1 => 1,
+            2 | 4 | 5 => 2,
+            3 => 4,
+            7 => 3,
+            _ => match sprm {
+                // sprmTDefTable and sprmPChgTabs: their own sizes.
+                0xD608 => usize::from(u16_at(properties, 2).unwrap_or(0)) + 1,
+                _ => usize::from(*properties.get(2).unwrap_or(&0)) + 1,
+            },
+        };
+        if sprms.contains(&sprm) && properties.get(2).is_some_and(|&value| value != 0) {
+            return true;
+        }
+        let Some(rest) = properties.get(2 + size..) else { break };
+        properties = rest;
+    }
+    false
 }
 
 /// The pieces of the piece table at `clx`: past the property runs (`Prc`,
@@ -164,13 +236,23 @@ fn pieces(table: &[u8], (at, len): (usize, usize)) -> Option<Vec<Piece>> {
 /// breaks, table cells tab-separated with a row a line, a field's result
 /// without its code (`HYPERLINK "…"`, `PAGE`), and the marks of pictures,
 /// notes and comments left out.
-fn plain_text(units: &[u16]) -> String {
+fn plain_text(characters: &Characters, range: std::ops::Range<usize>, row_ends: Option<&[(u32, u32)]>) -> String {
+    let units = &characters.units[range.clone()];
     let mut text = String::with_capacity(units.len());
     // Open fields: true once past the separator (showing the result).
     let mut fields: Vec<bool> = Vec::new();
     let mut previous = 0u16;
+    let mut index = range.start;
+    let ends_row = |index: usize| {
+        let position = characters.positions.get(index).copied().unwrap_or(u32::MAX);
+        let ends = row_ends.unwrap_or_default();
+        let run = ends.partition_point(|&(start, _)| start <= position);
+        run > 0 && position < ends[run - 1].1
+    };
     for decoded in char::decode_utf16(units.iter().copied()) {
         let c = decoded.unwrap_or(char::REPLACEMENT_CHARACTER);
+        let at = index;
+        index += c.len_utf16();
         let unit = u16::try_from(u32::from(c)).unwrap_or(0xFFFF);
         match unit {
             0x13 => fields.push(false),
@@ -185,8 +267,9 @@ fn plain_text(units: &[u16]) -> String {
             _ if fields.last() == Some(&false) => {}
             0x0D => text.push_str("\n\n"),
             0x0B | 0x0C | 0x0E => text.push('\n'),
-            // A cell's end; two in a row end a table row.
-            0x07 if previous == 0x07 => {
+            // A cell's end, or a table row's (told by the paragraph
+            // properties, or else by two marks in a row).
+            0x07 if row_ends.map_or(previous == 0x07, |_| ends_row(at)) => {
                 if text.ends_with('\t') {
                     text.pop();
                 }

@@ -62,6 +62,13 @@ fn summary(title: &str, author: &str, created_unix: u64) -> Vec<u8> {
 /// characters after it. The first piece is stored compressed (one byte a
 /// character), the second as UTF-16.
 pub fn word(main: &str, notes: &str) -> Vec<u8> {
+    word_with_rows(main, notes, &[])
+}
+
+/// A Word 97 document as [`word`] makes, whose characters at `row_ends`
+/// (in the ASCII head of `main`) are marked as table rows' ends in the
+/// paragraph properties (`sprmPFTtp`), as Word marks them.
+fn word_with_rows(main: &str, notes: &str, row_ends: &[usize]) -> Vec<u8> {
     let all: Vec<u16> = format!("{main}{notes}").encode_utf16().collect();
     let main_len = main.encode_utf16().count();
     let split = main.char_indices().take_while(|(_, c)| c.is_ascii()).count().min(main_len);
@@ -104,6 +111,36 @@ pub fn word(main: &str, notes: &str) -> Vec<u8> {
     let pair = pairs + 33 * 8;
     document[pair..pair + 4].copy_from_slice(&(clx_at as u32).to_le_bytes());
     document[pair + 4..pair + 8].copy_from_slice(&(clx.len() as u32).to_le_bytes());
+    if !row_ends.is_empty() {
+        // One page of paragraph properties: a run for each row's end mark
+        // (its property: sprmPFTtp = 1), runs without properties between.
+        let mut bounds: Vec<u32> =
+            row_ends.iter().flat_map(|&at| [at, at + 1]).map(|at| (text_at + at) as u32).collect();
+        bounds.dedup();
+        let runs = bounds.len() - 1;
+        let mut page = vec![0u8; 512];
+        for (i, bound) in bounds.iter().enumerate() {
+            page[i * 4..i * 4 + 4].copy_from_slice(&bound.to_le_bytes());
+        }
+        let properties_at = 400usize;
+        page[properties_at..properties_at + 6].copy_from_slice(&[3, 0, 0, 0x17, 0x24, 1]);
+        for run in 0..runs {
+            if row_ends.iter().any(|&at| (text_at + at) as u32 == bounds[run]) {
+                page[(runs + 1) * 4 + run * 13] = (properties_at / 2) as u8;
+            }
+        }
+        page[511] = runs as u8;
+        document.resize(document.len().next_multiple_of(512), 0);
+        let page_number = document.len() / 512;
+        document.extend(page);
+        let plc_at = table.len();
+        table.extend(bounds[0].to_le_bytes());
+        table.extend(bounds[runs].to_le_bytes());
+        table.extend((page_number as u32).to_le_bytes());
+        let pair = pairs + 13 * 8;
+        document[pair..pair + 4].copy_from_slice(&(plc_at as u32).to_le_bytes());
+        document[pair + 4..pair + 8].copy_from_slice(&12u32.to_le_bytes());
+    }
     let info = summary("Quarterly letter", "Grace Hopper", 1_709_299_805);
     compound(&[("WordDocument", &document), ("1Table", &table), ("\u{5}SummaryInformation", &info)])
 }
@@ -130,6 +167,10 @@ fn a_word_97_document_has_its_text_fields_tables_and_notes() {
         "Dear reader,\n\nthe site says hello.\n\nName\tTotal\nAnn\t12\nGrüße aus Köln — 東京\n\n The footnote.\n\n",
         "{report:#}"
     );
+    // A row's empty last cell, told from the row's end by the paragraph
+    // properties (two marks in a row were taken for the row's end).
+    let table = word_with_rows("Name\u{7}\u{7}\u{7}Ann\u{7}12\u{7}\u{7}After.\r", "", &[6, 14]);
+    check("table.doc", &table, &[("/text", json!("Name\t\nAnn\t12\nAfter.\n\n"))]);
     // Told by its streams, whatever it is called.
     check("attachment.bin", &bytes, &[("/format", json!("docx")), ("/media_type", json!("application/msword"))]);
 }
