@@ -239,3 +239,34 @@ fn a_batch_whose_client_hangs_up_has_its_running_document_stopped_and_the_rest_n
     assert_eq!(server.restarts("cancelled"), 1);
     assert_eq!(server.restarts("timed_out"), 0);
 }
+
+// A body that stalls inside a part: the line for the break named no part.
+#[test]
+fn a_batch_body_that_stalls_inside_a_part_names_that_part_in_its_error_line() {
+    use std::io::{Read, Write};
+    let server = Server::start(&["--workers", "1", "--body-timeout", "2"]);
+    let boundary = "stall-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"f\"; filename=\"first.txt\"\r\n\r\nA whole first document.\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"f\"; filename=\"second.txt\"\r\n\r\nThe second one is cut "
+    )
+    .into_bytes();
+    body.extend(vec![b'x'; 4096]);
+    let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /v1/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        body.len() + 100_000
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body).unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let response = crate::util::parse_response(&raw);
+    let lines = lines(&response);
+    let broken: Vec<&Value> = lines.iter().filter(|line| line["error"].is_object()).collect();
+    assert_eq!(broken.len(), 1, "{lines:?}");
+    assert_eq!(broken[0]["error"]["code"], "request_timeout", "{}", broken[0]);
+    assert_eq!(broken[0]["filename"], "second.txt", "{}", broken[0]);
+    assert!(lines.iter().any(|line| line["filename"] == "first.txt" && line["report"].is_object()), "{lines:?}");
+    assert!(lines.last().unwrap()["summary"].is_object(), "{lines:?}");
+}

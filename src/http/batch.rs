@@ -234,8 +234,9 @@ async fn run_batch(
                                 // reported as the next line. The rest of
                                 // the body is read meanwhile, so a client
                                 // still writing it reads every line.
+                                let filename = files.broken_part().unwrap_or_default().to_owned();
                                 draining = Some(tokio::spawn(files.drain_after_error()));
-                                let line = ResultLine { index, filename: String::new(), result: Err(err) };
+                                let line = ResultLine { index, filename, result: Err(err) };
                                 if line_tx.send(tally.line(&line, &state.answers)).is_err() {
                                     return;
                                 }

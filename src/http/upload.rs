@@ -90,6 +90,8 @@ pub struct MultipartFiles {
     /// Files are spooled with [`Spool::hashing_later`].
     hash_later: bool,
     pub files_seen: usize,
+    /// The filename of the part being read when the body broke off.
+    broken_part: Option<String>,
 }
 
 impl MultipartFiles {
@@ -128,6 +130,7 @@ impl MultipartFiles {
             per_file_limit,
             hash_later: false,
             files_seen: 0,
+            broken_part: None,
         })
     }
 
@@ -200,12 +203,21 @@ impl MultipartFiles {
                         }
                     }
                     Ok(None) => break,
-                    Err(err) => return Err(self.multer_error(err)),
+                    Err(err) => {
+                        self.broken_part = Some(filename);
+                        return Err(self.multer_error(err));
+                    }
                 }
             }
             let content = spool.finish().await.map_err(|err| spool_error(err, self.per_file_limit));
             return Ok(Some(FilePart { filename, declared_type, content }));
         }
+    }
+
+    /// The filename of the part the body broke off in, if it broke off
+    /// within a file part.
+    pub fn broken_part(&self) -> Option<&str> {
+        self.broken_part.as_deref()
     }
 
     fn multer_error(&self, err: multer::Error) -> ApiError {
