@@ -116,29 +116,23 @@ fn binary_by_magic(bytes: &[u8], extension: &str) -> Option<Detected> {
             }
         }
         // Word, Excel and PowerPoint 97-2003 are read as the formats that
-        // replaced them, told by the streams they hold whatever the name.
-        match crate::extract::ole_media_type(bytes) {
+        // replaced them, told by the streams they hold whatever the name. A
+        // container that cannot be opened (a file cut short) is told by its
+        // name, and reading it says what is wrong, rather than a silent
+        // `binary`.
+        let by_name = match extension {
+            "doc" | "dot" => Some("application/msword"),
+            "xls" | "xlt" => Some("application/vnd.ms-excel"),
+            "ppt" | "pps" => Some("application/vnd.ms-powerpoint"),
+            _ => None,
+        };
+        match crate::extract::ole_media_type(bytes).or(by_name) {
             Some(media_type @ "application/msword") => return Some(detected(Format::Docx, media_type)),
             Some(media_type @ "application/vnd.ms-excel") => return Some(detected(Format::Xlsx, media_type)),
             Some(media_type @ "application/vnd.ms-powerpoint") => return Some(detected(Format::Pptx, media_type)),
-            Some(_) => {}
-            // A container that cannot be opened (a file cut short): its
-            // name says what it was meant to be, and reading it says what
-            // is wrong, rather than a silent `binary`.
-            None => match extension {
-                "doc" | "dot" => return Some(detected(Format::Docx, "application/msword")),
-                "xls" | "xlt" => return Some(detected(Format::Xlsx, "application/vnd.ms-excel")),
-                "ppt" | "pps" => return Some(detected(Format::Pptx, "application/vnd.ms-powerpoint")),
-                _ => {}
-            },
+            _ => {}
         }
-        let media_type = match extension {
-            "doc" | "dot" => "application/msword",
-            "xls" | "xlt" => "application/vnd.ms-excel",
-            "ppt" | "pps" => "application/vnd.ms-powerpoint",
-            "msg" => "application/vnd.ms-outlook",
-            _ => "application/x-ole-storage",
-        };
+        let media_type = if extension == "msg" { "application/vnd.ms-outlook" } else { "application/x-ole-storage" };
         return Some(detected(Format::Binary, media_type));
     }
     None

@@ -31,13 +31,16 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         }
         Err(err) => {
             extracted.set("valid", false);
-            let mut line_strings = String::new();
-            if let Some(lines) = json_lines(&text, &mut line_strings).filter(|&lines| lines >= 2) {
+            let lines = read_lines(&text);
+            if lines.invalid.is_none() && lines.records >= 2 {
                 // JSON Lines under a `.json` name (many tools write them
                 // so): not one JSON document, but every line is one.
-                extracted.set("records", lines);
-                extracted.warnings.push(format!("not one JSON document but {lines} of them, one a line (JSON Lines)"));
-                extracted.text = line_strings;
+                let records = lines.records;
+                extracted.set("records", records);
+                extracted
+                    .warnings
+                    .push(format!("not one JSON document but {records} of them, one a line (JSON Lines)"));
+                extracted.text = lines.strings;
                 return Ok(extracted);
             }
             if !text.trim().is_empty() {
@@ -57,43 +60,45 @@ pub fn extract_lines(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let (text, encoding, warnings) = decode_text(bytes);
     let mut extracted = Extracted { warnings, ..Default::default() };
     extracted.set("encoding", encoding);
-    let mut strings = String::new();
-    let mut records = 0usize;
-    let mut invalid = None;
+    let lines = read_lines(&text);
+    extracted.set("valid", lines.invalid.is_none());
+    extracted.set("records", lines.records);
+    if let Some((line, column, message)) = lines.invalid {
+        extracted.warnings.push(format!("invalid JSON at line {line}, column {column}: {message}"));
+    }
+    extracted.text = lines.strings;
+    Ok(extracted)
+}
+
+/// `text` read as JSON Lines.
+struct Lines {
+    /// The values' strings, and the lines that are not values as they are
+    /// (so that their words still count).
+    strings: String,
+    /// Lines that are JSON values.
+    records: usize,
+    /// The first line that is not: its number, the column, why.
+    invalid: Option<(usize, usize, &'static str)>,
+}
+
+fn read_lines(text: &str) -> Lines {
+    let mut lines = Lines { strings: String::new(), records: 0, invalid: None };
     for (number, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let before = strings.len();
-        match scan(line, Some(&mut strings)) {
-            Ok(_) => records += 1,
+        let before = lines.strings.len();
+        match scan(line, Some(&mut lines.strings)) {
+            Ok(_) => lines.records += 1,
             Err(err) => {
-                strings.truncate(before);
-                // The line as it is, so that its words still count.
-                strings.push_str(line);
-                strings.push('\n');
-                invalid.get_or_insert((number + 1, err.line_column(line).1, err.message));
+                lines.strings.truncate(before);
+                lines.strings.push_str(line);
+                lines.strings.push('\n');
+                lines.invalid.get_or_insert((number + 1, err.line_column(line).1, err.message));
             }
         }
     }
-    extracted.set("valid", invalid.is_none());
-    extracted.set("records", records);
-    if let Some((line, column, message)) = invalid {
-        extracted.warnings.push(format!("invalid JSON at line {line}, column {column}: {message}"));
-    }
-    extracted.text = strings;
-    Ok(extracted)
-}
-
-/// How many lines of `text` are JSON values when all that are not blank
-/// are (their strings appended to `strings`); `None` when one is not.
-fn json_lines(text: &str, strings: &mut String) -> Option<usize> {
-    let mut count = 0;
-    for line in text.lines().filter(|line| !line.trim().is_empty()) {
-        scan(line, Some(strings)).ok()?;
-        count += 1;
-    }
-    Some(count)
+    lines
 }
 
 /// Whether `text` is one JSON value (RFC 8259), at any depth.

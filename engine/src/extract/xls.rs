@@ -10,7 +10,7 @@ use std::io::{Cursor, Write};
 
 use calamine::{Data, DataRef, Reader};
 
-use super::xlsx::{write_cell, SheetCells, MAX_WORKBOOK_TEXT_BYTES};
+use super::xlsx::{SheetCells, MAX_WORKBOOK_TEXT_BYTES};
 use super::{ole, xls_records};
 use super::{ExtractError, Extracted};
 use crate::structure::{plain_inlines, Block, MAX_TABLE_ROWS};
@@ -46,14 +46,10 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
             Ok(range) => {
                 let (top, left) = range.start().unwrap_or((0, 0));
                 for (row, column, value) in range.used_cells() {
-                    let start = sheet.text.len();
-                    write_cell(&as_ref(value), &mut sheet.text);
-                    if sheet.text[start..].trim().is_empty() {
-                        sheet.text.truncate(start);
-                        continue;
+                    sheet.push(top + row as u32, left + column as u32, &as_ref(value));
+                    if text.len() + sheet.len() > MAX_WORKBOOK_TEXT_BYTES {
+                        break;
                     }
-                    let (row, column) = (top + row as u32, left + column as u32);
-                    sheet.cells.push((row, column, start as u32, sheet.text.len() as u32));
                 }
             }
             Err(err) => extracted.warnings.push(format!("sheet {name:?}: {err}")),

@@ -146,10 +146,10 @@ fn refuse_lying_shared_strings(container: &mut Container<'_>) -> Result<(), Extr
 /// bytes each beside their text.
 #[derive(Default)]
 pub(super) struct SheetCells {
-    pub(super) text: String,
+    text: String,
     /// `(row, column, start, end)` of each non-empty cell, `start..end`
     /// into `text`.
-    pub(super) cells: Vec<(u32, u32, u32, u32)>,
+    cells: Vec<(u32, u32, u32, u32)>,
     error: Option<XlsxError>,
     truncated: bool,
     /// Formula cells without a stored result.
@@ -178,14 +178,8 @@ fn read_sheet(workbook: &mut calamine::Xlsx<Cursor<&[u8]>>, name: &str, budget: 
             }
         };
         let start = sheet.text.len();
-        write_cell(&cell.value, &mut sheet.text);
-        if sheet.text.len() > budget {
-            sheet.text.truncate(start);
-            sheet.truncated = true;
-            break;
-        }
-        if sheet.text[start..].trim().is_empty() {
-            sheet.text.truncate(start);
+        let (row, column) = cell.pos;
+        if !sheet.push(row, column, &cell.value) {
             // A formula whose result the file never stored (a workbook
             // written by a library, never opened in a spreadsheet
             // application): its value is not in the file to read.
@@ -194,14 +188,36 @@ fn read_sheet(workbook: &mut calamine::Xlsx<Cursor<&[u8]>>, name: &str, budget: 
             }
             continue;
         }
-        let (row, column) = cell.pos;
-        // Both fit: the text is below MAX_WORKBOOK_TEXT_BYTES.
-        sheet.cells.push((row, column, start as u32, sheet.text.len() as u32));
+        if sheet.text.len() > budget {
+            sheet.cells.pop();
+            sheet.text.truncate(start);
+            sheet.truncated = true;
+            break;
+        }
     }
     sheet
 }
 
 impl SheetCells {
+    /// Bytes of text the cells hold.
+    pub(super) fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Writes a cell's text and keeps its place; false, keeping nothing,
+    /// when the cell shows no text. Offsets fit in `u32`: callers stop
+    /// below [`MAX_WORKBOOK_TEXT_BYTES`].
+    pub(super) fn push(&mut self, row: u32, column: u32, value: &DataRef<'_>) -> bool {
+        let start = self.text.len();
+        write_cell(value, &mut self.text);
+        if self.text[start..].trim().is_empty() {
+            self.text.truncate(start);
+            return false;
+        }
+        self.cells.push((row, column, start as u32, self.text.len() as u32));
+        true
+    }
+
     fn sort(&mut self) {
         // Sheets list their cells in order; a stable sort keeps the last of
         // two cells at one position last, and that one wins.
@@ -277,7 +293,7 @@ impl SheetCells {
 /// day counts; they are written as ISO 8601 (`2024-03-01`,
 /// `2024-03-01T13:30:00`, `13:30:00`), durations as hours:minutes:seconds,
 /// so that a date reads as a date and not as 45352.
-pub(super) fn write_cell(cell: &DataRef<'_>, out: &mut String) {
+fn write_cell(cell: &DataRef<'_>, out: &mut String) {
     match cell {
         DataRef::Empty => {}
         DataRef::SharedString(text) => out.push_str(text),
