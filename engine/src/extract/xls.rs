@@ -4,7 +4,8 @@
 //!
 //! calamine lays each sheet out as a dense grid from its first cell to its
 //! last: the workbook stream is compacted first (`xls_records.rs`), and one
-//! with more than [`MAX_GRID_CELLS`] cells is refused.
+//! with more than [`MAX_GRID_CELLS`] cells is refused; cells that would
+//! copy its shared strings past the text's limit are left out.
 
 use std::io::{Cursor, Write};
 
@@ -25,7 +26,8 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
     let stream = ole::stream(&mut file, "/Workbook")
         .or_else(|| ole::stream(&mut file, "/Book"))
         .ok_or_else(|| ExtractError("not an Excel workbook: the Workbook stream is missing".into()))?;
-    let (stream, grid) = xls_records::compact(&stream)?;
+    let xls_records::Compacted { stream, grid, blanked } =
+        xls_records::compact(&stream, xls_records::shared_string_budget(stream.len()))?;
     if grid > MAX_GRID_CELLS {
         return Err(ExtractError(format!("the workbook has {grid} cells, above the limit of {MAX_GRID_CELLS}")));
     }
@@ -35,6 +37,12 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
     let mut extracted = Extracted::default();
     if cut_short {
         extracted.warnings.push(ole::CUT_SHORT.into());
+    }
+    if blanked > 0 {
+        extracted.warnings.push(format!(
+            "truncated: {blanked} cells left out, their copies of the shared strings past {} Mi characters",
+            xls_records::shared_string_budget(stream.len()) >> 20
+        ));
     }
     let names = workbook.sheet_names();
     let mut text = String::new();

@@ -199,6 +199,25 @@ pub fn excel(name: &str, cells: &[(u16, u16, &str)]) -> Vec<u8> {
 /// An Excel 97 workbook as [`excel`] makes, its sheet's `DIMENSIONS`
 /// record declaring rows `first..last` and columns `first..last`.
 fn excel_with_dimensions(name: &str, (rf, rl, cf, cl): (u32, u32, u16, u16), cells: &[(u16, u16, &str)]) -> Vec<u8> {
+    let dimensions =
+        [rf.to_le_bytes().as_slice(), &rl.to_le_bytes(), &cf.to_le_bytes(), &cl.to_le_bytes(), &[0, 0]].concat();
+    let mut sheet = record(0x0200, &dimensions);
+    for (row, column, text) in cells {
+        let head = [row.to_le_bytes(), column.to_le_bytes(), 0u16.to_le_bytes()].concat();
+        match text.parse::<f64>() {
+            Ok(number) => sheet.extend(record(0x0203, &[head.as_slice(), &number.to_le_bytes()].concat())),
+            Err(_) => {
+                let body = [head.as_slice(), &(text.len() as u16).to_le_bytes(), &[0], text.as_bytes()].concat();
+                sheet.extend(record(0x0204, &body));
+            }
+        }
+    }
+    workbook(name, &[], &sheet)
+}
+
+/// An Excel 97 workbook of one sheet named `name`: `globals` are records
+/// for the workbook's globals, `sheet` the sheet's records.
+fn workbook(name: &str, globals: &[u8], sheet: &[u8]) -> Vec<u8> {
     let bof =
         |kind: u16| record(0x0809, &[0x00, 0x06, kind as u8, (kind >> 8) as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     let sheet_record = |offset: u32| {
@@ -207,26 +226,54 @@ fn excel_with_dimensions(name: &str, (rf, rl, cf, cl): (u32, u32, u16, u16), cel
         body.extend(name.as_bytes());
         record(0x0085, &body)
     };
-    let globals_len = bof(0x0005).len() + sheet_record(0).len() + record(0x000A, &[]).len();
+    let globals_len = bof(0x0005).len() + sheet_record(0).len() + globals.len() + record(0x000A, &[]).len();
     let mut stream = bof(0x0005);
     stream.extend(sheet_record(globals_len as u32));
+    stream.extend(globals);
     stream.extend(record(0x000A, &[]));
     stream.extend(bof(0x0010));
-    let dimensions =
-        [rf.to_le_bytes().as_slice(), &rl.to_le_bytes(), &cf.to_le_bytes(), &cl.to_le_bytes(), &[0, 0]].concat();
-    stream.extend(record(0x0200, &dimensions));
-    for (row, column, text) in cells {
-        let head = [row.to_le_bytes(), column.to_le_bytes(), 0u16.to_le_bytes()].concat();
-        match text.parse::<f64>() {
-            Ok(number) => stream.extend(record(0x0203, &[head.as_slice(), &number.to_le_bytes()].concat())),
-            Err(_) => {
-                let body = [head.as_slice(), &(text.len() as u16).to_le_bytes(), &[0], text.as_bytes()].concat();
-                stream.extend(record(0x0204, &body));
-            }
-        }
-    }
+    stream.extend(sheet);
     stream.extend(record(0x000A, &[]));
     compound(&[("Workbook", &stream)])
+}
+
+/// A `LABELSST` cell: the shared string `index` at `row`, `column`.
+fn shared_label(row: u16, column: u16, index: u32) -> Vec<u8> {
+    record(0x00FD, &[row.to_le_bytes().as_slice(), &column.to_le_bytes(), &[0, 0], &index.to_le_bytes()].concat())
+}
+
+/// Excel keeps a sheet's text in the workbook's shared strings, a string
+/// cut across `CONTINUE` records going on with a byte of flags. A kilobyte
+/// of cells naming one long string again and again would have calamine
+/// copy it for each: the copies stop at sixteen characters for each byte
+/// of the workbook (16 Mi characters at least), the cells past them left
+/// out with a warning.
+#[test]
+fn an_excel_workbook_reads_its_shared_strings_and_cannot_copy_them_into_gigabytes() {
+    let count = |n: u32| [n.to_le_bytes(), n.to_le_bytes()].concat();
+    let sst = [
+        count(2).as_slice(),
+        &[3, 0, 0],
+        b"Ol\xe1",
+        &[6, 0, 1],
+        &"Zü".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>(),
+    ]
+    .concat();
+    let globals = [record(0x00FC, &sst), record(0x003C, &[[0x00].as_slice(), b"rich"].concat())].concat();
+    let sheet = [shared_label(0, 0, 0), shared_label(0, 1, 1), shared_label(1, 0, 1)].concat();
+    check("shared.xls", &workbook("Shared", &globals, &sheet), &[("/text", json!("Shared\nOlá\tZürich\nZürich\n\n"))]);
+
+    let long = format!("{}end", "spreadsheet ".repeat(650));
+    let sst = [count(1).as_slice(), &(long.len() as u16).to_le_bytes(), &[0], long.as_bytes()].concat();
+    let cells: Vec<u8> = (0..60_000u32).flat_map(|n| shared_label((n / 2) as u16, (n % 2) as u16, 0)).collect();
+    let bytes = workbook("Bomb", &record(0x00FC, &sst), &cells);
+    assert!(bytes.len() < 1 << 20, "{} bytes asking for {} MB of copies", bytes.len(), 60_000 * long.len() >> 20);
+    let report = check("bomb.xls", &bytes, &[("/format", json!("xlsx"))]);
+    let text = report["text"].as_str().unwrap();
+    let copies = text.matches(long.as_str()).count();
+    assert_eq!(copies, (16 << 20) / (long.len() + 1), "{} bytes of text", text.len());
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("cells left out"), "{warnings}");
 }
 
 #[test]
