@@ -267,7 +267,7 @@ fn an_excel_workbook_reads_its_shared_strings_and_cannot_copy_them_into_gigabyte
     let sst = [count(1).as_slice(), &(long.len() as u16).to_le_bytes(), &[0], long.as_bytes()].concat();
     let cells: Vec<u8> = (0..60_000u32).flat_map(|n| shared_label((n / 2) as u16, (n % 2) as u16, 0)).collect();
     let bytes = workbook("Bomb", &record(0x00FC, &sst), &cells);
-    assert!(bytes.len() < 1 << 20, "{} bytes asking for {} MB of copies", bytes.len(), 60_000 * long.len() >> 20);
+    assert!(bytes.len() < 1 << 20, "{} bytes asking for {} MB of copies", bytes.len(), (60_000 * long.len()) >> 20);
     let report = check("bomb.xls", &bytes, &[("/format", json!("xlsx"))]);
     let text = report["text"].as_str().unwrap();
     let copies = text.matches(long.as_str()).count();
