@@ -26,8 +26,8 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
     let stream = ole::stream(&mut file, "/Workbook")
         .or_else(|| ole::stream(&mut file, "/Book"))
         .ok_or_else(|| ExtractError("not an Excel workbook: the Workbook stream is missing".into()))?;
-    let xls_records::Compacted { stream, grid, blanked } =
-        xls_records::compact(&stream, xls_records::shared_string_budget(stream.len()))?;
+    let shared_budget = xls_records::shared_string_budget(stream.len());
+    let xls_records::Compacted { stream, grid, blanked } = xls_records::compact(&stream, shared_budget)?;
     if grid > MAX_GRID_CELLS {
         return Err(ExtractError(format!("the workbook has {grid} cells, above the limit of {MAX_GRID_CELLS}")));
     }
@@ -41,7 +41,7 @@ pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractErro
     if blanked > 0 {
         extracted.warnings.push(format!(
             "truncated: {blanked} cells left out, their copies of the shared strings past {} Mi characters",
-            xls_records::shared_string_budget(stream.len()) >> 20
+            shared_budget >> 20
         ));
     }
     let names = workbook.sheet_names();

@@ -16,7 +16,7 @@
 //! read from the `SST` record, and the cells past [`shared_string_budget`]
 //! characters of copies are turned into blank cells, which calamine skips.
 
-use super::ole::u16_at;
+use super::ole::{u16_at, u32_at};
 use super::xlsx::MAX_TABS_BETWEEN_CELLS;
 use super::ExtractError;
 
@@ -35,7 +35,7 @@ const MULRK: u16 = 0x00BD;
 
 /// Characters of shared strings the cells may copy together (a tab each
 /// besides): the workbook text's own limit.
-pub const MAX_SHARED_STRING_CHARS: u64 = super::xlsx::MAX_WORKBOOK_TEXT_BYTES as u64;
+const MAX_SHARED_STRING_CHARS: u64 = super::xlsx::MAX_WORKBOOK_TEXT_BYTES as u64;
 
 /// The characters a workbook stream's cells may copy from its shared
 /// strings: sixteen for each byte of the stream (a cell's record takes 14,
@@ -89,12 +89,13 @@ pub fn compact(stream: &[u8], max_shared_chars: u64) -> Result<Compacted, Extrac
         match record.kind {
             BOF => substream = Some(substream.map_or(0, |n| n + 1)),
             DIMENSIONS => one_cell_dimensions(&mut out[body..body + record.len]),
-            LABELSST if record.len >= 10 => {
-                let index = u32::from_le_bytes(record.body[6..10].try_into().expect("four bytes"));
-                copied += lengths.get(index as usize).map_or(0, |chars| u64::from(*chars) + 1);
-                if copied > max_shared_chars {
-                    put_u16(&mut out, record.at, BLANK);
-                    blanked += 1;
+            LABELSST => {
+                if let Some(index) = u32_at(record.body, 6) {
+                    copied += lengths.get(index as usize).map_or(0, |chars| u64::from(*chars) + 1);
+                    if copied > max_shared_chars {
+                        put_u16(&mut out, record.at, BLANK);
+                        blanked += 1;
+                    }
                 }
             }
             _ => {}

@@ -243,7 +243,7 @@ fn shared_label(row: u16, column: u16, index: u32) -> Vec<u8> {
 }
 
 /// Excel keeps a sheet's text in the workbook's shared strings, a string
-/// cut across `CONTINUE` records going on with a byte of flags. A kilobyte
+/// cut across `CONTINUE` records going on with a byte of flags. A megabyte
 /// of cells naming one long string again and again would have calamine
 /// copy it for each: the copies stop at sixteen characters for each byte
 /// of the workbook (16 Mi characters at least), the cells past them left
