@@ -7,7 +7,7 @@ Each sample is a paragraph in one language, written as .txt (bare bytes), as
 HTML with `<meta charset>`, as HTML with `http-equiv`, and (for UTF-8) as
 HTML whose meta tag lies (declares ISO-8859-1 while the bytes are UTF-8).
 
-    python3 bench/text_encodings.py [--out /tmp/encset] [--score target/release/docmill]
+    python3 bench/text_encodings.py [--out /tmp/encset] [--score target/release/docmill] [--only-txt]
 """
 
 import argparse
@@ -26,6 +26,9 @@ SAMPLES = {
     "cs": "Systém pro analýzu dokumentů čte text stránky a počítá klíčová slova. Dnes je v Praze slunečné počasí, odpoledne může pršet. V knihovně jsme si půjčili několik nových knih a přečteme je o víkendu.",
     "fr": "Le système d'analyse lit le texte de la page et calcule les mots clés. Aujourd'hui à Paris il fait beau, mais il pourrait pleuvoir cet après-midi. Nous avons emprunté quelques nouveaux livres à la bibliothèque et nous les lirons ce week-end.",
     "de": "Das Analysesystem liest den Text der Seite und berechnet die Schlüsselwörter. Heute ist das Wetter in München schön, am Nachmittag könnte es regnen. Wir haben in der Bücherei einige neue Bücher ausgeliehen und werden sie am Wochenende lesen.",
+    "hu": "A dokumentumelemző rendszer beolvassa az oldal szövegét, és kiszámítja a kulcsszavakat. Ma Budapesten szép idő van, de délután eshet az eső. A könyvtárból kölcsönöztünk néhány új könyvet, és hétvégén elolvassuk őket.",
+    "pt": "O sistema de análise lê o texto da página e calcula as palavras-chave. Hoje em Lisboa o tempo está bom, mas à tarde pode chover. Pedimos emprestados alguns livros novos na biblioteca e vamos lê-los no fim de semana, se não houver distrações.",
+    "es": "El sistema de análisis lee el texto de la página y calcula las palabras clave. Hoy en Madrid hace buen tiempo, pero por la tarde podría llover. Tomamos prestados algunos libros nuevos en la biblioteca y los leeremos el fin de semana, ¿verdad?",
     "ar": "يقرأ نظام تحليل المستندات نص الصفحة ويحسب الكلمات المفتاحية. الطقس اليوم في القاهرة مشمس وقد تمطر بعد الظهر. استعرنا من المكتبة بعض الكتب الجديدة وسنقرأها في عطلة نهاية الأسبوع.",
     "he": "מערכת ניתוח המסמכים קוראת את הטקסט של העמוד ומחשבת מילות מפתח. היום בירושלים מזג האוויר נאה ואחר הצהריים עשוי לרדת גשם. שאלנו מהספרייה כמה ספרים חדשים ונקרא אותם בסוף השבוע.",
     "el": "Το σύστημα ανάλυσης εγγράφων διαβάζει το κείμενο της σελίδας και υπολογίζει τις λέξεις κλειδιά. Σήμερα στην Αθήνα ο καιρός είναι ηλιόλουστος και το απόγευμα μπορεί να βρέξει. Δανειστήκαμε από τη βιβλιοθήκη μερικά καινούργια βιβλία και θα τα διαβάσουμε το Σαββατοκύριακο.",
@@ -42,9 +45,17 @@ ENCODINGS = [
     ("euc_kr", "EUC-KR", ["ko"]),
     ("cp1251", "windows-1251", ["ru"]),
     ("koi8_r", "KOI8-R", ["ru"]),
-    ("iso8859_2", "ISO-8859-2", ["pl", "cs"]),
-    ("cp1250", "windows-1250", ["pl", "cs"]),
-    ("cp1252", "windows-1252", ["fr", "de"]),
+    ("iso8859_2", "ISO-8859-2", ["pl", "cs", "hu"]),
+    ("cp1250", "windows-1250", ["pl", "cs", "hu"]),
+    ("cp1252", "windows-1252", ["fr", "de", "pt", "es"]),
+    # DOS and classic Mac OS code pages, which chardetng does not guess.
+    ("cp437", "IBM437", ["fr", "de", "es"]),
+    ("cp850", "IBM850", ["fr", "de", "pt", "es"]),
+    ("cp852", "IBM852", ["pl", "cs", "hu"]),
+    ("cp866", "IBM866", ["ru"]),
+    ("mac_roman", "macintosh", ["fr", "de", "pt", "es"]),
+    ("mac_latin2", "x-mac-ce", ["pl", "cs", "hu"]),
+    ("mac_cyrillic", "x-mac-cyrillic", ["ru"]),
     ("cp1256", "windows-1256", ["ar"]),
     ("cp1255", "windows-1255", ["he"]),
     ("iso8859_7", "ISO-8859-7", ["el"]),
@@ -60,7 +71,7 @@ def html(text, head):
     return f"<!DOCTYPE html>\n<html><head>{head}<title>t</title></head><body>\n{body}</body></html>\n"
 
 
-def write_set(out):
+def write_set(out, only_txt=False):
     os.makedirs(out, exist_ok=True)
     made = []
     for codec, label, langs in ENCODINGS:
@@ -68,7 +79,7 @@ def write_set(out):
             text = SAMPLES[lang] * 3
             stem = f"{label}-{lang}"
             files = {f"{stem}.txt": text}
-            if not codec.startswith("utf-16"):
+            if not codec.startswith("utf-16") and not only_txt:
                 files[f"{stem}-meta.html"] = html(text, f'<meta charset="{label}">')
                 files[f"{stem}-equiv.html"] = html(
                     text, f'<meta http-equiv="Content-Type" content="text/html; charset={label}">'
@@ -126,7 +137,8 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="/tmp/encset")
     ap.add_argument("--score")
+    ap.add_argument("--only-txt", action="store_true", help="bare text only, no HTML")
     args = ap.parse_args()
-    made = write_set(args.out)
+    made = write_set(args.out, args.only_txt)
     if args.score:
         score(args.score, made)

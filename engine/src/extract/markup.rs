@@ -4,10 +4,12 @@
 
 use scraper::Html;
 
+use super::codepages;
 use super::text::decode_text;
 
-/// Decodes markup honouring a BOM, then an `encoding="..."` declaration,
-/// then content sniffing.
+/// Decodes markup honouring a BOM, then an `encoding="..."` declaration
+/// (a WHATWG label, or one of the DOS and Mac code pages of
+/// [`codepages`]), then content sniffing.
 ///
 /// A declaration is overruled by bytes that are valid UTF-8 with non-ASCII
 /// characters in them: pages saved as UTF-8 by an editor keep the
@@ -33,6 +35,10 @@ pub fn decode_markup(bytes: &[u8]) -> (String, &'static str) {
                 if encoding != encoding_rs::UTF_8 || valid_utf8 {
                     let (text, _) = encoding.decode_without_bom_handling(bytes);
                     return (text.into_owned(), encoding.name());
+                }
+            } else if let Some(page) = codepages::table_for_label(&label) {
+                if bytes.is_ascii() || std::str::from_utf8(bytes).is_err() {
+                    return (page.decode(bytes), page.name);
                 }
             }
         }

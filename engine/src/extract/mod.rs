@@ -4,6 +4,7 @@
 
 mod chart;
 mod cjk_radicals;
+mod codepages;
 mod csv;
 mod doc;
 mod email;

@@ -1,9 +1,11 @@
 //! Plain text in any encoding: byte-order marks, UTF-16 and UTF-32 with or
 //! without them, ISO-2022-JP, UTF-8 (even with a few stray bytes), and legacy
-//! encodings guessed by chardetng.
+//! encodings guessed by chardetng, with a second opinion on single-byte
+//! ones (DOS and Mac code pages among them).
 
 use encoding_rs::Encoding;
 
+use super::codepages::{self, Reading};
 use super::{ExtractError, Extracted};
 
 /// Bytes fed to the encoding detector: enough for a confident guess; the
@@ -270,16 +272,17 @@ pub fn decode_text(bytes: &[u8]) -> (String, &'static str, Vec<String>) {
         let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
         let sample = &bytes[..bytes.len().min(DETECT_SAMPLE_BYTES)];
         detector.feed(sample, sample.len() == bytes.len());
-        let encoding = detector.guess(None, chardetng::Utf8Detection::Allow);
-        let (text, bad) = encoding.decode_without_bom_handling(bytes);
+        let guess = detector.guess(None, chardetng::Utf8Detection::Allow);
+        let reading = codepages::second_guess(bytes, guess);
+        let (text, bad) = reading.decode(bytes);
         // The WHATWG KOI8-U decoder (chardetng's answer for both) is KOI8-R
         // with the Ukrainian letters added: without them the file is KOI8-R,
         // the Russian encoding.
-        let name = if encoding == encoding_rs::KOI8_U && !text.contains(['ґ', 'є', 'і', 'ї', 'Ґ', 'Є', 'І', 'Ї'])
-        {
+        let koi8_u = matches!(reading, Reading::Whatwg(encoding) if encoding == encoding_rs::KOI8_U);
+        let name = if koi8_u && !text.contains(['ґ', 'є', 'і', 'ї', 'Ґ', 'Є', 'І', 'Ї']) {
             "KOI8-R"
         } else {
-            encoding.name()
+            reading.name()
         };
         (text.into_owned(), name, bad)
     };

@@ -13,6 +13,7 @@ macro_rules! loud {
 }
 
 mod analysis;
+mod codepages;
 mod containers;
 mod detect;
 mod entities;
