@@ -34,9 +34,9 @@ pub(super) const MIN_EVIDENCE_SHARE: f64 = 0.15;
 
 /// Languages with stop-word lists, by ISO 639-1 code.
 pub(super) const STOPWORD_LANGUAGES: &[&str] = &[
-    "af", "ar", "bg", "bn", "ca", "cs", "da", "de", "el", "en", "eo", "es", "et", "fa", "fi", "fr", "he", "hi", "hr",
-    "hu", "hy", "id", "it", "ja", "ko", "la", "lt", "lv", "mr", "nb", "nl", "pl", "pt", "ro", "ru", "sk", "sl", "sv",
-    "th", "tl", "tr", "uk", "ur", "vi", "zh",
+    "af", "ar", "bg", "bn", "br", "ca", "cs", "da", "de", "el", "en", "eo", "es", "et", "eu", "fa", "fi", "fr", "ga",
+    "gl", "ha", "he", "hi", "hr", "hu", "hy", "id", "it", "ja", "ko", "ku", "la", "lt", "lv", "mr", "nb", "nl", "pl",
+    "pt", "ro", "ru", "sk", "sl", "so", "sv", "sw", "th", "tl", "tr", "uk", "ur", "vi", "yo", "zh",
 ];
 
 /// Thai words the stop list holds that also begin nouns (การ-, ความ-, นัก-:
@@ -103,10 +103,23 @@ pub(super) fn stop_word_lists() -> &'static FxHashMap<&'static str, u64> {
     })
 }
 
+/// The stop words of each of a set of lists among the first
+/// [`EVIDENCE_WORDS`] words of a text.
+pub(super) struct StopWordHits {
+    /// Words each list holds (lowercased), `tables` order.
+    pub hits: Vec<usize>,
+    /// Words read. A letter alone, outside the scripts written a syllable
+    /// or a morpheme to the character, is a stop word once only, however
+    /// often it comes: most lists hold the whole alphabet (a CSV of `m`/`f`
+    /// columns read as Spanish, a Danish letter full of `A/S` as German).
+    /// Numbers are no list's words, though most lists hold the digits.
+    pub words: usize,
+}
+
 /// How many of the first [`EVIDENCE_WORDS`] words of `text`, lowercased,
-/// each of `tables` (lists of [`STOPWORD_LANGUAGES`], by code) holds, and
-/// how many words were read: one lookup a word in [`stop_word_lists`].
-pub(super) fn stop_word_hits(text: &str, tables: &[(&str, &FxHashSet<&str>)]) -> (Vec<usize>, usize) {
+/// each of `tables` (lists of [`STOPWORD_LANGUAGES`], by code) holds: one
+/// lookup a word in [`stop_word_lists`].
+pub(super) fn stop_word_hits(text: &str, tables: &[(&str, &FxHashSet<&str>)]) -> StopWordHits {
     let lists = stop_word_lists();
     let bits: Vec<u32> = tables
         .iter()
@@ -115,23 +128,31 @@ pub(super) fn stop_word_hits(text: &str, tables: &[(&str, &FxHashSet<&str>)]) ->
             bit.expect("a table is one of the listed languages'") as u32
         })
         .collect();
-    let mut hits = vec![0usize; tables.len()];
-    let mut words = 0usize;
+    let mut tally = StopWordHits { hits: vec![0; tables.len()], words: 0 };
     let mut lower = String::new();
+    let mut letters_seen = FxHashSet::default();
     for_each_lexical_piece(text, |piece, is_word| {
-        if !is_word || words >= EVIDENCE_WORDS {
+        if !is_word || tally.words >= EVIDENCE_WORDS {
             return;
         }
-        words += 1;
+        let mut chars = piece.chars();
+        let letter_alone = match (chars.next(), chars.next()) {
+            (Some(c), None) => c.is_alphabetic() && !(is_cj(c) || is_hangul(c) || is_thai(c)),
+            _ => false,
+        };
+        tally.words += 1;
+        if piece.bytes().any(|b| b.is_ascii_digit()) || (letter_alone && !letters_seen.insert(piece)) {
+            return;
+        }
         lower.clear();
         lower.extend(piece.chars().flat_map(char::to_lowercase));
         if let Some(&held_by) = lists.get(lower.as_str()) {
-            for (count, bit) in hits.iter_mut().zip(&bits) {
+            for (count, bit) in tally.hits.iter_mut().zip(&bits) {
                 *count += usize::from(held_by >> bit & 1 == 1);
             }
         }
     });
-    (hits, words)
+    tally
 }
 
 /// The stop-word list a text of unknown language needs: by script for the
@@ -168,7 +189,7 @@ pub(super) fn stopwords_by_evidence(text: &str) -> Option<&'static FxHashSet<&'s
         .chain(STOPWORD_LANGUAGES.iter().copied().filter(|code| *code != "en"))
         .filter_map(|code| Some((code, stopwords(code)?)))
         .collect();
-    let (hits, words) = stop_word_hits(text, &tables);
+    let StopWordHits { hits, words } = stop_word_hits(text, &tables);
     // The first of equals wins: English, then alphabetical order.
     let (best, count) = hits.iter().enumerate().fold((0, 0), |best, (i, n)| if *n > best.1 { (i, *n) } else { best });
     (count > 0 && count as f64 >= MIN_EVIDENCE_SHARE * words as f64).then(|| tables[best].1)

@@ -5,7 +5,8 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use rustc_hash::FxHashSet;
 
-use super::keywords::{stop_word_hits, stopwords, MIN_EVIDENCE_SHARE};
+use super::keywords::{stop_word_hits, stopwords, StopWordHits, MIN_EVIDENCE_SHARE, STOPWORD_LANGUAGES};
+use super::more_languages::{marked_language, one_language_script};
 use super::plain_english::is_plain_english;
 use crate::report::Language;
 
@@ -114,10 +115,22 @@ pub(super) fn detect_language(sample: &str) -> Option<Language> {
     if sample.is_ascii() && is_plain_english(sample) {
         return Some(Language { code: "en".to_owned(), confidence: 1.0 });
     }
-    let info = if sample.is_ascii() { whatlang::detect(sample)? } else { detect_by_weightiest_script(sample)? };
-    if !info.is_reliable() && !confirmed_by_stop_words(sample, info.lang()) {
-        return None;
+    if let Some((code, share)) = one_language_script(sample) {
+        return Some(Language { code: code.to_owned(), confidence: rounded(share) });
     }
+    let (text, info) = if sample.is_ascii() {
+        (std::borrow::Cow::Borrowed(sample), whatlang::detect(sample)?)
+    } else {
+        detect_by_weightiest_script(sample)?
+    };
+    // A language whatlang does not know, told by its own words or letters,
+    // whatever whatlang made of it.
+    if let Some((code, marked_share)) = marked_language(&text, info.script()) {
+        let confidence = script_share_of(sample, info.script()) * (marked_share / CERTAIN_MARKED_SHARE).min(1.0);
+        return Some(Language { code: code.to_owned(), confidence: rounded(confidence) });
+    }
+    let code =
+        if info.is_reliable() { iso639_1(info.lang().code()) } else { chosen_by_stop_words(&text, info.lang())? };
     // whatlang's confidence is about the language within its script, and is
     // 1.0 for most texts. A document half in another script is only half
     // this language: scale by the share of letters in the language's script.
@@ -127,41 +140,82 @@ pub(super) fn detect_language(sample: &str) -> Option<Language> {
     } else {
         script_share(sample, info.lang(), info.script())
     };
-    let confidence = info.confidence() * share;
-    let confidence = (confidence * 1000.0).round() / 1000.0;
-    Some(Language { code: iso639_1(info.lang().code()).to_owned(), confidence })
+    Some(Language { code: code.to_owned(), confidence: rounded(info.confidence() * share) })
 }
 
-/// Whether the stop words of `sample` confirm whatlang's guess `lang`,
-/// which whatlang itself judged unreliable. whatlang marks most short texts
-/// in the scripts a few languages share (Devanagari: Hindi, Marathi,
-/// Nepali; Hebrew: Hebrew, Yiddish; Arabic: Arabic, Persian, Urdu) as
-/// unreliable, even when its guess is right: a sentence of Hindi got no
-/// language. The guess stands when its language's stop words are at least
-/// two of the sample's words and [`MIN_EVIDENCE_SHARE`] of them, and more
-/// than those of every other language of the script that has a list. A
-/// language without a list (Nepali, Yiddish) is never confirmed, and
-/// Hebrew letters with the marks only Yiddish writes (װ, ײ, אַ, אָ) confirm
-/// no Hebrew. Latin and Cyrillic, whose languages share many stop words,
-/// are left to whatlang.
-fn confirmed_by_stop_words(sample: &str, lang: whatlang::Lang) -> bool {
-    use whatlang::Lang;
-    let rivals: &[&str] = match lang {
-        Lang::Hin | Lang::Mar => &["hi", "mr"],
-        Lang::Heb => &["he"],
-        Lang::Ara | Lang::Pes | Lang::Urd => &["ar", "fa", "ur"],
-        _ => return false,
-    };
-    if lang == Lang::Heb && has_yiddish_marks(sample) {
-        return false;
+/// A marked language (see [`marked_language`]) whose marker words are this
+/// share of the sample's words is certain; fewer make it less so.
+const CERTAIN_MARKED_SHARE: f64 = 0.4;
+
+fn rounded(confidence: f64) -> f64 {
+    (confidence * 1000.0).round() / 1000.0
+}
+
+/// How many of whatlang's candidates are weighed by their stop words when
+/// it is unsure of the first.
+const CANDIDATES: usize = 3;
+
+/// The language of `sample` among whatlang's first [`CANDIDATES`] guesses
+/// (`first` and the next ones of its script), chosen by their stop words,
+/// when whatlang judged its first guess unreliable. whatlang marks most
+/// sentences unreliable, even when its guess is right ("A final decision
+/// will be made in August.", a sentence of Hindi), and is unsure between
+/// close languages (Danish and Norwegian, Dutch and Afrikaans). The
+/// candidate whose stop words are the most of the sample's words wins, the
+/// earlier guess on a tie; a language outside the candidates wins with half
+/// as many again and two more (lists differ in length, English's is the
+/// longest). The winner needs at least two of the sample's words and
+/// [`MIN_EVIDENCE_SHARE`] of them; `None` otherwise. A first guess without
+/// a stop-word list (Nepali, Yiddish, Tatar) is never confirmed nor
+/// replaced, and Hebrew letters with the marks only Yiddish writes (װ, ײ,
+/// אַ, אָ) confirm no Hebrew.
+fn chosen_by_stop_words(sample: &str, first: whatlang::Lang) -> Option<&'static str> {
+    if first == whatlang::Lang::Heb && has_yiddish_marks(sample) {
+        return None;
     }
-    let code = iso639_1(lang.code());
+    let first_code = iso639_1(first.code());
+    stopwords(first_code)?;
     let tables: Vec<(&str, &FxHashSet<&str>)> =
-        rivals.iter().filter_map(|rival| Some((*rival, stopwords(rival)?))).collect();
-    let (hits, words) = stop_word_hits(sample, &tables);
-    let Some(own) = tables.iter().position(|(rival, _)| *rival == code) else { return false };
-    let strongest_rival = hits.iter().enumerate().filter(|(i, _)| *i != own).map(|(_, n)| *n).max().unwrap_or(0);
-    hits[own] >= 2 && hits[own] as f64 >= MIN_EVIDENCE_SHARE * words as f64 && hits[own] > strongest_rival
+        STOPWORD_LANGUAGES.iter().filter_map(|code| Some((*code, stopwords(code)?))).collect();
+    let StopWordHits { hits, words } = stop_word_hits(sample, &tables);
+    let position = |code: &str| tables.iter().position(|(listed, _)| *listed == code);
+    let hits_of = |code: &str| position(code).map_or(0, |i| hits[i]);
+    let enough = |n: usize| n >= 2 && n as f64 >= MIN_EVIDENCE_SHARE * words as f64;
+    // The language with the most hits of all (the first listed of equals).
+    let (overall, overall_hits) =
+        tables.iter().zip(&hits).fold(
+            (first_code, 0),
+            |(code, n), ((listed, _), hits)| if *hits > n { (*listed, *hits) } else { (code, n) },
+        );
+    // The first guess with as many as any: no other candidate can beat it,
+    // and whatlang need not be asked for them.
+    if hits_of(first_code) >= overall_hits {
+        return enough(overall_hits).then_some(first_code);
+    }
+    let script = whatlang::detect_script(sample)?;
+    let mut candidates = vec![first];
+    while candidates.len() < CANDIDATES {
+        let Some(next) = whatlang::Detector::with_denylist(candidates.clone()).detect(sample) else { break };
+        if next.script() != script {
+            break;
+        }
+        candidates.push(next.lang());
+    }
+    // The first of the most hits among whatlang's candidates, in its order;
+    // then the language with the most of all, when it has more (whatlang
+    // missed English in "A paragraph in 'Large Size' style." and named it
+    // German).
+    let (mut best, mut most) = (first_code, hits_of(first_code));
+    for lang in &candidates[1..] {
+        let code = iso639_1(lang.code());
+        if stopwords(code).is_some() && hits_of(code) > most {
+            (best, most) = (code, hits_of(code));
+        }
+    }
+    if 2 * overall_hits >= 3 * most && overall_hits >= most + 2 {
+        (best, most) = (overall, overall_hits);
+    }
+    enough(most).then_some(best)
 }
 
 /// Yiddish writes the ligatures װ, ױ, ײ and alef with patah or qamats (אַ,
@@ -178,13 +232,13 @@ fn has_yiddish_marks(text: &str) -> bool {
 
 /// whatlang's answer on the letters of the weightiest script of `sample`
 /// (see [`dominant_script`]), or on the whole sample when that is the
-/// script whatlang would pick anyway.
-fn detect_by_weightiest_script(sample: &str) -> Option<whatlang::Info> {
+/// script whatlang would pick anyway, with the text it was given.
+fn detect_by_weightiest_script(sample: &str) -> Option<(std::borrow::Cow<'_, str>, whatlang::Info)> {
     let counts = whatlang::dev::raw_detect_script(sample).counters;
     let main = counts.first().map(|(script, _)| *script)?;
     let dominant = dominant_script(&counts)?;
     if same_family(main, dominant) {
-        return whatlang::detect(sample);
+        return Some((sample.into(), whatlang::detect(sample)?));
     }
     let only: String = sample
         .chars()
@@ -198,7 +252,8 @@ fn detect_by_weightiest_script(sample: &str) -> Option<whatlang::Info> {
             }
         })
         .collect();
-    whatlang::detect(&only)
+    let info = whatlang::detect(&only)?;
+    Some((only.into(), info))
 }
 
 /// Chinese characters and the two kana are one family: Japanese writes all
@@ -235,6 +290,18 @@ fn dominant_script(counts: &[(whatlang::Script, usize)]) -> Option<whatlang::Scr
             _ => Some((script, w)),
         })
         .map(|(script, _)| script)
+}
+
+/// The share of the letters of `text` written in `script`.
+fn script_share_of(text: &str, script: whatlang::Script) -> f64 {
+    let counts = whatlang::dev::raw_detect_script(text).counters;
+    let total: usize = counts.iter().map(|(_, count)| count).sum();
+    let own: usize = counts.iter().filter(|(other, _)| *other == script).map(|(_, count)| count).sum();
+    if total == 0 {
+        1.0
+    } else {
+        own as f64 / total as f64
+    }
 }
 
 /// The share of the letters of `text` written in `script`, counting the

@@ -22,6 +22,7 @@ mod ascii_words;
 mod entities;
 mod keywords;
 mod language;
+mod more_languages;
 mod plain_english;
 mod readability;
 pub mod simhash;
@@ -64,6 +65,7 @@ pub fn warm_up() {
         stopwords(code);
     }
     plain_english::warm_up();
+    more_languages::warm_up();
 }
 
 pub fn analyze_text(text: &str) -> TextAnalysis {

@@ -21,6 +21,7 @@ mod fidelity;
 mod fuzz;
 mod images;
 mod keywords;
+mod language;
 mod legacy_office;
 mod markup;
 mod ocr;
