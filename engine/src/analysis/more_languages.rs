@@ -28,7 +28,7 @@ struct Marked {
     foreign: &'static [char],
 }
 
-use whatlang::Script::{Arabic, Cyrillic, Latin};
+use whatlang::Script::{Arabic, Cyrillic, Devanagari, Latin};
 
 /// The marked languages. A word counts for every language it marks.
 const MARKED: &[Marked] = &[
@@ -319,6 +319,40 @@ const MARKED: &[Marked] = &[
         words: &["ва", "билан", "учун", "бу", "ҳам"],
         letters: &['ҳ', 'қ', 'ғ'],
         foreign: &['ә', 'ң', 'ө', 'ү', 'ұ', 'һ', 'җ', 'ҙ', 'ҫ', 'ҡ', 'ӣ', 'ӯ', 'ҷ', 'і', 'ї', 'є', 'ы', 'щ', 'ь'],
+    },
+    Marked {
+        code: "ne",
+        script: Devanagari,
+        words: &[
+            "छ",
+            "छन्",
+            "र",
+            "मा",
+            "भएको",
+            "गरेको",
+            "हुन्छ",
+            "छैन",
+            "थियो",
+            "पनि",
+            "यो",
+            "त्यो",
+            "गर्न",
+            "हुने",
+            "गरी",
+            "भने",
+            "गर्ने",
+            "हुन",
+            "भन्ने",
+            "उनी",
+            "उनको",
+            "हामी",
+            "तपाईं",
+            "सक्छ",
+            "गरेका",
+            "रहेको",
+        ],
+        letters: &[],
+        foreign: &[],
     },
     Marked {
         code: "ps",

@@ -134,7 +134,8 @@ fn short_texts_in_shared_scripts_are_named_when_their_stop_words_agree() {
         let confidence = report["language"]["confidence"].as_f64().unwrap();
         assert!(confidence > 0.0 && confidence <= 1.0, "{text}: {}", report["language"]);
     }
-    // Without a confirming list (Nepali has none), or without stop words (a
+    // Without a confirming list (Nepali has none, and this sentence has one
+    // of the words that mark Nepali, not two), or without stop words (a
     // list of names), or with the marks only Yiddish writes, no language.
     for text in [
         "मेरो नाम राम हो। म काठमाडौंमा बस्छु र मलाई किताब पढ्न मन पर्छ।",

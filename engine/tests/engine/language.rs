@@ -58,6 +58,8 @@ fn languages_the_models_lack_are_named_by_their_own_words_and_letters() {
         ("ky", "Бүгүн аба ырайы абдан жакшы, ошондуктан биз ит менен сейилдөөгө барабыз, бирок убактыбыз көп эмес."),
         ("tg", "Имрӯз ҳаво хеле хуб аст ва мо бо саг ба сайру гашт меравем, аммо вақти мо кам аст."),
         ("lo", "ມື້ນີ້ອາກາດດີຫຼາຍ ພວກເຮົາຈະໄປຍ່າງຫຼິ້ນກັບໝາ ແຕ່ພວກເຮົາບໍ່ມີເວລາຫຼາຍ"),
+        ("ne", "आज मौसम धेरै राम्रो छ र हामी कुकुरलाई घुमाउन जाँदैछौं, तर हामीसँग धेरै समय छैन।"),
+        ("hi", "आज मौसम बहुत अच्छा है और हम कुत्ते को घुमाने जा रहे हैं, लेकिन हमारे पास ज़्यादा समय नहीं है।"),
         ("pt", "Hoje o tempo está muito bom e vamos passear com o cão, mas não temos muito tempo."),
         ("es", "Hoy hace muy buen tiempo y vamos a pasear con el perro, pero no tenemos mucho tiempo."),
         ("it", "Oggi il tempo è molto bello e andiamo a passeggiare con il cane, ma non abbiamo molto tempo."),
