@@ -85,9 +85,13 @@ struct Group {
     /// written again in Unicode, held back in case the Unicode copy is
     /// missing.
     upr_ansi: bool,
-    /// Inside a footnote or endnote (`\footnote`), whose text goes after the
-    /// body.
+    /// Inside a footnote, an endnote (`\footnote`) or a comment
+    /// (`\annotation`), whose text goes after the body.
     note: bool,
+    /// Text a reviewer deleted with changes tracked (`\deleted`, until
+    /// `\deleted0` or `\plain`): not the document's text, as a DOCX's
+    /// `w:del` runs are not.
+    deleted: bool,
     /// Inside a page header or footer (`\header`, `\footerl`, ...), whose
     /// text goes after the notes.
     margin: Option<Margin>,
@@ -150,7 +154,7 @@ impl Output {
             if !self.info_done.contains(field) {
                 self.info.entry(field).or_default().push_str(s);
             }
-        } else if !group.skip {
+        } else if !group.skip && !group.deleted {
             self.body_of(group).push_str(s);
         }
     }
@@ -158,7 +162,8 @@ impl Output {
     /// The text [`Output::emit`] writes to for a group, when that is not
     /// an `\info` field or held-back `\upr` text.
     fn body_mut(&mut self, stack: &[Group]) -> Option<&mut String> {
-        let group = stack.last().filter(|group| !group.skip && group.info.is_none() && !group.upr_ansi)?;
+        let group =
+            stack.last().filter(|group| !group.skip && !group.deleted && group.info.is_none() && !group.upr_ansi)?;
         Some(self.body_of(group))
     }
 
@@ -253,6 +258,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         font_table: false,
         upr_ansi: false,
         note: false,
+        deleted: false,
         margin: None,
         shape: None,
     }];
@@ -354,7 +360,11 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                     }
                     "f" if group.font_table => defining_font = param,
                     "f" => group.font = param,
-                    "plain" => group.font = None,
+                    "plain" => {
+                        group.font = None;
+                        group.deleted = false;
+                    }
+                    "deleted" => group.deleted = param != Some(0),
                     "deff" => default_font = param,
                     "fcharset" if group.font_table => {
                         let code_page = param
@@ -411,8 +421,11 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                         }
                     }
                     // A footnote or endnote (`{\*\footnote ...}` from some
-                    // writers): read as its parent is, despite the `\*`.
-                    "footnote" => {
+                    // writers), or a comment (`{\*\annotation ...}`, its
+                    // author and id in `\*\atnauthor` and `\*\atnid`
+                    // groups before it, skipped): read as its parent is,
+                    // despite the `\*`, after the body, as a DOCX's comments.
+                    "footnote" | "annotation" => {
                         let parent_skip = stack.len() >= 2 && stack[stack.len() - 2].skip;
                         let group = stack.last_mut().expect("the root group is never popped");
                         group.skip = parent_skip;

@@ -80,3 +80,17 @@ fn rtf_nested_table_cells_are_separated() {
     let body = r"\intbl outer\cell \intbl\itap2 innerone\nestcell innertwo\nestcell{\*\nesttableprops\trowd\cellx100\cellx200\nestrow}{\nonesttables FALLBACK\par}\cell\row";
     check("nested.rtf", &rtf(r"{\title T}", body), &[("/text", json!("outer\tinnerone\tinnertwo\n\n\n"))]);
 }
+
+/// Word writes a tracked deletion as text marked `\deleted` and a comment
+/// as `{\*\annotation ...}` after its author and id. The deleted words were
+/// read as the document's text and the comment was dropped, where a DOCX's
+/// deletions (`w:del`) are left out and its comments read after the body.
+#[test]
+fn rtf_tracked_deletions_are_left_out_and_comments_read() {
+    let body = r"The budget was {\deleted\revauthdel1 fifty }{\revised\revauth1 sixty }thousand.\par {\deleted Struck paragraph.\par }Kept{\*\atnid JD}{\*\atnauthor Jane Doe}\chatn{\*\annotation{\*\atndate 1}\pard\plain Check this figure.} line.\par Back {\deleted gone\deleted0 here} again.";
+    check(
+        "tracked.rtf",
+        &rtf(r"{\title T}", body),
+        &[("/text", json!("The budget was sixty thousand.\nKept line.\nBack here again.\nCheck this figure.\n"))],
+    );
+}
