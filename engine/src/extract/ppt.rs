@@ -6,7 +6,12 @@
 //! The `PowerPoint Document` stream is a tree of records: an 8-byte header
 //! (version and instance, type, length), containers (version 0xF) holding
 //! more records. Masters, handouts and the environment (fonts, styles) are
-//! not the deck's text and are skipped.
+//! not the deck's text and are skipped. A deck saved incrementally ("fast
+//! save") holds every version of the slides it changed, the newer appended
+//! after the older: the last save's persist directory (found from the
+//! `Current User` stream through the chain of `UserEditAtom`s) names the
+//! records that are the deck now, and only those are read, in the order the
+//! slide list gives.
 
 use super::ole::{self, u16_at, u32_at};
 use super::{ExtractError, Extracted};
@@ -19,6 +24,11 @@ const SLIDE_PERSIST: u16 = 0x03F3;
 const SLIDE_LIST_WITH_TEXT: u16 = 0x0FF0;
 const TEXT_CHARS: u16 = 0x0FA0;
 const TEXT_BYTES: u16 = 0x0FA8;
+const USER_EDIT: u16 = 0x0FF5;
+const PERSIST_DIRECTORY: u16 = 0x1772;
+/// Saves followed back through `offsetLastEdit`: a deck saved a thousand
+/// times without a full save is not one PowerPoint writes.
+const MAX_EDITS: usize = 1000;
 /// Containers whose text is not the deck's: masters and their titles
 /// ("Click to edit Master title style"), the handout master, the
 /// environment (fonts, text styles), embedded objects' list, headers and
@@ -35,8 +45,13 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     if file.is_stream("/EncryptedSummary") {
         return Err(ExtractError("the presentation is encrypted (password-protected)".into()));
     }
+    let current_user = ole::stream(&mut file, "/Current User").unwrap_or_default();
+    let persist = persist_directory(&stream, &current_user);
     let mut deck = Deck::default();
-    walk(&stream, 0, &mut deck, Place::Top);
+    walk(&stream, 0, &mut deck, Place::Top, persist.as_ref());
+    if let Some(persist) = &persist {
+        deck.slides_in_list_order(persist);
+    }
     let mut extracted = Extracted::default();
     if cut_short {
         extracted.warnings.push(ole::CUT_SHORT.into());
@@ -105,6 +120,11 @@ struct Deck {
     slides: Vec<Vec<String>>,
     /// Each listed slide's id (`SlidePersistAtom`).
     slide_ids: Vec<u32>,
+    /// Each listed slide's persist id, which the persist directory maps to
+    /// its slide record's offset.
+    listed_refs: Vec<u32>,
+    /// Each slide record's offset in the stream, `slides` order.
+    slide_offsets: Vec<u32>,
     notes: Vec<Vec<String>>,
     /// The slide each notes page is of (`NotesAtom`), when it says.
     notes_of: Vec<Option<u32>>,
@@ -121,16 +141,29 @@ enum Place {
     Other,
 }
 
-fn walk(bytes: &[u8], depth: usize, deck: &mut Deck, place: Place) {
+/// Reads the records of `bytes` into `deck`. At the top (`depth` 0), with
+/// the last save's `persist` directory, a document, slide, notes or master
+/// record it does not name (an older version of one) is passed over.
+fn walk(bytes: &[u8], depth: usize, deck: &mut Deck, place: Place, persist: Option<&Persist>) {
     let mut pos = 0;
     while let (Some(version_instance), Some(kind), Some(len)) =
         (u16_at(bytes, pos), u16_at(bytes, pos + 2), u32_at(bytes, pos + 4))
     {
+        let offset = pos as u32;
+        let superseded = depth == 0
+            && persist.is_some_and(|persist| match kind {
+                DOCUMENT => persist.document != offset,
+                SLIDE | NOTES | 0x03F8 => !persist.live.contains(&offset),
+                _ => false,
+            });
         let start = pos + 8;
         let end = start.saturating_add(len as usize).min(bytes.len());
         let body = &bytes[start.min(end)..end];
         pos = end;
         let container = version_instance & 0xF == 0xF;
+        if superseded {
+            continue;
+        }
         match kind {
             TEXT_CHARS | TEXT_BYTES => {
                 let text = if kind == TEXT_CHARS {
@@ -154,6 +187,7 @@ fn walk(bytes: &[u8], depth: usize, deck: &mut Deck, place: Place) {
             SLIDE_PERSIST if place == Place::SlideList => {
                 deck.listed.push(Vec::new());
                 deck.slide_ids.push(u32_at(body, 12).unwrap_or(0));
+                deck.listed_refs.push(u32_at(body, 0).unwrap_or(0));
             }
             NOTES_ATOM if place == Place::Notes => {
                 if let Some(of) = deck.notes_of.last_mut() {
@@ -163,17 +197,88 @@ fn walk(bytes: &[u8], depth: usize, deck: &mut Deck, place: Place) {
             _ if !container || depth >= MAX_DEPTH || SKIPPED.contains(&kind) => {}
             SLIDE => {
                 deck.slides.push(Vec::new());
-                walk(body, depth + 1, deck, Place::Slide);
+                deck.slide_offsets.push(offset);
+                walk(body, depth + 1, deck, Place::Slide, None);
             }
             NOTES => {
                 deck.notes.push(Vec::new());
                 deck.notes_of.push(None);
-                walk(body, depth + 1, deck, Place::Notes);
+                walk(body, depth + 1, deck, Place::Notes, None);
             }
-            SLIDE_LIST_WITH_TEXT if version_instance >> 4 == 0 => walk(body, depth + 1, deck, Place::SlideList),
+            SLIDE_LIST_WITH_TEXT if version_instance >> 4 == 0 => walk(body, depth + 1, deck, Place::SlideList, None),
             SLIDE_LIST_WITH_TEXT => {}
-            DOCUMENT => walk(body, depth + 1, deck, Place::Other),
-            _ => walk(body, depth + 1, deck, place),
+            DOCUMENT => walk(body, depth + 1, deck, Place::Other, None),
+            _ => walk(body, depth + 1, deck, place, None),
         }
     }
+}
+
+impl Deck {
+    /// Puts the slide records' text in the order of the slide list, by the
+    /// offsets `persist` gives their persist ids: a slide changed in a fast
+    /// save is written after the others. Records the list does not name
+    /// follow, in the stream's order.
+    fn slides_in_list_order(&mut self, persist: &Persist) {
+        let mut slides: Vec<Option<Vec<String>>> = std::mem::take(&mut self.slides).into_iter().map(Some).collect();
+        let mut ordered = Vec::with_capacity(slides.len());
+        for persist_id in &self.listed_refs {
+            let at =
+                persist.offsets.get(persist_id).and_then(|offset| self.slide_offsets.iter().position(|o| o == offset));
+            ordered.push(at.and_then(|i| slides[i].take()).unwrap_or_default());
+        }
+        ordered.extend(slides.into_iter().flatten());
+        self.slides = ordered;
+    }
+}
+
+/// What the last save's persist directory says: each persist id's record
+/// offset, those offsets as a set, and the document record's offset.
+struct Persist {
+    offsets: std::collections::HashMap<u32, u32>,
+    live: std::collections::HashSet<u32>,
+    document: u32,
+}
+
+/// The persist directory of the deck as last saved: the `Current User`
+/// stream gives the offset of the last `UserEditAtom`, each of which names
+/// its save's persist directory and the `UserEditAtom` before it; a newer
+/// save's entry for a persist id overrides an older's. `None` when the chain
+/// cannot be followed (a writer that leaves `Current User` empty) or names
+/// no document record, and the stream is then read whole.
+fn persist_directory(stream: &[u8], current_user: &[u8]) -> Option<Persist> {
+    let mut edit = u32_at(current_user, 16)? as usize;
+    let mut offsets = std::collections::HashMap::new();
+    let mut document = None;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..MAX_EDITS {
+        if u16_at(stream, edit + 2)? != USER_EDIT || !seen.insert(edit) {
+            return None;
+        }
+        let body = stream.get(edit + 8..)?;
+        let (last_edit, directory) = (u32_at(body, 8)? as usize, u32_at(body, 12)? as usize);
+        // The newest save names the document.
+        document = document.or_else(|| Some(u32_at(body, 16)));
+        if u16_at(stream, directory + 2)? != PERSIST_DIRECTORY {
+            return None;
+        }
+        let len = u32_at(stream, directory + 4)? as usize;
+        let entries = stream.get(directory + 8..(directory + 8).saturating_add(len).min(stream.len()))?;
+        let mut at = 0;
+        while let Some(word) = u32_at(entries, at) {
+            let (first_id, count) = (word & 0xF_FFFF, word >> 20);
+            for k in 0..count {
+                let Some(offset) = u32_at(entries, at + 4 + 4 * k as usize) else { break };
+                offsets.entry(first_id + k).or_insert(offset);
+            }
+            at += 4 + 4 * count as usize;
+        }
+        if last_edit == 0 {
+            break;
+        }
+        edit = last_edit;
+    }
+    // Without the document's record the directory is not this deck's.
+    let document = document.flatten().and_then(|id| offsets.get(&id).copied())?;
+    let live = offsets.values().copied().collect();
+    Some(Persist { offsets, live, document })
 }

@@ -390,3 +390,64 @@ fn office_97_files_cut_short_are_read_or_refused_never_a_silent_binary() {
         check_error(name, &whole[..1024], "OLE compound file");
     }
 }
+
+/// A persist directory: each id with its record's offset, one entry each.
+fn persist_directory(entries: &[(u32, u32)]) -> Vec<u8> {
+    let body: Vec<u8> =
+        entries.iter().flat_map(|(id, offset)| [id | 1 << 20, *offset]).flat_map(u32::to_le_bytes).collect();
+    ppt_record(0, 0, 0x1772, &body)
+}
+
+/// A `UserEditAtom`: the save before it, its persist directory, and the
+/// document's persist id.
+fn user_edit(last_edit: u32, directory: u32, document_id: u32) -> Vec<u8> {
+    let body = [0u32, 0x0003_0000, last_edit, directory, document_id, 4, 1]
+        .iter()
+        .flat_map(|word| word.to_le_bytes())
+        .collect::<Vec<u8>>();
+    ppt_record(0, 0, 0x0FF5, &body)
+}
+
+/// A deck saved once in full, then fast-saved after its first slide's text
+/// was changed and the slides swapped: the stream holds both versions of
+/// that slide and of the document. Both versions were read, the old text
+/// with the new, in the order they were written.
+#[test]
+fn a_fast_saved_powerpoint_deck_is_read_as_last_saved() {
+    let slide_list = |slides: &[(u32, u32, &str)]| {
+        let atoms: Vec<u8> = slides
+            .iter()
+            .flat_map(|(persist_id, slide_id, title)| {
+                let mut persist = slide_persist(*slide_id);
+                persist[8..12].copy_from_slice(&persist_id.to_le_bytes());
+                [persist, chars(title)].concat()
+            })
+            .collect();
+        ppt_record(0xF, 0, 0x03E8, &ppt_record(0xF, 0, 0x0FF0, &atoms))
+    };
+    let slide = |text: &str| ppt_record(0xF, 0, 0x03EE, &drawing(&chars(text)));
+    let mut stream = Vec::new();
+    let place = |stream: &mut Vec<u8>, record: Vec<u8>| {
+        let at = stream.len() as u32;
+        stream.extend(record);
+        at
+    };
+    // The full save: the document (persist id 1) lists slide A (2), then B (3).
+    let document = place(&mut stream, slide_list(&[(2, 256, "Old title"), (3, 257, "Title B")]));
+    let slide_a = place(&mut stream, slide("Old box"));
+    let slide_b = place(&mut stream, slide("Second slide box"));
+    let directory = place(&mut stream, persist_directory(&[(1, document), (2, slide_a), (3, slide_b)]));
+    let first_edit = place(&mut stream, user_edit(0, directory, 1));
+    // The fast save: slide A again, and a document listing B before A.
+    let slide_a = place(&mut stream, slide("New box"));
+    let document = place(&mut stream, slide_list(&[(3, 257, "Title B"), (2, 256, "New title")]));
+    let directory = place(&mut stream, persist_directory(&[(1, document), (2, slide_a)]));
+    let last_edit = place(&mut stream, user_edit(first_edit, directory, 1));
+    let current_user = [[0u8; 16].as_slice(), &last_edit.to_le_bytes()].concat();
+    let bytes = compound(&[("PowerPoint Document", &stream), ("Current User", &current_user)]);
+    check(
+        "fast.ppt",
+        &bytes,
+        &[("/metadata/slides", json!(2)), ("/text", json!("Title B\n\nSecond slide box\n\nNew title\n\nNew box\n\n"))],
+    );
+}
