@@ -249,7 +249,7 @@ fn persist_directory(stream: &[u8], current_user: &[u8]) -> Option<Persist> {
     let mut edit = u32_at(current_user, 16)? as usize;
     let mut offsets = std::collections::HashMap::new();
     let mut document = None;
-    let mut seen = std::collections::HashSet::new();
+    let (mut seen, mut directories) = (std::collections::HashSet::new(), std::collections::HashSet::new());
     for _ in 0..MAX_EDITS {
         if u16_at(stream, edit + 2)? != USER_EDIT || !seen.insert(edit) {
             return None;
@@ -258,7 +258,9 @@ fn persist_directory(stream: &[u8], current_user: &[u8]) -> Option<Persist> {
         let (last_edit, directory) = (u32_at(body, 8)? as usize, u32_at(body, 12)? as usize);
         // The newest save names the document.
         document = document.or_else(|| Some(u32_at(body, 16)));
-        if u16_at(stream, directory + 2)? != PERSIST_DIRECTORY {
+        // Each directory read once: edits naming one directory over and
+        // over would read it over and over.
+        if u16_at(stream, directory + 2)? != PERSIST_DIRECTORY || !directories.insert(directory) {
             return None;
         }
         let len = u32_at(stream, directory + 4)? as usize;

@@ -450,4 +450,14 @@ fn a_fast_saved_powerpoint_deck_is_read_as_last_saved() {
         &bytes,
         &[("/metadata/slides", json!(2)), ("/text", json!("Title B\n\nSecond slide box\n\nNew title\n\nNew box\n\n"))],
     );
+    // A `Current User` pointing nowhere, or at an edit that names itself as
+    // the one before: the stream is read whole, as before there was a chain.
+    let mut looping = stream.clone();
+    let at = last_edit as usize + 16;
+    looping[at..at + 4].copy_from_slice(&last_edit.to_le_bytes());
+    let nowhere = [[0u8; 16].as_slice(), &u32::MAX.to_le_bytes()].concat();
+    for (stream, current_user) in [(&stream, nowhere), (&looping, current_user)] {
+        let bytes = compound(&[("PowerPoint Document", stream), ("Current User", &current_user)]);
+        check("whole.ppt", &bytes, &[("/metadata/slides", json!(4))]);
+    }
 }
