@@ -8,8 +8,10 @@
 //! (`Clx`) and how many characters each part has. Each piece is a run of
 //! characters stored either as UTF-16 or, "compressed", as Windows-1252.
 
+use super::doc_structure::{self, ParagraphRun};
 use super::ole::{self, u16_at, u32_at};
 use super::{ExtractError, Extracted};
+use crate::Options;
 
 /// `wIdent` of a Word 97 or later File Information Block.
 const WORD_97_IDENT: u16 = 0xA5EC;
@@ -17,7 +19,7 @@ const WORD_97_IDENT: u16 = 0xA5EC;
 /// edit; past this the table is not a real one.
 const MAX_PIECES: usize = 1 << 20;
 
-pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+pub fn extract(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     let (mut file, cut_short) = ole::open(bytes)?;
     let word = ole::stream(&mut file, "/WordDocument")
         .ok_or_else(|| ExtractError("not a Word document: the WordDocument stream is missing".into()))?;
@@ -49,8 +51,23 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     }
     // Which cell marks end a table row, from the paragraphs' properties;
     // without them, two marks in a row are taken for a row's end.
-    let rows = fib.paragraph_runs.and_then(|runs| row_ends(&word, &table, runs)).filter(|ends| !ends.is_empty());
+    let paragraphs = fib.paragraph_runs.and_then(|runs| doc_structure::paragraph_runs(&word, &table, runs));
+    let rows = paragraphs.as_deref().map(row_ends).filter(|ends| !ends.is_empty());
     let main = fib.main.min(characters.units.len());
+    if options.wants_structure() {
+        let styles = fib.styles.map(|at| doc_structure::style_shapes(&table, at)).unwrap_or_default();
+        let numbered = match (fib.lists, fib.list_overrides) {
+            (Some(lists), Some(overrides)) => doc_structure::numbered_levels(&table, lists, overrides),
+            _ => Default::default(),
+        };
+        extracted.blocks = doc_structure::blocks(
+            &characters.units[..main],
+            &characters.positions[..main.min(characters.positions.len())],
+            paragraphs.as_deref().unwrap_or_default(),
+            &styles,
+            &numbered,
+        );
+    }
     let end = fib.total_characters().min(characters.units.len());
     let mut text = plain_text(&characters, 0..main, rows.as_deref());
     let rest = plain_text(&characters, main..end, rows.as_deref());
@@ -75,6 +92,11 @@ struct Fib {
     others: usize,
     /// Where the table of paragraph-property pages (`PlcBtePapx`) is.
     paragraph_runs: Option<(usize, usize)>,
+    /// Where the style sheet (`STSH`), the lists (`PlfLst`) and the list
+    /// overrides (`PlfLfo`) are.
+    styles: Option<(usize, usize)>,
+    lists: Option<(usize, usize)>,
+    list_overrides: Option<(usize, usize)>,
 }
 
 impl Fib {
@@ -95,7 +117,16 @@ impl Fib {
         // ccpTxbx, ccpHdrTxbx.
         let main = long(3)?;
         let others = [4, 5, 7, 8, 9, 10].iter().filter_map(|&i| long(i)).fold(0usize, usize::saturating_add);
-        Some(Fib { clx: pair(33)?, main, others, paragraph_runs: pair(13) })
+        let present = |i: usize| pair(i).filter(|(_, len)| *len > 0);
+        Some(Fib {
+            clx: pair(33)?,
+            main,
+            others,
+            paragraph_runs: pair(13),
+            styles: present(1),
+            lists: present(73),
+            list_overrides: present(74),
+        })
     }
 
     fn total_characters(&self) -> usize {
@@ -137,64 +168,9 @@ struct Characters {
 }
 
 /// The byte ranges of the `WordDocument` stream whose paragraphs end a
-/// table row (`sprmPFTtp` or `sprmPFInnerTtp` set), sorted: the paragraph
-/// properties are kept in 512-byte pages (FKPs), each a list of runs of
-/// text and the properties of each.
-fn row_ends(word: &[u8], table: &[u8], (at, len): (usize, usize)) -> Option<Vec<(u32, u32)>> {
-    const SPRM_ROW_END: u16 = 0x2417;
-    const SPRM_INNER_ROW_END: u16 = 0x244C;
-    let plc = table.get(at..at.checked_add(len)?)?;
-    let pages = plc.len().checked_sub(4)? / 8;
-    let mut ends = Vec::new();
-    for i in 0..pages {
-        let page_number = u32_at(plc, (pages + 1) * 4 + i * 4)? & 0x3F_FFFF;
-        let Some(page) = word.get(page_number as usize * 512..page_number as usize * 512 + 512) else { continue };
-        let runs = usize::from(page[511]);
-        for run in 0..runs {
-            let (Some(start), Some(end)) = (u32_at(page, run * 4), u32_at(page, run * 4 + 4)) else { break };
-            let offset = usize::from(*page.get((runs + 1) * 4 + run * 13)?) * 2;
-            if offset == 0 {
-                continue;
-            }
-            // PapxInFkp: a count of 16-bit words, then the style and the
-            // property changes (sprms).
-            let (size, from) = match page.get(offset)? {
-                0 => (usize::from(*page.get(offset + 1)?) * 2, offset + 2),
-                &count => (usize::from(count) * 2 - 1, offset + 1),
-            };
-            let Some(properties) = page.get(from + 2..(from + size).min(511)) else { continue };
-            if has_flag(properties, &[SPRM_ROW_END, SPRM_INNER_ROW_END]) {
-                ends.push((start, end));
-            }
-        }
-    }
-    ends.sort_unstable();
-    Some(ends)
-}
-
-/// True when one of `sprms` is in the list of property changes with a
-/// nonzero operand.
-fn has_flag(mut properties: &[u8], sprms: &[u16]) -> bool {
-    while let Some(sprm) = u16_at(properties, 0) {
-        // The operand's size is in the sprm's top three bits.
-        let size = match sprm >> 13 {
-            0 | 1 => 1,
-            2 | 4 | 5 => 2,
-            3 => 4,
-            7 => 3,
-            _ => match sprm {
-                // sprmTDefTable and sprmPChgTabs: their own sizes.
-                0xD608 => usize::from(u16_at(properties, 2).unwrap_or(0)) + 1,
-                _ => usize::from(*properties.get(2).unwrap_or(&0)) + 1,
-            },
-        };
-        if sprms.contains(&sprm) && properties.get(2).is_some_and(|&value| value != 0) {
-            return true;
-        }
-        let Some(rest) = properties.get(2 + size..) else { break };
-        properties = rest;
-    }
-    false
+/// table row (`sprmPFTtp` or `sprmPFInnerTtp` set), sorted.
+fn row_ends(paragraphs: &[ParagraphRun]) -> Vec<(u32, u32)> {
+    paragraphs.iter().filter(|run| run.row_end).map(|run| (run.start, run.end)).collect()
 }
 
 /// The pieces of the piece table at `clx`: past the property runs (`Prc`,

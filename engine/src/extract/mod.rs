@@ -7,6 +7,7 @@ mod cjk_radicals;
 mod codepages;
 mod csv;
 mod doc;
+mod doc_structure;
 mod email;
 mod epub;
 mod html;
@@ -122,7 +123,7 @@ pub fn extract(
         Format::Markdown => markdown::extract(bytes, options),
         Format::Rtf => rtf::extract(bytes),
         Format::Pdf => pdf::extract(bytes, options, ocr),
-        Format::Docx if detected.media_type == ole::WORD => doc::extract(bytes),
+        Format::Docx if detected.media_type == ole::WORD => doc::extract(bytes, options),
         Format::Docx => office::docx(bytes, options),
         Format::Pptx if detected.media_type == ole::POWERPOINT => ppt::extract(bytes),
         Format::Pptx => office::pptx(bytes, options),

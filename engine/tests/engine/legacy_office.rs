@@ -69,6 +69,24 @@ pub fn word(main: &str, notes: &str) -> Vec<u8> {
 /// (in the ASCII head of `main`) are marked as table rows' ends in the
 /// paragraph properties (`sprmPFTtp`), as Word marks them.
 fn word_with_rows(main: &str, notes: &str, row_ends: &[usize]) -> Vec<u8> {
+    let rows: Vec<Papx> =
+        row_ends.iter().map(|&at| Papx { chars: at..at + 1, style: 0, sprms: vec![0x17, 0x24, 1] }).collect();
+    word_document(main, notes, &rows, &[])
+}
+
+/// Paragraph properties for the characters `chars` of the ASCII head of a
+/// [`word_document`]'s text: a style (`istd`) and property changes.
+pub struct Papx {
+    pub chars: std::ops::Range<usize>,
+    pub style: u16,
+    pub sprms: Vec<u8>,
+}
+
+/// A Word 97 document of `main` and `notes`, with `paragraphs`' properties
+/// (in one page) and `parts` of the table stream placed at the File
+/// Information Block's pair of that index (the style sheet at 1, lists at
+/// 73, list overrides at 74).
+pub fn word_document(main: &str, notes: &str, paragraphs: &[Papx], parts: &[(usize, &[u8])]) -> Vec<u8> {
     let all: Vec<u16> = format!("{main}{notes}").encode_utf16().collect();
     let main_len = main.encode_utf16().count();
     let split = main.char_indices().take_while(|(_, c)| c.is_ascii()).count().min(main_len);
@@ -111,22 +129,37 @@ fn word_with_rows(main: &str, notes: &str, row_ends: &[usize]) -> Vec<u8> {
     let pair = pairs + 33 * 8;
     document[pair..pair + 4].copy_from_slice(&(clx_at as u32).to_le_bytes());
     document[pair + 4..pair + 8].copy_from_slice(&(clx.len() as u32).to_le_bytes());
-    if !row_ends.is_empty() {
-        // One page of paragraph properties: a run for each row's end mark
-        // (its property: sprmPFTtp = 1), runs without properties between.
+    for (index, part) in parts {
+        let pair = pairs + index * 8;
+        document[pair..pair + 4].copy_from_slice(&(table.len() as u32).to_le_bytes());
+        document[pair + 4..pair + 8].copy_from_slice(&(part.len() as u32).to_le_bytes());
+        table.extend(*part);
+    }
+    if !paragraphs.is_empty() {
+        // One page of paragraph properties: a run between each two bounds,
+        // with the properties of the paragraph covering it, if any.
         let mut bounds: Vec<u32> =
-            row_ends.iter().flat_map(|&at| [at, at + 1]).map(|at| (text_at + at) as u32).collect();
+            paragraphs.iter().flat_map(|p| [p.chars.start, p.chars.end]).map(|at| (text_at + at) as u32).collect();
+        bounds.sort_unstable();
         bounds.dedup();
         let runs = bounds.len() - 1;
         let mut page = vec![0u8; 512];
         for (i, bound) in bounds.iter().enumerate() {
             page[i * 4..i * 4 + 4].copy_from_slice(&bound.to_le_bytes());
         }
-        let properties_at = 400usize;
-        page[properties_at..properties_at + 6].copy_from_slice(&[3, 0, 0, 0x17, 0x24, 1]);
-        for run in 0..runs {
-            if row_ends.iter().any(|&at| (text_at + at) as u32 == bounds[run]) {
-                page[(runs + 1) * 4 + run * 13] = (properties_at / 2) as u8;
+        let mut properties_at = 510usize;
+        for paragraph in paragraphs {
+            // PapxInFkp: cb (16-bit words), then the style and the sprms.
+            let content = [paragraph.style.to_le_bytes().as_slice(), &paragraph.sprms].concat();
+            let words = (content.len() + 2) / 2;
+            properties_at -= words * 2;
+            page[properties_at] = words as u8;
+            page[properties_at + 1..properties_at + 1 + content.len()].copy_from_slice(&content);
+            for run in 0..runs {
+                let start = bounds[run] as usize - text_at;
+                if paragraph.chars.contains(&start) {
+                    page[(runs + 1) * 4 + run * 13] = (properties_at / 2) as u8;
+                }
             }
         }
         page[511] = runs as u8;

@@ -254,3 +254,87 @@ fn csv_is_a_pipe_table_cut_past_the_row_limit_with_a_warning() {
     );
     assert!(report["text"].as_str().unwrap().contains(&format!("{}\tx", rows - 1)), "the text keeps every row");
 }
+
+/// A style sheet of `styles` (`sti`, name), as Word 97 writes one.
+fn word_styles(styles: &[(u16, &str)]) -> Vec<u8> {
+    let mut sheet = [18u16.to_le_bytes(), (styles.len() as u16).to_le_bytes(), 10u16.to_le_bytes()].concat();
+    sheet.resize(2 + 18, 0);
+    for (sti, name) in styles {
+        let mut std = [sti.to_le_bytes().as_slice(), &[0; 8]].concat();
+        std.extend((name.encode_utf16().count() as u16).to_le_bytes());
+        std.extend(name.encode_utf16().chain([0]).flat_map(u16::to_le_bytes));
+        sheet.extend((std.len() as u16).to_le_bytes());
+        sheet.extend(std);
+    }
+    sheet
+}
+
+/// Lists of one level each (simple lists), by `nfc`, then the overrides
+/// naming them in order (`ilfo` 1, 2, ...).
+fn word_lists(formats: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut lists = (formats.len() as u16).to_le_bytes().to_vec();
+    for i in 0..formats.len() {
+        let mut lstf = vec![0u8; 28];
+        lstf[..4].copy_from_slice(&(100 + i as u32).to_le_bytes());
+        lstf[26] = 1; // fSimpleList
+        lists.extend(lstf);
+    }
+    for &nfc in formats {
+        let mut lvlf = vec![0u8; 28];
+        lvlf[4] = nfc;
+        lists.extend(lvlf);
+        lists.extend([1u8, 0, b'x', 0]); // the label, one character
+    }
+    let mut overrides = (formats.len() as u32).to_le_bytes().to_vec();
+    for i in 0..formats.len() {
+        overrides.extend((100 + i as u32).to_le_bytes());
+        overrides.extend([0u8; 12]);
+    }
+    (lists, overrides)
+}
+
+/// Word 97 documents were Markdown of plain paragraphs: no headings, no
+/// lists, tables as tab-separated lines with escaped breaks. Their
+/// paragraphs' styles, lists and table marks now give the blocks a DOCX
+/// gives.
+#[test]
+fn doc_headings_lists_and_tables_as_markdown() {
+    use crate::legacy_office::{word_document, Papx};
+    let text = "Report\rIntro paragraph.\rApple\rPear\rStep one\rStep two\rSub point\rDetails\r\
+        Name\u{7}Total\u{7}\u{7}Ann\u{7}12\u{7}\u{7}After.\r";
+    let at = |needle: &str| text.find(needle).unwrap();
+    let span = |needle: &str| at(needle)..at(needle) + needle.len() + 1;
+    let item = |list: u8| vec![0x0B, 0x46, list, 0, 0x0A, 0x26, 0];
+    let cell = vec![0x16, 0x24, 1];
+    let row_end = vec![0x16, 0x24, 1, 0x17, 0x24, 1];
+    let table_start = at("Name");
+    let paragraphs = [
+        Papx { chars: span("Report"), style: 1, sprms: vec![] },
+        Papx { chars: span("Apple"), style: 0, sprms: item(1) },
+        Papx { chars: span("Pear"), style: 0, sprms: item(1) },
+        Papx { chars: span("Step one"), style: 0, sprms: item(2) },
+        Papx { chars: span("Step two"), style: 0, sprms: item(2) },
+        Papx { chars: span("Sub point"), style: 3, sprms: item(1) },
+        Papx { chars: span("Details"), style: 2, sprms: vec![] },
+        Papx { chars: table_start..table_start + 11, style: 0, sprms: cell.clone() },
+        Papx { chars: table_start + 11..table_start + 12, style: 0, sprms: row_end.clone() },
+        Papx { chars: table_start + 12..table_start + 19, style: 0, sprms: cell },
+        Papx { chars: table_start + 19..table_start + 20, style: 0, sprms: row_end },
+    ];
+    let styles = word_styles(&[(0, "Normal"), (1, "heading 1"), (0xFFE, "Heading 2"), (0xFFE, "List Bullet 2")]);
+    let (lists, overrides) = word_lists(&[23, 0]);
+    let bytes = word_document(text, "", &paragraphs, &[(1, &styles), (73, &lists), (74, &overrides)]);
+    let report = structured("report.doc", &bytes, None);
+    assert_eq!(
+        report["markdown"],
+        json!(
+            "# Report\n\nIntro paragraph.\n\n- Apple\n- Pear\n1. Step one\n2. Step two\n   - Sub point\n\n## Details\n\n\
+             | Name | Total |\n| --- | --- |\n| Ann | 12 |\n\nAfter.\n"
+        )
+    );
+    // The plain text is as it was.
+    assert_eq!(
+        report["text"],
+        json!("Report\n\nIntro paragraph.\n\nApple\n\nPear\n\nStep one\n\nStep two\n\nSub point\n\nDetails\n\nName\tTotal\nAnn\t12\nAfter.\n\n")
+    );
+}
