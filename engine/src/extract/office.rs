@@ -25,8 +25,19 @@ fn ooxml_text(xml: &str, out: &mut String, warnings: &mut Vec<String>, part: &st
     // from (`moveFrom`; `moveTo` holds it) and the reading set above
     // ideographs (ruby's `rt`, as "とうきょう" over 東京).
     let mut fallback_depth = 0usize;
+    // A slide-number field's text is what was last drawn there, and in a
+    // notes page the placeholder's own "<number>": not the deck's words.
+    let mut in_slide_number = false;
     let mut runs = HiddenRuns::default();
     let walked = walk(xml, |node| match node {
+        Node::Open { name: "fld", attributes } if attribute(attributes, "type") == Some("slidenum") => {
+            in_slide_number = true;
+            fallback_depth += 1;
+        }
+        Node::Close { name: "fld" } if in_slide_number => {
+            in_slide_number = false;
+            fallback_depth = fallback_depth.saturating_sub(1);
+        }
         Node::Open { name: "Fallback" | "moveFrom" | "rt", .. } => fallback_depth += 1,
         Node::Close { name: "Fallback" | "moveFrom" | "rt" } => fallback_depth = fallback_depth.saturating_sub(1),
         Node::Open { .. } | Node::Close { .. } | Node::Text(_) if fallback_depth > 0 => {}

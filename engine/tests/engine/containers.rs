@@ -110,6 +110,24 @@ fn pptx_slides_in_order_with_notes() {
     assert!(text.contains("Speaker note"));
 }
 
+/// A notes page's slide-number placeholder holds a field whose text is
+/// `<number>` (and a slide's, the number last drawn): it read as the notes'
+/// last word.
+#[test]
+fn pptx_slide_number_fields_are_not_text() {
+    let notes = r#"<p:notes xmlns:p="p" xmlns:a="a"><p:sp><p:txBody><a:p><a:r><a:t>Mention the budget.</a:t></a:r></a:p></p:txBody></p:sp><p:sp><p:nvSpPr><p:nvPr><p:ph type="sldNum"/></p:nvPr></p:nvSpPr><p:txBody><a:p><a:fld id="{1}" type="slidenum"><a:t>&lt;number&gt;</a:t></a:fld></a:p></p:txBody></p:sp></p:notes>"#;
+    let slide = r#"<p:sld xmlns:p="p" xmlns:a="a"><p:txBody><a:p><a:r><a:t>Budget</a:t></a:r></a:p><a:p><a:fld type="slidenum"><a:t>7</a:t></a:fld></a:p></p:txBody></p:sld>"#;
+    let bytes = zip(&[
+        ("ppt/presentation.xml", b"<p:presentation/>"),
+        ("ppt/slides/slide1.xml", slide.as_bytes()),
+        ("ppt/notesSlides/notesSlide1.xml", notes.as_bytes()),
+    ]);
+    let report = check("deck.pptx", &bytes, &[]);
+    let text = report["text"].as_str().unwrap();
+    assert!(text.contains("Budget") && text.contains("Mention the budget."), "{text:?}");
+    assert!(!text.contains("number") && !text.contains('7'), "{text:?}");
+}
+
 #[test]
 fn pptx_slides_in_the_order_the_deck_shows_them() {
     // Slide 3 was moved to the front: presentation.xml lists it first, and
