@@ -144,6 +144,10 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
                     row_start = out.len();
                     row_repeat = repeat_count(attributes, "number-rows-repeated");
                 }
+                // A text box (`draw:text-box`) sits in the paragraph it is
+                // anchored to, often right after a word: without a space
+                // the two read as one ("frameboxed").
+                "text-box" if in_body && !out.is_empty() && !out.ends_with(char::is_whitespace) => out.push(' '),
                 "tab" if in_body => out.push('\t'),
                 "line-break" if in_body => out.push('\n'),
                 "s" if in_body => {
@@ -201,11 +205,20 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
             Node::Text(_) => {}
         }
     });
-    if !notes.is_empty() {
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
+    // A text document's page headers and footers, from its master pages,
+    // after the notes, as DOCX's follow its body.
+    let margins = if in_spreadsheet || in_presentation || in_drawing {
+        String::new()
+    } else {
+        container.read_text("styles.xml").map(|styles| page_margins(&styles)).unwrap_or_default()
+    };
+    for part in [&notes, &margins] {
+        if !part.is_empty() {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(part);
         }
-        text.push_str(&notes);
     }
     if let Err(err) = walked {
         extracted.warnings.push(format!("content.xml: {}", err.0));
@@ -259,4 +272,63 @@ pub fn odt(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> {
     extracted.warnings.append(&mut container.warnings);
     extracted.text = text;
     Ok(extracted)
+}
+
+/// The text of the page headers and footers of `styles.xml`'s master pages
+/// (`style:header`, `style:footer` and their left-page and first-page
+/// forms), each paragraph a line, the headers first; a header written the
+/// same for several master pages is given once. Page numbers, counts, dates
+/// and other fields of the page are what was last drawn, and left out.
+fn page_margins(styles: &str) -> String {
+    const MARGINS: [&str; 6] = ["header", "header-left", "header-first", "footer", "footer-left", "footer-first"];
+    const FIELDS: [&str; 6] = ["page-number", "page-count", "date", "time", "file-name", "sheet-name"];
+    let (mut headers, mut footers): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    let mut current: Option<(bool, String)> = None;
+    let mut in_master = false;
+    let mut field_depth = 0usize;
+    let _ = walk(styles, |node| match node {
+        Node::Open { name: "master-page", .. } => in_master = true,
+        Node::Close { name: "master-page" } => in_master = false,
+        Node::Open { name, .. } if in_master && MARGINS.contains(&name) => {
+            current = Some((name.starts_with("header"), String::new()));
+        }
+        Node::Close { name } if MARGINS.contains(&name) => {
+            if let Some((header, text)) = current.take() {
+                let text = text.trim().to_owned();
+                let list = if header { &mut headers } else { &mut footers };
+                if !text.is_empty() && !list.contains(&text) {
+                    list.push(text);
+                }
+            }
+        }
+        Node::Open { name, .. } if current.is_some() && FIELDS.contains(&name) => field_depth += 1,
+        Node::Close { name } if current.is_some() && FIELDS.contains(&name) => {
+            field_depth = field_depth.saturating_sub(1);
+        }
+        Node::Open { name, attributes } => {
+            if let Some((_, text)) = current.as_mut().filter(|_| field_depth == 0) {
+                match name {
+                    "tab" => text.push('\t'),
+                    "line-break" => text.push('\n'),
+                    "s" => {
+                        let n = attribute(attributes, "c").and_then(|c| c.parse::<usize>().ok()).unwrap_or(1);
+                        text.push_str(&" ".repeat(n.min(64)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Node::Close { name: "p" | "h" } => {
+            if let Some((_, text)) = current.as_mut() {
+                text.push('\n');
+            }
+        }
+        Node::Close { .. } => {}
+        Node::Text(t) => {
+            if let Some((_, text)) = current.as_mut().filter(|_| field_depth == 0) {
+                text.push_str(t);
+            }
+        }
+    });
+    headers.iter().chain(&footers).map(|part| format!("{part}\n")).collect()
 }

@@ -120,3 +120,25 @@ fn a_spreadsheet_cut_short_is_still_an_opendocument() {
     assert_eq!(report["media_type"], "application/vnd.oasis.opendocument.spreadsheet", "{report:#}");
     assert_eq!(report["format"], "odt", "{report:#}");
 }
+
+/// An OpenDocument text's page headers and footers are in `styles.xml`, on
+/// its master pages, which were not read: the same document as DOCX, DOC or
+/// RTF had them. A text box's text was glued to the word it follows.
+#[test]
+fn a_text_document_has_its_headers_footers_and_text_boxes_read() {
+    let content = r#"<office:document-content xmlns:office="o" xmlns:text="t" xmlns:draw="d"><office:body><office:text><text:p>Anchor words before frame<draw:frame><draw:text-box><text:p>boxed flamingo</text:p></draw:text-box></draw:frame></text:p><text:p>After the frame.</text:p></office:text></office:body></office:document-content>"#;
+    let styles = r#"<office:document-styles xmlns:office="o" xmlns:style="s" xmlns:text="t"><office:master-styles><style:master-page style:name="Standard"><style:header><text:p>Running header quetzal</text:p></style:header><style:header-left><text:p>Running header quetzal</text:p></style:header-left><style:footer><text:p>Page <text:page-number>3</text:page-number> of the report</text:p></style:footer></style:master-page></office:master-styles></office:document-styles>"#;
+    let bytes = zip(&[
+        ("mimetype", b"application/vnd.oasis.opendocument.text"),
+        ("content.xml", content.as_bytes()),
+        ("styles.xml", styles.as_bytes()),
+    ]);
+    check(
+        "letter.odt",
+        &bytes,
+        &[(
+            "/text",
+            json!("Anchor words before frame boxed flamingo\n\nAfter the frame.\n\nRunning header quetzal\nPage  of the report\n"),
+        )],
+    );
+}
