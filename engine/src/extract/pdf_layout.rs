@@ -18,6 +18,9 @@ const WORD_GAP: f64 = 0.1;
 /// A gap wider than this many font sizes within a line separates table
 /// cells or tab stops, and becomes a tab.
 const COLUMN_GAP: f64 = 2.0;
+/// How far (in ems) a space glyph may start back over the glyph before it
+/// and still space the line.
+const OVERLAP: f64 = 0.1;
 /// A line gap this much wider than the page's usual one starts a paragraph.
 const PARAGRAPH_GAP: f64 = 1.4;
 /// Line gaps above this many font sizes are jumps between blocks, not line
@@ -158,6 +161,19 @@ impl OutputDev for PageLines {
                 }
             }
         };
+        // A space glyph drawn back over the glyph before it, or back at the
+        // line's start (a writer's stray spaces), spaces nothing: taken as
+        // the line's end, it made the next glyph look a column away and cut
+        // a word with a tab ("Ans\tættelse"). Right-to-left lines, drawn
+        // backwards, keep every space.
+        if same_line && upright && char.chars().all(char::is_whitespace) {
+            if let (Some((end, ..)), Some(line)) = (self.last, self.lines.last()) {
+                if !line.rtl && x < end - OVERLAP * size {
+                    self.word_start = word_start;
+                    return Ok(());
+                }
+            }
+        }
         if !same_line {
             self.lines.push(Line { y, size, upright, text: String::new(), marks: Vec::new(), rtl: false });
         } else if let (true, Some((end, ..)), Some(line)) = (word_start && upright, self.last, self.lines.last_mut()) {

@@ -417,3 +417,18 @@ fn a_content_stream_whose_length_is_wrong_is_read_up_to_its_endstream() {
         assert!(warnings.contains("/Length did not match"), "{declared}: {warnings}");
     }
 }
+
+/// A writer's stray space glyphs, one drawn back at the line's start and
+/// one over the last letter of "Ans", were taken for the line's end: the
+/// next letter, right after "Ans", looked a column away and the word was
+/// cut with a tab ("Ans\tttelse").
+#[test]
+fn a_space_drawn_back_over_a_word_does_not_cut_it() {
+    let pdf = crate::pdf_fixtures::helvetica_pages(&[
+        "BT /F1 12 Tf 72 720 Td (Vedr: Ans) Tj ET\nBT /F1 12 Tf 72 720 Td ( ) Tj ET\n\
+         BT /F1 12 Tf 121 720 Td ( ) Tj ET\nBT /F1 12 Tf 124.8 720 Td (ttelse af Navn) Tj ET\n"
+            .to_owned(),
+    ]);
+    let report = crate::check("stray.pdf", &pdf, &[]);
+    assert_eq!(report["text"], serde_json::json!("Vedr: Ansttelse af Navn\n\n"), "{report:#}");
+}
