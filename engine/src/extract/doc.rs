@@ -215,8 +215,7 @@ fn pieces(table: &[u8], (at, len): (usize, usize)) -> Option<Vec<Piece>> {
 fn plain_text(characters: &Characters, range: std::ops::Range<usize>, row_ends: Option<&[(u32, u32)]>) -> String {
     let units = &characters.units[range.clone()];
     let mut text = String::with_capacity(units.len());
-    // Open fields: true once past the separator (showing the result).
-    let mut fields: Vec<bool> = Vec::new();
+    let mut fields = doc_structure::Fields::default();
     let mut previous = 0u16;
     let mut index = range.start;
     let ends_row = |index: usize| {
@@ -230,17 +229,11 @@ fn plain_text(characters: &Characters, range: std::ops::Range<usize>, row_ends: 
         let at = index;
         index += c.len_utf16();
         let unit = u16::try_from(u32::from(c)).unwrap_or(0xFFFF);
+        if !fields.reads(u32::from(c)) {
+            previous = unit;
+            continue;
+        }
         match unit {
-            0x13 => fields.push(false),
-            0x14 => {
-                if let Some(showing) = fields.last_mut() {
-                    *showing = true;
-                }
-            }
-            0x15 => {
-                fields.pop();
-            }
-            _ if fields.last() == Some(&false) => {}
             0x0D => text.push_str("\n\n"),
             0x0B | 0x0C | 0x0E => text.push('\n'),
             // A cell's end, or a table row's (told by the paragraph

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use super::office_structure::{level_of_name, list_level_of_name};
 use super::ole::{u16_at, u32_at};
 use crate::structure::{Block, Builder, Kind, Style};
 
@@ -48,14 +49,22 @@ pub(super) fn paragraph_runs(word: &[u8], table: &[u8], (at, len): (usize, usize
     let plc = table.get(at..at.checked_add(len)?)?;
     let pages = plc.len().checked_sub(4)? / 8;
     let mut runs = Vec::new();
+    // Each page read once: a table naming one page over and over would
+    // otherwise multiply its runs.
+    let mut read = std::collections::HashSet::new();
     for i in 0..pages {
         let page_number = u32_at(plc, (pages + 1) * 4 + i * 4)? & 0x3F_FFFF;
         let Some(page) = word.get(page_number as usize * 512..page_number as usize * 512 + 512) else { continue };
+        if !read.insert(page_number) {
+            continue;
+        }
         let count = usize::from(page[511]);
         for run in 0..count {
             let (Some(start), Some(end)) = (u32_at(page, run * 4), u32_at(page, run * 4 + 4)) else { break };
             let mut paragraph = ParagraphRun { start, end, ..ParagraphRun::default() };
             let offset = usize::from(*page.get((count + 1) * 4 + run * 13)?) * 2;
+            // A run without properties is a plain paragraph, as one not
+            // listed is.
             if offset != 0 {
                 // PapxInFkp: a count of 16-bit words, then the style and the
                 // property changes (sprms).
@@ -67,8 +76,8 @@ pub(super) fn paragraph_runs(word: &[u8], table: &[u8], (at, len): (usize, usize
                 if let Some(properties) = page.get(from + 2..(from + size).min(511)) {
                     read_properties(properties, &mut paragraph);
                 }
+                runs.push(paragraph);
             }
-            runs.push(paragraph);
         }
     }
     runs.sort_unstable_by_key(|run| run.start);
@@ -146,18 +155,11 @@ pub(super) fn style_shapes(table: &[u8], (at, len): (usize, usize)) -> Vec<Style
         let heading = match first & 0x0FFF {
             sti @ 1..=9 => Some(sti as u8),
             62 => Some(1),
-            _ => heading_level_named(&name),
+            _ => level_of_name(&name),
         };
-        shapes.push(StyleShape { heading, list_level: list_level_named(&name) });
+        shapes.push(StyleShape { heading, list_level: list_level_of_name(&name) });
     }
     shapes
-}
-
-fn list_level_named(name: &str) -> Option<u8> {
-    let lower = name.trim().to_ascii_lowercase();
-    let rest = lower.strip_prefix("list bullet").or_else(|| lower.strip_prefix("list number"))?;
-    let level: u8 = rest.trim().parse().ok()?;
-    (2..=9).contains(&level).then(|| level - 1)
 }
 
 /// A style's name (`xstzName`), after its fixed part of `base` bytes.
@@ -165,15 +167,6 @@ fn style_name(std: &[u8], base: usize) -> Option<String> {
     let chars = usize::from(u16_at(std, base)?).min(255);
     let units: Vec<u16> = (0..chars).map_while(|i| u16_at(std, base + 2 + 2 * i)).collect();
     Some(String::from_utf16_lossy(&units))
-}
-
-fn heading_level_named(name: &str) -> Option<u8> {
-    let name = name.trim().to_ascii_lowercase();
-    if name == "title" {
-        return Some(1);
-    }
-    let level: u8 = name.strip_prefix("heading")?.trim().parse().ok()?;
-    (1..=9).contains(&level).then_some(level)
 }
 
 /// Whether each list override (`ilfo`, from 1) numbers each of its nine
@@ -220,6 +213,32 @@ pub(super) fn numbered_levels(
         .collect()
 }
 
+/// Word's fields: a begin mark (0x13), the field's code (`HYPERLINK "…"`,
+/// `PAGE`), a separator (0x14), its result, an end mark (0x15); nested.
+#[derive(Default)]
+pub(super) struct Fields(Vec<bool>);
+
+impl Fields {
+    /// Whether the character `unit` is text to read: neither a field's
+    /// mark nor in a field's code. Each open field: true once past its
+    /// separator (showing the result).
+    pub(super) fn reads(&mut self, unit: u32) -> bool {
+        match unit {
+            0x13 => self.0.push(false),
+            0x14 => {
+                if let Some(showing) = self.0.last_mut() {
+                    *showing = true;
+                }
+            }
+            0x15 => {
+                self.0.pop();
+            }
+            _ => return self.0.last() != Some(&false),
+        }
+        false
+    }
+}
+
 /// The main text's blocks: `units` are its UTF-16 units and `positions`
 /// each one's byte in the `WordDocument` stream, where `runs` give the
 /// paragraphs' properties.
@@ -243,21 +262,13 @@ pub(super) fn blocks(
     let style = Style::default();
     let (mut in_table, mut cell_open) = (false, false);
     let mut text = String::new();
-    // Open fields: true once past the separator (showing the result).
-    let mut fields: Vec<bool> = Vec::new();
+    let mut fields = Fields::default();
     for (index, decoded) in char::decode_utf16(units.iter().copied()).enumerate() {
         let c = decoded.unwrap_or(char::REPLACEMENT_CHARACTER);
+        if !fields.reads(u32::from(c)) {
+            continue;
+        }
         match u32::from(c) {
-            0x13 => fields.push(false),
-            0x14 => {
-                if let Some(showing) = fields.last_mut() {
-                    *showing = true;
-                }
-            }
-            0x15 => {
-                fields.pop();
-            }
-            _ if fields.last() == Some(&false) => {}
             // A paragraph's end, a cell's or a row's.
             0x0D | 0x07 => {
                 let paragraph = properties(index);

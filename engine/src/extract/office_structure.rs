@@ -23,7 +23,7 @@ struct WordStyle {
 }
 
 /// Heading level of a style name such as `heading 2` or `Title`.
-fn level_of_name(name: &str) -> Option<u8> {
+pub(super) fn level_of_name(name: &str) -> Option<u8> {
     let lower = name.trim().to_ascii_lowercase();
     if lower == "title" {
         return Some(1);
@@ -34,7 +34,7 @@ fn level_of_name(name: &str) -> Option<u8> {
 
 /// The list level Word's built-in list styles carry in their name: `List
 /// Bullet 2` is a second-level bullet, whatever its numbering level says.
-fn list_level_of_name(name: &str) -> Option<u8> {
+pub(super) fn list_level_of_name(name: &str) -> Option<u8> {
     let lower = name.trim().to_ascii_lowercase();
     let rest = lower.strip_prefix("list bullet").or_else(|| lower.strip_prefix("list number"))?;
     let level: u8 = rest.trim().parse().ok()?;
