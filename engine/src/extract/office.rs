@@ -214,6 +214,59 @@ fn numbered_parts(names: &[String], prefix: &str) -> Vec<String> {
     parts.into_iter().map(|(_, name)| name).collect()
 }
 
+/// The header and footer parts a Word document shows, headers first, in
+/// the order its sections name them: each section's default ones, its
+/// first-page ones when it has a title page (`w:titlePg`), its even-page
+/// ones when the settings ask for them (`w:evenAndOddHeaders`). Word writes
+/// first-page and even-page parts that nothing shows; they were read as
+/// text, the same header three times. `None` when no section names any
+/// (then every header and footer part is read).
+fn shown_margins(body: &str, rels: &[Relationship], settings: Option<&str>) -> Option<Vec<String>> {
+    let switched_on = |attributes: &[(String, String)]| {
+        attribute(attributes, "val").is_none_or(|value| !matches!(value, "0" | "false" | "off"))
+    };
+    let mut even_pages = false;
+    if let Some(settings) = settings {
+        let _ = walk(settings, |node| {
+            if let Node::Open { name: "evenAndOddHeaders", attributes } = node {
+                even_pages = switched_on(attributes);
+            }
+        });
+    }
+    let (mut headers, mut footers) = (Vec::new(), Vec::new());
+    let mut section: Vec<(bool, String, String)> = Vec::new();
+    let mut title_page = false;
+    let mut named_any = false;
+    let _ = walk(body, |node| match node {
+        Node::Open { name: name @ ("headerReference" | "footerReference"), attributes } => {
+            let kind = attribute(attributes, "type").unwrap_or("default").to_owned();
+            let id = attribute(attributes, "id").unwrap_or_default().to_owned();
+            section.push((name == "headerReference", kind, id));
+            named_any = true;
+        }
+        Node::Open { name: "titlePg", attributes } => title_page = switched_on(attributes),
+        Node::Close { name: "sectPr" } => {
+            for (header, kind, id) in section.drain(..) {
+                let shown = match kind.as_str() {
+                    "first" => title_page,
+                    "even" => even_pages,
+                    _ => true,
+                };
+                let target = rels.iter().find(|rel| rel.id == id).map(|rel| rel.target.clone());
+                if let Some(target) = target.filter(|_| shown) {
+                    let list = if header { &mut headers } else { &mut footers };
+                    if !list.contains(&target) {
+                        list.push(target);
+                    }
+                }
+            }
+            title_page = false;
+        }
+        _ => {}
+    });
+    named_any.then(|| headers.into_iter().chain(footers).collect())
+}
+
 /// Slides in the order the deck shows them: `ppt/presentation.xml` lists
 /// them by relationship id, which its relationships resolve to parts. Slide
 /// file numbers only tell the order they were created in. Slides the list
@@ -364,7 +417,7 @@ pub fn docx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
         text.push_str(&imported);
     }
     let diagrams: Vec<String> =
-        body_rels.into_iter().filter(|r| r.kind.ends_with("/diagramData")).map(|r| r.target).collect();
+        body_rels.iter().filter(|r| r.kind.ends_with("/diagramData")).map(|r| r.target.clone()).collect();
     if options.wants_structure() {
         extracted.blocks =
             super::office_structure::docx_blocks(&mut container, &body, &diagrams, &mut extracted.warnings);
@@ -385,12 +438,27 @@ pub fn docx(bytes: &[u8], options: &Options) -> Result<Extracted, ExtractError> 
     let names = container.names();
     let mut extra_parts = diagrams;
     extra_parts.extend(["word/footnotes.xml", "word/endnotes.xml", "word/comments.xml"].map(str::to_owned));
-    extra_parts.extend(numbered_parts(&names, "word/header"));
-    extra_parts.extend(numbered_parts(&names, "word/footer"));
+    let settings = container.read_text("word/settings.xml");
+    match shown_margins(&body, &body_rels, settings.as_deref()) {
+        Some(margins) => extra_parts.extend(margins),
+        None => {
+            extra_parts.extend(numbered_parts(&names, "word/header"));
+            extra_parts.extend(numbered_parts(&names, "word/footer"));
+        }
+    }
+    // A header or footer written again for each section reads once.
+    let mut margins_read: Vec<String> = Vec::new();
     for part in extra_parts {
         if let Some(xml) = container.read_text(&part) {
             let mut part_text = String::new();
             ooxml_text(&xml, &mut part_text, &mut extracted.warnings, &part);
+            let margin = part.starts_with("word/header") || part.starts_with("word/footer");
+            if margin && margins_read.contains(&part_text) {
+                continue;
+            }
+            if margin {
+                margins_read.push(part_text.clone());
+            }
             if !part_text.trim().is_empty() {
                 text.push('\n');
                 text.push_str(part_text.trim_end());

@@ -74,6 +74,60 @@ fn soft_hyphens_dropped_before_a_page_keep_its_span() {
     assert_eq!(page(1).trim(), "Second slide", "{report:#}");
 }
 
+/// Word (and LibreOffice saving DOCX) writes first-page and even-page
+/// headers that nothing shows without `w:titlePg` or `w:evenAndOddHeaders`,
+/// and each section's header again: every part was read, the same header
+/// three times. Now the parts the sections show are read, each text once.
+#[test]
+fn docx_reads_the_headers_its_sections_show_once() {
+    let section = |first: &str, title_page: bool| {
+        format!(
+            r#"<w:sectPr><w:headerReference w:type="default" r:id="rDefault"/><w:headerReference w:type="first" r:id="{first}"/><w:headerReference w:type="even" r:id="rEven"/><w:footerReference w:type="default" r:id="rFooter"/>{}</w:sectPr>"#,
+            if title_page { "<w:titlePg/>" } else { "" }
+        )
+    };
+    let document = format!(
+        r#"<w:document xmlns:w="w" xmlns:r="r"><w:body><w:p><w:pPr>{}</w:pPr><w:r><w:t>First section.</w:t></w:r></w:p><w:p><w:r><w:t>Second section.</w:t></w:r></w:p>{}</w:body></w:document>"#,
+        section("rFirst", false),
+        section("rCover", true)
+    );
+    let rels = r#"<Relationships><Relationship Id="rDefault" Type="t/header" Target="header1.xml"/><Relationship Id="rFirst" Type="t/header" Target="header2.xml"/><Relationship Id="rEven" Type="t/header" Target="header3.xml"/><Relationship Id="rCover" Type="t/header" Target="header4.xml"/><Relationship Id="rFooter" Type="t/footer" Target="footer1.xml"/></Relationships>"#;
+    let header = |text: &str| format!(r#"<w:hdr xmlns:w="w"><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:hdr>"#);
+    let (default, first, even, cover) =
+        (header("Running head"), header("Running head"), header("Even pages head"), header("Cover head"));
+    let footer = r#"<w:ftr xmlns:w="w"><w:p><w:r><w:t>Page footer</w:t></w:r></w:p></w:ftr>"#;
+    let docx = zip(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", document.as_bytes()),
+        ("word/_rels/document.xml.rels", rels.as_bytes()),
+        ("word/header1.xml", default.as_bytes()),
+        ("word/header2.xml", first.as_bytes()),
+        ("word/header3.xml", even.as_bytes()),
+        ("word/header4.xml", cover.as_bytes()),
+        ("word/footer1.xml", footer.as_bytes()),
+    ]);
+    let report = text_and_markdown("sections.docx", &docx);
+    assert_eq!(
+        lines(&report),
+        ["First section.", "Second section.", "Running head", "Cover head", "Page footer"],
+        "{report:#}"
+    );
+    // With even pages switched on in the settings, their header shows.
+    let settings = r#"<w:settings xmlns:w="w"><w:evenAndOddHeaders/></w:settings>"#;
+    let docx = zip(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", document.as_bytes()),
+        ("word/_rels/document.xml.rels", rels.as_bytes()),
+        ("word/settings.xml", settings.as_bytes()),
+        ("word/header1.xml", default.as_bytes()),
+        ("word/header3.xml", even.as_bytes()),
+        ("word/header4.xml", cover.as_bytes()),
+        ("word/footer1.xml", footer.as_bytes()),
+    ]);
+    let report = text_and_markdown("even.docx", &docx);
+    assert!(lines(&report).contains(&"Even pages head".to_owned()), "{report:#}");
+}
+
 /// A quoted cell over two lines of a CRLF file kept its `\r` ("multi\r\nline"):
 /// line ends inside cells are `\n` whether written CRLF, LF or a lone CR.
 #[test]
