@@ -166,7 +166,7 @@ const CANDIDATES: usize = 3;
 /// as many again and two more (lists differ in length, English's is the
 /// longest). The winner needs at least two of the sample's words and
 /// [`MIN_EVIDENCE_SHARE`] of them; `None` otherwise. A first guess without
-/// a stop-word list (Nepali, Yiddish, Tatar) is never confirmed nor
+/// a stop-word list (Nepali, Yiddish) is never confirmed nor
 /// replaced, and Hebrew letters with the marks only Yiddish writes (װ, ײ,
 /// אַ, אָ) confirm no Hebrew.
 fn chosen_by_stop_words(sample: &str, first: whatlang::Lang) -> Option<&'static str> {

@@ -294,6 +294,12 @@ fn page_margins(styles: &str) -> String {
         }
         Node::Close { name } if MARGINS.contains(&name) => {
             if let Some((header, text)) = current.take() {
+                // A field left out leaves the spaces around it: one is kept.
+                let text = text
+                    .split('\n')
+                    .map(|line| line.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "))
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 let text = text.trim().to_owned();
                 let list = if header { &mut headers } else { &mut footers };
                 if !text.is_empty() && !list.contains(&text) {

@@ -138,7 +138,7 @@ fn a_text_document_has_its_headers_footers_and_text_boxes_read() {
         &bytes,
         &[(
             "/text",
-            json!("Anchor words before frame boxed flamingo\n\nAfter the frame.\n\nRunning header quetzal\nPage  of the report\n"),
+            json!("Anchor words before frame boxed flamingo\n\nAfter the frame.\n\nRunning header quetzal\nPage of the report\n"),
         )],
     );
 }
