@@ -126,7 +126,8 @@ pub(super) fn detect_language(sample: &str) -> Option<Language> {
     // A language whatlang does not know, told by its own words or letters,
     // whatever whatlang made of it.
     if let Some((code, marked_share)) = marked_language(&text, info.script()) {
-        let confidence = script_share_of(sample, info.script()) * (marked_share / CERTAIN_MARKED_SHARE).min(1.0);
+        let confidence =
+            script_share(sample, info.lang(), info.script()) * (marked_share / CERTAIN_MARKED_SHARE).min(1.0);
         return Some(Language { code: code.to_owned(), confidence: rounded(confidence) });
     }
     let code =
@@ -290,18 +291,6 @@ fn dominant_script(counts: &[(whatlang::Script, usize)]) -> Option<whatlang::Scr
             _ => Some((script, w)),
         })
         .map(|(script, _)| script)
-}
-
-/// The share of the letters of `text` written in `script`.
-fn script_share_of(text: &str, script: whatlang::Script) -> f64 {
-    let counts = whatlang::dev::raw_detect_script(text).counters;
-    let total: usize = counts.iter().map(|(_, count)| count).sum();
-    let own: usize = counts.iter().filter(|(other, _)| *other == script).map(|(_, count)| count).sum();
-    if total == 0 {
-        1.0
-    } else {
-        own as f64 / total as f64
-    }
 }
 
 /// The share of the letters of `text` written in `script`, counting the

@@ -173,6 +173,32 @@ fn row_ends(paragraphs: &[ParagraphRun]) -> Vec<(u32, u32)> {
     paragraphs.iter().filter(|run| run.row_end).map(|run| (run.start, run.end)).collect()
 }
 
+/// Word's fields: a begin mark (0x13), the field's code (`HYPERLINK "…"`,
+/// `PAGE`), a separator (0x14), its result, an end mark (0x15); nested.
+#[derive(Default)]
+pub(super) struct Fields(Vec<bool>);
+
+impl Fields {
+    /// Whether the character `unit` is text to read: neither a field's
+    /// mark nor in a field's code. Each open field: true once past its
+    /// separator (showing the result).
+    pub(super) fn reads(&mut self, unit: u32) -> bool {
+        match unit {
+            0x13 => self.0.push(false),
+            0x14 => {
+                if let Some(showing) = self.0.last_mut() {
+                    *showing = true;
+                }
+            }
+            0x15 => {
+                self.0.pop();
+            }
+            _ => return self.0.last() != Some(&false),
+        }
+        false
+    }
+}
+
 /// The pieces of the piece table at `clx`: past the property runs (`Prc`,
 /// type 1) comes the `Pcdt` (type 2), a list of n + 1 character positions
 /// and n piece descriptors of 8 bytes.
@@ -215,7 +241,7 @@ fn pieces(table: &[u8], (at, len): (usize, usize)) -> Option<Vec<Piece>> {
 fn plain_text(characters: &Characters, range: std::ops::Range<usize>, row_ends: Option<&[(u32, u32)]>) -> String {
     let units = &characters.units[range.clone()];
     let mut text = String::with_capacity(units.len());
-    let mut fields = doc_structure::Fields::default();
+    let mut fields = Fields::default();
     let mut previous = 0u16;
     let mut index = range.start;
     let ends_row = |index: usize| {

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use super::doc::Fields;
 use super::office_structure::{level_of_name, list_level_of_name};
 use super::ole::{u16_at, u32_at};
 use crate::structure::{Block, Builder, Kind, Style};
@@ -211,32 +212,6 @@ pub(super) fn numbered_levels(
             Some((u16::try_from(i + 1).ok()?, *by_list.get(&id)?))
         })
         .collect()
-}
-
-/// Word's fields: a begin mark (0x13), the field's code (`HYPERLINK "…"`,
-/// `PAGE`), a separator (0x14), its result, an end mark (0x15); nested.
-#[derive(Default)]
-pub(super) struct Fields(Vec<bool>);
-
-impl Fields {
-    /// Whether the character `unit` is text to read: neither a field's
-    /// mark nor in a field's code. Each open field: true once past its
-    /// separator (showing the result).
-    pub(super) fn reads(&mut self, unit: u32) -> bool {
-        match unit {
-            0x13 => self.0.push(false),
-            0x14 => {
-                if let Some(showing) = self.0.last_mut() {
-                    *showing = true;
-                }
-            }
-            0x15 => {
-                self.0.pop();
-            }
-            _ => return self.0.last() != Some(&false),
-        }
-        false
-    }
 }
 
 /// The main text's blocks: `units` are its UTF-16 units and `positions`

@@ -294,7 +294,8 @@ fn page_margins(styles: &str) -> String {
         }
         Node::Close { name } if MARGINS.contains(&name) => {
             if let Some((header, text)) = current.take() {
-                // A field left out leaves the spaces around it: one is kept.
+                // A field left out leaves the spaces around it, `text:s` a
+                // run of them: one is kept.
                 let text = text
                     .split('\n')
                     .map(|line| line.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "))
@@ -311,15 +312,13 @@ fn page_margins(styles: &str) -> String {
         Node::Close { name } if current.is_some() && FIELDS.contains(&name) => {
             field_depth = field_depth.saturating_sub(1);
         }
-        Node::Open { name, attributes } => {
+        Node::Open { name, .. } => {
             if let Some((_, text)) = current.as_mut().filter(|_| field_depth == 0) {
                 match name {
                     "tab" => text.push('\t'),
                     "line-break" => text.push('\n'),
-                    "s" => {
-                        let n = attribute(attributes, "c").and_then(|c| c.parse::<usize>().ok()).unwrap_or(1);
-                        text.push_str(&" ".repeat(n.min(64)));
-                    }
+                    // Runs of spaces are collapsed to one below.
+                    "s" => text.push(' '),
                     _ => {}
                 }
             }

@@ -21,6 +21,7 @@ const SLIDE: u16 = 0x03EE;
 const NOTES: u16 = 0x03F0;
 const NOTES_ATOM: u16 = 0x03F1;
 const SLIDE_PERSIST: u16 = 0x03F3;
+const MAIN_MASTER: u16 = 0x03F8;
 const SLIDE_LIST_WITH_TEXT: u16 = 0x0FF0;
 const TEXT_CHARS: u16 = 0x0FA0;
 const TEXT_BYTES: u16 = 0x0FA8;
@@ -33,7 +34,7 @@ const MAX_EDITS: usize = 1000;
 /// ("Click to edit Master title style"), the handout master, the
 /// environment (fonts, text styles), embedded objects' list, headers and
 /// footers' settings.
-const SKIPPED: [u16; 6] = [0x03F8, 0x0FC9, 0x03F2, 0x0409, 0x0FD9, 0x0FF5];
+const SKIPPED: [u16; 6] = [MAIN_MASTER, 0x0FC9, 0x03F2, 0x0409, 0x0FD9, 0x0FF5];
 /// Records nested deeper than this are not read: real decks nest a dozen.
 const MAX_DEPTH: usize = 32;
 
@@ -153,7 +154,7 @@ fn walk(bytes: &[u8], depth: usize, deck: &mut Deck, place: Place, persist: Opti
         let superseded = depth == 0
             && persist.is_some_and(|persist| match kind {
                 DOCUMENT => persist.document != offset,
-                SLIDE | NOTES | 0x03F8 => !persist.live.contains(&offset),
+                SLIDE | NOTES | MAIN_MASTER => !persist.live.contains(&offset),
                 _ => false,
             });
         let start = pos + 8;
@@ -220,11 +221,12 @@ impl Deck {
     /// follow, in the stream's order.
     fn slides_in_list_order(&mut self, persist: &Persist) {
         let mut slides: Vec<Option<Vec<String>>> = std::mem::take(&mut self.slides).into_iter().map(Some).collect();
+        let by_offset: std::collections::HashMap<u32, usize> =
+            self.slide_offsets.iter().enumerate().map(|(i, offset)| (*offset, i)).collect();
         let mut ordered = Vec::with_capacity(slides.len());
         for persist_id in &self.listed_refs {
-            let at =
-                persist.offsets.get(persist_id).and_then(|offset| self.slide_offsets.iter().position(|o| o == offset));
-            ordered.push(at.and_then(|i| slides[i].take()).unwrap_or_default());
+            let at = persist.offsets.get(persist_id).and_then(|offset| by_offset.get(offset));
+            ordered.push(at.and_then(|&i| slides[i].take()).unwrap_or_default());
         }
         ordered.extend(slides.into_iter().flatten());
         self.slides = ordered;
